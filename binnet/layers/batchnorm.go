@@ -1,0 +1,97 @@
+package layers
+
+import (
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+// BatchNormBuilder configures a batch normalization; create it with BatchNorm.
+type BatchNormBuilder struct {
+	scope    *model.Scope
+	ctl      *Control
+	x        *Node
+	axis     int
+	momentum float64
+	epsilon  float64
+	affine   bool
+}
+
+// BatchNorm normalizes x per feature (the last axis by default) with the batch
+// statistics while training, and with running averages in evaluation.
+//
+// Unlike GoMLX's norm.BatchNorm on the pure-Go backend, the gradient flows
+// through the batch mean and variance, as in PyTorch. The defaults are
+// PyTorch's: momentum 0.1, epsilon 1e-5, learned scale and offset. The running
+// variance is the unbiased batch variance, as in PyTorch.
+func BatchNorm(scope *model.Scope, ctl *Control, x *Node) *BatchNormBuilder {
+	return &BatchNormBuilder{scope: scope, ctl: ctl, x: x, axis: -1, momentum: 0.1, epsilon: 1e-5, affine: true}
+}
+
+// FeatureAxis sets the axis of the features (default -1, the last one).
+func (b *BatchNormBuilder) FeatureAxis(axis int) *BatchNormBuilder { b.axis = axis; return b }
+
+// Momentum sets the weight of the current batch in the running averages.
+func (b *BatchNormBuilder) Momentum(m float64) *BatchNormBuilder { b.momentum = m; return b }
+
+// Epsilon sets the constant added to the variance.
+func (b *BatchNormBuilder) Epsilon(eps float64) *BatchNormBuilder { b.epsilon = eps; return b }
+
+// Affine sets whether a learned scale (gamma) and offset (beta) follow.
+func (b *BatchNormBuilder) Affine(affine bool) *BatchNormBuilder { b.affine = affine; return b }
+
+// Done builds the normalization and returns its output, shaped like x.
+func (b *BatchNormBuilder) Done() *Node {
+	x := b.x
+	g := x.Graph()
+	rank := x.Rank()
+	axis := b.axis
+	if axis < 0 {
+		axis += rank
+	}
+	features := x.Shape().Dimensions[axis]
+	dtype := x.DType()
+	fshape := shapes.Make(dtype, features)
+	var reduceAxes []int
+	count := 1
+	for a := 0; a < rank; a++ {
+		if a != axis {
+			reduceAxes = append(reduceAxes, a)
+			count *= x.Shape().Dimensions[a]
+		}
+	}
+	// bshape reshapes a per-feature vector to broadcast against x.
+	bdims := make([]int, rank)
+	for a := range bdims {
+		bdims[a] = 1
+	}
+	bdims[axis] = features
+	asBroadcast := func(v *Node) *Node { return Reshape(v, bdims...) }
+
+	runMean := b.scope.WithInitializer(initializer.Zero).VariableWithShape("running_mean", fshape).SetTrainable(false)
+	runVar := b.scope.WithInitializer(initializer.One).VariableWithShape("running_var", fshape).SetTrainable(false)
+
+	var mean, variance *Node
+	if b.ctl.Training() {
+		mean = ReduceMean(x, reduceAxes...)
+		centered := Sub(x, asBroadcast(mean))
+		variance = ReduceMean(Square(centered), reduceAxes...)
+		if count > 1 {
+			m := b.momentum
+			unbiased := MulScalar(StopGradient(variance), float64(count)/float64(count-1))
+			runMean.SetValueGraph(Add(MulScalar(runMean.ValueGraph(g), 1-m), MulScalar(StopGradient(mean), m)))
+			runVar.SetValueGraph(Add(MulScalar(runVar.ValueGraph(g), 1-m), MulScalar(unbiased, m)))
+		}
+	} else {
+		mean = runMean.ValueGraph(g)
+		variance = runVar.ValueGraph(g)
+	}
+	y := Mul(Sub(x, asBroadcast(mean)), asBroadcast(Reciprocal(Sqrt(AddScalar(variance, b.epsilon)))))
+	if b.affine {
+		gamma := b.scope.WithInitializer(initializer.One).VariableWithShape("gamma", fshape)
+		beta := b.scope.WithInitializer(initializer.Zero).VariableWithShape("beta", fshape)
+		y = Add(Mul(y, asBroadcast(gamma.ValueGraph(g))), asBroadcast(beta.ValueGraph(g)))
+	}
+	return y
+}

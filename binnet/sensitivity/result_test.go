@@ -1,0 +1,521 @@
+package sensitivity
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// sample is a 3-layer result with its layers out of order and no orders:
+// accuracies 0.90 (layer 1), 0.95 (layer 2), 0.85 (layer 3).
+func sample() *Result {
+	return &Result{
+		Model:     "mlp3",
+		Dataset:   "mnist",
+		Epochs:    5,
+		Seed:      7,
+		NumLayers: 3,
+		Layers: []LayerResult{
+			{Layer: 2, ValAccuracy: 0.95, ValLoss: 0.2, Epochs: 5, Seconds: 1.5},
+			{Layer: 3, ValAccuracy: 0.85, ValLoss: 0.5, Epochs: 5, Seconds: 2},
+			{Layer: 1, ValAccuracy: 0.90, ValLoss: 0.3, Epochs: 5, Seconds: 1.25},
+		},
+	}
+}
+
+func TestRank(t *testing.T) {
+	asc, desc := Rank(sample().Layers)
+	if !slices.Equal(asc, []int{3, 1, 2}) || !slices.Equal(desc, []int{2, 1, 3}) {
+		t.Errorf("Rank(sample) = %v, %v; want [3 1 2], [2 1 3]", asc, desc)
+	}
+
+	// Ties: layers 1, 2 and 4 share accuracy 0.9; layer 2 has the lowest
+	// loss, so it counts as the most accurate of them; layers 1 and 4 tie
+	// fully and keep the lower layer number first in both orders.
+	layers := []LayerResult{
+		{Layer: 4, ValAccuracy: 0.9, ValLoss: 0.3},
+		{Layer: 2, ValAccuracy: 0.9, ValLoss: 0.2},
+		{Layer: 5, ValAccuracy: 0.95, ValLoss: 0.4},
+		{Layer: 1, ValAccuracy: 0.9, ValLoss: 0.3},
+		{Layer: 3, ValAccuracy: 0.8, ValLoss: 0.1},
+	}
+	before := slices.Clone(layers)
+	asc, desc = Rank(layers)
+	if want := []int{3, 1, 4, 2, 5}; !slices.Equal(asc, want) {
+		t.Errorf("ascend = %v, want %v", asc, want)
+	}
+	if want := []int{5, 2, 1, 4, 3}; !slices.Equal(desc, want) {
+		t.Errorf("descend = %v, want %v", desc, want)
+	}
+	if !slices.Equal(layers, before) {
+		t.Errorf("Rank modified its input: %v", layers)
+	}
+
+	// A loss tie-break alone: equal accuracy everywhere.
+	asc, desc = Rank([]LayerResult{
+		{Layer: 1, ValAccuracy: 0.5, ValLoss: 1},
+		{Layer: 2, ValAccuracy: 0.5, ValLoss: 3},
+		{Layer: 3, ValAccuracy: 0.5, ValLoss: 2},
+	})
+	if !slices.Equal(asc, []int{2, 3, 1}) || !slices.Equal(desc, []int{1, 3, 2}) {
+		t.Errorf("loss ties: Rank = %v, %v; want [2 3 1], [1 3 2]", asc, desc)
+	}
+
+	if a, d := Rank(nil); len(a) != 0 || len(d) != 0 {
+		t.Errorf("Rank(nil) = %v, %v", a, d)
+	}
+}
+
+func TestFinalize(t *testing.T) {
+	r := sample()
+	if err := r.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range r.Layers {
+		if l.Layer != i+1 {
+			t.Fatalf("Layers not sorted: %+v", r.Layers)
+		}
+	}
+	if !slices.Equal(r.OrderAscend, []int{3, 1, 2}) || !slices.Equal(r.OrderDescend, []int{2, 1, 3}) {
+		t.Errorf("orders = %v, %v", r.OrderAscend, r.OrderDescend)
+	}
+	// Stale orders are replaced.
+	r.OrderAscend = []int{1, 2, 3}
+	if err := r.Finalize(); err != nil || !slices.Equal(r.OrderAscend, []int{3, 1, 2}) {
+		t.Errorf("Finalize kept a stale order: %v, %v", r.OrderAscend, err)
+	}
+
+	// On error nothing changes.
+	bad := sample()
+	bad.Layers[0].ValAccuracy = 1.5
+	want := *bad
+	want.Layers = slices.Clone(bad.Layers)
+	err := bad.Finalize()
+	if err == nil || !strings.Contains(err.Error(), "layers[0] (layer 2): val_accuracy 1.5 is outside [0,1]") {
+		t.Errorf("Finalize error = %v", err)
+	}
+	if !reflect.DeepEqual(*bad, want) {
+		t.Errorf("Finalize changed a bad result: %+v", bad)
+	}
+	var nilResult *Result
+	if err := nilResult.Finalize(); err == nil {
+		t.Error("nil Finalize succeeded")
+	}
+}
+
+func TestFinalizeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		modify func(r *Result)
+		want   string
+	}{
+		{"no layers count", func(r *Result) { r.NumLayers = 0 }, "num_layers must be >= 1, got 0"},
+		{"no model", func(r *Result) { r.Model = " " }, "model is empty"},
+		{"no epochs", func(r *Result) { r.Epochs = 0 }, "epochs must be >= 1, got 0"},
+		{"missing", func(r *Result) { r.Layers = r.Layers[:2] }, "layers: missing layer 1 (num_layers is 3, found 2 layer results)"},
+		{"missing many", func(r *Result) { r.NumLayers = 30 }, "missing layers 4,5,6,7,8,9,10,11,12,13 and 17 more"},
+		{"duplicate", func(r *Result) { r.Layers[2].Layer = 2 }, "layers[2]: layer 2 appears twice (also layers[0])"},
+		{"out of range", func(r *Result) { r.NumLayers = 2 }, "layers[1]: layer 3 is out of range 1..2 (num_layers is 2)"},
+		{"layer zero", func(r *Result) { r.Layers[0].Layer = 0 }, "layers[0]: layer 0 is out of range 1..3"},
+		{"accuracy high", func(r *Result) { r.Layers[1].ValAccuracy = 1.5 }, "layers[1] (layer 3): val_accuracy 1.5 is outside [0,1]"},
+		{"accuracy negative", func(r *Result) { r.Layers[1].ValAccuracy = -0.1 }, "val_accuracy -0.1 is outside [0,1]"},
+		{"accuracy NaN", func(r *Result) { r.Layers[1].ValAccuracy = math.NaN() }, "val_accuracy NaN is outside [0,1]"},
+		{"loss NaN", func(r *Result) { r.Layers[2].ValLoss = math.NaN() }, "layers[2] (layer 1): val_loss NaN must be a finite number >= 0"},
+		{"loss Inf", func(r *Result) { r.Layers[2].ValLoss = math.Inf(1) }, "val_loss +Inf must be a finite number"},
+		{"loss negative", func(r *Result) { r.Layers[2].ValLoss = -1 }, "val_loss -1 must be a finite number >= 0"},
+		{"layer epochs", func(r *Result) { r.Layers[0].Epochs = 0 }, "layers[0] (layer 2): epochs must be >= 1, got 0"},
+		{"seconds", func(r *Result) { r.Layers[0].Seconds = -2 }, "layers[0] (layer 2): seconds -2 must be a finite number >= 0"},
+	} {
+		r := sample()
+		tc.modify(r)
+		err := r.Finalize()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Finalize error = %v, want it to contain %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestWriteReadRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sens.json")
+	r := sample()
+	orig := *r
+	orig.Layers = slices.Clone(r.Layers)
+	if err := WriteResultFile(path, r); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*r, orig) {
+		t.Errorf("WriteResultFile modified its argument: %+v", r)
+	}
+	got, err := ReadResult(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sample()
+	if err := want.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantText := `{
+  "model": "mlp3",
+  "dataset": "mnist",
+  "epochs": 5,
+  "seed": 7,
+  "num_layers": 3,
+  "layers": [
+    {
+      "layer": 1,
+      "val_accuracy": 0.9,
+      "val_loss": 0.3,
+      "epochs": 5,
+      "seconds": 1.25
+    },
+    {
+      "layer": 2,
+      "val_accuracy": 0.95,
+      "val_loss": 0.2,
+      "epochs": 5,
+      "seconds": 1.5
+    },
+    {
+      "layer": 3,
+      "val_accuracy": 0.85,
+      "val_loss": 0.5,
+      "epochs": 5,
+      "seconds": 2
+    }
+  ],
+  "order_ascend": [
+    3,
+    1,
+    2
+  ],
+  "order_descend": [
+    2,
+    1,
+    3
+  ]
+}
+`
+	if string(data) != wantText {
+		t.Errorf("file content:\n%s\nwant\n%s", data, wantText)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("file mode = %v, %v; want 0644", fi.Mode(), err)
+	}
+
+	// Overwriting replaces the file atomically and leaves no temporary.
+	r.Layers[0].ValAccuracy = 0.5 // layer 2 becomes the most sensitive
+	if err := WriteResultFile(path, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err = ReadResult(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.OrderAscend, []int{2, 3, 1}) {
+		t.Errorf("after overwrite, order_ascend = %v, want [2 3 1]", got.OrderAscend)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only sens.json: %v", len(entries), entries)
+	}
+
+	// A file without orders (e.g. written by hand) gets them computed.
+	noOrders := filepath.Join(dir, "noorders.json")
+	writeFile(t, noOrders, `{"model":"mlp3","dataset":"","epochs":1,"seed":0,"num_layers":2,
+		"layers":[{"layer":2,"val_accuracy":0.5,"val_loss":1,"epochs":1,"seconds":0},
+		          {"layer":1,"val_accuracy":0.7,"val_loss":1,"epochs":1,"seconds":0}]}`)
+	got, err = ReadResult(noOrders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.OrderAscend, []int{2, 1}) || !slices.Equal(got.OrderDescend, []int{1, 2}) || got.Layers[0].Layer != 1 {
+		t.Errorf("filled orders %v %v, layers %+v", got.OrderAscend, got.OrderDescend, got.Layers)
+	}
+}
+
+func TestWriteResultFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.json")
+	r := sample()
+	r.Layers = r.Layers[:2]
+	err := WriteResultFile(path, r)
+	if err == nil || !strings.Contains(err.Error(), "not writing "+path) || !strings.Contains(err.Error(), "missing layer 1") {
+		t.Errorf("WriteResultFile(incomplete) error = %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("an invalid result was written: %v", err)
+	}
+	if err := WriteResultFile(path, nil); err == nil {
+		t.Error("WriteResultFile(nil) succeeded")
+	}
+	missingDir := filepath.Join(dir, "no", "such", "dir", "r.json")
+	if err := WriteResultFile(missingDir, sample()); err == nil || !strings.Contains(err.Error(), missingDir) {
+		t.Errorf("WriteResultFile into a missing directory: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// good is a valid 3-layer file, one field per line, used as the base of the
+// corruptions below.
+const good = `{
+  "model": "mlp3",
+  "dataset": "mnist",
+  "epochs": 5,
+  "seed": 7,
+  "num_layers": 3,
+  "layers": [
+    {"layer": 1, "val_accuracy": 0.9, "val_loss": 0.3, "epochs": 5, "seconds": 1},
+    {"layer": 2, "val_accuracy": 0.95, "val_loss": 0.2, "epochs": 5, "seconds": 1},
+    {"layer": 3, "val_accuracy": 0.85, "val_loss": 0.5, "epochs": 5, "seconds": 1}
+  ],
+  "order_ascend": [3, 1, 2],
+  "order_descend": [2, 1, 3]
+}
+`
+
+func TestReadResultErrors(t *testing.T) {
+	dir := t.TempDir()
+	goodPath := filepath.Join(dir, "good.json")
+	writeFile(t, goodPath, good)
+	if _, err := ReadResult(goodPath); err != nil {
+		t.Fatalf("ReadResult(good): %v", err)
+	}
+	for _, tc := range []struct {
+		name    string
+		old     string // replaced in good by new; "" means content is new
+		new     string
+		want    []string
+		wantPos string // "line:col" after the file name, if any
+	}{
+		{"missing comma after line 5", `"seed": 7,`, `"seed": 7`,
+			[]string{"invalid JSON", "byte offset"}, ":6:3:"},
+		{"bad token at line 9", `"val_accuracy": 0.95`, `"val_accuracy": .95`,
+			[]string{"invalid JSON", "invalid character"}, ":9:34:"},
+		{"truncated", "", good[:100], []string{"unexpected end of file after 100 bytes"}, ""},
+		{"empty", "", "", []string{"empty file"}, ""},
+		{"only spaces", "", " \n ", []string{"empty file"}, ""},
+		{"wrong type", `"val_accuracy": 0.85`, `"val_accuracy": "high"`,
+			[]string{"field layers.2.val_accuracy", "cannot use JSON string as float64"}, ":10:"},
+		{"not an object", "", `[1, 2]`, []string{"want an object, got array"}, ":1:"},
+		{"unknown field", `"seed": 7,`, `"seed": 7, "sead": 8,`, []string{`unknown field "sead"`}, ""},
+		{"trailing data", "", good + "{}", []string{"unexpected data after the JSON object"}, ":15:1:"},
+		{"missing layer", `    {"layer": 2, "val_accuracy": 0.95, "val_loss": 0.2, "epochs": 5, "seconds": 1},
+`, "", []string{"layers: missing layer 2 (num_layers is 3, found 2 layer results)"}, ""},
+		{"duplicate", `{"layer": 2,`, `{"layer": 1,`, []string{"layers[1]: layer 1 appears twice (also layers[0])"}, ""},
+		{"accuracy 1.5", `"val_accuracy": 0.85`, `"val_accuracy": 1.5`,
+			[]string{"layers[2] (layer 3): val_accuracy 1.5 is outside [0,1]"}, ""},
+		{"num_layers too small", `"num_layers": 3`, `"num_layers": 2`,
+			[]string{"layers[2]: layer 3 is out of range 1..2 (num_layers is 2)"}, ""},
+		{"num_layers too large", `"num_layers": 3`, `"num_layers": 4`,
+			[]string{"layers: missing layer 4 (num_layers is 4, found 3 layer results)"}, ""},
+		{"num_layers zero", `"num_layers": 3`, `"num_layers": 0`, []string{"num_layers must be >= 1, got 0"}, ""},
+		{"num_layers absent", `"num_layers": 3,`, ``, []string{"num_layers must be >= 1, got 0"}, ""},
+		{"num_layers huge", `"num_layers": 3`, `"num_layers": 99999999999999999999999`,
+			[]string{"field num_layers", "cannot use JSON number"}, ":6:"},
+		{"model missing", `"model": "mlp3",`, ``, []string{"model is empty"}, ""},
+		{"negative loss", `"val_loss": 0.2`, `"val_loss": -0.2`, []string{"layers[1] (layer 2): val_loss -0.2 must be a finite number >= 0"}, ""},
+		{"order repeats", `"order_ascend": [3, 1, 2]`, `"order_ascend": [3, 1, 1]`,
+			[]string{"order_ascend: layer 1 appears twice (positions 2 and 3)"}, ""},
+		{"order out of range", `"order_descend": [2, 1, 3]`, `"order_descend": [2, 1, 4]`,
+			[]string{"order_descend: position 3: layer 4 is out of range 1..3"}, ""},
+		{"order short", `"order_descend": [2, 1, 3]`, `"order_descend": [2, 1]`,
+			[]string{"order_descend: lists 2 layers, want all 3"}, ""},
+		{"order inconsistent", `"order_ascend": [3, 1, 2]`, `"order_ascend": [1, 2, 3]`,
+			[]string{"order_ascend is 1,2,3, but the layer results rank 3,1,2 by increasing validation accuracy"}, ""},
+		{"orders swapped", `"order_descend": [2, 1, 3]`, `"order_descend": [3, 1, 2]`,
+			[]string{"order_descend is 3,1,2, but the layer results rank 2,1,3 by decreasing validation accuracy"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			content := tc.new
+			if tc.old != "" {
+				if !strings.Contains(good, tc.old) {
+					t.Fatalf("test bug: %q not in good", tc.old)
+				}
+				content = strings.Replace(good, tc.old, tc.new, 1)
+			}
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".json")
+			writeFile(t, path, content)
+			r, err := ReadResult(path)
+			if err == nil {
+				t.Fatalf("ReadResult succeeded: %+v", r)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "sensitivity: "+path) {
+				t.Errorf("error %q does not start with the file name", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+			if tc.wantPos != "" && !strings.Contains(msg, path+tc.wantPos) {
+				t.Errorf("error %q does not give the position %s%s", msg, path, tc.wantPos)
+			}
+		})
+	}
+	missing := filepath.Join(dir, "absent.json")
+	if _, err := ReadResult(missing); err == nil || !strings.Contains(err.Error(), missing) || !os.IsNotExist(errorsUnwrapAll(err)) {
+		t.Errorf("ReadResult(absent) error = %v", err)
+	}
+}
+
+func errorsUnwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok || u.Unwrap() == nil {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
+
+func TestOrder(t *testing.T) {
+	r := sample()
+	for _, tc := range []struct {
+		name string
+		want []int
+	}{
+		{"ascend", []int{2, 0, 1}},
+		{" Descend", []int{1, 0, 2}},
+	} {
+		got, err := r.Order(tc.name)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("Order(%q) = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := r.Order("forward"); err == nil || !strings.Contains(err.Error(), `unknown order "forward"`) {
+		t.Errorf("Order(forward) error = %v", err)
+	}
+	r.OrderDescend = []int{1, 2, 3}
+	if _, err := r.Order("ascend"); err == nil || !strings.Contains(err.Error(), "order_descend is 1,2,3") {
+		t.Errorf("Order with a stale order_descend: %v", err)
+	}
+	r = sample()
+	r.Layers = r.Layers[1:]
+	if _, err := r.Order("ascend"); err == nil || !strings.Contains(err.Error(), "missing layer 2") {
+		t.Errorf("Order of an incomplete result: %v", err)
+	}
+	// The returned slice is the caller's.
+	r = sample()
+	r.Finalize()
+	o, _ := r.Order("ascend")
+	o[0] = 99
+	if !slices.Equal(r.OrderAscend, []int{3, 1, 2}) {
+		t.Errorf("Order aliases OrderAscend: %v", r.OrderAscend)
+	}
+}
+
+func TestCheckMatches(t *testing.T) {
+	r := sample()
+	if err := CheckMatches(r, 3, "mlp3"); err != nil {
+		t.Errorf("CheckMatches(same): %v", err)
+	}
+	if err := CheckMatches(r, 3, ""); err != nil {
+		t.Errorf("CheckMatches(no model name): %v", err)
+	}
+	for _, tc := range []struct {
+		n     int
+		model string
+		want  string
+	}{
+		{3, "cnn6", `made for model "mlp3" (3 layers), not "cnn6"`},
+		{5, "mlp3", `the sensitivity result has 3 layers, but the model "mlp3" has 5 binarizable layers`},
+		{5, "", `the sensitivity result has 3 layers, but the model has 5 binarizable layers`},
+	} {
+		err := CheckMatches(r, tc.n, tc.model)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CheckMatches(%d, %q) = %v, want it to contain %q", tc.n, tc.model, err, tc.want)
+		}
+	}
+	if err := CheckMatches(nil, 3, "mlp3"); err == nil {
+		t.Error("CheckMatches(nil) succeeded")
+	}
+	r.Layers[0].ValAccuracy = 2
+	if err := CheckMatches(r, 3, "mlp3"); err == nil || !strings.Contains(err.Error(), "val_accuracy 2") {
+		t.Errorf("CheckMatches(invalid) = %v", err)
+	}
+}
+
+// FuzzReadResult checks that ReadResult never panics, that its errors name
+// the file, and that what it accepts is consistent and survives a write and
+// read back unchanged.
+func FuzzReadResult(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte(`{"model":"m","epochs":1,"num_layers":1,"layers":[{"layer":1,"val_accuracy":1,"val_loss":0,"epochs":1,"seconds":0}]}`))
+	f.Add([]byte(`{"num_layers":1000000000000,"layers":[]}`))
+	f.Add([]byte(`{"model":"m","epochs":1,"num_layers":2,"layers":[{"layer":2,"val_accuracy":0.5,"val_loss":1e308,"epochs":1,"seconds":0},{"layer":1,"val_accuracy":0.5,"val_loss":1e308,"epochs":1,"seconds":0}],"order_ascend":[1,2]}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"layers":[{"layer":-1}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "r.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := ReadResult(path)
+		if err != nil {
+			if !strings.Contains(err.Error(), path) {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		asc, desc := Rank(r.Layers)
+		if !slices.Equal(asc, r.OrderAscend) || !slices.Equal(desc, r.OrderDescend) {
+			t.Fatalf("accepted orders %v %v differ from Rank %v %v", r.OrderAscend, r.OrderDescend, asc, desc)
+		}
+		if len(r.Layers) != r.NumLayers {
+			t.Fatalf("accepted %d layers for num_layers %d", len(r.Layers), r.NumLayers)
+		}
+		for i, l := range r.Layers {
+			if l.Layer != i+1 || l.ValAccuracy < 0 || l.ValAccuracy > 1 {
+				t.Fatalf("accepted bad layers[%d] = %+v", i, l)
+			}
+		}
+		for _, name := range []string{Ascend, Descend} {
+			o, err := r.Order(name)
+			if err != nil || len(o) != r.NumLayers {
+				t.Fatalf("Order(%s) of an accepted result = %v, %v", name, o, err)
+			}
+		}
+		if err := CheckMatches(r, r.NumLayers, r.Model); err != nil {
+			t.Fatalf("CheckMatches of an accepted result: %v", err)
+		}
+		path2 := filepath.Join(dir, "r2.json")
+		if err := WriteResultFile(path2, r); err != nil {
+			t.Fatalf("WriteResultFile of an accepted result: %v", err)
+		}
+		r2, err := ReadResult(path2)
+		if err != nil {
+			t.Fatalf("reading back: %v", err)
+		}
+		if !reflect.DeepEqual(r, r2) {
+			b1, _ := json.Marshal(r)
+			b2, _ := json.Marshal(r2)
+			t.Fatalf("round trip changed the result:\n%s\n%s", b1, b2)
+		}
+	})
+}

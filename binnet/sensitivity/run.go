@@ -1,0 +1,141 @@
+package sensitivity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/binnet/binnet/binnet/training"
+)
+
+// ResultFile is the name of the sensitivity result in a run's output folder.
+const ResultFile = "sensitivity.json"
+
+// Config describes a sensitivity pre-training.
+type Config struct {
+	// Base is the training configuration shared by every layer's run; its
+	// Schedule and OutDir are set per layer.
+	Base training.Config
+	// Epochs is the number of epochs of each layer's run.
+	Epochs int
+	// Layers restricts the runs to these 0-based layers (nil: all), so that
+	// several processes can share the work of one output folder.
+	Layers []int
+	// OutDir holds one folder per layer (layer-01, layer-02, ...) and, once
+	// every layer is done, sensitivity.json. Required.
+	OutDir string
+	// OnLayer, if set, is called after each layer's run.
+	OnLayer func(LayerResult, bool)
+}
+
+// LayerDir returns the folder of layer (0-based) inside outDir.
+func LayerDir(outDir string, layer int) string {
+	return filepath.Join(outDir, fmt.Sprintf("layer-%02d", layer+1))
+}
+
+// OnlyLayer returns the schedule of a sensitivity run: layer binary from the
+// first epoch, all others float.
+func OnlyLayer(numLayers, layer, epochs int) (*schedule.Schedule, error) {
+	return schedule.New(schedule.Config{NumLayers: numLayers, Kind: schedule.KindFixed, Binary: []int{layer}, TotalEpochs: epochs})
+}
+
+// Run trains, for each layer k, the network with only k binary for
+// cfg.Epochs epochs and records its final validation accuracy and loss.
+// Layers whose run already completed in cfg.OutDir are skipped; interrupted
+// ones resume from their checkpoint. When every layer of the network has a
+// completed run, Run ranks them and writes OutDir/sensitivity.json; with only
+// some layers done (another process may run the others) it returns the
+// partial result and ErrIncomplete.
+func Run(ctx context.Context, cfg Config, data training.Data) (*Result, error) {
+	net := cfg.Base.Network
+	if net == nil {
+		return nil, errors.New("sensitivity: no network")
+	}
+	if cfg.Epochs < 1 {
+		return nil, fmt.Errorf("sensitivity: epochs must be at least 1, got %d", cfg.Epochs)
+	}
+	if cfg.OutDir == "" {
+		return nil, errors.New("sensitivity: an output folder is required")
+	}
+	n := net.NumBinarizable()
+	todo := cfg.Layers
+	if todo == nil {
+		for i := 0; i < n; i++ {
+			todo = append(todo, i)
+		}
+	}
+	for _, l := range todo {
+		if l < 0 || l >= n {
+			return nil, fmt.Errorf("sensitivity: layer %d out of range 1..%d", l+1, n)
+		}
+	}
+	for _, l := range todo {
+		sched, err := OnlyLayer(n, l, cfg.Epochs)
+		if err != nil {
+			return nil, err
+		}
+		run := cfg.Base
+		run.Schedule = sched
+		run.Order = fmt.Sprintf("only-%d", l+1)
+		run.OutDir = LayerDir(cfg.OutDir, l)
+		run.SkipTest = true
+		res, skipped, err := runLayer(ctx, run, data)
+		if err != nil {
+			return nil, fmt.Errorf("sensitivity: layer %d: %w", l+1, err)
+		}
+		if cfg.OnLayer != nil {
+			cfg.OnLayer(layerResult(l, res), skipped)
+		}
+	}
+	return Collect(cfg.OutDir, net.NumBinarizable(), cfg.Base.Model, cfg.Base.Dataset, cfg.Epochs, cfg.Base.Seed)
+}
+
+// runLayer runs (or skips, when already completed) one layer's training.
+func runLayer(ctx context.Context, run training.Config, data training.Data) (*training.Results, bool, error) {
+	if prev, err := training.ReadResults(filepath.Join(run.OutDir, training.ResultsFile)); err == nil && prev.Status == training.StatusCompleted {
+		return prev, true, nil
+	}
+	res, err := training.Run(ctx, run, data)
+	return res, false, err
+}
+
+// ErrIncomplete is returned by Collect while some layers have no completed run.
+var ErrIncomplete = errors.New("sensitivity: not every layer has a completed run yet")
+
+func layerResult(layer int, res *training.Results) LayerResult {
+	last := res.History[len(res.History)-1]
+	loss := last.ValLoss
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		loss = math.MaxFloat64
+	}
+	return LayerResult{Layer: layer + 1, ValAccuracy: last.ValAccuracy, ValLoss: loss, Epochs: len(res.History), Seconds: res.TrainSeconds}
+}
+
+// Collect reads the completed layer runs in outDir. With all numLayers layers
+// done it ranks them, writes outDir/sensitivity.json and returns the result;
+// otherwise it returns the layers done so far and ErrIncomplete.
+func Collect(outDir string, numLayers int, modelName, dataset string, epochs int, seed int64) (*Result, error) {
+	r := &Result{Model: modelName, Dataset: dataset, Epochs: epochs, Seed: seed, NumLayers: numLayers}
+	missing := 0
+	for l := 0; l < numLayers; l++ {
+		res, err := training.ReadResults(filepath.Join(LayerDir(outDir, l), training.ResultsFile))
+		if err != nil || res.Status != training.StatusCompleted || len(res.History) == 0 {
+			missing++
+			continue
+		}
+		r.Layers = append(r.Layers, layerResult(l, res))
+	}
+	if missing > 0 {
+		return r, fmt.Errorf("%w: %d of %d layers missing in %s", ErrIncomplete, missing, numLayers, outDir)
+	}
+	if err := r.Finalize(); err != nil {
+		return nil, err
+	}
+	if err := WriteResultFile(filepath.Join(outDir, ResultFile), r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

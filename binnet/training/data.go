@@ -1,0 +1,69 @@
+package training
+
+import (
+	"fmt"
+
+	"github.com/binnet/binnet/datasets"
+)
+
+// Examples is a labelled set of examples as float32 features.
+type Examples struct {
+	Name   string
+	X      []float32 // Len()*prod(Shape) features, example after example
+	Y      []uint8   // labels
+	Shape  []int     // shape of one example
+	stride int
+}
+
+// NewExamples wraps features and labels; len(x) must be len(y)*prod(shape).
+func NewExamples(name string, x []float32, y []uint8, shape ...int) (*Examples, error) {
+	stride := 1
+	for _, d := range shape {
+		stride *= d
+	}
+	if stride <= 0 || len(x) != len(y)*stride {
+		return nil, fmt.Errorf("training: %s: %d features for %d labels of shape %v (want %d)", name, len(x), len(y), shape, len(y)*stride)
+	}
+	return &Examples{Name: name, X: x, Y: y, Shape: append([]int(nil), shape...), stride: stride}, nil
+}
+
+// FromSet normalizes an image set, (pixel/255-mean)/std, into Examples shaped
+// like shape (e.g. [784] for an MLP or [28,28,1] for a convolutional network).
+func FromSet(s *datasets.Set, mean, std float32, shape ...int) (*Examples, error) {
+	return NewExamples(s.Name, s.Features(mean, std), s.Labels, shape...)
+}
+
+// Len returns the number of examples.
+func (e *Examples) Len() int { return len(e.Y) }
+
+// batch copies the examples of indices into new feature and label slices.
+func (e *Examples) batch(indices []int) ([]float32, []int32) {
+	x := make([]float32, len(indices)*e.stride)
+	y := make([]int32, len(indices))
+	for i, idx := range indices {
+		copy(x[i*e.stride:(i+1)*e.stride], e.X[idx*e.stride:(idx+1)*e.stride])
+		y[i] = int32(e.Y[idx])
+	}
+	return x, y
+}
+
+// Data holds the three splits of a run.
+type Data struct {
+	Train, Val, Test *Examples
+}
+
+// check validates the splits against a network's input shape.
+func (d Data) check(shape []int) error {
+	for _, s := range []struct {
+		name string
+		e    *Examples
+	}{{"training", d.Train}, {"validation", d.Val}, {"test", d.Test}} {
+		if s.e == nil || s.e.Len() == 0 {
+			return fmt.Errorf("training: the %s set is empty", s.name)
+		}
+		if fmt.Sprint(s.e.Shape) != fmt.Sprint(shape) {
+			return fmt.Errorf("training: the %s set %s has examples of shape %v, the network wants %v", s.name, s.e.Name, s.e.Shape, shape)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package training
+
+import (
+	"fmt"
+
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/layers"
+	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/quant"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+func shapeScalar(dtype dtypes.DType) shapes.Shape { return shapes.Make(dtype) }
+
+// Engine compiles and runs a network's training step and evaluation on one
+// backend. The binarization state of every layer is an input of both graphs,
+// so one compiled graph serves all stages of a schedule.
+type Engine struct {
+	Backend   compute.Backend
+	Store     *model.Store
+	Network   models.Network
+	Quantizer quant.Quantizer
+	Optimizer Optimizer
+	ClipAll   bool // clip the latent weights of every binarizable layer to [-1,1]
+
+	trainExec, evalExec *model.Exec
+	layerInfo           []layers.Info
+}
+
+// NewEngine prepares an engine; graphs compile on first use.
+func NewEngine(b compute.Backend, store *model.Store, net models.Network, q quant.Quantizer, opt Optimizer) (*Engine, error) {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if q == nil {
+		q = quant.STESign
+	}
+	e := &Engine{Backend: b, Store: store, Network: net, Quantizer: q, Optimizer: opt}
+	e.trainExec, err = model.NewExec(b, store, e.trainGraph)
+	if err != nil {
+		return nil, err
+	}
+	e.evalExec, err = model.NewExec(b, store, e.evalGraph)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// accumulators: per-epoch sums kept on the device so a step needs no host round trip.
+func (e *Engine) accumulators() (loss, correct, count *model.Variable) {
+	s := e.Store.Scope("/metrics").WithInitializer(initializer.Zero)
+	return s.VariableWithShape("loss_sum", shapeScalar(dtypes.Float32)),
+		s.VariableWithShape("correct", shapeScalar(dtypes.Float32)),
+		s.VariableWithShape("count", shapeScalar(dtypes.Float32))
+}
+
+// lossAndCorrect returns the mean cross-entropy and the number of correct predictions.
+func lossAndCorrect(logits, labels *Node) (loss, sumLoss, correct *Node) {
+	classes := logits.Shape().Dimensions[1]
+	logp := LogSoftmax(logits, -1)
+	onehot := OneHot(labels, classes, logits.DType())
+	perExample := Neg(ReduceSum(Mul(onehot, logp), -1))
+	pred := ArgMax(logits, -1, labels.DType())
+	correct = ReduceAllSum(ConvertDType(Equal(pred, labels), dtypes.Float32))
+	return ReduceAllMean(perExample), ReduceAllSum(perExample), correct
+}
+
+func (e *Engine) trainGraph(scope *model.Scope, x, labels, gates, frozen, lr *Node) *Node {
+	g := x.Graph()
+	layers.LiveVariables(scope, g)
+	ctl := layers.NewControl(true).WithGates(gates).WithQuantizer(e.Quantizer)
+	logits := e.Network.Logits(scope.In("model"), ctl, x)
+	e.layerInfo = ctl.Layers()
+	loss, sumLoss, correct := lossAndCorrect(logits, labels)
+
+	// Gradients of every trainable model variable used by the graph.
+	var vars []*model.Variable
+	var nodes []*Node
+	for v := range e.Store.IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) && len(v.Scope()) >= 6 && v.Scope()[:6] == "/model" {
+			vars = append(vars, v)
+			nodes = append(nodes, v.NodeValue(g))
+		}
+	}
+	grads := Gradient(loss, nodes...)
+	latent := map[*model.Variable]layers.Info{}
+	for _, info := range ctl.Layers() {
+		latent[info.Weights] = info
+	}
+	var updates []update
+	for i, v := range vars {
+		u := update{v: v, grad: grads[i]}
+		if info, ok := latent[v]; ok {
+			u.frozen = GreaterThan(Reshape(Slice(frozen, AxisElem(info.Index))), ScalarZero(g, frozen.DType()))
+			u.clip = info.ClipLatent || e.ClipAll
+		}
+		updates = append(updates, u)
+	}
+	e.Optimizer.apply(e.Store, g, lr, updates)
+
+	lossVar, correctVar, countVar := e.accumulators()
+	lossVar.SetNodeValue(Add(lossVar.NodeValue(g), ConvertDType(sumLoss, dtypes.Float32)))
+	correctVar.SetNodeValue(Add(correctVar.NodeValue(g), correct))
+	countVar.SetNodeValue(AddScalar(countVar.NodeValue(g), float64(x.Shape().Dimensions[0])))
+	return loss
+}
+
+func (e *Engine) evalGraph(scope *model.Scope, x, labels, gates *Node) (*Node, *Node) {
+	layers.LiveVariables(scope, x.Graph())
+	ctl := layers.NewControl(false).WithGates(gates).WithQuantizer(e.Quantizer)
+	logits := e.Network.Logits(scope.In("model"), ctl, x)
+	_, sumLoss, correct := lossAndCorrect(logits, labels)
+	return sumLoss, correct
+}
+
+// Layers returns the binarizable layers of the network, known once a graph
+// has been built.
+func (e *Engine) Layers() []layers.Info { return e.layerInfo }
+
+func gateVectors(modes []binnet.Mode) (gates, frozen []float32) {
+	gates = make([]float32, len(modes))
+	frozen = make([]float32, len(modes))
+	for i, m := range modes {
+		if m.IsBinary() {
+			gates[i] = 1
+		}
+		if m == binnet.Frozen {
+			frozen[i] = 1
+		}
+	}
+	return
+}
+
+func batchTensors(x []float32, y []int32, shape []int) (*tensors.Tensor, *tensors.Tensor) {
+	dims := append([]int{len(y)}, shape...)
+	return tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(y, len(y))
+}
+
+// TrainStep runs one optimizer step on a batch with the given layer modes.
+func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.Mode, lr float64) error {
+	xt, yt := batchTensors(x, y, shape)
+	gates, frozen := gateVectors(modes)
+	out, err := e.trainExec.Exec(xt, yt, gates, frozen, float32(lr))
+	if err != nil {
+		return err
+	}
+	for _, t := range out {
+		t.FinalizeAll()
+	}
+	return nil
+}
+
+// ResetAccumulators zeroes the per-epoch training sums.
+func (e *Engine) ResetAccumulators() {
+	l, c, n := e.accumulators()
+	for _, v := range []*model.Variable{l, c, n} {
+		v.MustSetValue(tensors.FromScalar(float32(0)))
+	}
+}
+
+// Accumulated returns the mean training loss, accuracy and example count since
+// the last ResetAccumulators.
+func (e *Engine) Accumulated() (loss, accuracy float64, count int) {
+	l, c, n := e.accumulators()
+	read := func(v *model.Variable) float64 {
+		if !v.HasValue() {
+			return 0
+		}
+		return float64(v.MustValue().Value().(float32))
+	}
+	cnt := read(n)
+	if cnt == 0 {
+		return 0, 0, 0
+	}
+	return read(l) / cnt, read(c) / cnt, int(cnt)
+}
+
+// Evaluate returns the mean loss and the accuracy of the network on ex, with
+// batch norm's running averages and the given layer modes.
+func (e *Engine) Evaluate(ex *Examples, modes []binnet.Mode, batchSize int) (loss, accuracy float64, err error) {
+	if ex.Len() == 0 {
+		return 0, 0, fmt.Errorf("training: evaluation set %s is empty", ex.Name)
+	}
+	gates, _ := gateVectors(modes)
+	var sumLoss, correct float64
+	indices := make([]int, 0, batchSize)
+	for from := 0; from < ex.Len(); from += batchSize {
+		to := min(from+batchSize, ex.Len())
+		indices = indices[:0]
+		for i := from; i < to; i++ {
+			indices = append(indices, i)
+		}
+		x, y := ex.batch(indices)
+		xt, yt := batchTensors(x, y, ex.Shape)
+		out, err := e.evalExec.Exec(xt, yt, gates)
+		if err != nil {
+			return 0, 0, err
+		}
+		sumLoss += float64(out[0].Value().(float32))
+		correct += float64(out[1].Value().(float32))
+		for _, t := range out {
+			t.FinalizeAll()
+		}
+	}
+	n := float64(ex.Len())
+	return sumLoss / n, correct / n, nil
+}

@@ -1,0 +1,115 @@
+package training
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+// Optimizer configures the update of the trainable variables. Latent weights
+// of binary layers are updated like any float weight (the straight-through
+// estimator already routed their gradient), except frozen ones.
+type Optimizer struct {
+	// Name is "adam" (PyTorch's Adam) or "sgd" (PyTorch's SGD with momentum).
+	Name         string  `json:"name"`
+	LearningRate float64 `json:"learning_rate"`
+	Beta1        float64 `json:"beta1,omitempty"`   // Adam, default 0.9
+	Beta2        float64 `json:"beta2,omitempty"`   // Adam, default 0.999
+	Epsilon      float64 `json:"epsilon,omitempty"` // Adam, default 1e-8
+	Momentum     float64 `json:"momentum,omitempty"`
+	WeightDecay  float64 `json:"weight_decay,omitempty"`
+}
+
+// withDefaults fills PyTorch's defaults and validates.
+func (o Optimizer) withDefaults() (Optimizer, error) {
+	if o.Name == "" {
+		o.Name = "adam"
+	}
+	if o.Name == "adam" {
+		if o.Beta1 == 0 {
+			o.Beta1 = 0.9
+		}
+		if o.Beta2 == 0 {
+			o.Beta2 = 0.999
+		}
+		if o.Epsilon == 0 {
+			o.Epsilon = 1e-8
+		}
+	}
+	if o.Name != "adam" && o.Name != "sgd" {
+		return o, fmt.Errorf("training: unknown optimizer %q (want adam or sgd)", o.Name)
+	}
+	if !(o.LearningRate > 0) || math.IsInf(o.LearningRate, 0) {
+		return o, fmt.Errorf("training: learning rate must be a positive number, got %v", o.LearningRate)
+	}
+	return o, nil
+}
+
+// update is one trainable variable with its gradient, and whether its update
+// is held (frozen) and its result clipped to [-1,1].
+type update struct {
+	v      *model.Variable
+	grad   *Node
+	frozen *Node // scalar bool, or nil
+	clip   bool
+}
+
+// apply builds the optimizer's update of every variable; lr is a scalar node.
+func (o Optimizer) apply(store *model.Store, g *Graph, lr *Node, updates []update) {
+	dtype := dtypes.Float32
+	stepVar := store.Scope("/optimizer").WithInitializer(initializer.Zero).VariableWithShape("step", shapeScalar(dtype))
+	step := AddScalar(stepVar.NodeValue(g), 1)
+	stepVar.SetNodeValue(step)
+	var corr1, corr2 *Node
+	if o.Name == "adam" {
+		// Bias corrections 1-beta^t.
+		corr1 = OneMinus(Exp(MulScalar(step, math.Log(o.Beta1))))
+		corr2 = OneMinus(Exp(MulScalar(step, math.Log(o.Beta2))))
+	}
+	for _, u := range updates {
+		v := u.v.NodeValue(g)
+		grad := u.grad
+		if o.WeightDecay != 0 {
+			grad = Add(grad, MulScalar(v, o.WeightDecay))
+		}
+		stateScope := store.Scope(model.JoinPath("/optimizer", o.Name, u.v.Scope())).WithInitializer(initializer.Zero)
+		hold := func(newValue, old *Node) *Node {
+			if u.frozen == nil {
+				return newValue
+			}
+			return Where(u.frozen, old, newValue)
+		}
+		var newV *Node
+		lrc := ConvertDType(lr, v.DType())
+		switch o.Name {
+		case "adam":
+			mVar := stateScope.VariableWithShape(u.v.Name()+"_m", u.v.Shape())
+			sVar := stateScope.VariableWithShape(u.v.Name()+"_v", u.v.Shape())
+			m0, s0 := mVar.NodeValue(g), sVar.NodeValue(g)
+			m := Add(MulScalar(m0, o.Beta1), MulScalar(grad, 1-o.Beta1))
+			s := Add(MulScalar(s0, o.Beta2), MulScalar(Square(grad), 1-o.Beta2))
+			mHat := Div(m, ConvertDType(corr1, v.DType()))
+			sHat := Div(s, ConvertDType(corr2, v.DType()))
+			newV = Sub(v, Mul(lrc, Div(mHat, AddScalar(Sqrt(sHat), o.Epsilon))))
+			mVar.SetNodeValue(hold(m, m0))
+			sVar.SetNodeValue(hold(s, s0))
+		case "sgd":
+			if o.Momentum != 0 {
+				bVar := stateScope.VariableWithShape(u.v.Name()+"_momentum", u.v.Shape())
+				b0 := bVar.NodeValue(g)
+				buf := Add(MulScalar(b0, o.Momentum), grad)
+				bVar.SetNodeValue(hold(buf, b0))
+				grad = buf
+			}
+			newV = Sub(v, Mul(lrc, grad))
+		}
+		if u.clip {
+			newV = ClipScalar(newV, -1, 1)
+		}
+		u.v.SetNodeValue(hold(newV, v))
+	}
+}

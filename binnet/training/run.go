@@ -1,0 +1,323 @@
+// Package training runs binnet's training: epochs over a seeded shuffle,
+// layers binarized as a schedule says, validation after every epoch, an atomic
+// checkpoint after every epoch with exact resume, divergence detection, and
+// the final test accuracy, all recorded in results.json.
+package training
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/backend"
+	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/quant"
+	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// Config describes one training run.
+type Config struct {
+	Model         string             // preset name, for the records
+	Dataset       string             // data set name, for the records
+	Network       models.Network     // the network to train
+	Schedule      *schedule.Schedule // which layers are binary at each epoch
+	Order         string             // the order's name as the user gave it, for the records
+	Quantizer     quant.Quantizer    // default quant.STESign
+	Optimizer     Optimizer          // default Adam
+	BatchSize     int                // training batch, default 100
+	EvalBatchSize int                // evaluation batch, default 1000
+	Seed          int64              // seeds initialization, shuffling and noise
+	ClipLatent    bool               // clip latent weights of binarizable layers to [-1,1]
+
+	// OutDir receives checkpoint.bin and results.json; "" keeps everything in
+	// memory. A run finds the checkpoint of an interrupted run with the same
+	// configuration there and resumes it.
+	OutDir string
+	// Progress receives progress output; nil for none.
+	Progress io.Writer
+	// Terminal makes Progress a live progress bar instead of one line per epoch.
+	Terminal bool
+	// Backend to run on; nil opens the one GOMLX_BACKEND selects.
+	Backend compute.Backend
+	// SkipTest skips the final test evaluation (sensitivity runs use validation only).
+	SkipTest bool
+	// OnEpoch, if set, is called after each epoch's checkpoint is written.
+	OnEpoch func(EpochRecord)
+}
+
+// DivergenceError reports a run stopped by a non-finite loss.
+type DivergenceError struct {
+	Epoch        int   // 1-based
+	Stage        int   // 1-based
+	BinaryLayers []int // 1-based
+	Loss         float64
+}
+
+func (e *DivergenceError) Error() string {
+	return fmt.Sprintf("training diverged: loss %v in epoch %d (stage %d, binary layers %v); the last good checkpoint is kept",
+		e.Loss, e.Epoch, e.Stage, e.BinaryLayers)
+}
+
+// fingerprint is what must match for a checkpoint to be resumed.
+type fingerprint struct {
+	Model     string             `json:"model"`
+	Network   string             `json:"network"`
+	Dataset   string             `json:"dataset"`
+	Schedule  *schedule.Schedule `json:"schedule"`
+	Seed      int64              `json:"seed"`
+	Quantizer string             `json:"quantizer"`
+	Optimizer Optimizer          `json:"optimizer"`
+	Batch     int                `json:"batch_size"`
+	Clip      bool               `json:"clip_latent"`
+	Train     int                `json:"train_examples"`
+	Val       int                `json:"val_examples"`
+}
+
+func oneBased(idx []int) []int {
+	out := make([]int, len(idx))
+	for i, v := range idx {
+		out[i] = v + 1
+	}
+	return out
+}
+
+func frozenLayers(modes []binnet.Mode) []int {
+	var out []int
+	for i, m := range modes {
+		if m == binnet.Frozen {
+			out = append(out, i+1)
+		}
+	}
+	return out
+}
+
+func (c *Config) setDefaults() error {
+	if c.Network == nil {
+		return errors.New("training: no network")
+	}
+	if c.Schedule == nil {
+		return errors.New("training: no schedule")
+	}
+	if c.Schedule.NumLayers() != c.Network.NumBinarizable() {
+		return fmt.Errorf("training: the schedule has %d layers, network %s has %d binarizable layers",
+			c.Schedule.NumLayers(), c.Network.Name(), c.Network.NumBinarizable())
+	}
+	if c.Quantizer == nil {
+		c.Quantizer = quant.STESign
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 100
+	}
+	if c.EvalBatchSize == 0 {
+		c.EvalBatchSize = 1000
+	}
+	if c.BatchSize < 2 {
+		return fmt.Errorf("training: batch size %d: batch norm needs at least 2 examples per batch", c.BatchSize)
+	}
+	if c.EvalBatchSize < 1 {
+		return fmt.Errorf("training: evaluation batch size %d must be positive", c.EvalBatchSize)
+	}
+	var err error
+	c.Optimizer, err = c.Optimizer.withDefaults()
+	return err
+}
+
+// Run trains cfg.Network on data as cfg.Schedule says and returns the results.
+// With cfg.OutDir set, it checkpoints after every epoch and resumes from an
+// existing checkpoint of the same configuration. A diverging run returns a
+// *DivergenceError, writes results with status "failed", and keeps the last
+// good checkpoint.
+func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := data.check(cfg.Network.InputShape()); err != nil {
+		return nil, err
+	}
+	if data.Train.Len() < cfg.BatchSize {
+		return nil, fmt.Errorf("training: %d training examples are fewer than one batch of %d", data.Train.Len(), cfg.BatchSize)
+	}
+	b := cfg.Backend
+	if b == nil {
+		var err error
+		if b, err = backend.Shared(); err != nil {
+			return nil, err
+		}
+	}
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(cfg.Seed); err != nil {
+		return nil, err
+	}
+	engine, err := NewEngine(b, store, cfg.Network, cfg.Quantizer, cfg.Optimizer)
+	if err != nil {
+		return nil, err
+	}
+	engine.ClipAll = cfg.ClipLatent
+
+	sched := cfg.Schedule
+	res := &Results{
+		Status: StatusRunning, Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
+		Order: cfg.Order, Schedule: sched, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(),
+		Optimizer: engine.Optimizer, BatchSize: cfg.BatchSize, TrainExamples: data.Train.Len(),
+		ValExamples: data.Val.Len(), TestExamples: data.Test.Len(), Backend: b.Name(),
+	}
+	fp, err := json.Marshal(fingerprint{Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
+		Schedule: sched, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(), Optimizer: engine.Optimizer,
+		Batch: cfg.BatchSize, Clip: cfg.ClipLatent, Train: data.Train.Len(), Val: data.Val.Len()})
+	if err != nil {
+		return nil, err
+	}
+
+	var ckptPath, resultsPath string
+	startEpoch := 0
+	if cfg.OutDir != "" {
+		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+			return nil, fmt.Errorf("training: output folder: %w", err)
+		}
+		ckptPath = filepath.Join(cfg.OutDir, CheckpointFile)
+		resultsPath = filepath.Join(cfg.OutDir, ResultsFile)
+		meta, values, err := readCheckpoint(ckptPath)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("training: cannot resume from %s (move it away to start afresh): %w", ckptPath, err)
+		default:
+			if d := fingerprintDiff(meta.Fingerprint, fp); d != "" {
+				return nil, fmt.Errorf("training: %s holds a checkpoint of a different run (%s); use another output folder or remove it", cfg.OutDir, d)
+			}
+			if err := restoreVariables(store, values); err != nil {
+				return nil, err
+			}
+			startEpoch = meta.Epochs
+			res.History = meta.History
+			if startEpoch < sched.TotalEpochs() {
+				res.ResumedAt = append(res.ResumedAt, startEpoch+1)
+			}
+			if prev, err := ReadResults(resultsPath); err == nil {
+				res.ResumedAt = append(prev.ResumedAt, res.ResumedAt...)
+				res.TrainSeconds = prev.TrainSeconds
+			}
+		}
+	}
+	saveResults := func() error {
+		if resultsPath == "" {
+			return nil
+		}
+		return WriteResults(resultsPath, res)
+	}
+
+	prog := newProgress(cfg.Progress, cfg.Terminal)
+	perm := make([]int, data.Train.Len())
+	numBatches := (data.Train.Len() + cfg.BatchSize - 1) / cfg.BatchSize
+	if rem := data.Train.Len() % cfg.BatchSize; rem == 1 {
+		numBatches-- // batch norm cannot train on a batch of one
+	}
+	for epoch := startEpoch; epoch < sched.TotalEpochs(); epoch++ {
+		if err := ctx.Err(); err != nil {
+			res.Status = StatusFailed
+			res.Error = "interrupted: " + err.Error()
+			saveResults()
+			return res, err
+		}
+		start := time.Now()
+		modes := sched.Modes(epoch)
+		rec := EpochRecord{Epoch: epoch + 1, Stage: sched.StageAt(epoch) + 1, BinaryLayers: oneBased(sched.BinaryLayers(epoch)),
+			FrozenLayers: frozenLayers(modes), LearningRate: cfg.Optimizer.LearningRate}
+		// The shuffle of each epoch depends only on the seed and the epoch: exact resume.
+		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(epoch)))
+		for i := range perm {
+			perm[i] = i
+		}
+		rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		engine.ResetAccumulators()
+		prog.startEpoch(rec, sched.TotalEpochs(), numBatches)
+		for bi := 0; bi < numBatches; bi++ {
+			idx := perm[bi*cfg.BatchSize : min((bi+1)*cfg.BatchSize, len(perm))]
+			x, y := data.Train.batch(idx)
+			if err := engine.TrainStep(x, y, data.Train.Shape, modes, cfg.Optimizer.LearningRate); err != nil {
+				return nil, fmt.Errorf("training: epoch %d, batch %d: %w", epoch+1, bi+1, err)
+			}
+			prog.step(bi + 1)
+		}
+		rec.TrainLoss, rec.TrainAccuracy, _ = engine.Accumulated()
+		if math.IsNaN(rec.TrainLoss) || math.IsInf(rec.TrainLoss, 0) {
+			derr := &DivergenceError{Epoch: rec.Epoch, Stage: rec.Stage, BinaryLayers: rec.BinaryLayers, Loss: rec.TrainLoss}
+			res.Status = StatusFailed
+			res.Error = derr.Error()
+			prog.finishEpoch(rec, derr)
+			if err := saveResults(); err != nil {
+				return res, errors.Join(derr, err)
+			}
+			return res, derr
+		}
+		rec.ValLoss, rec.ValAccuracy, err = engine.Evaluate(data.Val, modes, cfg.EvalBatchSize)
+		if err != nil {
+			return nil, err
+		}
+		rec.Seconds = time.Since(start).Seconds()
+		res.TrainSeconds += rec.Seconds
+		res.History = append(res.History, rec)
+		if ckptPath != "" {
+			if err := writeCheckpoint(ckptPath, store, checkpointMeta{Fingerprint: fp, Epochs: epoch + 1, History: res.History}); err != nil {
+				return nil, err
+			}
+		}
+		prog.finishEpoch(rec, nil)
+		if err := saveResults(); err != nil {
+			return nil, err
+		}
+		if cfg.OnEpoch != nil {
+			cfg.OnEpoch(rec)
+		}
+	}
+	for _, h := range res.History {
+		if h.ValAccuracy > res.BestValAcc {
+			res.BestValAcc, res.BestEpoch = h.ValAccuracy, h.Epoch
+		}
+	}
+	if !cfg.SkipTest {
+		final := sched.Modes(sched.TotalEpochs() - 1)
+		res.TestLoss, res.TestAccuracy, err = engine.Evaluate(data.Test, final, cfg.EvalBatchSize)
+		if err != nil {
+			return nil, err
+		}
+	}
+	res.Status = StatusCompleted
+	prog.done(res)
+	return res, saveResults()
+}
+
+// fingerprintDiff names the first field that differs between two fingerprints.
+func fingerprintDiff(a, b []byte) string {
+	var ma, mb map[string]json.RawMessage
+	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
+		return "unreadable fingerprint"
+	}
+	for k, vb := range mb {
+		if va, ok := ma[k]; !ok || string(va) != string(vb) {
+			return fmt.Sprintf("%s: checkpoint has %s, this run has %s", k, truncate(string(va)), truncate(string(vb)))
+		}
+	}
+	return ""
+}
+
+func truncate(s string) string {
+	if len(s) > 120 {
+		return s[:117] + "..."
+	}
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}

@@ -1,0 +1,287 @@
+package training
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/backend"
+	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/quant"
+	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/binnet/binnet/datasets"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// smallData returns 2,000 training, 500 validation and 1,000 test images of
+// the embedded MNIST sample.
+func smallData(t *testing.T) Data {
+	t.Helper()
+	train, test, err := datasets.Sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(s *datasets.Set) *Examples {
+		e, err := FromSet(s, datasets.MNISTMean, datasets.MNISTStd, 784)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	return Data{Train: mk(train.Slice(0, 2000)), Val: mk(train.Slice(9500, 10000)), Test: mk(test.Slice(0, 1000))}
+}
+
+var smallMLP = models.MLP{Inputs: 784, Hidden: []int{64, 32}, Classes: 10}
+
+func smallConfig(t *testing.T, order []int, epl, epochs int) Config {
+	t.Helper()
+	s, err := schedule.Iterative(order, epl, epochs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Model: "test-mlp", Dataset: "sample", Network: smallMLP, Schedule: s, Order: "forward",
+		Optimizer: Optimizer{Name: "adam", LearningRate: 0.01}, Seed: 7}
+}
+
+// TestResumeIsExact interrupts a run after epoch 2, resumes it, and compares
+// every recorded number with an uninterrupted run of the same seed.
+func TestResumeIsExact(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 4)
+	cfg.Quantizer = quant.StochasticSign // exercises the saved random state too
+
+	full := cfg
+	full.OutDir = t.TempDir()
+	want, err := Run(context.Background(), full, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	part := cfg
+	part.OutDir = t.TempDir()
+	part.OnEpoch = func(r EpochRecord) {
+		if r.Epoch == 2 {
+			cancel()
+		}
+	}
+	if _, err := Run(ctx, part, data); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run returned %v, want context.Canceled", err)
+	}
+	partial, err := ReadResults(filepath.Join(part.OutDir, ResultsFile))
+	if err != nil || len(partial.History) != 2 || partial.Status != StatusFailed {
+		t.Fatalf("results after interruption: %+v, %v", partial, err)
+	}
+	part.OnEpoch = nil
+	got, err := Run(context.Background(), part, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.ResumedAt) != 1 || got.ResumedAt[0] != 3 {
+		t.Errorf("resumed at %v, want [3]", got.ResumedAt)
+	}
+	if len(got.History) != len(want.History) {
+		t.Fatalf("history has %d epochs, want %d", len(got.History), len(want.History))
+	}
+	for i := range want.History {
+		w, g := want.History[i], got.History[i]
+		if w.TrainLoss != g.TrainLoss || w.ValAccuracy != g.ValAccuracy || w.ValLoss != g.ValLoss || w.Stage != g.Stage {
+			t.Errorf("epoch %d: resumed %+v, uninterrupted %+v", i+1, g, w)
+		}
+	}
+	if got.TestAccuracy != want.TestAccuracy || got.TestLoss != want.TestLoss {
+		t.Errorf("test accuracy/loss resumed %v/%v, uninterrupted %v/%v", got.TestAccuracy, got.TestLoss, want.TestAccuracy, want.TestLoss)
+	}
+	// Running again after completion changes nothing and trains nothing.
+	again, err := Run(context.Background(), part, data)
+	if err != nil || again.TestAccuracy != want.TestAccuracy || len(again.History) != 4 {
+		t.Errorf("re-run of a completed run: %v, %v", again, err)
+	}
+}
+
+func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
+	data := smallData(t)
+	// Private copy of the features, poisoned after the first epoch.
+	x := append([]float32(nil), data.Train.X...)
+	data.Train = &Examples{Name: "poisoned", X: x, Y: data.Train.Y, Shape: data.Train.Shape, stride: data.Train.stride}
+	cfg := smallConfig(t, schedule.Reverse(3), 1, 3)
+	cfg.OutDir = t.TempDir()
+	cfg.OnEpoch = func(r EpochRecord) {
+		if r.Epoch == 1 {
+			for i := range x {
+				x[i] = float32(math.Inf(1))
+			}
+		}
+	}
+	res, err := Run(context.Background(), cfg, data)
+	var div *DivergenceError
+	if !errors.As(err, &div) {
+		t.Fatalf("Run returned %v, want a DivergenceError", err)
+	}
+	if div.Epoch != 2 || div.Stage != 2 || len(div.BinaryLayers) != 2 || div.BinaryLayers[0] != 2 || div.BinaryLayers[1] != 3 {
+		t.Errorf("divergence reported at %+v, want epoch 2, stage 2, binary layers [2 3]", div)
+	}
+	if !strings.Contains(err.Error(), "epoch 2") || !strings.Contains(err.Error(), "stage 2") {
+		t.Errorf("message %q does not name the epoch and stage", err)
+	}
+	onDisk, rerr := ReadResults(filepath.Join(cfg.OutDir, ResultsFile))
+	if rerr != nil || onDisk.Status != StatusFailed || !strings.Contains(onDisk.Error, "diverged") || len(onDisk.History) != 1 {
+		t.Errorf("results.json after divergence: %+v, %v", onDisk, rerr)
+	}
+	if res.Status != StatusFailed {
+		t.Errorf("returned status %q", res.Status)
+	}
+	meta, _, err := readCheckpoint(filepath.Join(cfg.OutDir, CheckpointFile))
+	if err != nil || meta.Epochs != 1 {
+		t.Errorf("checkpoint after divergence: %+v, %v; want the good one of epoch 1", meta, err)
+	}
+}
+
+func TestCorruptCheckpointIsRefusedAndKept(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.OutDir = t.TempDir()
+	if _, err := Run(context.Background(), cfg, data); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(cfg.OutDir, CheckpointFile)
+	good, _ := os.ReadFile(path)
+	cases := map[string][]byte{
+		"flipped byte": func() []byte { b := append([]byte(nil), good...); b[len(b)/2] ^= 0x40; return b }(),
+		"truncated":    good[:len(good)-100],
+		"bad magic":    append([]byte("NOTBINNET"), good[9:]...),
+		"empty":        {},
+	}
+	for name, blob := range cases {
+		if err := os.WriteFile(path, blob, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Run(context.Background(), cfg, data)
+		if !errors.Is(err, ErrCorruptCheckpoint) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: Run returned %v, want an ErrCorruptCheckpoint naming %s", name, err, path)
+		}
+		if after, _ := os.ReadFile(path); string(after) != string(blob) {
+			t.Errorf("%s: the damaged checkpoint was overwritten", name)
+		}
+	}
+}
+
+func TestDifferentRunInSameFolderIsRefused(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.OutDir = t.TempDir()
+	if _, err := Run(context.Background(), cfg, data); err != nil {
+		t.Fatal(err)
+	}
+	other := cfg
+	other.Seed = 8
+	_, err := Run(context.Background(), other, data)
+	if err == nil || !strings.Contains(err.Error(), "seed: checkpoint has 7, this run has 8") {
+		t.Errorf("Run with another seed in the same folder returned %v", err)
+	}
+}
+
+func newTestEngine(t *testing.T, net models.Network, opt Optimizer) *Engine {
+	t.Helper()
+	b, err := backend.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := model.NewStore()
+	store.SetRNGStateFromSeed(3)
+	e, err := NewEngine(b, store, net, quant.STESign, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func weights(t *testing.T, e *Engine, layer int) []float32 {
+	return tensors.MustCopyFlatData[float32](e.Layers()[layer].Weights.MustValue())
+}
+
+// TestEvaluationSeesTraining guards against stale variables in a reused
+// evaluation graph: evaluation must change once training changes the weights.
+func TestEvaluationSeesTraining(t *testing.T) {
+	data := smallData(t)
+	e := newTestEngine(t, smallMLP, Optimizer{Name: "adam", LearningRate: 0.01})
+	modes := []binnet.Mode{binnet.Float, binnet.Float, binnet.Float}
+	x, y := data.Train.batch([]int{0, 1, 2, 3, 4, 5, 6, 7})
+	if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.01); err != nil {
+		t.Fatal(err)
+	}
+	l1, _, _ := e.Evaluate(data.Val, modes, 250)
+	for i := 0; i < 5; i++ {
+		if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.01); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l2, _, _ := e.Evaluate(data.Val, modes, 250)
+	if l1 == l2 {
+		t.Errorf("validation loss %v unchanged after 5 training steps", l1)
+	}
+}
+
+// TestFrozenAndClipped checks the per-layer modes of the optimizer: a frozen
+// layer's latent weights do not move; a training one does; clipping keeps
+// latent weights in [-1,1].
+func TestFrozenAndClipped(t *testing.T) {
+	data := smallData(t)
+	e := newTestEngine(t, smallMLP, Optimizer{Name: "adam", LearningRate: 0.5})
+	e.ClipAll = true
+	modes := []binnet.Mode{binnet.Frozen, binnet.Binary, binnet.Float}
+	x, y := data.Train.batch([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	w0, w1 := weights(t, e, 0), weights(t, e, 1)
+	for i := 0; i < 3; i++ {
+		if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a0, a1 := weights(t, e, 0), weights(t, e, 1)
+	moved := 0
+	for i := range w0 {
+		if a0[i] != w0[i] {
+			t.Fatalf("frozen layer 1 weight %d moved from %v to %v", i, w0[i], a0[i])
+		}
+	}
+	for i := range w1 {
+		if a1[i] != w1[i] {
+			moved++
+		}
+		if a1[i] > 1 || a1[i] < -1 {
+			t.Fatalf("clipped latent weight %v outside [-1,1]", a1[i])
+		}
+	}
+	if moved == 0 {
+		t.Error("binary (training) layer 2 did not move")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	bad := cfg
+	bad.Network = models.MLP{Inputs: 784, Hidden: []int{8}, Classes: 10}
+	if _, err := Run(context.Background(), bad, data); err == nil || !strings.Contains(err.Error(), "schedule has 3 layers") {
+		t.Errorf("mismatched schedule: %v", err)
+	}
+	bad = cfg
+	bad.Network = models.MLP{Inputs: 100, Hidden: []int{8, 8}, Classes: 10}
+	if _, err := Run(context.Background(), bad, data); err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("wrong input shape: %v", err)
+	}
+	bad = cfg
+	bad.Optimizer.LearningRate = -1
+	if _, err := Run(context.Background(), bad, data); err == nil || !strings.Contains(err.Error(), "learning rate") {
+		t.Errorf("negative learning rate: %v", err)
+	}
+}

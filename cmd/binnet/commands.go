@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/binnet/binnet/binnet/sensitivity"
+	"github.com/binnet/binnet/binnet/training"
+	"github.com/binnet/binnet/datasets"
+)
+
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("binnet "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: binnet %s [flags]\n\n%s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func safeName(s string) string { return strings.NewReplacer(",", "-", "/", "-", " ", "").Replace(s) }
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("train", "Trains one network, binarizing its layers as the schedule says, and writes\nOUT/results.json (test accuracy and per-epoch history) and OUT/checkpoint.bin\n(each epoch, atomically). Re-running the same command resumes an interrupted run.", stderr)
+	var d dataOptions
+	var r runOptions
+	d.register(fs)
+	r.register(fs, true)
+	out := fs.String("out", "", "output folder (default: binnet-runs/MODEL-DATASET-ORDER-seedSEED)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	p, err := r.preset()
+	if err != nil {
+		return err
+	}
+	sched, err := r.schedule(p)
+	if err != nil {
+		return err
+	}
+	name, data, err := d.load(ctx, p, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := r.trainingConfig(p, name, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Schedule, cfg.Order = sched, r.order
+	cfg.OutDir = *out
+	if cfg.OutDir == "" {
+		cfg.OutDir = filepath.Join("binnet-runs", fmt.Sprintf("%s-%s-%s-seed%d", p.Name, name, safeName(r.order), r.seed))
+	}
+	if !r.quiet {
+		fmt.Fprintf(stderr, "%s on %s (%d train / %d val / %d test), %s lr %g, batch %d, output %s\n%s",
+			p.Name, name, data.Train.Len(), data.Val.Len(), data.Test.Len(), cfg.Optimizer.Name, cfg.Optimizer.LearningRate, cfg.BatchSize, cfg.OutDir, sched)
+	}
+	res, err := training.Run(ctx, cfg, data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "test accuracy %.4f  best val %.4f (epoch %d)  results in %s\n", res.TestAccuracy, res.BestValAcc, res.BestEpoch, filepath.Join(cfg.OutDir, training.ResultsFile))
+	return nil
+}
+
+func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("compare", "Trains the same network with several binarization orders, on the same data and\nwith the same total epochs, and prints a table of their accuracies.\nBy default: mlp-300-100 on the embedded MNIST sample, float / binary / forward / reverse.", stderr)
+	var d dataOptions
+	var r runOptions
+	d.register(fs)
+	r.register(fs, false)
+	orders := fs.String("orders", "float,binary,forward,reverse", "orders to compare, separated by spaces or semicolons if they contain commas (e.g. \"forward;1,3,2\")")
+	fs.IntVar(&r.epochs, "epochs", 9, "total epochs of every run")
+	fs.IntVar(&r.epochsPerLayer, "epochs-per-layer", 3, "epochs per layer of the iterative orders")
+	fs.StringVar(&r.sensitivity, "sensitivity", "", "sensitivity.json (for ascend/descend)")
+	seeds := fs.String("seeds", "1", "comma-separated seeds; with several, the table shows mean ± standard deviation")
+	out := fs.String("out", "", "keep each run's results and checkpoint in OUT/ORDER-seedSEED (default: in memory only)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	p, err := r.preset()
+	if err != nil {
+		return err
+	}
+	seedList, err := parseSeeds(*seeds)
+	if err != nil {
+		return err
+	}
+	orderList := splitOrders(*orders)
+	// Validate every schedule before training anything.
+	for _, o := range orderList {
+		rr := r
+		rr.order = o
+		if _, err := rr.schedule(p); err != nil {
+			return fmt.Errorf("order %q: %w", o, err)
+		}
+	}
+	name, data, err := d.load(ctx, p, stderr)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		order          string
+		test, val, sec []float64
+	}
+	var rows []row
+	for _, o := range orderList {
+		rw := row{order: o}
+		for _, seed := range seedList {
+			rr := r
+			rr.order, rr.seed = o, seed
+			sched, _ := rr.schedule(p)
+			cfg, err := rr.trainingConfig(p, name, stderr)
+			if err != nil {
+				return err
+			}
+			cfg.Schedule, cfg.Order = sched, o
+			if *out != "" {
+				cfg.OutDir = filepath.Join(*out, fmt.Sprintf("%s-seed%d", safeName(o), seed))
+			}
+			if !r.quiet {
+				fmt.Fprintf(stderr, "== %s, order %s, seed %d\n", p.Name, o, seed)
+			}
+			res, err := training.Run(ctx, cfg, data)
+			if err != nil {
+				return fmt.Errorf("order %s, seed %d: %w", o, seed, err)
+			}
+			rw.test = append(rw.test, res.TestAccuracy)
+			rw.val = append(rw.val, res.History[len(res.History)-1].ValAccuracy)
+			rw.sec = append(rw.sec, res.TrainSeconds)
+		}
+		rows = append(rows, rw)
+	}
+	fmt.Fprintf(stdout, "\n%s on %s: %d train / %d val / %d test images, %d epochs (%d per layer), %s lr %g, batch %d, seeds %s\n\n",
+		p.Name, name, data.Train.Len(), data.Val.Len(), data.Test.Len(), r.epochs, r.epochsPerLayer,
+		p.Hyper.Optimizer, firstNonZero(r.lr, p.Hyper.LearningRate), firstNonZeroInt(r.batch, p.Hyper.BatchSize), *seeds)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "order\ttest accuracy\tfinal val accuracy\ttrain time (s)\t")
+	for _, rw := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", rw.order, meanStd(rw.test, 4), meanStd(rw.val, 4), meanStd(rw.sec, 1))
+	}
+	return tw.Flush()
+}
+
+func firstNonZero(a, b float64) float64 {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+func firstNonZeroInt(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+func splitOrders(s string) []string {
+	sep := func(r rune) bool { return r == ';' || r == ' ' }
+	if !strings.ContainsAny(s, "; ") {
+		// Without explicit separators, commas separate names but not permutations.
+		var out []string
+		var perm []string
+		for _, f := range strings.Split(s, ",") {
+			if f != "" && strings.Trim(f, "0123456789") == "" {
+				perm = append(perm, f)
+				continue
+			}
+			if len(perm) > 0 {
+				out = append(out, strings.Join(perm, ","))
+				perm = nil
+			}
+			if f != "" {
+				out = append(out, f)
+			}
+		}
+		if len(perm) > 0 {
+			out = append(out, strings.Join(perm, ","))
+		}
+		return out
+	}
+	return strings.FieldsFunc(s, sep)
+}
+
+func parseSeeds(s string) ([]int64, error) {
+	var seeds []int64
+	for _, f := range strings.Split(s, ",") {
+		var v int64
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &v); err != nil {
+			return nil, fmt.Errorf("-seeds: %q is not an integer", f)
+		}
+		seeds = append(seeds, v)
+	}
+	return seeds, nil
+}
+
+func meanStd(v []float64, prec int) string {
+	mean := 0.0
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	if len(v) == 1 {
+		return fmt.Sprintf("%.*f", prec, mean)
+	}
+	ss := 0.0
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	return fmt.Sprintf("%.*f ± %.*f", prec, mean, prec, math.Sqrt(ss/float64(len(v)-1)))
+}
+
+func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sensitivity", "Sensitivity pre-training: for each binarizable layer k, trains with only k binary\nand records the validation accuracy; ranks the layers into the ascend and descend\norders and writes OUT/sensitivity.json. Each layer runs in OUT/layer-NN and a\nre-run skips finished layers, so -layers can split the work across processes.", stderr)
+	var d dataOptions
+	var r runOptions
+	d.register(fs)
+	r.register(fs, false)
+	epochs := fs.Int("epochs", 0, "epochs of each layer's run (default: the preset's epochs per layer, 150)")
+	layerList := fs.String("layers", "", "only these 1-based layers, e.g. 1,3 (default: all)")
+	out := fs.String("out", "", "output folder (default: binnet-runs/sensitivity-MODEL-DATASET-seedSEED)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	p, err := r.preset()
+	if err != nil {
+		return err
+	}
+	e := *epochs
+	if e == 0 {
+		e = p.Hyper.EpochsPerLayer
+	}
+	if e < 1 {
+		return fmt.Errorf("-epochs must be at least 1, got %d", e)
+	}
+	var layers []int
+	if *layerList != "" {
+		for _, f := range strings.Split(*layerList, ",") {
+			var l int
+			if _, err := fmt.Sscan(strings.TrimSpace(f), &l); err != nil || l < 1 || l > p.Network.NumBinarizable() {
+				return fmt.Errorf("-layers: %q is not a layer number in 1..%d", f, p.Network.NumBinarizable())
+			}
+			layers = append(layers, l-1)
+		}
+	}
+	name, data, err := d.load(ctx, p, stderr)
+	if err != nil {
+		return err
+	}
+	base, err := r.trainingConfig(p, name, stderr)
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("binnet-runs", fmt.Sprintf("sensitivity-%s-%s-seed%d", p.Name, name, r.seed))
+	}
+	cfg := sensitivity.Config{Base: base, Epochs: e, Layers: layers, OutDir: dir,
+		OnLayer: func(lr sensitivity.LayerResult, skipped bool) {
+			if !r.quiet {
+				note := ""
+				if skipped {
+					note = " (already done)"
+				}
+				fmt.Fprintf(stderr, "layer %d: val accuracy %.4f, val loss %.4f%s\n", lr.Layer, lr.ValAccuracy, lr.ValLoss, note)
+			}
+		}}
+	res, err := sensitivity.Run(ctx, cfg, data)
+	if errors.Is(err, sensitivity.ErrIncomplete) {
+		fmt.Fprintf(stdout, "%v\nrun the remaining layers (same command with their -layers) to finish %s\n", err, filepath.Join(dir, sensitivity.ResultFile))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "layer\tval accuracy\tval loss\tseconds\t\n")
+	for _, l := range res.Layers {
+		fmt.Fprintf(tw, "%d\t%.4f\t%.4f\t%.1f\t\n", l.Layer, l.ValAccuracy, l.ValLoss, l.Seconds)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "order ascend  %s\norder descend %s\nwritten to %s\n", schedule.FormatPermutation(zeroBased(res.OrderAscend)),
+		schedule.FormatPermutation(zeroBased(res.OrderDescend)), filepath.Join(dir, sensitivity.ResultFile))
+	return nil
+}
+
+func zeroBased(l []int) []int {
+	out := make([]int, len(l))
+	for i, v := range l {
+		out[i] = v - 1
+	}
+	return out
+}
+
+func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("schedule", "Prints the stage table of a schedule: which layers are binary in which epochs.", stderr)
+	var r runOptions
+	r.register(fs, true)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	p, err := r.preset()
+	if err != nil {
+		return err
+	}
+	s, err := r.schedule(p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d binarizable layers\n%s", p.Name, p.Network.NumBinarizable(), s)
+	return nil
+}
+
+func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("models", "Lists the model presets.", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "name\tnetwork\tlayers\toptimizer\tlr\tbatch\tepochs/layer\tepochs\tdescription\t")
+	for _, n := range models.Names() {
+		p, _ := models.Lookup(n)
+		h := p.Hyper
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%g\t%d\t%d\t%d\t%s\t\n", p.Name, p.Network.Name(), p.Network.NumBinarizable(), h.Optimizer, h.LearningRate, h.BatchSize, h.EpochsPerLayer, h.Epochs, p.Description)
+	}
+	return tw.Flush()
+}
+
+func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("fetch", "Downloads a data set's four IDX files into the cache ($BINNET_DATA or the user cache\nfolder), verifying the SHA-256 of their content. Needs internet.", stderr)
+	name := fs.String("dataset", "mnist", strings.Join(datasets.Names, " | "))
+	cache := fs.String("cache", "", "cache folder (default: $BINNET_DATA, else the user cache folder/binnet)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	dir, err := datasets.FetchWithOptions(ctx, *name, *cache, datasets.FetchOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, dir)
+	return nil
+}

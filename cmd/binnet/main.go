@@ -1,0 +1,110 @@
+// Command binnet trains binary-weight neural networks by iterative layer
+// binarization (Lan 2021, arXiv 2111.07046).
+//
+//	binnet compare                 float, binary, forward and reverse on the embedded sample
+//	binnet train -order forward    one training run
+//	binnet sensitivity             per-layer sensitivity pre-training (guided orders)
+//	binnet schedule                print a schedule's stage table
+//	binnet models                  list the model presets
+//	binnet fetch -dataset mnist    download a data set, checksums verified
+//
+// Run "binnet COMMAND -h" for the flags of a command.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"compare", "train several orders on the same data and print a comparison table (the main job)", runCompare},
+	{"train", "train one network with a binarization schedule", runTrain},
+	{"sensitivity", "per-layer sensitivity pre-training; writes the ascend/descend orders", runSensitivity},
+	{"schedule", "print the stage table of a schedule", runSchedule},
+	{"models", "list the model presets and their hyper-parameters", runModels},
+	{"fetch", "download MNIST or Fashion-MNIST into the cache, verifying checksums", runFetch},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "binnet trains binary-weight networks by iterative layer binarization.\n\nUsage: binnet COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun \"binnet COMMAND -h\" for a command's flags. The backend is chosen by GOMLX_BACKEND (default: go).\n")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the exit code. Errors are
+// printed as one message, never as a Go panic trace (set BINNET_TRACE=1 to
+// see the trace of an internal error).
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "binnet: internal error: %v\n", r)
+			if os.Getenv("BINNET_TRACE") != "" {
+				stderr.Write(debug.Stack())
+			}
+			code = 3
+		}
+	}()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, c := range commands {
+		if c.name == args[0] {
+			err := c.run(ctx, args[1:], stdout, stderr)
+			switch {
+			case err == nil:
+				return 0
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.Is(err, errUsage):
+				return 2
+			default:
+				fmt.Fprintf(stderr, "binnet %s: %v\n", c.name, err)
+				return 1
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "binnet: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+// errUsage marks a flag error already printed by the flag package.
+var errUsage = errors.New("usage error")
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}

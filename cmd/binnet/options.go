@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/quant"
+	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/binnet/binnet/binnet/sensitivity"
+	"github.com/binnet/binnet/binnet/training"
+	"github.com/binnet/binnet/datasets"
+)
+
+// dataOptions are the flags that choose the data.
+type dataOptions struct {
+	dataset string
+	dataDir string
+	valSize int
+	fetch   bool
+}
+
+func (o *dataOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.dataset, "dataset", "", "data set: mnist | fashion-mnist | sample (default: sample, the embedded 12,000-image MNIST subset, unless -data-dir is given, then mnist)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "folder with the four IDX files (gzipped or raw), e.g. /usr/share/datasets/fashion-mnist")
+	fs.IntVar(&o.valSize, "val-size", 0, "training examples held out for validation, taken from the END of the training set as in the paper's code (default: the preset's 5000; 1000 for the sample)")
+	fs.BoolVar(&o.fetch, "fetch", false, "download -dataset into the cache (checksums verified) when it is not there")
+}
+
+// load returns the name of the data and its three splits.
+func (o *dataOptions) load(ctx context.Context, preset models.Preset, stderr io.Writer) (string, training.Data, error) {
+	name := o.dataset
+	if name == "" {
+		name = "sample"
+		if o.dataDir != "" {
+			name = "mnist"
+		}
+	}
+	var train, test *datasets.Set
+	var err error
+	switch {
+	case name == "sample":
+		if o.dataDir != "" {
+			return "", training.Data{}, errors.New("-data-dir cannot be used with -dataset sample")
+		}
+		train, test, err = datasets.Sample()
+	case o.dataDir != "":
+		train, test, err = datasets.Load(name, o.dataDir)
+	default:
+		dir, derr := cachedDir(ctx, name, o.fetch, stderr)
+		if derr != nil {
+			return "", training.Data{}, derr
+		}
+		train, test, err = datasets.Load(name, dir)
+	}
+	if err != nil {
+		return "", training.Data{}, err
+	}
+	val := o.valSize
+	if val == 0 {
+		val = preset.Hyper.ValidationSize
+		if name == "sample" {
+			val = 1000
+		}
+	}
+	tr, va, err := train.HoldOutLast(val)
+	if err != nil {
+		return "", training.Data{}, fmt.Errorf("-val-size: %w", err)
+	}
+	mean, std := datasets.Normalization(name)
+	shape := preset.Network.InputShape()
+	var data training.Data
+	for _, s := range []struct {
+		set *datasets.Set
+		dst **training.Examples
+	}{{tr, &data.Train}, {va, &data.Val}, {test, &data.Test}} {
+		if *s.dst, err = training.FromSet(s.set, mean, std, shape...); err != nil {
+			return "", training.Data{}, err
+		}
+	}
+	return name, data, nil
+}
+
+func cachedDir(ctx context.Context, name string, fetch bool, stderr io.Writer) (string, error) {
+	cache, err := datasets.DefaultCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := cache + string(os.PathSeparator) + name
+	if _, _, err := datasets.Load(name, dir); err == nil {
+		return dir, nil
+	}
+	if !fetch {
+		return "", fmt.Errorf("data set %s is not in %s: pass -data-dir DIR with its IDX files, or -fetch to download it", name, dir)
+	}
+	return datasets.FetchWithOptions(ctx, name, cache, datasets.FetchOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+}
+
+// runOptions are the flags of a training run.
+type runOptions struct {
+	model          string
+	epochs         int
+	epochsPerLayer int
+	layersPerStage int
+	order          string
+	sensitivity    string
+	freeze         bool
+	seed           int64
+	lr             float64
+	optimizer      string
+	batch          int
+	quantizer      string
+	clip           bool
+	quiet          bool
+}
+
+func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
+	fs.StringVar(&o.model, "model", "mlp-300-100", "model preset: "+strings.Join(models.Names(), " | "))
+	fs.Int64Var(&o.seed, "seed", 1, "random seed (initialization, shuffling, random order, noise)")
+	fs.Float64Var(&o.lr, "lr", 0, "learning rate (default: the preset's, 0.1 with Adam as in the paper's scripts)")
+	fs.StringVar(&o.optimizer, "optimizer", "", "adam | sgd (default: the preset's)")
+	fs.IntVar(&o.batch, "batch", 0, "batch size (default: the preset's, 100)")
+	fs.StringVar(&o.quantizer, "quantizer", quant.STESign.Name(), "binarization: "+strings.Join(quant.Names(), " | "))
+	fs.BoolVar(&o.clip, "clip", false, "clip latent weights of binarizable layers to [-1,1] after each step (the paper's code does not)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	if withOrder {
+		fs.IntVar(&o.epochs, "epochs", 0, "total epochs (default: the preset's, 450 as in the paper)")
+		fs.IntVar(&o.epochsPerLayer, "epochs-per-layer", 0, "epochs before the next layer of the order is binarized (default: the preset's, 150)")
+		fs.IntVar(&o.layersPerStage, "layers-per-stage", 1, "layers binarized at each stage")
+		fs.StringVar(&o.order, "order", "forward", "float | binary | forward | reverse | random | ascend | descend | a permutation such as 1,3,2")
+		fs.StringVar(&o.sensitivity, "sensitivity", "", "sensitivity.json of a sensitivity run (for -order ascend|descend)")
+		fs.BoolVar(&o.freeze, "freeze", false, "freeze layers binarized in earlier stages (a variant; the paper keeps training them)")
+	}
+}
+
+func (o *runOptions) preset() (models.Preset, error) { return models.Lookup(o.model) }
+
+// schedule resolves the order and builds the schedule, rejecting impossible
+// ones before any training.
+func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
+	n := p.Network.NumBinarizable()
+	epochs, epl := o.epochs, o.epochsPerLayer
+	if epochs == 0 {
+		epochs = p.Hyper.Epochs
+	}
+	if epl == 0 {
+		epl = p.Hyper.EpochsPerLayer
+	}
+	var kind schedule.Kind
+	var order []int
+	if schedule.NeedsSensitivity(o.order) {
+		if o.sensitivity == "" {
+			return nil, fmt.Errorf("-order %s needs -sensitivity FILE (the sensitivity.json of 'binnet sensitivity')", o.order)
+		}
+		r, err := sensitivity.ReadResult(o.sensitivity)
+		if err != nil {
+			return nil, err
+		}
+		if err := sensitivity.CheckMatches(r, n, o.model); err != nil {
+			return nil, err
+		}
+		if order, err = r.Order(strings.ToLower(strings.TrimSpace(o.order))); err != nil {
+			return nil, err
+		}
+		kind = schedule.KindIterative
+	} else {
+		var err error
+		if kind, order, err = schedule.ParseOrder(o.order, n, o.seed); err != nil {
+			return nil, err
+		}
+	}
+	cfg := schedule.Config{NumLayers: n, Kind: kind, Order: order, TotalEpochs: epochs}
+	if kind == schedule.KindIterative {
+		cfg.EpochsPerStage = epl
+		cfg.LayersPerStage = o.layersPerStage
+		cfg.FreezeBinarized = o.freeze
+	}
+	return schedule.New(cfg)
+}
+
+// trainingConfig returns the run configuration shared by train, compare and sensitivity.
+func (o *runOptions) trainingConfig(p models.Preset, dataset string, stderr io.Writer) (training.Config, error) {
+	q, err := quant.Parse(o.quantizer)
+	if err != nil {
+		return training.Config{}, err
+	}
+	opt := training.Optimizer{Name: p.Hyper.Optimizer, LearningRate: p.Hyper.LearningRate, Momentum: p.Hyper.Momentum, WeightDecay: p.Hyper.WeightDecay}
+	if o.optimizer != "" {
+		opt.Name = o.optimizer
+	}
+	if o.lr != 0 {
+		opt.LearningRate = o.lr
+	}
+	batch := p.Hyper.BatchSize
+	if o.batch != 0 {
+		batch = o.batch
+	}
+	cfg := training.Config{Model: p.Name, Dataset: dataset, Network: p.Network, Quantizer: q, Optimizer: opt,
+		BatchSize: batch, EvalBatchSize: p.Hyper.EvalBatchSize, Seed: o.seed, ClipLatent: o.clip}
+	if !o.quiet {
+		cfg.Progress = stderr
+		cfg.Terminal = isTerminal(stderr)
+	}
+	return cfg, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

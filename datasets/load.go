@@ -1,0 +1,191 @@
+package datasets
+
+import (
+	"bufio"
+	"compress/gzip"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// The standard file names of the four IDX files of MNIST and Fashion-MNIST,
+// without the ".gz" suffix.
+const (
+	TrainImagesFile = "train-images-idx3-ubyte"
+	TrainLabelsFile = "train-labels-idx1-ubyte"
+	TestImagesFile  = "t10k-images-idx3-ubyte"
+	TestLabelsFile  = "t10k-labels-idx1-ubyte"
+)
+
+var fileNames = [4]string{TrainImagesFile, TrainLabelsFile, TestImagesFile, TestLabelsFile}
+
+// Names lists the data sets known to [Load] and [Fetch].
+var Names = []string{"mnist", "fashion-mnist"}
+
+func checkName(name string) error {
+	for _, n := range Names {
+		if n == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w %q: want one of %s", ErrUnknownDataset, name, strings.Join(Names, ", "))
+}
+
+// candidates returns the file names accepted for one standard file, in the
+// order they are looked for: gzipped, raw, and the dotted variants
+// ("train-images.idx3-ubyte") of both.
+func candidates(base string) []string {
+	dotted := strings.Replace(base, "-idx", ".idx", 1)
+	return []string{base + ".gz", base, dotted + ".gz", dotted}
+}
+
+// Load reads the training and test sets of the named data set ("mnist" or
+// "fashion-mnist") from dir, which must hold the four standard IDX files
+// train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
+// and t10k-labels-idx1-ubyte, each either gzip-compressed (with a ".gz"
+// suffix) or raw, and also accepted with a dot before "idx"
+// (train-images.idx3-ubyte). Compression is detected from the content, not
+// the name. The sets are named name+"/train" and name+"/test".
+//
+// Besides the checks of [ReadImages] and [ReadLabels], Load checks that each
+// images file has as many images as its labels file has labels and that
+// training and test images have the same size. A missing file gives an error
+// matching [ErrNotFound]; bad content one matching [ErrCorrupt]. Errors name
+// the file.
+func Load(name, dir string) (train, test *Set, err error) {
+	if err := checkName(name); err != nil {
+		return nil, nil, err
+	}
+	if dir == "" {
+		dir = "."
+	}
+	return loadFS(os.DirFS(dir), func(file string) string { return filepath.Join(dir, file) }, name)
+}
+
+//go:generate go run ./internal/gensample -src ../../shared/datasets/mnist -out sample -train 10000 -test 2000
+
+//go:embed sample/*.gz
+var sampleFS embed.FS
+
+// Sample returns the MNIST sample embedded in this package: the first
+// 10,000 training and the first 2,000 test examples of MNIST, as sets named
+// "sample/train" and "sample/test". Each call returns new memory.
+func Sample() (train, test *Set, err error) {
+	sub, err := fs.Sub(sampleFS, "sample")
+	if err != nil {
+		return nil, nil, err
+	}
+	return loadFS(sub, func(file string) string { return "embedded sample/" + file }, "sample")
+}
+
+// loadFS loads the four files from fsys; display gives the name of a file in
+// error messages.
+func loadFS(fsys fs.FS, display func(string) string, name string) (train, test *Set, err error) {
+	var paths [4]string
+	for i, base := range fileNames {
+		p, err := findFile(fsys, display, base)
+		if err != nil {
+			return nil, nil, err
+		}
+		paths[i] = p
+	}
+	var (
+		wg         sync.WaitGroup
+		errs       [4]error
+		imgs       [2][]uint8
+		rows, cols [2]int
+		labels     [2][]uint8
+	)
+	for i := range 2 {
+		wg.Go(func() {
+			errs[2*i] = readFile(fsys, paths[2*i], display(paths[2*i]), func(r io.Reader, name string) (err error) {
+				rows[i], cols[i], imgs[i], err = ReadImages(r, name)
+				return err
+			})
+		})
+		wg.Go(func() {
+			errs[2*i+1] = readFile(fsys, paths[2*i+1], display(paths[2*i+1]), func(r io.Reader, name string) (err error) {
+				labels[i], err = ReadLabels(r, name)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	var sets [2]*Set
+	for i, split := range []string{"train", "test"} {
+		if n := len(imgs[i]) / (rows[i] * cols[i]); n != len(labels[i]) {
+			return nil, nil, corrupt(display(paths[2*i+1]), "has %d labels but %s has %d images",
+				len(labels[i]), display(paths[2*i]), n)
+		}
+		sets[i] = &Set{Name: name + "/" + split, Rows: rows[i], Cols: cols[i], Images: imgs[i], Labels: labels[i]}
+	}
+	if rows[0] != rows[1] || cols[0] != cols[1] {
+		return nil, nil, corrupt(display(paths[2]), "has images of %dx%d but %s has %dx%d",
+			rows[1], cols[1], display(paths[0]), rows[0], cols[0])
+	}
+	return sets[0], sets[1], nil
+}
+
+// findFile returns the name in fsys of the first existing candidate for base.
+func findFile(fsys fs.FS, display func(string) string, base string) (string, error) {
+	cands := candidates(base)
+	for _, c := range cands {
+		fi, err := fs.Stat(fsys, c)
+		if err == nil && !fi.IsDir() {
+			return c, nil
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", &FileError{Path: display(c), Msg: "cannot access", Err: err}
+		}
+	}
+	return "", &FileError{Path: display(base), Kind: ErrNotFound,
+		Msg: fmt.Sprintf("not found (looked for %s)", strings.Join(cands, ", "))}
+}
+
+// readFile opens file in fsys, decompresses it if it starts with the gzip
+// magic bytes, and passes the content to read. name is used in errors.
+func readFile(fsys fs.FS, file, name string, read func(r io.Reader, name string) error) error {
+	f, err := fsys.Open(file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &FileError{Path: name, Kind: ErrNotFound, Msg: "not found", Err: err}
+		}
+		return &FileError{Path: name, Msg: "cannot open", Err: err}
+	}
+	defer f.Close()
+	r, _, err := maybeGunzip(f, name)
+	if err != nil {
+		return err
+	}
+	return read(r, name)
+}
+
+// maybeGunzip returns a reader of the uncompressed content of r: a gzip
+// reader if r starts with the gzip magic bytes 1f 8b (then gz is true), else
+// r itself (buffered).
+func maybeGunzip(r io.Reader, name string) (_ io.Reader, gz bool, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, _ := br.Peek(2)
+	if len(magic) < 2 || magic[0] != 0x1f || magic[1] != 0x8b {
+		return br, false, nil
+	}
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		if e := streamError(name, err); e != nil {
+			return nil, true, e
+		}
+		return nil, true, &FileError{Path: name, Kind: ErrCorrupt, Msg: "truncated gzip header", Err: err}
+	}
+	return zr, true, nil
+}
