@@ -80,10 +80,10 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	d.register(fs)
 	r.register(fs, false)
 	orders := fs.String("orders", "float,binary,forward,reverse", "orders to compare, separated by spaces or semicolons if they contain commas (e.g. \"forward;1,3,2\")")
-	fs.IntVar(&r.epochs, "epochs", 9, "total epochs of every run")
-	fs.IntVar(&r.epochsPerLayer, "epochs-per-layer", 3, "epochs per layer of the iterative orders")
+	fs.IntVar(&r.epochs, "epochs", 12, "total epochs of every run")
+	fs.IntVar(&r.epochsPerLayer, "epochs-per-layer", 4, "epochs per layer of the iterative orders")
 	fs.StringVar(&r.sensitivity, "sensitivity", "", "sensitivity.json (for ascend/descend)")
-	seeds := fs.String("seeds", "1", "comma-separated seeds; with several, the table shows mean ± standard deviation")
+	seeds := fs.String("seeds", "1,2,3", "comma-separated seeds; with several, the table shows mean ± standard deviation")
 	out := fs.String("out", "", "keep each run's results and checkpoint in OUT/ORDER-seedSEED (default: in memory only)")
 	if err := parseFlags(fs, args); err != nil {
 		return err

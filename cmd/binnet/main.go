@@ -6,6 +6,7 @@
 //	binnet sensitivity             per-layer sensitivity pre-training (guided orders)
 //	binnet schedule                print a schedule's stage table
 //	binnet models                  list the model presets
+//	binnet report -runs DIR        Markdown tables of the runs under DIR
 //	binnet fetch -dataset mnist    download a data set, checksums verified
 //
 // Run "binnet COMMAND -h" for the flags of a command.
@@ -34,6 +35,7 @@ var commands = []command{
 	{"sensitivity", "per-layer sensitivity pre-training; writes the ascend/descend orders", runSensitivity},
 	{"schedule", "print the stage table of a schedule", runSchedule},
 	{"models", "list the model presets and their hyper-parameters", runModels},
+	{"report", "summarize results.json and sensitivity.json files as Markdown tables", runReport},
 	{"fetch", "download MNIST or Fashion-MNIST into the cache, verifying checksums", runFetch},
 }
 
