@@ -28,14 +28,7 @@ func mnistData(t *testing.T) Data {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(s *datasets.Set) *Examples {
-		e, err := FromSet(s, datasets.MNISTMean, datasets.MNISTStd, 784)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	return Data{Train: mk(tr), Val: mk(val), Test: mk(test)}
+	return Data{Train: mnistExamples(t, tr), Val: mnistExamples(t, val), Test: mnistExamples(t, test)}
 }
 
 // TestMNISTAccuracyFloors trains the paper's mlp-300-100 with its

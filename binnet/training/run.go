@@ -64,6 +64,8 @@ type DivergenceError struct {
 	Loss         float64
 }
 
+// Error says at which epoch and stage, with which binary layers, the loss
+// became non-finite.
 func (e *DivergenceError) Error() string {
 	return fmt.Sprintf("training diverged: loss %v in epoch %d (stage %d, binary layers %v); the last good checkpoint is kept",
 		e.Loss, e.Epoch, e.Stage, e.BinaryLayers)

@@ -27,14 +27,18 @@ func smallData(t *testing.T) Data {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(s *datasets.Set) *Examples {
-		e, err := FromSet(s, datasets.MNISTMean, datasets.MNISTStd, 784)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
+	return Data{Train: mnistExamples(t, train.Slice(0, 2000)), Val: mnistExamples(t, train.Slice(9500, 10000)),
+		Test: mnistExamples(t, test.Slice(0, 1000))}
+}
+
+// mnistExamples normalizes MNIST images as the paper does, flattened to 784 features.
+func mnistExamples(t *testing.T, s *datasets.Set) *Examples {
+	t.Helper()
+	e, err := FromSet(s, datasets.MNISTMean, datasets.MNISTStd, 784)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return Data{Train: mk(train.Slice(0, 2000)), Val: mk(train.Slice(9500, 10000)), Test: mk(test.Slice(0, 1000))}
+	return e
 }
 
 var smallMLP = models.MLP{Inputs: 784, Hidden: []int{64, 32}, Classes: 10}
