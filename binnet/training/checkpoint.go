@@ -189,3 +189,26 @@ func restoreVariables(store *model.Store, values map[string]*tensors.Tensor) err
 	}
 	return nil
 }
+
+// Checkpoint is a checkpoint read back from disk.
+type Checkpoint struct {
+	Path       string
+	EpochsDone int                        // epochs completed when it was written
+	History    []EpochRecord              // the history up to then
+	Values     map[string]*tensors.Tensor // every variable of the store, by path (e.g. "/model/dense1/weights")
+}
+
+// ReadCheckpoint reads and validates a checkpoint file (magic, version,
+// sizes, SHA-256). Errors about damaged files wrap ErrCorruptCheckpoint and
+// name the file.
+func ReadCheckpoint(path string) (*Checkpoint, error) {
+	meta, values, err := readCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Checkpoint{Path: path, EpochsDone: meta.Epochs, History: meta.History, Values: values}, nil
+}
+
+// Restore puts the checkpoint's variables into store, creating the ones it
+// does not have yet; build graphs on the store afterwards to use them.
+func (c *Checkpoint) Restore(store *model.Store) error { return restoreVariables(store, c.Values) }
