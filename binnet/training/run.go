@@ -187,6 +187,11 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 			return nil, fmt.Errorf("training: output folder: %w", err)
 		}
+		lock, err := lockDir(cfg.OutDir)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.unlock()
 		ckptPath = filepath.Join(cfg.OutDir, CheckpointFile)
 		resultsPath = filepath.Join(cfg.OutDir, ResultsFile)
 		meta, values, err := readCheckpoint(ckptPath)

@@ -21,7 +21,7 @@ import (
 
 // smallData returns 2,000 training, 500 validation and 1,000 test images of
 // the embedded MNIST sample.
-func smallData(t *testing.T) Data {
+func smallData(t testing.TB) Data {
 	t.Helper()
 	train, test, err := datasets.Sample()
 	if err != nil {
@@ -32,7 +32,7 @@ func smallData(t *testing.T) Data {
 }
 
 // mnistExamples normalizes MNIST images as the paper does, flattened to 784 features.
-func mnistExamples(t *testing.T, s *datasets.Set) *Examples {
+func mnistExamples(t testing.TB, s *datasets.Set) *Examples {
 	t.Helper()
 	e, err := FromSet(s, datasets.MNISTMean, datasets.MNISTStd, 784)
 	if err != nil {
@@ -43,7 +43,7 @@ func mnistExamples(t *testing.T, s *datasets.Set) *Examples {
 
 var smallMLP = models.MLP{Inputs: 784, Hidden: []int{64, 32}, Classes: 10}
 
-func smallConfig(t *testing.T, order []int, epl, epochs int) Config {
+func smallConfig(t testing.TB, order []int, epl, epochs int) Config {
 	t.Helper()
 	s, err := schedule.Iterative(order, epl, epochs)
 	if err != nil {
@@ -287,5 +287,26 @@ func TestConfigErrors(t *testing.T) {
 	bad.Optimizer.LearningRate = -1
 	if _, err := Run(context.Background(), bad, data); err == nil || !strings.Contains(err.Error(), "learning rate") {
 		t.Errorf("negative learning rate: %v", err)
+	}
+}
+
+func TestSecondWriterIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	lock, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.OutDir = dir
+	_, err = Run(context.Background(), cfg, smallData(t))
+	if err == nil || !strings.Contains(err.Error(), "in use by process") {
+		t.Errorf("Run into a locked folder returned %v", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, CheckpointFile)); serr == nil {
+		t.Error("the refused run wrote a checkpoint")
+	}
+	lock.unlock()
+	if _, err := Run(context.Background(), cfg, smallData(t)); err != nil {
+		t.Errorf("after the lock was released: %v", err)
 	}
 }
