@@ -3,11 +3,13 @@
 #
 #   docs/results/run.sh LANE RUNS_DIR MNIST_DIR
 #
-# LANE a: mlp-300-100, reduced protocol (10 epochs per layer, 40 epochs), seeds 1-3:
-#         sensitivity pre-training (10 epochs per layer), float, binary, all 6 permutations.
+# LANE a: mlp-300-100, reduced protocol (5 epochs per layer, 20 epochs: 3 stages of 5, then 5 more
+#         all-binary), seeds 1-3: sensitivity pre-training (5 epochs per layer), float, binary,
+#         all 6 permutations (ascend and descend are two of them).
 # LANE b: mlp-300-100, the paper's full protocol (150 epochs per layer, 450 epochs), seed 1:
 #         float, forward, binary, reverse.
 # LANE c: mlp-784-784, reduced protocol, seed 1.
+# LANE s: mlp-300-100, sensitivity pre-training with 10 epochs per layer, seed 1.
 # Every run resumes from its checkpoint when re-run; finished runs are skipped.
 set -euo pipefail
 lane=$1 runs=$2 mnist=$3
@@ -19,12 +21,13 @@ train() { # model order epochs epl seed
   "$bin" train -quiet -model "$1" -data-dir "$mnist" -order "$2" -epochs "$3" -epochs-per-layer "$4" -seed "$5" -out "$out"
 }
 reduced() { # model seed
-  "$bin" sensitivity -quiet -model "$1" -data-dir "$mnist" -epochs 10 -seed "$2" -out "$runs/$1/sensitivity-e10-seed$2"
-  for o in float binary $perms; do train "$1" "$o" 40 10 "$2"; done
+  "$bin" sensitivity -quiet -model "$1" -data-dir "$mnist" -epochs 5 -seed "$2" -out "$runs/$1/sensitivity-e5-seed$2"
+  for o in float binary $perms; do train "$1" "$o" 20 5 "$2"; done
 }
 case $lane in
   a) for s in 1 2 3; do reduced mlp-300-100 $s; done ;;
   b) for o in float forward binary reverse; do train mlp-300-100 $o 450 150 1; done ;;
   c) reduced mlp-784-784 1 ;;
+  s) "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed 1 -out "$runs/mlp-300-100/sensitivity-e10-seed1" ;;
   *) echo "unknown lane $lane" >&2; exit 2 ;;
 esac
