@@ -2,6 +2,7 @@ package training
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/binnet/binnet/binnet"
 	"github.com/binnet/binnet/binnet/layers"
@@ -85,7 +86,7 @@ func (e *Engine) trainGraph(scope *model.Scope, x, labels, gates, frozen, lr *No
 	var vars []*model.Variable
 	var nodes []*Node
 	for v := range e.Store.IterVariables() {
-		if v.Trainable && v.InUseByGraph(g) && len(v.Scope()) >= 6 && v.Scope()[:6] == "/model" {
+		if v.Trainable && v.InUseByGraph(g) && strings.HasPrefix(v.Scope(), "/model") {
 			vars = append(vars, v)
 			nodes = append(nodes, v.NodeValue(g))
 		}
