@@ -37,6 +37,9 @@ var commands = []command{
 	{"models", "list the model presets and their hyper-parameters", runModels},
 	{"report", "summarize results.json and sensitivity.json files as Markdown tables", runReport},
 	{"fetch", "download MNIST or Fashion-MNIST into the cache, verifying checksums", runFetch},
+	{"summary", "per-layer modes, parameters, bits, memory and MACs/additions of a model", runSummary},
+	{"export", "export a trained run to a .bnn file (packed sign bits, folded batch norm)", runExport},
+	{"infer", "run a .bnn model with the pure-Go add-only runtime: accuracy and latency", runInfer},
 }
 
 func usage(w io.Writer) {

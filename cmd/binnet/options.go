@@ -117,9 +117,21 @@ type runOptions struct {
 	quantizer      string
 	clip           bool
 	quiet          bool
+
+	flags *flag.FlagSet // the flag set registered on: tells a flag given as 0 from an omitted one
+}
+
+// given reports whether the flag was set on the command line.
+func (o *runOptions) given(name string) bool {
+	found := false
+	if o.flags != nil {
+		o.flags.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	}
+	return found
 }
 
 func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
+	o.flags = fs
 	fs.StringVar(&o.model, "model", "mlp-300-100", "model preset: "+strings.Join(models.Names(), " | "))
 	fs.Int64Var(&o.seed, "seed", 1, "random seed (initialization, shuffling, random order, noise)")
 	fs.Float64Var(&o.lr, "lr", 0, "learning rate (default: the preset's, 0.1 with Adam as in the paper's scripts)")
@@ -144,6 +156,16 @@ func (o *runOptions) preset() (models.Preset, error) { return models.Lookup(o.mo
 // ones before any training.
 func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 	n := p.Network.NumBinarizable()
+	// 0 stands for the preset's value only when the flag is omitted: an
+	// explicit "-epochs-per-layer 0" must not silently become 150.
+	for _, f := range []struct {
+		name  string
+		value int
+	}{{"epochs", o.epochs}, {"epochs-per-layer", o.epochsPerLayer}, {"layers-per-stage", o.layersPerStage}} {
+		if f.value < 0 || f.value == 0 && o.given(f.name) {
+			return nil, fmt.Errorf("-%s must be at least 1, got %d", f.name, f.value)
+		}
+	}
 	epochs, epl := o.epochs, o.epochsPerLayer
 	if epochs == 0 {
 		epochs = p.Hyper.Epochs

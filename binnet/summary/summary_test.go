@@ -1,0 +1,76 @@
+package summary
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/models"
+)
+
+func TestMLP300100AllBinary(t *testing.T) {
+	p, _ := models.Lookup("mlp-300-100")
+	s, err := Of(p.Network, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		name, kind, mode         string
+		outputs                  int
+		params, bin, macs, binMA int64
+	}
+	rows := []want{
+		{"dense1", "dense", "binary", 300, 235500, 235200, 0, 235200},
+		{"bn1", "batchnorm", "float", 300, 1200, 0, 0, 0},
+		{"dense2", "dense", "binary", 100, 30100, 30000, 0, 30000},
+		{"bn2", "batchnorm", "float", 100, 400, 0, 0, 0},
+		{"dense3", "dense", "binary", 10, 1010, 1000, 0, 1000},
+		{"bn3", "batchnorm", "float", 10, 40, 0, 0, 0},
+	}
+	if len(s.Rows) != len(rows) {
+		t.Fatalf("%d rows, want %d:\n%s", len(s.Rows), len(rows), s)
+	}
+	for i, w := range rows {
+		r := s.Rows[i]
+		if r.Name != w.name || r.Kind != w.kind || r.Mode != w.mode || r.Outputs != w.outputs || r.Params != w.params ||
+			r.BinaryParams != w.bin || r.MACs != w.macs || r.BinaryMACs != w.binMA {
+			t.Errorf("row %d: %+v, want %+v", i, r, w)
+		}
+	}
+	tot := s.Total
+	if tot.Params != 268250 || tot.Trainable != 268250-820 || tot.BinaryParams != 266200 || tot.FloatParams != 2050 ||
+		tot.Bits != 331800 || tot.Float32Bytes != 1073000 || tot.PackedBytes != 41475 || tot.BinaryMACs != 266200 || tot.MACs != 0 {
+		t.Errorf("totals %+v", tot)
+	}
+	if s.DeployedBytes != 38640 {
+		t.Errorf("deployed bytes %d, want 38640", s.DeployedBytes)
+	}
+	if s.Ratio < 25.87 || s.Ratio > 25.88 {
+		t.Errorf("ratio %v, want 1073000/41475 = 25.87", s.Ratio)
+	}
+	out := s.String()
+	for _, want := range []string{"compression ratio 25.87x", "266,200 of them (100.0%) replaced by additions", "dense1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	t.Logf("\n%s", out)
+}
+
+func TestModesFromCaller(t *testing.T) {
+	p, _ := models.Lookup("mlp-784-784")
+	s, err := Of(p.Network, []binnet.Mode{binnet.Float, binnet.Frozen, binnet.Binary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := s.Rows[0], s.Rows[2]
+	if d1.Mode != "float" || d1.MACs != 784*784 || d1.BinaryMACs != 0 || d1.FloatParams != 784*784+784 {
+		t.Errorf("float dense1: %+v", d1)
+	}
+	if d2.Mode != "frozen" || d2.BinaryMACs != 784*784 || d2.BinaryParams != 784*784 {
+		t.Errorf("frozen dense2: %+v", d2)
+	}
+	if _, err := Of(p.Network, []binnet.Mode{binnet.Float}); err == nil {
+		t.Error("wrong number of modes accepted")
+	}
+}

@@ -1,0 +1,214 @@
+package main
+
+// Deployment commands: summary, export, infer.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	goruntime "runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/summary"
+	"github.com/binnet/binnet/datasets"
+	"github.com/binnet/binnet/deploy/bnn"
+	"github.com/binnet/binnet/deploy/bnn/export"
+	"github.com/binnet/binnet/deploy/runtime"
+)
+
+func runSummary(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("summary", "Prints a network's layers with their mode (float / binary / frozen), parameters,\n"+
+		"bits, memory as float32 and packed, multiply-accumulates and the additions that\nreplace them in binary layers; totals and the compression ratio.\n"+
+		"Without -checkpoint every binarizable layer counts as binary; with it, the layers\nhave the modes of the run's last epoch.", stderr)
+	name := fs.String("model", "", "model preset (see binnet models); default: the checkpoint's, else mlp-300-100")
+	ckpt := fs.String("checkpoint", "", "a training output folder (results.json and checkpoint.bin)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var preset models.Preset
+	var run *export.Run
+	var err error
+	if *ckpt != "" {
+		if run, err = export.ReadRun(*ckpt); err != nil {
+			return err
+		}
+		if *name != "" && *name != run.Preset.Name {
+			return fmt.Errorf("-model %s, but %s holds a run of %s", *name, *ckpt, run.Preset.Name)
+		}
+		preset = run.Preset
+	} else {
+		if *name == "" {
+			*name = "mlp-300-100"
+		}
+		if preset, err = models.Lookup(*name); err != nil {
+			return err
+		}
+	}
+	var s *summary.Summary
+	if run != nil {
+		s, err = summary.Of(preset.Network, run.Modes)
+		fmt.Fprintf(stdout, "%s (%s), modes of %s after epoch %d:\n\n", preset.Name, preset.Network.Name(), *ckpt, run.Checkpoint.EpochsDone)
+	} else {
+		s, err = summary.Of(preset.Network, nil)
+		fmt.Fprintf(stdout, "%s (%s), every binarizable layer binary:\n\n", preset.Name, preset.Network.Name())
+	}
+	if err != nil {
+		return err
+	}
+	return s.Format(stdout)
+}
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("export", "Exports a training run to a .bnn file for deploy/runtime: binary layers as packed\n"+
+		"sign bits, batch norm folded into a scale and offset per output, float layers as\nfloat32; SHA-256 checked on load. The format is in docs/deploy.md.", stderr)
+	ckpt := fs.String("checkpoint", "", "training output folder (results.json and checkpoint.bin); required")
+	out := fs.String("out", "model.bnn", "output file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *ckpt == "" {
+		fmt.Fprintln(stderr, "-checkpoint is required")
+		return errUsage
+	}
+	run, err := export.ReadRun(*ckpt)
+	if err != nil {
+		return err
+	}
+	m, err := run.Model()
+	if err != nil {
+		return err
+	}
+	if err := bnn.WriteFile(*out, m); err != nil {
+		return err
+	}
+	// Read it back: what was written must load.
+	if _, err := runtime.Load(*out); err != nil {
+		return fmt.Errorf("the written file does not load: %w", err)
+	}
+	st, err := os.Stat(*out)
+	if err != nil {
+		return err
+	}
+	var floatBytes int64
+	for _, name := range []string{"weights", "bias", "gamma", "beta", "running_mean", "running_var"} {
+		for path, t := range run.Checkpoint.Values {
+			if strings.HasPrefix(path, "/model/") && strings.HasSuffix(path, "/"+name) {
+				floatBytes += int64(t.Shape().Size()) * 4
+			}
+		}
+	}
+	var modes []string
+	for _, l := range m.Layers {
+		modes = append(modes, fmt.Sprintf("%s:%s", l.Name, map[bnn.Encoding]string{bnn.SignBits: "binary", bnn.Float32: "float"}[l.Encoding]))
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d bytes (the model's float32 variables: %d bytes, %.1fx smaller); layers %s\n",
+		*out, st.Size(), floatBytes, float64(floatBytes)/float64(st.Size()), strings.Join(modes, " "))
+	return nil
+}
+
+func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("infer", "Runs a .bnn model with the pure-Go add-only runtime on a test set and prints its\n"+
+		"accuracy, the latency per image at batch 1 and the throughput at batch 64.", stderr)
+	path := fs.String("model", "model.bnn", "the .bnn file (binnet export)")
+	dataset := fs.String("dataset", "", "mnist | fashion-mnist | sample (default: sample, the embedded MNIST test images, unless -data-dir is given, then mnist)")
+	dataDir := fs.String("data-dir", "", "folder with the IDX files; the test split is used")
+	limit := fs.Int("n", 0, "use only the first N test images (0: all)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	net, err := runtime.Load(*path)
+	if err != nil {
+		return err
+	}
+	name := *dataset
+	if name == "" {
+		name = "sample"
+		if *dataDir != "" {
+			name = "mnist"
+		}
+	}
+	var test *datasets.Set
+	switch {
+	case name == "sample":
+		if *dataDir != "" {
+			return errors.New("-data-dir cannot be used with -dataset sample")
+		}
+		_, test, err = datasets.Sample()
+	case *dataDir != "":
+		_, test, err = datasets.Load(name, *dataDir)
+	default:
+		return fmt.Errorf("-dataset %s needs -data-dir DIR", name)
+	}
+	if err != nil {
+		return err
+	}
+	if *limit > 0 && *limit < test.Len() {
+		test = test.Slice(0, *limit)
+	}
+	n, in := test.Len(), net.InputSize()
+	if len(test.Images) != n*in {
+		return fmt.Errorf("%s has images of %d pixels, the model wants %d inputs", test.Name, len(test.Images)/max(n, 1), in)
+	}
+	x := net.Normalize(test.Images, nil)
+
+	// Batch 1, one image after the other, in this goroutine.
+	lat := make([]time.Duration, n)
+	logits := make([]float32, net.NumClasses())
+	correct := 0
+	for e := 0; e < n; e++ {
+		if e%1000 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		start := time.Now()
+		logits = net.Logits(x[e*in:(e+1)*in], logits)
+		lat[e] = time.Since(start)
+		best := 0
+		for j, v := range logits {
+			if v > logits[best] {
+				best = j
+			}
+		}
+		if best == int(test.Labels[e]) {
+			correct++
+		}
+	}
+	var total time.Duration
+	for _, d := range lat {
+		total += d
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+
+	// Batch 64, as many full batches as the test set holds (at least one).
+	const batch = 64
+	bx := x
+	if n < batch {
+		bx = make([]float32, batch*in)
+		for i := range bx {
+			bx[i] = x[i%len(x)]
+		}
+	}
+	batches := max(len(bx)/(batch*in), 1)
+	var out []float32
+	start := time.Now()
+	for b := 0; b < batches; b++ {
+		out = net.LogitsBatch(bx[b*batch*in:(b+1)*batch*in], batch, out)
+	}
+	elapsed := time.Since(start)
+
+	fmt.Fprintf(stdout, "model %s: %s\n", *path, net.Model().Name)
+	fmt.Fprintf(stdout, "data %s: %d test images\n", test.Name, n)
+	fmt.Fprintf(stdout, "accuracy %.4f (%d/%d)\n", float64(correct)/float64(n), correct, n)
+	fmt.Fprintf(stdout, "batch 1: mean %.1f µs/image, median %.1f µs, p99 %.1f µs (1 goroutine)\n",
+		us(total/time.Duration(n)), us(lat[n/2]), us(lat[min(n-1, n*99/100)]))
+	fmt.Fprintf(stdout, "batch 64: %.0f images/s (%d batches, %d goroutines)\n",
+		float64(batches*batch)/elapsed.Seconds(), batches, goruntime.GOMAXPROCS(0))
+	fmt.Fprintf(stdout, "binary kernel: %s\n", runtime.Kernel())
+	return nil
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

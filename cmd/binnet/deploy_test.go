@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestDeployCommands trains one all-binary epoch on the embedded sample, then
+// runs summary (preset and checkpoint), export, infer, and infer on a damaged
+// copy of the file.
+func TestDeployCommands(t *testing.T) {
+	out, _ := mustCLI(t, "summary", "-model", "mlp-300-100")
+	for _, want := range []string{"every binarizable layer binary", "dense1", "bn3", "compression ratio 25.87x"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	stdout, _ := mustCLI(t, "train", "-model", "mlp-300-100", "-order", "binary", "-epochs", "1", "-quiet", "-out", run)
+	acc := regexp.MustCompile(`test accuracy ([0-9.]+)`).FindStringSubmatch(stdout)
+	if acc == nil {
+		t.Fatalf("train printed no test accuracy: %s", stdout)
+	}
+	out, _ = mustCLI(t, "summary", "-checkpoint", run)
+	if !strings.Contains(out, "after epoch 1") || strings.Count(out, "binary") < 3 {
+		t.Errorf("summary of the checkpoint:\n%s", out)
+	}
+	model := filepath.Join(dir, "m.bnn")
+	out, _ = mustCLI(t, "export", "-checkpoint", run, "-out", model)
+	if !strings.Contains(out, "dense1:binary dense2:binary dense3:binary") {
+		t.Errorf("export: %s", out)
+	}
+	st, err := os.Stat(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// header 64 + name + 3 descriptors + 38,640 bytes of layer data + 32.
+	if st.Size() < 64+3*64+38640+32 || st.Size() > 64+3*64+38640+32+200 {
+		t.Errorf("model file is %d bytes", st.Size())
+	}
+	out, _ = mustCLI(t, "infer", "-model", model)
+	got := regexp.MustCompile(`accuracy ([0-9.]+)`).FindStringSubmatch(out)
+	if got == nil || got[1] != acc[1] {
+		t.Errorf("infer accuracy %v, train recorded %s:\n%s", got, acc[1], out)
+	}
+	for _, want := range []string{"batch 1: mean", "batch 64:", "images/s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("infer lacks %q:\n%s", want, out)
+		}
+	}
+	// A damaged file is refused with the field and the offset.
+	b, _ := os.ReadFile(model)
+	b[1000] ^= 1
+	bad := filepath.Join(dir, "bad.bnn")
+	os.WriteFile(bad, b, 0o644)
+	code, _, stderr := cli(t, "infer", "-model", bad)
+	if code != 1 || !strings.Contains(stderr, "layer 1 (dense1).weights at offset") || !strings.Contains(stderr, "damaged") {
+		t.Errorf("damaged model: exit %d, %s", code, stderr)
+	}
+	if _, err := strconv.ParseFloat(acc[1], 64); err != nil {
+		t.Fatal(err)
+	}
+}
