@@ -238,7 +238,7 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	e := *epochs
-	if e == 0 {
+	if e == 0 && !r.given("epochs") {
 		e = p.Hyper.EpochsPerLayer
 	}
 	if e < 1 {

@@ -1,0 +1,396 @@
+package main
+
+// End-to-end tests of the command line: they call run (the whole CLI, flags
+// to files) on the embedded 12,000-image MNIST sample with tiny schedules,
+// and check the files and the output a user relies on.
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// cli runs the command line in-process and returns its exit code and output.
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// mustCLI runs the command line and fails the test unless it exits 0.
+func mustCLI(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("binnet %s: exit code %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+	}
+	return stdout, stderr
+}
+
+// epochJSON is one entry of results.json's "history".
+type epochJSON struct {
+	Epoch        int     `json:"epoch"`
+	BinaryLayers []int   `json:"binary_layers"`
+	ValAccuracy  float64 `json:"val_accuracy"`
+}
+
+// resultsJSON is the part of results.json the tests check.
+type resultsJSON struct {
+	Status       string      `json:"status"`
+	Model        string      `json:"model"`
+	Order        string      `json:"order"`
+	Seed         int64       `json:"seed"`
+	TestAccuracy float64     `json:"test_accuracy"`
+	History      []epochJSON `json:"history"`
+	Schedule     struct {
+		Order []int `json:"order"`
+	} `json:"schedule"`
+}
+
+// readResults reads dir/results.json and checks that the keys of the
+// contract are present (not just zero values of a struct).
+func readResults(t *testing.T, dir string) resultsJSON {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatalf("results.json: %v", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatalf("results.json is not a JSON object: %v\n%s", err, b)
+	}
+	for _, k := range []string{"status", "test_accuracy", "history"} {
+		if _, ok := raw[k]; !ok {
+			t.Fatalf("results.json has no %q key:\n%s", k, b)
+		}
+	}
+	var hist []map[string]json.RawMessage
+	if err := json.Unmarshal(raw["history"], &hist); err != nil {
+		t.Fatalf("results.json history is not a list of objects: %v", err)
+	}
+	for i, h := range hist {
+		for _, k := range []string{"epoch", "binary_layers", "val_accuracy"} {
+			if _, ok := h[k]; !ok {
+				t.Fatalf("results.json history[%d] has no %q key", i, k)
+			}
+		}
+		if string(h["binary_layers"]) == "null" {
+			t.Fatalf("results.json history[%d].binary_layers is null, want a list", i)
+		}
+	}
+	var r resultsJSON
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("results.json: %v", err)
+	}
+	return r
+}
+
+// checkHistory checks a completed run's results against the binary layers
+// expected at each epoch.
+func checkHistory(t *testing.T, r resultsJSON, wantLayers [][]int, minTestAcc float64) {
+	t.Helper()
+	if r.Status != "completed" {
+		t.Errorf("status %q, want completed", r.Status)
+	}
+	if !(r.TestAccuracy > minTestAcc && r.TestAccuracy <= 1) {
+		t.Errorf("test_accuracy %v, want in (%v,1]", r.TestAccuracy, minTestAcc)
+	}
+	if len(r.History) != len(wantLayers) {
+		t.Fatalf("history has %d epochs, want %d: %+v", len(r.History), len(wantLayers), r.History)
+	}
+	for i, h := range r.History {
+		if h.Epoch != i+1 {
+			t.Errorf("history[%d].epoch = %d, want %d", i, h.Epoch, i+1)
+		}
+		if !slices.Equal(h.BinaryLayers, wantLayers[i]) {
+			t.Errorf("epoch %d: binary_layers %v, want %v", h.Epoch, h.BinaryLayers, wantLayers[i])
+		}
+		if !(h.ValAccuracy > 0 && h.ValAccuracy <= 1) {
+			t.Errorf("epoch %d: val_accuracy %v, want in (0,1]", h.Epoch, h.ValAccuracy)
+		}
+	}
+}
+
+func fileBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestTrainOrders(t *testing.T) {
+	tiny := []string{"-model", "mlp-300-100", "-epochs-per-layer", "1", "-seed", "1", "-quiet"}
+	for _, tc := range []struct {
+		order  string
+		epochs string
+		want   [][]int
+		minAcc float64
+	}{
+		{"forward", "3", [][]int{{1}, {1, 2}, {1, 2, 3}}, 0.5},
+		{"3,1,2", "3", [][]int{{3}, {1, 3}, {1, 2, 3}}, 0.5},
+		{"reverse", "3", [][]int{{3}, {2, 3}, {1, 2, 3}}, 0.5},
+		{"float", "2", [][]int{{}, {}}, 0.5},
+		{"binary", "2", [][]int{{1, 2, 3}, {1, 2, 3}}, 0.1},
+	} {
+		t.Run(strings.ReplaceAll(tc.order, ",", "-"), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			args := append([]string{"train", "-order", tc.order, "-epochs", tc.epochs, "-out", dir}, tiny...)
+			stdout, _ := mustCLI(t, args...)
+			if !strings.Contains(stdout, "test accuracy") || !strings.Contains(stdout, filepath.Join(dir, "results.json")) {
+				t.Errorf("stdout does not report the test accuracy and the results file:\n%s", stdout)
+			}
+			r := readResults(t, dir)
+			checkHistory(t, r, tc.want, tc.minAcc)
+			if r.Order != tc.order || r.Model != "mlp-300-100" || r.Seed != 1 {
+				t.Errorf("results record order %q, model %q, seed %d; want %q, mlp-300-100, 1", r.Order, r.Model, r.Seed, tc.order)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "checkpoint.bin")); err != nil {
+				t.Errorf("no checkpoint: %v", err)
+			}
+		})
+	}
+}
+
+// TestTrainResume re-runs a completed run (it must not train again and must
+// report the same test accuracy) and then tries a different run in the same
+// folder (it must be refused without touching the checkpoint).
+func TestTrainResume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "-model", "mlp-300-100", "-order", "forward", "-epochs", "3", "-epochs-per-layer", "1", "-seed", "1", "-out", dir}
+	_, stderr1 := mustCLI(t, args...)
+	if !strings.Contains(stderr1, "epoch   3/3") {
+		t.Errorf("first run shows no progress of epoch 3:\n%s", stderr1)
+	}
+	first := readResults(t, dir)
+	ckpt := filepath.Join(dir, "checkpoint.bin")
+	ckptBytes := fileBytes(t, ckpt)
+	ckptInfo, err := os.Stat(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, stderr2 := mustCLI(t, args...)
+	if strings.Contains(stderr2, "epoch   1/3") || strings.Contains(stderr2, "epoch   3/3") {
+		t.Errorf("the re-run of a completed run trained again:\n%s", stderr2)
+	}
+	second := readResults(t, dir)
+	if second.TestAccuracy != first.TestAccuracy {
+		t.Errorf("re-run test accuracy %v, first run %v", second.TestAccuracy, first.TestAccuracy)
+	}
+	if second.Status != "completed" || !slices.EqualFunc(first.History, second.History, func(a, b epochJSON) bool {
+		return a.Epoch == b.Epoch && slices.Equal(a.BinaryLayers, b.BinaryLayers) && a.ValAccuracy == b.ValAccuracy
+	}) {
+		t.Errorf("re-run changed the results: status %q, history %+v, was %+v", second.Status, second.History, first.History)
+	}
+	if !bytes.Equal(fileBytes(t, ckpt), ckptBytes) {
+		t.Error("the re-run of a completed run rewrote checkpoint.bin")
+	}
+
+	// Another seed into the same folder: refused before training.
+	resultsBytes := fileBytes(t, filepath.Join(dir, "results.json"))
+	other := slices.Clone(args)
+	other[slices.Index(other, "-seed")+1] = "2"
+	code, _, stderr := cli(t, other...)
+	if code != 1 {
+		t.Errorf("a different run into the same -out: exit code %d, want 1", code)
+	}
+	if !strings.Contains(stderr, "different run") || !strings.Contains(stderr, "seed") {
+		t.Errorf("the refusal does not say that the folder holds a different run (seed):\n%s", stderr)
+	}
+	if strings.Contains(stderr, "epoch   1/") {
+		t.Errorf("the refused run trained:\n%s", stderr)
+	}
+	if !bytes.Equal(fileBytes(t, ckpt), ckptBytes) {
+		t.Error("the refused run changed checkpoint.bin")
+	}
+	if info, err := os.Stat(ckpt); err != nil || !info.ModTime().Equal(ckptInfo.ModTime()) {
+		t.Errorf("the refused run touched checkpoint.bin (%v)", err)
+	}
+	if !bytes.Equal(fileBytes(t, filepath.Join(dir, "results.json")), resultsBytes) {
+		t.Error("the refused run changed results.json")
+	}
+}
+
+// sensitivityJSON is the part of sensitivity.json the tests check.
+type sensitivityJSON struct {
+	Model  string `json:"model"`
+	Layers []struct {
+		Layer       int      `json:"layer"`
+		ValAccuracy *float64 `json:"val_accuracy"`
+		ValLoss     float64  `json:"val_loss"`
+	} `json:"layers"`
+	OrderAscend  []int `json:"order_ascend"`
+	OrderDescend []int `json:"order_descend"`
+}
+
+func isPermutation(order []int, n int) bool {
+	s := slices.Sorted(slices.Values(order))
+	for i, v := range s {
+		if v != i+1 {
+			return false
+		}
+	}
+	return len(s) == n
+}
+
+// TestSensitivity runs the pre-training split across two invocations, checks
+// sensitivity.json, re-runs it (everything already done), and trains with
+// the ascend order it ranked.
+func TestSensitivity(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sens")
+	base := []string{"sensitivity", "-model", "mlp-300-100", "-epochs", "1", "-out", dir}
+	file := filepath.Join(dir, "sensitivity.json")
+
+	// Layer 2 alone: incomplete, and stdout says what to do.
+	stdout, _ := mustCLI(t, append(slices.Clone(base), "-layers", "2")...)
+	if _, err := os.Stat(file); err == nil {
+		t.Fatal("sensitivity.json written with only layer 2 done")
+	}
+	if !strings.Contains(stdout, "not every layer") || !strings.Contains(stdout, "-layers") {
+		t.Errorf("stdout of an incomplete sensitivity run does not explain how to finish:\n%s", stdout)
+	}
+
+	// Layers 1 and 3 complete it.
+	stdout, stderr := mustCLI(t, append(slices.Clone(base), "-layers", "1,3")...)
+	if strings.Contains(stderr, "layer 2:") {
+		t.Errorf("-layers 1,3 ran layer 2:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "order ascend") || !strings.Contains(stdout, file) {
+		t.Errorf("stdout of the completing run shows no orders or file:\n%s", stdout)
+	}
+	var s sensitivityJSON
+	if err := json.Unmarshal(fileBytes(t, file), &s); err != nil {
+		t.Fatalf("sensitivity.json: %v", err)
+	}
+	if s.Model != "mlp-300-100" {
+		t.Errorf("sensitivity.json model %q", s.Model)
+	}
+	if len(s.Layers) != 3 {
+		t.Fatalf("sensitivity.json has %d layers, want 3", len(s.Layers))
+	}
+	ties := false
+	for i, l := range s.Layers {
+		if l.Layer != i+1 {
+			t.Errorf("layers[%d].layer = %d, want %d", i, l.Layer, i+1)
+		}
+		if l.ValAccuracy == nil || !(*l.ValAccuracy > 0 && *l.ValAccuracy <= 1) {
+			t.Errorf("layers[%d].val_accuracy missing or out of (0,1]", i)
+		}
+		for _, m := range s.Layers[:i] {
+			if l.ValAccuracy != nil && m.ValAccuracy != nil && *l.ValAccuracy == *m.ValAccuracy && l.ValLoss == m.ValLoss {
+				ties = true
+			}
+		}
+	}
+	if !isPermutation(s.OrderAscend, 3) || !isPermutation(s.OrderDescend, 3) {
+		t.Fatalf("orders %v / %v are not permutations of 1..3", s.OrderAscend, s.OrderDescend)
+	}
+	if rev := slices.Clone(s.OrderAscend); !ties {
+		slices.Reverse(rev)
+		if !slices.Equal(rev, s.OrderDescend) {
+			t.Errorf("order_descend %v is not the reverse of order_ascend %v", s.OrderDescend, s.OrderAscend)
+		}
+	}
+	// Ascend: most sensitive (lowest val accuracy) first.
+	if a, b := s.Layers[s.OrderAscend[0]-1].ValAccuracy, s.Layers[s.OrderAscend[2]-1].ValAccuracy; *a > *b {
+		t.Errorf("order_ascend %v starts with a layer of higher accuracy (%v) than it ends with (%v)", s.OrderAscend, *a, *b)
+	}
+
+	// The same command again: every layer already done, same file.
+	before := fileBytes(t, file)
+	_, stderr = mustCLI(t, base...)
+	if n := strings.Count(stderr, "(already done)"); n != 3 {
+		t.Errorf("a re-run reports %d layers already done, want 3:\n%s", n, stderr)
+	}
+	if strings.Contains(stderr, "epoch   1/1") {
+		t.Errorf("a re-run trained again:\n%s", stderr)
+	}
+	var again sensitivityJSON
+	if err := json.Unmarshal(fileBytes(t, file), &again); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again.OrderAscend, s.OrderAscend) {
+		t.Errorf("a re-run changed order_ascend from %v to %v (file was %s)", s.OrderAscend, again.OrderAscend, before)
+	}
+
+	// Train with the ascend order.
+	out := filepath.Join(t.TempDir(), "ascend")
+	mustCLI(t, "train", "-model", "mlp-300-100", "-order", "ascend", "-sensitivity", file,
+		"-epochs", "3", "-epochs-per-layer", "1", "-quiet", "-out", out)
+	r := readResults(t, out)
+	want := [][]int{{s.OrderAscend[0]}, slices.Sorted(slices.Values(s.OrderAscend[:2])), {1, 2, 3}}
+	checkHistory(t, r, want, 0.5)
+	if !slices.Equal(r.Schedule.Order, s.OrderAscend) {
+		t.Errorf("results schedule order %v, want order_ascend %v", r.Schedule.Order, s.OrderAscend)
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	stdout, _ := mustCLI(t, "schedule", "-order", "1,3,2", "-epochs", "8", "-epochs-per-layer", "2")
+	for _, row := range []string{`1\s+1-2\s+1`, `2\s+3-4\s+1,3`, `3\s+5-8\s+1,2,3`} {
+		if !regexp.MustCompile(`(?m)^\s*` + row + `\s*$`).MatchString(stdout) {
+			t.Errorf("stage table has no row %q:\n%s", row, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "order 1,3,2") || !strings.Contains(stdout, "stage") {
+		t.Errorf("stage table has no header or order:\n%s", stdout)
+	}
+	if n := len(regexp.MustCompile(`(?m)^\s*\d+\s+\d+(-\d+)?\s+[\d,]+\s*$`).FindAllString(stdout, -1)); n != 3 {
+		t.Errorf("stage table has %d rows, want 3:\n%s", n, stdout)
+	}
+}
+
+func TestModels(t *testing.T) {
+	stdout, _ := mustCLI(t, "models")
+	for _, m := range []string{"mlp-300-100", "mlp-784-784"} {
+		if !regexp.MustCompile(`(?m)^` + m + `\s`).MatchString(stdout) {
+			t.Errorf("models does not list %s:\n%s", m, stdout)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := cli(t, c.name, "-h")
+			if code != 0 {
+				t.Errorf("binnet %s -h: exit code %d, want 0", c.name, code)
+			}
+			if all := stdout + stderr; !strings.Contains(all, "Usage: binnet "+c.name) {
+				t.Errorf("binnet %s -h prints no usage:\n%s", c.name, all)
+			}
+		})
+	}
+	for _, h := range []string{"-h", "--help", "help"} {
+		code, stdout, _ := cli(t, h)
+		if code != 0 || !strings.Contains(stdout, "Usage: binnet COMMAND") {
+			t.Errorf("binnet %s: exit code %d, stdout:\n%s", h, code, stdout)
+		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	// 3 epochs: with 1 epoch per layer, the 3 layers of mlp-300-100 need 3 stages.
+	stdout, _ := mustCLI(t, "compare", "-epochs", "3", "-epochs-per-layer", "1", "-orders", "float,forward", "-seeds", "1", "-quiet")
+	if !regexp.MustCompile(`(?m)^order\s+test accuracy`).MatchString(stdout) {
+		t.Errorf("no table header:\n%s", stdout)
+	}
+	for _, o := range []string{"float", "forward"} {
+		m := regexp.MustCompile(`(?m)^` + o + `\s+(0\.\d{4}|1\.0000)\s+(0\.\d{4}|1\.0000)\s`).FindStringSubmatch(stdout)
+		if m == nil {
+			t.Errorf("no table row for %s with accuracies:\n%s", o, stdout)
+			continue
+		}
+		if m[1] < "0.5" {
+			t.Errorf("%s: test accuracy %s, want > 0.5", o, m[1])
+		}
+	}
+}
