@@ -159,6 +159,35 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 	return nil
 }
 
+// ResetLatentToSign replaces the latent weights of every binary (or frozen)
+// layer by sign(w) in {-1,+1}, sign(0)=+1. It reproduces a side effect of the
+// official code's evaluation (restore_binary_weight before evaluating,
+// restore_full_precision after it), which leaves the latent weights of binary
+// layers binarized after every evaluation.
+func (e *Engine) ResetLatentToSign(modes []binnet.Mode) error {
+	for _, info := range e.layerInfo {
+		if info.Index >= len(modes) || !modes[info.Index].IsBinary() {
+			continue
+		}
+		t, err := info.Weights.Value()
+		if err != nil {
+			return err
+		}
+		w := tensors.MustCopyFlatData[float32](t)
+		for i, v := range w {
+			if v >= 0 {
+				w[i] = 1
+			} else {
+				w[i] = -1
+			}
+		}
+		if err := info.Weights.SetValue(tensors.FromFlatDataAndDimensions(w, t.Shape().Dimensions...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ResetAccumulators zeroes the per-epoch training sums.
 func (e *Engine) ResetAccumulators() {
 	l, c, n := e.accumulators()

@@ -46,6 +46,8 @@ type Results struct {
 	Quantizer     string             `json:"quantizer"`
 	Optimizer     Optimizer          `json:"optimizer"`
 	BatchSize     int                `json:"batch_size"`
+	ClipLatent    bool               `json:"clip_latent,omitempty"`
+	ResetLatent   bool               `json:"reset_latent_each_epoch,omitempty"`
 	TrainExamples int                `json:"train_examples"`
 	ValExamples   int                `json:"val_examples"`
 	TestExamples  int                `json:"test_examples"`

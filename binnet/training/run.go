@@ -39,6 +39,10 @@ type Config struct {
 	EvalBatchSize int                // evaluation batch, default 1000
 	Seed          int64              // seeds initialization, shuffling and noise
 	ClipLatent    bool               // clip latent weights of binarizable layers to [-1,1]
+	// ResetLatentEachEpoch sets the latent weights of binary layers to
+	// sign(w) after every epoch, before validation: the side effect of the
+	// official code's evaluation (see Engine.ResetLatentToSign). Off by default.
+	ResetLatentEachEpoch bool
 
 	// OutDir receives checkpoint.bin and results.json; "" keeps everything in
 	// memory. A run finds the checkpoint of an interrupted run with the same
@@ -82,6 +86,7 @@ type fingerprint struct {
 	Optimizer Optimizer          `json:"optimizer"`
 	Batch     int                `json:"batch_size"`
 	Clip      bool               `json:"clip_latent"`
+	Reset     bool               `json:"reset_latent_each_epoch,omitempty"`
 	Train     int                `json:"train_examples"`
 	Val       int                `json:"val_examples"`
 }
@@ -171,12 +176,13 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 	res := &Results{
 		Status: StatusRunning, Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
 		Order: cfg.Order, Schedule: sched, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(),
-		Optimizer: engine.Optimizer, BatchSize: cfg.BatchSize, TrainExamples: data.Train.Len(),
-		ValExamples: data.Val.Len(), TestExamples: data.Test.Len(), Backend: b.Name(),
+		Optimizer: engine.Optimizer, BatchSize: cfg.BatchSize, ClipLatent: cfg.ClipLatent, ResetLatent: cfg.ResetLatentEachEpoch,
+		TrainExamples: data.Train.Len(),
+		ValExamples:   data.Val.Len(), TestExamples: data.Test.Len(), Backend: b.Name(),
 	}
 	fp, err := json.Marshal(fingerprint{Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
 		Schedule: sched, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(), Optimizer: engine.Optimizer,
-		Batch: cfg.BatchSize, Clip: cfg.ClipLatent, Train: data.Train.Len(), Val: data.Val.Len()})
+		Batch: cfg.BatchSize, Clip: cfg.ClipLatent, Reset: cfg.ResetLatentEachEpoch, Train: data.Train.Len(), Val: data.Val.Len()})
 	if err != nil {
 		return nil, err
 	}
@@ -267,6 +273,11 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 				return res, errors.Join(derr, err)
 			}
 			return res, derr
+		}
+		if cfg.ResetLatentEachEpoch {
+			if err := engine.ResetLatentToSign(modes); err != nil {
+				return nil, err
+			}
 		}
 		rec.ValLoss, rec.ValAccuracy, err = engine.Evaluate(data.Val, modes, cfg.EvalBatchSize)
 		if err != nil {

@@ -310,3 +310,37 @@ func TestSecondWriterIsRefused(t *testing.T) {
 		t.Errorf("after the lock was released: %v", err)
 	}
 }
+
+// TestResetLatentEachEpoch checks the official-evaluation variant: after each
+// epoch the latent weights of binary layers are exactly ±1, float layers keep
+// float weights.
+func TestResetLatentEachEpoch(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.Schedule, _ = schedule.Fixed(3, []int{0}, 2) // only layer 1 binary
+	cfg.ResetLatentEachEpoch = true
+	cfg.OutDir = t.TempDir()
+	if _, err := Run(context.Background(), cfg, data); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := ReadCheckpoint(filepath.Join(cfg.OutDir, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w1 := tensors.MustCopyFlatData[float32](ck.Values["/model/dense1/weights"])
+	for _, v := range w1 {
+		if v != 1 && v != -1 {
+			t.Fatalf("binary layer 1 latent weight %v after the epoch, want ±1", v)
+		}
+	}
+	w2 := tensors.MustCopyFlatData[float32](ck.Values["/model/dense2/weights"])
+	nonBinary := 0
+	for _, v := range w2 {
+		if v != 1 && v != -1 {
+			nonBinary++
+		}
+	}
+	if nonBinary == 0 {
+		t.Error("float layer 2 latent weights were binarized too")
+	}
+}

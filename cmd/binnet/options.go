@@ -116,6 +116,7 @@ type runOptions struct {
 	batch          int
 	quantizer      string
 	clip           bool
+	resetLatent    bool
 	quiet          bool
 
 	flags *flag.FlagSet // the flag set registered on: tells a flag given as 0 from an omitted one
@@ -139,6 +140,7 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	fs.IntVar(&o.batch, "batch", 0, "batch size (default: the preset's, 100)")
 	fs.StringVar(&o.quantizer, "quantizer", quant.STESign.Name(), "binarization: "+strings.Join(quant.Names(), " | "))
 	fs.BoolVar(&o.clip, "clip", false, "clip latent weights of binarizable layers to [-1,1] after each step (the paper's code does not)")
+	fs.BoolVar(&o.resetLatent, "official-eval-reset", false, "set the latent weights of binary layers to sign(w) after every epoch, the side effect of the official code's evaluation")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	if withOrder {
 		fs.IntVar(&o.epochs, "epochs", 0, "total epochs (default: the preset's, 450 as in the paper)")
@@ -223,7 +225,7 @@ func (o *runOptions) trainingConfig(p models.Preset, dataset string, stderr io.W
 		batch = o.batch
 	}
 	cfg := training.Config{Model: p.Name, Dataset: dataset, Network: p.Network, Quantizer: q, Optimizer: opt,
-		BatchSize: batch, EvalBatchSize: p.Hyper.EvalBatchSize, Seed: o.seed, ClipLatent: o.clip}
+		BatchSize: batch, EvalBatchSize: p.Hyper.EvalBatchSize, Seed: o.seed, ClipLatent: o.clip, ResetLatentEachEpoch: o.resetLatent}
 	if !o.quiet {
 		cfg.Progress = stderr
 		cfg.Terminal = isTerminal(stderr)
