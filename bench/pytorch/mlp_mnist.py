@@ -92,7 +92,9 @@ class SignSTE(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, w):
-        return torch.where(w >= 0, torch.ones_like(w), -torch.ones_like(w))
+        # torch.sign gives 0 at 0; adding (w == 0) makes it +1. Same values as
+        # torch.where(w >= 0, 1, -1), but much faster with this torch build.
+        return torch.sign(w).add_(w == 0)
 
     @staticmethod
     def backward(ctx, g):

@@ -198,6 +198,14 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 			return nil, err
 		}
 		defer lock.unlock()
+		// Holding the lock, any temporary file left here is from a writer
+		// that died before its rename: the real files are intact without it.
+		for _, name := range []string{CheckpointFile, ResultsFile} {
+			stale, _ := filepath.Glob(filepath.Join(cfg.OutDir, "."+name+".tmp-*"))
+			for _, f := range stale {
+				os.Remove(f)
+			}
+		}
 		ckptPath = filepath.Join(cfg.OutDir, CheckpointFile)
 		resultsPath = filepath.Join(cfg.OutDir, ResultsFile)
 		meta, values, err := readCheckpoint(ckptPath)

@@ -344,3 +344,18 @@ func TestResetLatentEachEpoch(t *testing.T) {
 		t.Error("float layer 2 latent weights were binarized too")
 	}
 }
+
+func TestStaleTemporaryFilesAreRemoved(t *testing.T) {
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.OutDir = t.TempDir()
+	stale := filepath.Join(cfg.OutDir, "."+CheckpointFile+".tmp-123")
+	if err := os.WriteFile(stale, []byte("half a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), cfg, smallData(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary checkpoint still there: %v", err)
+	}
+}

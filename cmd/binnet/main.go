@@ -32,7 +32,8 @@ type command struct {
 var commands = []command{
 	{"compare", "train several orders on the same data and print a comparison table (the main job)", runCompare},
 	{"train", "train one network with a binarization schedule", runTrain},
-	{"sensitivity", "per-layer sensitivity pre-training; writes the ascend/descend orders", runSensitivity},
+	{"sensitivity", "per-layer sensitivity pre-training; writes the ascend/descend orders", runSensitivityCommand},
+	{"sweep", "train every order with every seed as parallel processes, resumable; prints the report", runSweep},
 	{"schedule", "print the stage table of a schedule", runSchedule},
 	{"models", "list the model presets and their hyper-parameters", runModels},
 	{"report", "summarize results.json and sensitivity.json files as Markdown tables", runReport},

@@ -1,0 +1,301 @@
+package main
+
+// Scale-out of independent runs as separate OS processes: "binnet sensitivity
+// -parallel P" runs each layer's pre-training as its own process (the same
+// binary, re-executed with -layers L), at most P at a time, and "binnet sweep"
+// (sweep.go) does the same with train runs. The children share one output
+// folder, each writing only its own sub-folder (which its flock guards), so
+// an interrupted job resumes by running the same command again: finished runs
+// are skipped, interrupted ones resume from their checkpoints. The merge step
+// only reads the children's results.json files, in a fixed order, so it does
+// not depend on which process finished first.
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/binnet/binnet/binnet/sensitivity"
+	"github.com/binnet/binnet/binnet/training"
+)
+
+// childJob is one process of a parallel run.
+type childJob struct {
+	name string   // shown in front of each line of its output, e.g. "layer 2"
+	args []string // binnet's arguments, starting with the command
+}
+
+// childStopDelay is how long a child may take to stop after SIGTERM (it
+// stops at its next epoch boundary; its last checkpoint is kept either way)
+// before it is killed.
+const childStopDelay = time.Minute
+
+// runChildren runs the jobs as child processes of exe, at most parallel at a
+// time, in the order given. Each child's stderr (and, with showStdout, its
+// stdout) is copied line by line to stderr with "[name] " in front. A failed
+// job does not stop the others; the error lists every failed job. When ctx is
+// cancelled, running children get SIGTERM and no new job starts.
+//
+// Unless GOMAXPROCS is set in the environment, each child gets GOMAXPROCS =
+// this process's GOMAXPROCS / parallel (at least 1): the pure-Go backend sizes
+// its worker pool by GOMAXPROCS, and P children each using every core only
+// thrash. (The results do not depend on it: see docs/scale-out.md.)
+func runChildren(ctx context.Context, exe string, jobs []childJob, parallel int, showStdout, quiet bool, stderr io.Writer) error {
+	var mu sync.Mutex // serializes lines written to stderr
+	logf := func(format string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(stderr, format, a...)
+	}
+	workers := min(parallel, len(jobs))
+	var env []string
+	if os.Getenv("GOMAXPROCS") == "" && workers > 0 {
+		env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", max(1, runtime.GOMAXPROCS(0)/workers)))
+	}
+	queue := make(chan childJob)
+	var failed []string
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for job := range queue {
+				start := time.Now()
+				err := runChild(ctx, exe, job, env, showStdout, &mu, stderr, quiet, logf)
+				if err != nil {
+					logf("[%s] failed after %.1fs: %v\n", job.name, time.Since(start).Seconds(), err)
+					mu.Lock()
+					failed = append(failed, job.name)
+					mu.Unlock()
+				} else if !quiet {
+					logf("[%s] finished in %.1fs\n", job.name, time.Since(start).Seconds())
+				}
+			}
+		}()
+	}
+	remaining := 0
+feed:
+	for i, job := range jobs {
+		select {
+		case queue <- job:
+		case <-ctx.Done():
+			remaining = len(jobs) - i
+			break feed
+		}
+	}
+	close(queue)
+	wg.Wait()
+	if remaining > 0 || ctx.Err() != nil {
+		return fmt.Errorf("interrupted (%d jobs not started, %d failed): run the same command again to resume", remaining, len(failed))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d jobs failed (%s; their output is above): run the same command again to retry them", len(failed), len(jobs), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// runChild runs one job and waits for it.
+func runChild(ctx context.Context, exe string, job childJob, env []string, showStdout bool, mu *sync.Mutex, stderr io.Writer, quiet bool, logf func(string, ...any)) error {
+	cmd := exec.CommandContext(ctx, exe, job.args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = childStopDelay
+	cmd.SysProcAttr = childProcAttr()
+	cmd.Env = env // nil: this process's environment
+	errw := &prefixWriter{prefix: "[" + job.name + "] ", mu: mu, w: stderr}
+	cmd.Stderr = errw
+	cmd.Stdout = io.Discard
+	if showStdout {
+		cmd.Stdout = errw
+	}
+	// The parent-death signal goes with the thread that started the child:
+	// keep that thread alive until the child is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	if !quiet {
+		logf("[%s] started: pid %d\n", job.name, cmd.Process.Pid)
+	}
+	err := cmd.Wait()
+	errw.flush()
+	return err
+}
+
+// prefixWriter writes each complete line it receives, with a prefix, to w
+// while holding mu, so that the lines of concurrent children do not mix. A
+// carriage return (a progress bar's redraw) ends a line too.
+type prefixWriter struct {
+	prefix string
+	mu     *sync.Mutex
+	w      io.Writer
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexAny(p.buf, "\n\r")
+		if i < 0 {
+			break
+		}
+		line := p.buf[:i]
+		if len(bytes.TrimSpace(line)) > 0 {
+			p.mu.Lock()
+			fmt.Fprintf(p.w, "%s%s\n", p.prefix, line)
+			p.mu.Unlock()
+		}
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+func (p *prefixWriter) flush() {
+	if len(bytes.TrimSpace(p.buf)) > 0 {
+		p.mu.Lock()
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf)
+		p.mu.Unlock()
+	}
+	p.buf = nil
+}
+
+// setFlags returns the flags given on the command line as arguments
+// ("-name=value"), except those named in skip: what a child process needs to
+// repeat the parent's configuration.
+func setFlags(fs *flag.FlagSet, skip ...string) []string {
+	var args []string
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range skip {
+			if f.Name == s {
+				return
+			}
+		}
+		args = append(args, "-"+f.Name+"="+f.Value.String())
+	})
+	return args
+}
+
+// datasetName is the data set name dataOptions.load will use (for default
+// output folders, known before loading anything).
+func datasetName(d *dataOptions) string {
+	switch {
+	case d.dataset != "":
+		return d.dataset
+	case d.dataDir != "":
+		return "mnist"
+	}
+	return "sample"
+}
+
+// completed reports whether dir holds the results of a completed run.
+func completed(dir string) bool {
+	r, err := training.ReadResults(filepath.Join(dir, training.ResultsFile))
+	return err == nil && r.Status == training.StatusCompleted
+}
+
+// selfExecutable is the binary that child processes run.
+func selfExecutable() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("-parallel needs the path of the binnet binary to start its processes: %w", err)
+	}
+	return exe, nil
+}
+
+// runSensitivityCommand is the sensitivity command: without -parallel (or with
+// -parallel 1) it trains the layers one after the other in this process
+// (runSensitivity); with -parallel P it runs each unfinished layer as a child
+// process, at most P at a time, and then merges their results.
+func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sensitivity", "Sensitivity pre-training: for each binarizable layer k, trains with only k binary\nand records the validation accuracy; ranks the layers into the ascend and descend\norders and writes OUT/sensitivity.json. Each layer runs in OUT/layer-NN and a\nre-run skips finished layers, so -layers can split the work across processes\n(or machines: see docs/scale-out.md), and -parallel P runs the layers as P\nconcurrent processes of this binary.", stderr)
+	var d dataOptions
+	var r runOptions
+	d.register(fs)
+	r.register(fs, false)
+	fs.Int("epochs", 0, "epochs of each layer's run (default: the preset's epochs per layer, 150)")
+	layerList := fs.String("layers", "", "only these 1-based layers, e.g. 1,3 (default: all)")
+	out := fs.String("out", "", "output folder (default: binnet-runs/sensitivity-MODEL-DATASET-seedSEED)")
+	parallel := fs.Int("parallel", 1, "run the layers as this many concurrent processes (one process per layer, each resuming or skipping its own folder); 1: all in this process")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *parallel < 1 {
+		return fmt.Errorf("-parallel must be at least 1, got %d", *parallel)
+	}
+	rest := setFlags(fs, "parallel")
+	if *parallel == 1 {
+		return runSensitivity(ctx, rest, stdout, stderr)
+	}
+	p, err := r.preset()
+	if err != nil {
+		return err
+	}
+	n := p.Network.NumBinarizable()
+	layers, err := parseLayerList(*layerList, n)
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("binnet-runs", fmt.Sprintf("sensitivity-%s-%s-seed%d", p.Name, datasetName(&d), r.seed))
+	}
+	exe, err := selfExecutable()
+	if err != nil {
+		return err
+	}
+	childArgs := setFlags(fs, "parallel", "layers")
+	var jobs []childJob
+	done := 0
+	for _, l := range layers {
+		if completed(sensitivity.LayerDir(dir, l)) {
+			done++
+			continue
+		}
+		jobs = append(jobs, childJob{name: fmt.Sprintf("layer %d", l+1),
+			args: append(append([]string{"sensitivity"}, childArgs...), fmt.Sprintf("-layers=%d", l+1))})
+	}
+	if !r.quiet {
+		fmt.Fprintf(stderr, "sensitivity of %s: %d layers to run (%d already done) in %s, %d processes at a time\n",
+			p.Name, len(jobs), done, dir, min(*parallel, max(len(jobs), 1)))
+	}
+	if err := runChildren(ctx, exe, jobs, *parallel, false, r.quiet, stderr); err != nil {
+		return err
+	}
+	// The merge: every layer is done, so this trains nothing; it reads the
+	// layers' results in layer order, ranks them and writes sensitivity.json.
+	return runSensitivity(ctx, append(rest, "-quiet"), stdout, stderr)
+}
+
+// parseLayerList parses -layers ("1,3", 1-based) into 0-based layers; "" is all n.
+func parseLayerList(s string, n int) ([]int, error) {
+	var layers []int
+	if s == "" {
+		for l := 0; l < n; l++ {
+			layers = append(layers, l)
+		}
+		return layers, nil
+	}
+	seen := map[int]bool{}
+	for _, f := range strings.Split(s, ",") {
+		var l int
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &l); err != nil || l < 1 || l > n {
+			return nil, fmt.Errorf("-layers: %q is not a layer number in 1..%d", f, n)
+		}
+		if seen[l] {
+			return nil, fmt.Errorf("-layers: layer %d is listed twice", l)
+		}
+		seen[l] = true
+		layers = append(layers, l-1)
+	}
+	return layers, nil
+}

@@ -1,0 +1,183 @@
+package main
+
+// Scale-out through the real binary: sensitivity -parallel and sweep run
+// their jobs as child processes of it.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// sensitivityNumbers returns sensitivity.json without the layers' seconds.
+func sensitivityNumbers(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	var r map[string]any
+	if err := json.Unmarshal(fileBytes(t, filepath.Join(dir, "sensitivity.json")), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range r["layers"].([]any) {
+		delete(l.(map[string]any), "seconds")
+	}
+	return r
+}
+
+func runBinary(t *testing.T, bin string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("binnet %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, o.String(), e.String())
+	}
+	return o.String(), e.String()
+}
+
+// TestParallelSensitivity runs the 3 layers of mlp-300-100 as 3 processes and
+// checks that the merged sensitivity.json has exactly the numbers of the
+// sequential run, then removes one layer and checks that a re-run trains only
+// that one.
+func TestParallelSensitivity(t *testing.T) {
+	bin := binnetBinary(t)
+	seqDir := filepath.Join(t.TempDir(), "seq")
+	parDir := filepath.Join(t.TempDir(), "par")
+	common := []string{"sensitivity", "-model", "mlp-300-100", "-epochs", "1", "-seed", "3"}
+	mustCLI(t, append(common, "-quiet", "-out", seqDir)...)
+	want := sensitivityNumbers(t, seqDir)
+
+	stdout, stderr := runBinary(t, bin, append(common, "-parallel", "3", "-out", parDir)...)
+	if got := sensitivityNumbers(t, parDir); !reflect.DeepEqual(got, want) {
+		t.Errorf("parallel sensitivity.json differs from the sequential one:\nparallel   %v\nsequential %v", got, want)
+	}
+	for _, l := range []string{"1", "2", "3"} {
+		if !regexp.MustCompile(`(?m)^\[layer ` + l + `\] epoch +1/1 `).MatchString(stderr) {
+			t.Errorf("stderr shows no progress line of layer %s with its prefix:\n%s", l, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "order ascend") || !strings.Contains(stdout, filepath.Join(parDir, "sensitivity.json")) {
+		t.Errorf("stdout shows no merged result:\n%s", stdout)
+	}
+	if strings.Contains(stdout, "not every layer") {
+		t.Errorf("a child's incomplete-result message reached stdout:\n%s", stdout)
+	}
+
+	// Resume: layer 2 lost, the merged file too.
+	if err := os.RemoveAll(filepath.Join(parDir, "layer-02")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(parDir, "sensitivity.json"))
+	_, stderr = runBinary(t, bin, append(common, "-parallel", "3", "-out", parDir)...)
+	if !strings.Contains(stderr, "1 layers to run (2 already done)") {
+		t.Errorf("the re-run does not skip the 2 finished layers:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "[layer 1]") || strings.Contains(stderr, "[layer 3]") {
+		t.Errorf("the re-run started a finished layer:\n%s", stderr)
+	}
+	if got := sensitivityNumbers(t, parDir); !reflect.DeepEqual(got, want) {
+		t.Errorf("re-merged sensitivity.json differs from the sequential one:\n%v\n%v", got, want)
+	}
+
+	// Nothing left: the merge alone, no process started.
+	_, stderr = runBinary(t, bin, append(common, "-parallel", "2", "-out", parDir)...)
+	if !strings.Contains(stderr, "0 layers to run (3 already done)") || strings.Contains(stderr, "started") {
+		t.Errorf("a run with every layer done started processes:\n%s", stderr)
+	}
+}
+
+// TestSweepResume interrupts a sweep (SIGINT, as Ctrl-C would) once its
+// third run has finished its first epoch (the first two have finished or are
+// near the end), runs the same command again, and checks that the
+// finished runs are skipped, the interrupted ones resume, and the final
+// report covers every (order, seed) with results equal to single train runs.
+func TestSweepResume(t *testing.T) {
+	bin := binnetBinary(t)
+	dir := filepath.Join(t.TempDir(), "sweep")
+	args := []string{"sweep", "-model", "mlp-300-100", "-orders", "float;1,3,2", "-seeds", "1,2",
+		"-epochs", "3", "-epochs-per-layer", "1", "-parallel", "2", "-out", dir}
+
+	cmd := exec.Command(bin, args...)
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	sc := bufio.NewScanner(pipe)
+	interrupted := false
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if !interrupted && strings.HasPrefix(sc.Text(), "[1,3,2 seed 1] epoch   1/3") {
+			cmd.Process.Signal(syscall.SIGINT)
+			interrupted = true
+		}
+	}
+	err = cmd.Wait()
+	if !interrupted {
+		t.Fatalf("the sweep never reached epoch 1 of its third run:\n%s", log.String())
+	}
+	if err == nil {
+		t.Logf("the sweep finished before the interruption took effect:\n%s", log.String())
+	} else if !strings.Contains(log.String(), "run the same command again") {
+		t.Errorf("the interrupted sweep does not say how to resume:\n%s", log.String())
+	}
+	if out.Len() > 0 && err != nil {
+		t.Errorf("the interrupted sweep printed a report:\n%s", out.String())
+	}
+
+	start := time.Now()
+	stdout, stderr := runBinary(t, bin, args...)
+	m := regexp.MustCompile(`(\d+) runs to train \((\d+) already done\)`).FindStringSubmatch(stderr)
+	if m == nil || m[2] == "0" || m[1] == "4" {
+		t.Errorf("the re-run does not skip the finished runs:\n%s", stderr)
+	}
+	t.Logf("re-run: %s runs to train, %s already done, %.1fs", m[1], m[2], time.Since(start).Seconds())
+	for _, row := range []string{"| float | 2 (seeds 1,2) |", "| 1,3,2 | 2 (seeds 1,2) |"} {
+		if !strings.Contains(stdout, row) {
+			t.Errorf("the report has no row %q:\n%s", row, stdout)
+		}
+	}
+	if !strings.HasPrefix(stdout, "| model | data | protocol | order | runs | test accuracy |") {
+		t.Errorf("the sweep does not end with the report table:\n%s", stdout)
+	}
+
+	// Each run completed; one of them (a resumed one if any) equals the same
+	// train run made alone in this process.
+	type run struct{ sub, order, seed string }
+	check := run{"1-3-2-seed1", "1,3,2", "1"}
+	resumed := 0
+	for _, r := range []run{{"float-seed1", "float", "1"}, {"float-seed2", "float", "2"}, {"1-3-2-seed1", "1,3,2", "1"}, {"1-3-2-seed2", "1,3,2", "2"}} {
+		got, res := comparableResults(t, filepath.Join(dir, r.sub))
+		if got["status"] != "completed" {
+			t.Errorf("%s: status %v", r.sub, got["status"])
+		}
+		if len(res) > 0 {
+			if resumed == 0 {
+				check = r
+			}
+			resumed++
+		}
+	}
+	t.Logf("runs that resumed from a checkpoint: %d; checking %s against a train run", resumed, check.sub)
+	if resumed == 0 && err != nil {
+		t.Error("no run of the interrupted sweep resumed from its checkpoint")
+	}
+	ref := filepath.Join(t.TempDir(), "ref")
+	mustCLI(t, "train", "-model", "mlp-300-100", "-order", check.order, "-seed", check.seed, "-epochs", "3", "-epochs-per-layer", "1", "-quiet", "-out", ref)
+	got, _ := comparableResults(t, filepath.Join(dir, check.sub))
+	if want, _ := comparableResults(t, ref); !reflect.DeepEqual(got, want) {
+		t.Errorf("%s differs from the same train run made alone:\nsweep %v\nalone %v", check.sub, got, want)
+	}
+}

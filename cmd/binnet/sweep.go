@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+)
+
+// runSweep trains every (order, seed) pair as its own "binnet train" process,
+// at most -parallel at a time, each in OUT/ORDER-seedSEED, and ends with the
+// tables of "binnet report -runs OUT".
+func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sweep", "Trains every order with every seed, each run a separate \"binnet train\" process in\nOUT/ORDER-seedSEED, -parallel at a time, and prints the tables of \"binnet report\"\nfor OUT. Running the same command again skips the completed runs and resumes the\ninterrupted ones from their checkpoints. Every flag of \"binnet train\" except\n-order, -seed and -out is passed on to each run.", stderr)
+	var d dataOptions
+	var r runOptions
+	// The train flags, less -order and -seed, which become lists here.
+	all := flag.NewFlagSet("train", flag.ContinueOnError)
+	d.register(all)
+	r.register(all, true)
+	all.VisitAll(func(f *flag.Flag) {
+		if f.Name != "order" && f.Name != "seed" {
+			fs.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	r.flags = fs
+	orders := fs.String("orders", "float;binary;forward;reverse", "orders to train, separated by semicolons or spaces (e.g. \"float;forward;1,3,2\")")
+	seeds := fs.String("seeds", "1,2,3", "comma-separated seeds")
+	out := fs.String("out", "", "output folder (default: binnet-runs/sweep-MODEL-DATASET)")
+	parallel := fs.Int("parallel", 2, "concurrent training processes")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *parallel < 1 {
+		return fmt.Errorf("-parallel must be at least 1, got %d", *parallel)
+	}
+	p, err := r.preset()
+	if err != nil {
+		return err
+	}
+	seedList, err := parseSeeds(*seeds)
+	if err != nil {
+		return err
+	}
+	orderList := splitOrders(*orders)
+	if len(orderList) == 0 {
+		return fmt.Errorf("-orders: no order given")
+	}
+	// Every schedule is checked, and every run has its own folder, before
+	// anything starts.
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("binnet-runs", fmt.Sprintf("sweep-%s-%s", p.Name, datasetName(&d)))
+	}
+	seen := map[string]string{}
+	var runs []childJob
+	done := 0
+	childArgs := setFlags(fs, "orders", "seeds", "out", "parallel")
+	for _, o := range orderList {
+		rr := r
+		rr.order = o
+		if _, err := rr.schedule(p); err != nil {
+			return fmt.Errorf("order %q: %w", o, err)
+		}
+		for _, s := range seedList {
+			sub := fmt.Sprintf("%s-seed%d", safeName(o), s)
+			if prev, ok := seen[sub]; ok {
+				return fmt.Errorf("orders %q and %q with seed %d would share the folder %s", prev, o, s, sub)
+			}
+			seen[sub] = o
+			runDir := filepath.Join(dir, sub)
+			if completed(runDir) {
+				done++
+				continue
+			}
+			a := append([]string{"train"}, childArgs...)
+			a = append(a, "-order="+o, "-seed="+strconv.FormatInt(s, 10), "-out="+runDir)
+			runs = append(runs, childJob{name: fmt.Sprintf("%s seed %d", o, s), args: a})
+		}
+	}
+	if !r.quiet {
+		fmt.Fprintf(stderr, "sweep of %s: %d runs to train (%d already done) in %s, %d processes at a time\n",
+			p.Name, len(runs), done, dir, min(*parallel, max(len(runs), 1)))
+	}
+	if len(runs) > 0 {
+		exe, err := selfExecutable()
+		if err != nil {
+			return err
+		}
+		if err := runChildren(ctx, exe, runs, *parallel, true, r.quiet, stderr); err != nil {
+			return err
+		}
+	}
+	return runReport(ctx, []string{"-runs", dir}, stdout, stderr)
+}
