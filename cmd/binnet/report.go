@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,21 +15,42 @@ import (
 	"github.com/binnet/binnet/binnet/training"
 )
 
+// reportRun is one training run found by report.
+type reportRun struct {
+	res      *training.Results
+	protocol string
+	order    string // the order's canonical name: float, binary, forward, reverse, or the permutation
+}
+
+// reportKey groups runs that differ only by seed.
+type reportKey struct {
+	model, dataset, protocol, order string
+}
+
+type reportGroup struct {
+	test, val, sec []float64
+	seeds          []int64
+	running        int
+}
+
+func (g *reportGroup) add(r *training.Results) {
+	if r.Status != training.StatusCompleted || len(r.History) == 0 {
+		g.running++
+		return
+	}
+	g.test = append(g.test, r.TestAccuracy)
+	g.val = append(g.val, r.History[len(r.History)-1].ValAccuracy)
+	g.sec = append(g.sec, r.TrainSeconds)
+	g.seeds = append(g.seeds, r.Seed)
+}
+
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times.", stderr)
+	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times. Guided orders are reported too: for\neach sensitivity result, the run of the same model, data and seed whose order is\nits ascend (or descend) order and whose epochs per layer equal its epochs.", stderr)
 	dir := flags.String("runs", "binnet-runs", "folder to search")
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
-	type key struct {
-		model, dataset, protocol, order string
-	}
-	type agg struct {
-		test, val, sec []float64
-		seeds          []int64
-		running        int
-	}
-	groups := map[key]*agg{}
+	var runs []reportRun
 	var sens []*sensitivity.Result
 	err := filepath.WalkDir(*dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -49,27 +71,41 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err != nil {
 				return err
 			}
-			k := key{model: r.Model, dataset: r.Dataset, order: r.Order, protocol: protocol(r.Schedule)}
-			a := groups[k]
-			if a == nil {
-				a = &agg{}
-				groups[k] = a
-			}
-			if r.Status != training.StatusCompleted {
-				a.running++
-				return nil
-			}
-			a.test = append(a.test, r.TestAccuracy)
-			a.val = append(a.val, r.History[len(r.History)-1].ValAccuracy)
-			a.sec = append(a.sec, r.TrainSeconds)
-			a.seeds = append(a.seeds, r.Seed)
+			runs = append(runs, reportRun{res: r, protocol: protocol(r.Schedule), order: canonicalOrder(r)})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	var keys []key
+	groups := map[reportKey]*reportGroup{}
+	group := func(k reportKey) *reportGroup {
+		if groups[k] == nil {
+			groups[k] = &reportGroup{}
+		}
+		return groups[k]
+	}
+	for _, r := range runs {
+		group(reportKey{r.res.Model, r.res.Dataset, r.protocol, r.order}).add(r.res)
+	}
+	// Guided orders: the permutation runs that a sensitivity result picks.
+	for _, s := range sens {
+		for _, guided := range []struct {
+			name  string
+			order []int
+		}{{"ascend (guided)", s.OrderAscend}, {"descend (guided)", s.OrderDescend}} {
+			perm := schedule.FormatPermutation(zeroBased(guided.order))
+			for _, r := range runs {
+				sch := r.res.Schedule
+				if r.res.Model == s.Model && r.res.Dataset == s.Dataset && r.res.Seed == s.Seed && sch != nil &&
+					sch.Kind() == schedule.KindIterative && sch.EpochsPerStage() == s.Epochs &&
+					schedule.FormatPermutation(sch.Order()) == perm {
+					group(reportKey{s.Model, s.Dataset, r.protocol, guided.name}).add(r.res)
+				}
+			}
+		}
+	}
+	var keys []reportKey
 	for k := range groups {
 		keys = append(keys, k)
 	}
@@ -81,24 +117,34 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if a.protocol != b.protocol {
 			return a.protocol < b.protocol
 		}
-		return orderRank(a.order) < orderRank(b.order) || orderRank(a.order) == orderRank(b.order) && a.order < b.order
+		if orderRank(a.order) != orderRank(b.order) {
+			return orderRank(a.order) < orderRank(b.order)
+		}
+		return a.order < b.order
 	})
 	fmt.Fprintln(stdout, "| model | data | protocol | order | runs | test accuracy | final val accuracy | train time per run (s) |")
 	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
 	for _, k := range keys {
-		a := groups[k]
-		if len(a.test) == 0 {
-			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %d running | | | |\n", k.model, k.dataset, k.protocol, k.order, a.running)
+		g := groups[k]
+		if len(g.test) == 0 {
+			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %d running | | | |\n", k.model, k.dataset, k.protocol, k.order, g.running)
 			continue
 		}
-		runs := fmt.Sprintf("%d (seeds %s)", len(a.test), joinSeeds(a.seeds))
-		if a.running > 0 {
-			runs += fmt.Sprintf(", %d running", a.running)
+		runs := fmt.Sprintf("%d (seeds %s)", len(g.test), joinSeeds(g.seeds))
+		if g.running > 0 {
+			runs += fmt.Sprintf(", %d running", g.running)
 		}
 		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.model, k.dataset, k.protocol, k.order, runs,
-			meanStd(a.test, 4), meanStd(a.val, 4), meanStd(a.sec, 0))
+			meanStd(g.test, 4), meanStd(g.val, 4), meanStd(g.sec, 0))
 	}
 	if len(sens) > 0 {
+		sort.Slice(sens, func(i, j int) bool {
+			a, b := sens[i], sens[j]
+			if a.Model != b.Model || a.Epochs != b.Epochs {
+				return a.Model < b.Model || a.Model == b.Model && a.Epochs < b.Epochs
+			}
+			return a.Seed < b.Seed
+		})
 		fmt.Fprintln(stdout, "\n| model | data | epochs | seed | layer val accuracies | order ascend | order descend | seconds |")
 		fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
 		for _, r := range sens {
@@ -115,6 +161,31 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// canonicalOrder names a run's order by its schedule: float, binary, forward
+// and reverse by name, other iterative orders by their permutation.
+func canonicalOrder(r *training.Results) string {
+	s := r.Schedule
+	if s == nil {
+		return r.Order
+	}
+	switch s.Kind() {
+	case schedule.KindFloat:
+		return "float"
+	case schedule.KindBinary:
+		return "binary"
+	case schedule.KindIterative:
+		o := s.Order()
+		switch {
+		case slices.Equal(o, schedule.Forward(len(o))):
+			return "forward"
+		case slices.Equal(o, schedule.Reverse(len(o))):
+			return "reverse"
+		}
+		return schedule.FormatPermutation(o)
+	}
+	return r.Order
+}
+
 // protocol describes a schedule's length, e.g. "40 epochs, 10/layer".
 func protocol(s *schedule.Schedule) string {
 	if s == nil {
@@ -127,7 +198,7 @@ func protocol(s *schedule.Schedule) string {
 }
 
 func orderRank(o string) int {
-	for i, n := range []string{"float", "binary", "forward", "reverse", "ascend", "descend", "random"} {
+	for i, n := range []string{"float", "binary", "forward", "reverse", "ascend (guided)", "descend (guided)"} {
 		if o == n {
 			return i
 		}

@@ -11,6 +11,7 @@
 # LANE c: mlp-784-784, reduced protocol, seed 1.
 # LANE p: mlp-300-100, float, binary and forward with 10 epochs per layer and 40 epochs, seed 1: the
 #         protocol of the PyTorch reference runs (bench/pytorch/REFERENCE.md).
+# LANE q: mlp-784-784, float and binary, 40 epochs, seed 1 (the PyTorch reference protocol).
 # LANE s: mlp-300-100, sensitivity pre-training with 10 epochs per layer, seed 1.
 # Every run resumes from its checkpoint when re-run; finished runs are skipped.
 set -euo pipefail
@@ -31,6 +32,7 @@ case $lane in
   b) for o in float forward binary reverse; do train mlp-300-100 $o 450 150 1; done ;;
   c) reduced mlp-784-784 1 ;;
   p) for o in float binary 1,2,3; do train mlp-300-100 $o 40 10 1; done ;;
+  q) for o in float binary; do train mlp-784-784 $o 40 10 1; done ;;
   s) "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed 1 -out "$runs/mlp-300-100/sensitivity-e10-seed1" ;;
   *) echo "unknown lane $lane" >&2; exit 2 ;;
 esac
