@@ -152,12 +152,7 @@ func (c *Chart) SVG() string {
 	var b strings.Builder
 	header(&b, w, h, c.Title)
 	// Grid and ticks.
-	for _, t := range niceTicks(y0, y1, 6) {
-		y := py(t)
-		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`, marginLeft, y, marginLeft+pw, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end" dominant-baseline="middle" %s>%s</text>`,
-			marginLeft-6, y, font, formatTick(t, c.YPercent))
-	}
+	yGrid(&b, y0, y1, py, pw, c.YPercent)
 	for _, t := range niceTicks(x0, x1, 8) {
 		if c.XIntegers && t != math.Round(t) {
 			continue
@@ -307,12 +302,7 @@ func (c *BarChart) SVG() string {
 	}
 	var b strings.Builder
 	header(&b, w, h, c.Title)
-	for _, t := range niceTicks(y0, y1, 6) {
-		y := py(t)
-		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`, marginLeft, y, marginLeft+pw, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end" dominant-baseline="middle" %s>%s</text>`,
-			marginLeft-6, y, font, formatTick(t, c.YPercent))
-	}
+	yGrid(&b, y0, y1, py, pw, c.YPercent)
 	n := len(c.Bars)
 	slot := pw / math.Max(1, float64(n))
 	for i, bar := range c.Bars {
@@ -353,4 +343,15 @@ func (c *BarChart) SVG() string {
 	axisLabels(&b, w+marginRight-right, h, c.XLabel, c.YLabel)
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// yGrid draws the horizontal grid lines and the y tick labels of a plot
+// whose y range is [y0, y1], mapped to pixels by py, pw pixels wide.
+func yGrid(b *strings.Builder, y0, y1 float64, py func(float64) float64, pw float64, percent bool) {
+	for _, t := range niceTicks(y0, y1, 6) {
+		y := py(t)
+		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`, marginLeft, y, marginLeft+pw, y)
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end" dominant-baseline="middle" %s>%s</text>`,
+			marginLeft-6, y, font, formatTick(t, percent))
+	}
 }
