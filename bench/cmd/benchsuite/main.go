@@ -1,0 +1,1082 @@
+// Command benchsuite measures binnet's CPU training speed against the
+// PyTorch peer (bench/pytorch/mlp_mnist.py) on the same machine, in the same
+// run, alternating the two (binnet, PyTorch, binnet, PyTorch, ...) for several
+// rounds, and writes docs/performance.md.
+//
+// Run it from the repository root, on an otherwise idle machine:
+//
+//	export GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd
+//	go run ./bench/cmd/benchsuite                 # full suite, ~12 minutes on 2 cores
+//	go run ./bench/cmd/benchsuite -quick -out /tmp/perf.md   # smoke test, ~2 minutes
+//
+// Workloads: training steps (forward, backward, Adam) of the binary and float
+// MLPs 784-300-100-10, 784-784-784-10 and 784-1024-1024-10 at batch 100 and
+// 1000; one end-to-end epoch of training.Run on the real MNIST (data loading,
+// batching, validation included) against the same number of bare training
+// steps; the sensitivity pre-training of mlp-784-784 (1 epoch per layer); the
+// machine's sgemm peak (numpy + OpenBLAS); and a CPU profile of a binnet step.
+// See bench/README.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/backend"
+	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/binnet/binnet/binnet/sensitivity"
+	"github.com/binnet/binnet/binnet/training"
+	"github.com/binnet/binnet/datasets"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+var (
+	flagRounds     = flag.Int("rounds", 3, "rounds of each step workload (binnet, PyTorch 1 thread, PyTorch 2 threads per round)")
+	flagEpochRnds  = flag.Int("epoch-rounds", 2, "rounds of the end-to-end epoch workloads")
+	flagSensRounds = flag.Int("sens-rounds", 1, "rounds of the sensitivity pre-training workload")
+	flagMinSec     = flag.Float64("min-seconds", 2, "minimum timed seconds of one step measurement")
+	flagThreads    = flag.String("threads", "1,2", "PyTorch thread counts to measure (comma separated)")
+	flagPython     = flag.String("python", "/usr/bin/python3", "Python with torch and numpy (Debian's)")
+	flagCoreType   = flag.String("openblas-coretype", "SkylakeX", "OPENBLAS_CORETYPE for the peer and the sgemm measurement ('' leaves the environment's)")
+	flagDataDir    = flag.String("data-dir", "", "real MNIST IDX folder (default ../shared/datasets/mnist, then /work/shared/datasets/mnist)")
+	flagOut        = flag.String("out", "docs/performance.md", "Markdown report ('' for none)")
+	flagJSON       = flag.String("json", "bench/results/benchsuite.json", "raw measurements as JSON ('' for none)")
+	flagSteps      = flag.Bool("steps", true, "run the training-step workloads")
+	flagEpoch      = flag.Bool("epoch", true, "run the end-to-end MNIST epoch workloads")
+	flagSens       = flag.Bool("sens", true, "run the sensitivity pre-training workload")
+	flagProfile    = flag.Bool("profile", true, "CPU-profile BenchmarkTrainStepMLP784 (go test) and include the top functions")
+	flagEpochModel = flag.String("epoch-models", "mlp-300-100,mlp-784-784", "models of the end-to-end epoch workload")
+	flagOnly       = flag.String("only", "", "run only the step workloads whose name contains this (e.g. mlp-300-100)")
+	flagRender     = flag.String("render", "", "only rewrite -out from a JSON file of an earlier run (e.g. after editing analysis.md)")
+	flagQuick      = flag.Bool("quick", false, "smoke test: 1 round, 0.3 s measurements, small epoch workloads")
+)
+
+//go:embed analysis.md
+var analysis string
+
+// Workload is one training-step measurement.
+type Workload struct {
+	Name   string // binnet name, e.g. mlp-784-784
+	Hidden []int
+	Binary bool
+	Batch  int
+}
+
+func (w Workload) ID() string {
+	k := "float"
+	if w.Binary {
+		k = "binary"
+	}
+	return fmt.Sprintf("%s %s b%d", w.Name, k, w.Batch)
+}
+
+func (w Workload) network() models.MLP { return models.MLP{Inputs: 784, Hidden: w.Hidden, Classes: 10} }
+
+// peerModel is the --model argument of mlp_mnist.py (hidden sizes).
+func (w Workload) peerModel() string {
+	return fmt.Sprintf("%d-%d", w.Hidden[0], w.Hidden[1])
+}
+
+// Params is the number of dense weights (biases and batch norm excluded).
+func denseParams(hidden []int) int {
+	n, prev := 0, 784
+	for _, h := range append(append([]int{}, hidden...), 10) {
+		n += prev * h
+		prev = h
+	}
+	return n
+}
+
+// StepResult holds the rounds of one step workload.
+type StepResult struct {
+	Workload
+	Params  int                      `json:"dense_params"`
+	Binnet  []float64                `json:"binnet_examples_per_s"`
+	Peer    map[int][]float64        `json:"pytorch_examples_per_s"` // by thread count
+	PeerEnv map[string]any           `json:"pytorch_env,omitempty"`
+	Compile float64                  `json:"binnet_first_step_s"`
+	PeerRaw map[int][]map[string]any `json:"-"`
+}
+
+// EpochResult is the end-to-end epoch of one model.
+type EpochResult struct {
+	Model           string    `json:"model"`
+	Steps           int       `json:"steps"`
+	Batch           int       `json:"batch"`
+	LoadSeconds     float64   `json:"load_seconds"`    // IDX read + normalization, once per process
+	RunSeconds      []float64 `json:"run_seconds"`     // training.Run wall time (1 epoch, validation, no test)
+	EpochSeconds    []float64 `json:"epoch_seconds"`   // the epoch record: training loop + validation
+	ValSeconds      []float64 `json:"val_seconds"`     // Engine.Evaluate on the 5,000 validation images
+	CompileSeconds  []float64 `json:"compile_seconds"` // first step minus a steady step
+	StepsOnly       []float64 `json:"steps_only_seconds"`
+	PeerEpoch       []float64 `json:"pytorch_epoch_train_seconds"` // train_epoch() of mlp_mnist.py
+	PeerEpochVal    []float64 `json:"pytorch_epoch_seconds"`       // train + validation
+	PeerThreads     int       `json:"pytorch_threads"`
+	PeerExamples    int       `json:"pytorch_train_examples"` // mlp_mnist.py always trains on the first 55,000
+	PeerStepsOnlyEx float64   `json:"pytorch_steps_only_examples_per_s"`
+}
+
+// SensResult is the sensitivity pre-training of mlp-784-784.
+type SensResult struct {
+	Model          string    `json:"model"`
+	EpochsPerLayer int       `json:"epochs_per_layer"`
+	TrainExamples  int       `json:"train_examples"`
+	Binnet         []float64 `json:"binnet_seconds"` // sum over layers of epoch seconds (train + validation)
+	BinnetWall     []float64 `json:"binnet_wall_seconds"`
+	Peer           []float64 `json:"pytorch_seconds"` // same, from mlp_mnist.py histories
+	PeerWall       []float64 `json:"pytorch_wall_seconds"`
+	PeerThreads    int       `json:"pytorch_threads"`
+}
+
+// Sgemm is the measured matmul peak.
+type Sgemm struct {
+	N      int             `json:"n"`
+	GFlops map[int]float64 `json:"gflops_by_threads"`
+	Core   string          `json:"openblas_core"`
+	Numpy  string          `json:"numpy"`
+}
+
+// Report is everything measured.
+type Report struct {
+	Started, Finished time.Time
+	Env               map[string]string
+	EnvOrder          []string
+	Sgemm             Sgemm
+	Steps             []*StepResult
+	Epochs            []*EpochResult
+	Sens              *SensResult
+	Profile           string
+	ProfileCmd        string
+	Command           string
+	Threads           []int
+	MinSeconds        float64
+}
+
+func main() {
+	flag.Parse()
+	if *flagQuick {
+		*flagRounds, *flagEpochRnds, *flagMinSec = 1, 1, 0.3
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchsuite:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func run() error {
+	if _, err := os.Stat("bench/pytorch/mlp_mnist.py"); err != nil {
+		return errors.New("run me from the repository root (bench/pytorch/mlp_mnist.py not found)")
+	}
+	if *flagRender != "" {
+		js, err := os.ReadFile(*flagRender)
+		if err != nil {
+			return err
+		}
+		var rep Report
+		if err := json.Unmarshal(js, &rep); err != nil {
+			return fmt.Errorf("%s: %w", *flagRender, err)
+		}
+		if *flagOut == "" {
+			fmt.Println(markdown(&rep))
+			return nil
+		}
+		return os.WriteFile(*flagOut, []byte(markdown(&rep)), 0o644)
+	}
+	threads, err := parseInts(*flagThreads)
+	if err != nil {
+		return err
+	}
+	dataDir := *flagDataDir
+	if dataDir == "" {
+		for _, d := range []string{"../shared/datasets/mnist", "/work/shared/datasets/mnist"} {
+			if _, err := os.Stat(d); err == nil {
+				dataDir = d
+				break
+			}
+		}
+	}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	b, err := backend.Shared()
+	if err != nil {
+		return err
+	}
+	rep := &Report{Started: time.Now(), Threads: threads, MinSeconds: *flagMinSec, Command: "go run ./bench/cmd/benchsuite " + strings.Join(os.Args[1:], " ")}
+	rep.Env, rep.EnvOrder = environment(b)
+
+	logf("sgemm peak")
+	rep.Sgemm, err = measureSgemm(threads)
+	if err != nil {
+		return fmt.Errorf("sgemm: %w", err)
+	}
+	logf("sgemm: %v GFLOP/s (%s)", rep.Sgemm.GFlops, rep.Sgemm.Core)
+
+	if *flagSteps {
+		for _, w := range workloads() {
+			if *flagOnly != "" && !strings.Contains(w.ID(), *flagOnly) {
+				continue
+			}
+			r, err := stepWorkload(b, w, threads)
+			if err != nil {
+				return fmt.Errorf("%s: %w", w.ID(), err)
+			}
+			rep.Steps = append(rep.Steps, r)
+		}
+	}
+	if *flagEpoch || *flagSens {
+		data, load, err := loadMNIST(dataDir)
+		if err != nil {
+			return err
+		}
+		if *flagEpoch {
+			for _, name := range strings.Split(*flagEpochModel, ",") {
+				r, err := epochWorkload(b, name, data, load, dataDir, bestThreads(rep, name, 100, threads))
+				if err != nil {
+					return fmt.Errorf("epoch %s: %w", name, err)
+				}
+				rep.Epochs = append(rep.Epochs, r)
+			}
+		}
+		if *flagSens {
+			rep.Sens, err = sensWorkload(b, data, dataDir, bestThreads(rep, "mlp-784-784", 100, threads))
+			if err != nil {
+				return fmt.Errorf("sensitivity: %w", err)
+			}
+		}
+	}
+	if *flagProfile {
+		logf("CPU profile of BenchmarkTrainStepMLP784")
+		rep.Profile, rep.ProfileCmd, err = profile()
+		if err != nil {
+			logf("profile failed: %v", err)
+			rep.Profile = "profile failed: " + err.Error()
+		}
+	}
+	rep.Finished = time.Now()
+	rep.Env["load average at the end"] = loadavg()
+	rep.EnvOrder = append(rep.EnvOrder, "load average at the end")
+
+	md := markdown(rep)
+	fmt.Println(md)
+	if *flagOut != "" {
+		if err := os.WriteFile(*flagOut, []byte(md), 0o644); err != nil {
+			return err
+		}
+		logf("wrote %s", *flagOut)
+	}
+	if *flagJSON != "" {
+		os.MkdirAll(filepath.Dir(*flagJSON), 0o755)
+		js, _ := json.MarshalIndent(rep, "", " ")
+		if err := os.WriteFile(*flagJSON, js, 0o644); err != nil {
+			return err
+		}
+		logf("wrote %s", *flagJSON)
+	}
+	return nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("bad thread list %q", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func workloads() []Workload {
+	var ws []Workload
+	for _, m := range []struct {
+		name   string
+		hidden []int
+	}{{"mlp-300-100", []int{300, 100}}, {"mlp-784-784", []int{784, 784}}, {"mlp-784-1024-1024-10", []int{1024, 1024}}} {
+		for _, batch := range []int{100, 1000} {
+			for _, bin := range []bool{true, false} {
+				ws = append(ws, Workload{Name: m.name, Hidden: m.hidden, Binary: bin, Batch: batch})
+			}
+		}
+	}
+	return ws
+}
+
+// ---------------------------------------------------------------------------
+// Environment
+
+func environment(b compute.Backend) (map[string]string, []string) {
+	env := map[string]string{}
+	var order []string
+	set := func(k, v string) { env[k] = v; order = append(order, k) }
+	cpu := "?"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	set("date", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	set("CPU", cpu)
+	set("logical CPUs", fmt.Sprint(runtime.NumCPU()))
+	if out, err := exec.Command("sh", "-c", "grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\\n' ' '").Output(); err == nil {
+		set("vector ISA", strings.TrimSpace(string(out)))
+	}
+	set("binnet threads (GOMAXPROCS)", fmt.Sprint(runtime.GOMAXPROCS(0)))
+	set("binnet backend", b.Name()+" ("+backend.EnvVar+"="+os.Getenv(backend.EnvVar)+")")
+	set("Go", runtime.Version())
+	exp := os.Getenv("GOEXPERIMENT")
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "GOEXPERIMENT" {
+				exp = s.Value
+			}
+		}
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/gomlx/gomlx" || d.Path == "github.com/gomlx/compute" {
+				set(d.Path, d.Version)
+			}
+		}
+	}
+	set("GOEXPERIMENT", exp)
+	set("load average at the start", loadavg())
+	if out, err := exec.Command("pgrep", "-f", "binnet-exp").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
+		set("other load", "binnet-exp processes were running: "+strings.Join(strings.Fields(string(out)), ", "))
+	}
+	return env, order
+}
+
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// ---------------------------------------------------------------------------
+// Peer and sgemm (Python subprocesses)
+
+func peerEnv(extra ...string) []string {
+	env := os.Environ()
+	if *flagCoreType != "" {
+		env = append(env, "OPENBLAS_CORETYPE="+*flagCoreType)
+	}
+	return append(env, extra...)
+}
+
+// lastJSON runs a command and decodes the last JSON line of its stdout.
+func lastJSON(cmd *exec.Cmd) (map[string]any, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String()))
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		return nil, fmt.Errorf("%s: no JSON line in its output: %w", strings.Join(cmd.Args, " "), err)
+	}
+	return m, nil
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
+	}
+	return s
+}
+
+const sgemmPy = `
+import ctypes, json, os, sys, time
+import numpy as np
+n = int(sys.argv[1])
+rng = np.random.default_rng(0)
+a = rng.standard_normal((n, n), dtype=np.float32)
+b = rng.standard_normal((n, n), dtype=np.float32)
+a @ b
+best = 0.0
+for _ in range(5):
+    t = time.perf_counter(); a @ b; dt = time.perf_counter() - t
+    best = max(best, 2 * n**3 / dt)
+core = None
+for name in ("libblas.so.3", "libopenblas.so.0"):
+    try:
+        lib = ctypes.CDLL(name); lib.openblas_get_corename.restype = ctypes.c_char_p
+        core = lib.openblas_get_corename().decode(); break
+    except (OSError, AttributeError):
+        pass
+print(json.dumps({"gflops": best / 1e9, "core": core, "numpy": np.__version__}))
+`
+
+func measureSgemm(threads []int) (Sgemm, error) {
+	s := Sgemm{N: 4096, GFlops: map[int]float64{}}
+	if *flagQuick {
+		s.N = 2048
+	}
+	for _, t := range threads {
+		cmd := exec.Command(*flagPython, "-c", sgemmPy, fmt.Sprint(s.N))
+		cmd.Env = peerEnv(fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", t), fmt.Sprintf("OMP_NUM_THREADS=%d", t))
+		m, err := lastJSON(cmd)
+		if err != nil {
+			return s, err
+		}
+		s.GFlops[t] = m["gflops"].(float64)
+		if c, ok := m["core"].(string); ok {
+			s.Core = c
+		}
+		s.Numpy, _ = m["numpy"].(string)
+	}
+	return s, nil
+}
+
+func (s Sgemm) Peak() (float64, int) {
+	best, bt := 0.0, 0
+	for t, g := range s.GFlops {
+		if g > best {
+			best, bt = g, t
+		}
+	}
+	return best, bt
+}
+
+func peerBench(w Workload, threads int, minSec float64) (map[string]any, error) {
+	args := []string{"--bench", "--model", w.peerModel(), "--batch", fmt.Sprint(w.Batch),
+		"--threads", fmt.Sprint(threads), "--steps", "10", "--warmup", "5", "--min-seconds", fmt.Sprint(minSec)}
+	if w.Binary {
+		args = append(args, "--binary")
+	}
+	return lastJSON(execPeer(args...))
+}
+
+func execPeer(args ...string) *exec.Cmd {
+	cmd := exec.Command(*flagPython, append([]string{"bench/pytorch/mlp_mnist.py"}, args...)...)
+	cmd.Env = peerEnv()
+	return cmd
+}
+
+// ---------------------------------------------------------------------------
+// Step workloads
+
+type stepper struct {
+	e      *training.Engine
+	xs     [][]float32
+	ys     [][]int32
+	shape  []int
+	modes  []binnet.Mode
+	next   int
+	compil float64
+}
+
+func newStepper(b compute.Backend, net models.MLP, batch int, binary bool, xs [][]float32, ys [][]int32) (*stepper, error) {
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(1); err != nil {
+		return nil, err
+	}
+	e, err := training.NewEngine(b, store, net, nil, training.Optimizer{Name: "adam", LearningRate: 0.1})
+	if err != nil {
+		return nil, err
+	}
+	mode := binnet.Float
+	if binary {
+		mode = binnet.Binary
+	}
+	modes := make([]binnet.Mode, net.NumBinarizable())
+	for i := range modes {
+		modes[i] = mode
+	}
+	if xs == nil {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range 8 {
+			x := make([]float32, batch*784)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			y := make([]int32, batch)
+			for i := range y {
+				y[i] = int32(rng.IntN(10))
+			}
+			xs, ys = append(xs, x), append(ys, y)
+		}
+	}
+	s := &stepper{e: e, xs: xs, ys: ys, shape: []int{784}, modes: modes}
+	t0 := time.Now()
+	if err := s.step(); err != nil { // compiles the graph
+		return nil, err
+	}
+	s.compil = time.Since(t0).Seconds()
+	for range 3 {
+		if err := s.step(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *stepper) step() error {
+	i := s.next % len(s.xs)
+	s.next++
+	return s.e.TrainStep(s.xs[i], s.ys[i], s.shape, s.modes, 0.1)
+}
+
+// measure runs steps for at least minSec seconds (and 5 steps); examples/s.
+func (s *stepper) measure(batch int, minSec float64) (float64, error) {
+	runtime.GC()
+	n := 0
+	t0 := time.Now()
+	for {
+		if err := s.step(); err != nil {
+			return 0, err
+		}
+		n++
+		if el := time.Since(t0).Seconds(); n >= 5 && el >= minSec {
+			return float64(n*batch) / el, nil
+		}
+	}
+}
+
+func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, error) {
+	r := &StepResult{Workload: w, Params: denseParams(w.Hidden), Peer: map[int][]float64{}}
+	s, err := newStepper(b, w.network(), w.Batch, w.Binary, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.Compile = s.compil
+	for round := 0; round < *flagRounds; round++ {
+		ex, err := s.measure(w.Batch, *flagMinSec)
+		if err != nil {
+			return nil, err
+		}
+		r.Binnet = append(r.Binnet, ex)
+		line := fmt.Sprintf("%s round %d: binnet %.0f", w.ID(), round+1, ex)
+		for _, t := range threads {
+			m, err := peerBench(w, t, *flagMinSec)
+			if err != nil {
+				return nil, err
+			}
+			v := m["examples_per_s"].(float64)
+			r.Peer[t] = append(r.Peer[t], v)
+			r.PeerEnv = m
+			line += fmt.Sprintf(", pytorch %dt %.0f", t, v)
+		}
+		logf("%s", line)
+	}
+	s.e = nil
+	runtime.GC()
+	return r, nil
+}
+
+// bestPeer returns the thread count with the best median and its rounds.
+func (r *StepResult) bestPeer() (int, []float64) {
+	bt, best := 0, -1.0
+	var keys []int
+	for t := range r.Peer {
+		keys = append(keys, t)
+	}
+	sort.Ints(keys)
+	for _, t := range keys {
+		if m := median(r.Peer[t]); m > best {
+			bt, best = t, m
+		}
+	}
+	return bt, r.Peer[bt]
+}
+
+func bestThreads(rep *Report, model string, batch int, threads []int) int {
+	for _, r := range rep.Steps {
+		if r.Name == model && r.Batch == batch && r.Binary {
+			t, _ := r.bestPeer()
+			return t
+		}
+	}
+	return threads[0]
+}
+
+// ---------------------------------------------------------------------------
+// End-to-end epoch and sensitivity on the real MNIST
+
+func loadMNIST(dir string) (training.Data, float64, error) {
+	t0 := time.Now()
+	train, test, err := datasets.Load("mnist", dir)
+	if err != nil {
+		return training.Data{}, 0, err
+	}
+	tr, val, err := train.HoldOutLast(5000)
+	if err != nil {
+		return training.Data{}, 0, err
+	}
+	if *flagQuick {
+		tr = tr.Slice(0, 5000)
+	}
+	var d training.Data
+	for _, p := range []struct {
+		dst **training.Examples
+		s   *datasets.Set
+	}{{&d.Train, tr}, {&d.Val, val}, {&d.Test, test}} {
+		if *p.dst, err = training.FromSet(p.s, datasets.MNISTMean, datasets.MNISTStd, 784); err != nil {
+			return d, 0, err
+		}
+	}
+	return d, time.Since(t0).Seconds(), nil
+}
+
+func preset(name string) (models.MLP, error) {
+	p, err := models.Lookup(name)
+	if err != nil {
+		return models.MLP{}, err
+	}
+	return p.Network.(models.MLP), nil
+}
+
+func epochWorkload(b compute.Backend, name string, data training.Data, load float64, dataDir string, peerThreads int) (*EpochResult, error) {
+	net, err := preset(name)
+	if err != nil {
+		return nil, err
+	}
+	const batch = 100
+	steps := data.Train.Len() / batch
+	r := &EpochResult{Model: name, Steps: steps, Batch: batch, LoadSeconds: load, PeerThreads: peerThreads, PeerExamples: 55000}
+	sched, err := schedule.New(schedule.Config{NumLayers: 3, Kind: schedule.KindBinary, TotalEpochs: 1})
+	if err != nil {
+		return nil, err
+	}
+	// Real batches for the steps-only measurement: the first 16 of a shuffle.
+	rng := rand.New(rand.NewPCG(3, 4))
+	perm := rng.Perm(data.Train.Len())
+	var xs [][]float32
+	var ys [][]int32
+	for bi := 0; bi < 16; bi++ {
+		x := make([]float32, 0, batch*784)
+		y := make([]int32, 0, batch)
+		for _, i := range perm[bi*batch : (bi+1)*batch] {
+			x = append(x, data.Train.X[i*784:(i+1)*784]...)
+			y = append(y, int32(data.Train.Y[i]))
+		}
+		xs, ys = append(xs, x), append(ys, y)
+	}
+	modes := []binnet.Mode{binnet.Binary, binnet.Binary, binnet.Binary}
+	for round := 0; round < *flagEpochRnds; round++ {
+		// A: training.Run, one all-binary epoch with validation (no test).
+		var epochSec float64
+		cfg := training.Config{Model: name, Dataset: "mnist", Network: net, Schedule: sched, Order: "binary",
+			Optimizer: training.Optimizer{Name: "adam", LearningRate: 0.1}, BatchSize: batch, Seed: int64(round + 1),
+			Backend: b, SkipTest: true, OnEpoch: func(rec training.EpochRecord) { epochSec = rec.Seconds }}
+		runtime.GC()
+		t0 := time.Now()
+		if _, err := training.Run(context.Background(), cfg, data); err != nil {
+			return nil, err
+		}
+		r.RunSeconds = append(r.RunSeconds, time.Since(t0).Seconds())
+		r.EpochSeconds = append(r.EpochSeconds, epochSec)
+
+		// The same number of bare steps (and the validation pass alone) on a fresh engine.
+		s, err := newStepper(b, net, batch, true, xs, ys)
+		if err != nil {
+			return nil, err
+		}
+		runtime.GC()
+		t0 = time.Now()
+		for range steps {
+			if err := s.step(); err != nil {
+				return nil, err
+			}
+		}
+		stepsOnly := time.Since(t0).Seconds()
+		r.StepsOnly = append(r.StepsOnly, stepsOnly)
+		t0 = time.Now()
+		if _, _, err := s.e.Evaluate(data.Val, modes, 1000); err != nil { // compiles
+			return nil, err
+		}
+		firstVal := time.Since(t0).Seconds()
+		t0 = time.Now()
+		if _, _, err := s.e.Evaluate(data.Val, modes, 1000); err != nil {
+			return nil, err
+		}
+		val := time.Since(t0).Seconds()
+		r.ValSeconds = append(r.ValSeconds, val)
+		// Compilation of both graphs: first call minus a warm one.
+		r.CompileSeconds = append(r.CompileSeconds, math.Max(0, s.compil-stepsOnly/float64(steps))+math.Max(0, firstVal-val))
+
+		// B: PyTorch's own epoch (train_epoch: batch gathering, loss.item()).
+		tmp, err := os.CreateTemp("", "benchsuite-*.json")
+		if err != nil {
+			return nil, err
+		}
+		tmp.Close()
+		cmd := execPeer("--model", strings.TrimPrefix(name, "mlp-"), "--order", "binary", "--epochs", "1", "--batch", fmt.Sprint(batch),
+			"--threads", fmt.Sprint(peerThreads), "--seed", fmt.Sprint(round+1), "--data-dir", dataDir, "--out", tmp.Name())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("%v: %w\n%s", cmd.Args, err, tail(string(out)))
+		}
+		h, err := peerHistory(tmp.Name())
+		os.Remove(tmp.Name())
+		if err != nil {
+			return nil, err
+		}
+		r.PeerEpoch = append(r.PeerEpoch, h[0]["train_seconds"].(float64))
+		r.PeerEpochVal = append(r.PeerEpochVal, h[0]["seconds"].(float64))
+		logf("epoch %s round %d: binnet Run %.1fs (epoch %.1fs, val %.2fs, steps-only %.1fs), pytorch train %.1fs",
+			name, round+1, r.RunSeconds[round], epochSec, r.ValSeconds[round], stepsOnly, r.PeerEpoch[round])
+	}
+	return r, nil
+}
+
+func peerHistory(path string) ([]map[string]any, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		History []map[string]any `json:"history"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, err
+	}
+	if len(res.History) == 0 {
+		return nil, errors.New(path + ": no history")
+	}
+	return res.History, nil
+}
+
+func sensWorkload(b compute.Backend, data training.Data, dataDir string, peerThreads int) (*SensResult, error) {
+	const name = "mlp-784-784"
+	net, err := preset(name)
+	if err != nil {
+		return nil, err
+	}
+	r := &SensResult{Model: name, EpochsPerLayer: 1, TrainExamples: data.Train.Len(), PeerThreads: peerThreads}
+	for round := 0; round < *flagSensRounds; round++ {
+		dir, err := os.MkdirTemp("", "benchsuite-sens-")
+		if err != nil {
+			return nil, err
+		}
+		var sum float64
+		cfg := sensitivity.Config{Base: training.Config{Model: name, Dataset: "mnist", Network: net,
+			Optimizer: training.Optimizer{Name: "adam", LearningRate: 0.1}, BatchSize: 100, Seed: 1, Backend: b},
+			Epochs: 1, OutDir: dir, OnLayer: func(l sensitivity.LayerResult, _ bool) { sum += l.Seconds }}
+		runtime.GC()
+		t0 := time.Now()
+		_, err = sensitivity.Run(context.Background(), cfg, data)
+		os.RemoveAll(dir)
+		if err != nil {
+			return nil, err
+		}
+		r.BinnetWall = append(r.BinnetWall, time.Since(t0).Seconds())
+		r.Binnet = append(r.Binnet, sum)
+
+		// PyTorch: layer k alone binary for one epoch = --order k,... --epochs 1 --epochs-per-layer 1.
+		var psum float64
+		t0 = time.Now()
+		for _, order := range []string{"1,2,3", "2,1,3", "3,1,2"} {
+			tmp, err := os.CreateTemp("", "benchsuite-*.json")
+			if err != nil {
+				return nil, err
+			}
+			tmp.Close()
+			cmd := execPeer("--model", "784-784", "--order", order, "--epochs", "1", "--epochs-per-layer", "1",
+				"--threads", fmt.Sprint(peerThreads), "--data-dir", dataDir, "--out", tmp.Name())
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("%v: %w\n%s", cmd.Args, err, tail(string(out)))
+			}
+			h, err := peerHistory(tmp.Name())
+			os.Remove(tmp.Name())
+			if err != nil {
+				return nil, err
+			}
+			psum += h[0]["seconds"].(float64)
+		}
+		r.PeerWall = append(r.PeerWall, time.Since(t0).Seconds())
+		r.Peer = append(r.Peer, psum)
+		logf("sensitivity round %d: binnet %.1fs (wall %.1fs), pytorch %.1fs (wall %.1fs)", round+1, sum, r.BinnetWall[round], psum, r.PeerWall[round])
+	}
+	return r, nil
+}
+
+// ---------------------------------------------------------------------------
+// Profile
+
+func profile() (string, string, error) {
+	dir, err := os.MkdirTemp("", "benchsuite-prof-")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.RemoveAll(dir)
+	prof := filepath.Join(dir, "cpu.out")
+	bin := filepath.Join(dir, "training.test")
+	args := []string{"test", "-run", "^$", "-bench", "TrainStepMLP784", "-benchtime", "4s", "-cpuprofile", prof, "-o", bin, "./binnet/training"}
+	cmdline := "go test -run '^$' -bench TrainStepMLP784 -benchtime 4s -cpuprofile cpu.out ./binnet/training"
+	cmd := exec.Command("go", args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", cmdline, fmt.Errorf("%w\n%s", err, tail(string(out)))
+	}
+	var bench string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Benchmark") {
+			bench = strings.Join(strings.Fields(l), " ")
+		}
+	}
+	top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount", "25", bin, prof).Output()
+	if err != nil {
+		return "", cmdline, err
+	}
+	cum, err := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount", "25", bin, prof).Output()
+	if err != nil {
+		return "", cmdline, err
+	}
+	return bench + "\n\n--- flat ---\n" + trimPprof(string(top)) + "\n\n--- cumulative ---\n" + trimPprof(string(cum)), cmdline, nil
+}
+
+func trimPprof(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "flat%") {
+			return strings.TrimSpace(strings.Join(lines[max(0, i-2):], "\n"))
+		}
+	}
+	return s
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and report
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func minmax(v []float64) (float64, float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range v {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	return lo, hi
+}
+
+// ratios pairs round i of a with round i of b.
+func ratios(a, b []float64) []float64 {
+	var out []float64
+	for i := range min(len(a), len(b)) {
+		out = append(out, a[i]/b[i])
+	}
+	return out
+}
+
+func fmtSpread(v []float64, format string) string {
+	if len(v) == 0 {
+		return "–"
+	}
+	m := median(v)
+	if len(v) == 1 {
+		return fmt.Sprintf(format, m)
+	}
+	lo, hi := minmax(v)
+	return fmt.Sprintf(format+" ("+format+"–"+format+")", m, lo, hi)
+}
+
+func fmtNum(x float64) string {
+	if x >= 100 {
+		s := fmt.Sprintf("%.0f", x)
+		// thousands separators
+		var out []byte
+		for i, c := range []byte(s) {
+			if i > 0 && (len(s)-i)%3 == 0 {
+				out = append(out, ',')
+			}
+			out = append(out, c)
+		}
+		return string(out)
+	}
+	return fmt.Sprintf("%.3g", x)
+}
+
+func fmtEx(v []float64) string {
+	if len(v) == 0 {
+		return "–"
+	}
+	if len(v) == 1 {
+		return fmtNum(v[0])
+	}
+	lo, hi := minmax(v)
+	return fmt.Sprintf("%s (%s–%s)", fmtNum(median(v)), fmtNum(lo), fmtNum(hi))
+}
+
+func markdown(rep *Report) string {
+	var sb strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }
+	peak, peakT := rep.Sgemm.Peak()
+	p("# Performance: binnet vs PyTorch on the CPU\n\n")
+	p("*Generated by `%s` on %s (%.0f min); do not edit by hand: rerun the command.*\n\n",
+		strings.TrimSpace(rep.Command), rep.Started.UTC().Format("2006-01-02 15:04 UTC"), rep.Finished.Sub(rep.Started).Minutes())
+	p("How it measures: every workload runs binnet (in this process, `training.Engine.TrainStep`, graph compiled\n")
+	p("beforehand) and the PyTorch peer (`bench/pytorch/mlp_mnist.py --bench`, a fresh process per measurement)\n")
+	p("in turns, binnet then PyTorch with each thread count, for several rounds; each measurement is at least\n")
+	p("%.1f s of training steps (forward, backward, Adam, the same network: Dense, BatchNorm, ReLU, with\n", rep.MinSeconds)
+	p("sign + identity straight-through estimator for binary layers) on random MNIST-shaped batches.\n")
+	p("Figures are medians over rounds with (min–max); ratios are binnet/PyTorch per round, paired.\n")
+	p("FLOPs of a step are counted as 3 × 2 × batch × dense weights (forward, two backward products);\n")
+	p("%% of peak is that rate divided by the machine's sgemm peak, %.0f GFLOP/s (numpy + OpenBLAS %s, %d threads, %d×%d float32; 1 thread: %.0f GFLOP/s).\n\n",
+		peak, rep.Sgemm.Core, peakT, rep.Sgemm.N, rep.Sgemm.N, rep.Sgemm.GFlops[1])
+
+	p("## Environment\n\n| | |\n|---|---|\n")
+	for _, k := range rep.EnvOrder {
+		p("| %s | %s |\n", k, rep.Env[k])
+	}
+	if len(rep.Steps) > 0 && rep.Steps[0].PeerEnv != nil {
+		e := rep.Steps[0].PeerEnv
+		p("| PyTorch | %v (Python %v), OpenBLAS kernels `%v` (OPENBLAS_CORETYPE=%v), malloc tuned: %v |\n", e["torch_version"], e["python"], e["openblas_core"], e["OPENBLAS_CORETYPE"], e["malloc_tuned"])
+	}
+	p("| PyTorch threads | %v (torch and OpenBLAS; each measured, \"best\" is the better median per workload) |\n", rep.Threads)
+	p("| sgemm | numpy %s: %s |\n\n", rep.Sgemm.Numpy, sgemmLine(rep.Sgemm))
+
+	if len(rep.Steps) > 0 {
+		p("## Training steps (examples/s, higher is better)\n\n")
+		p("| workload | batch | binnet | PyTorch 1 thread | PyTorch best (threads) | binnet / PyTorch best | binnet / PyTorch 1 thread | binnet GFLOP/s (%% peak) | PyTorch best GFLOP/s (%% peak) |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, r := range rep.Steps {
+			bt, best := r.bestPeer()
+			kind := "float"
+			if r.Binary {
+				kind = "binary"
+			}
+			gf := func(ex float64) float64 { return ex * 6 * float64(r.Params) / 1e9 }
+			p("| %s %s | %d | %s | %s | %s (%d) | %s | %s | %.1f (%.1f%%) | %.1f (%.1f%%) |\n",
+				kind, r.Name, r.Batch, fmtEx(r.Binnet), fmtEx(r.Peer[1]), fmtEx(best), bt,
+				fmtSpread(ratios(r.Binnet, best), "%.2f"), fmtSpread(ratios(r.Binnet, r.Peer[1]), "%.2f"),
+				gf(median(r.Binnet)), 100*gf(median(r.Binnet))/peak, gf(median(best)), 100*gf(median(best))/peak)
+		}
+		p("\nDense weights: mlp-300-100 %s, mlp-784-784 %s, mlp-784-1024-1024-10 %s. binnet's first step (graph compilation + one step): ",
+			fmtNum(float64(denseParams([]int{300, 100}))), fmtNum(float64(denseParams([]int{784, 784}))), fmtNum(float64(denseParams([]int{1024, 1024}))))
+		var cs []string
+		for _, r := range rep.Steps {
+			cs = append(cs, fmt.Sprintf("%.2f s", r.Compile))
+		}
+		p("%s (in table order).\n\n", strings.Join(cs, ", "))
+	}
+
+	if len(rep.Epochs) > 0 {
+		p("## End-to-end MNIST epoch (all layers binary, batch 100)\n\n")
+		p("`training.Run` for one epoch on the real MNIST (%d training images, %d validation images; no test pass),\n", rep.Epochs[0].Steps*rep.Epochs[0].Batch, 5000)
+		p("against the same number of bare `TrainStep` calls on pre-built batches (a fresh engine, graph compiled\n")
+		p("beforehand). Loading the IDX files and normalizing them took %.2f s (once per process, not in the epoch).\n", rep.Epochs[0].LoadSeconds)
+		p("Overhead = (epoch − validation − compilation − steps-only) / steps-only: batch gathering, the\n")
+		p("progress/accumulator reads and the checkpoint-free loop of `training.Run`. PyTorch: `mlp_mnist.py --order binary --epochs 1`,\n")
+		p("its `train_seconds` (index gathering of each batch and `loss.item()` included) vs its `--bench` rate.\n\n")
+		p("| model | steps | binnet Run wall (s) | binnet epoch (s) | validation (s) | graph compilation, train + eval (s) | binnet steps only (s) | data/loop overhead | binnet epoch ex/s | PyTorch epoch train (s) | PyTorch epoch ex/s | binnet / PyTorch (epoch) |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, r := range rep.Epochs {
+			var over, exs, peerEx []float64
+			n := float64(r.Steps * r.Batch)
+			for i := range r.EpochSeconds {
+				loop := r.EpochSeconds[i] - r.ValSeconds[i] - r.CompileSeconds[i]
+				over = append(over, 100*(loop-r.StepsOnly[i])/r.StepsOnly[i])
+				exs = append(exs, n/(r.EpochSeconds[i]-r.ValSeconds[i]))
+			}
+			for _, s := range r.PeerEpoch {
+				peerEx = append(peerEx, float64(r.PeerExamples)/s)
+			}
+			p("| %s | %d | %s | %s | %s | %s | %s | %s %% | %s | %s | %s (%d thr) | %s |\n", r.Model, r.Steps,
+				fmtSpread(r.RunSeconds, "%.1f"), fmtSpread(r.EpochSeconds, "%.1f"), fmtSpread(r.ValSeconds, "%.2f"),
+				fmtSpread(r.CompileSeconds, "%.2f"), fmtSpread(r.StepsOnly, "%.1f"), fmtSpread(over, "%+.1f"),
+				fmtEx(exs), fmtSpread(r.PeerEpoch, "%.1f"), fmtEx(peerEx), r.PeerThreads, fmtSpread(ratios(exs, peerEx), "%.2f"))
+		}
+		p("\nbinnet epoch ex/s counts the training part of the epoch (epoch − validation, compilation included).\n")
+		for _, r := range rep.Epochs {
+			for _, s := range rep.Steps {
+				if s.Name == r.Model && s.Batch == 100 && s.Binary {
+					var stepsEx []float64
+					for _, v := range r.StepsOnly {
+						stepsEx = append(stepsEx, float64(r.Steps*r.Batch)/v)
+					}
+					pe := s.Peer[r.PeerThreads]
+					p("%s: binnet steps-only %s ex/s on real batches here vs %s on random batches in the step table; PyTorch's epoch runs at %s ex/s vs %s in its --bench (%d thr).\n",
+						r.Model, fmtEx(stepsEx), fmtEx(s.Binnet), fmtEx(func() []float64 {
+							var v []float64
+							for _, t := range r.PeerEpoch {
+								v = append(v, float64(r.PeerExamples)/t)
+							}
+							return v
+						}()), fmtEx(pe), r.PeerThreads)
+				}
+			}
+		}
+		p("\n")
+	}
+
+	if s := rep.Sens; s != nil {
+		p("## Sensitivity pre-training (%s, reduced)\n\n", s.Model)
+		p("Reduced size: each of the 3 layers trained alone binary for **%d epoch** (the real pre-training uses more)\n", s.EpochsPerLayer)
+		p("on the full %d training images, validation after it. binnet: `sensitivity.Run` (checkpoint and results\n", s.TrainExamples)
+		p("written per layer, as the CLI does); seconds = sum of the layers' epoch times (training + validation), wall = whole call.\n")
+		p("PyTorch: `mlp_mnist.py --order k,… --epochs 1 --epochs-per-layer 1` for k = 1, 2, 3 (%d thread(s)); seconds = sum of the\n", s.PeerThreads)
+		p("epoch times from its histories, wall includes the three process starts and data loads.\n\n")
+		p("| | binnet | PyTorch | binnet / PyTorch (speed) |\n|---|---:|---:|---:|\n")
+		var sp []float64
+		for i := range min(len(s.Binnet), len(s.Peer)) {
+			sp = append(sp, s.Peer[i]/s.Binnet[i])
+		}
+		var wp []float64
+		for i := range min(len(s.BinnetWall), len(s.PeerWall)) {
+			wp = append(wp, s.PeerWall[i]/s.BinnetWall[i])
+		}
+		p("| epochs (s) | %s | %s | %s |\n", fmtSpread(s.Binnet, "%.1f"), fmtSpread(s.Peer, "%.1f"), fmtSpread(sp, "%.2f"))
+		p("| wall (s) | %s | %s | %s |\n\n", fmtSpread(s.BinnetWall, "%.1f"), fmtSpread(s.PeerWall, "%.1f"), fmtSpread(wp, "%.2f"))
+	}
+
+	if rep.Profile != "" {
+		p("## Where binnet's step time goes\n\n`%s`, then `go tool pprof -top` (flat and cumulative, top 25):\n\n```\n%s\n```\n\n", rep.ProfileCmd, strings.TrimSpace(rep.Profile))
+	}
+	p("%s\n", strings.TrimSpace(analysis))
+	return sb.String()
+}
+
+func sgemmLine(s Sgemm) string {
+	var keys []int
+	for t := range s.GFlops {
+		keys = append(keys, t)
+	}
+	sort.Ints(keys)
+	var parts []string
+	for _, t := range keys {
+		parts = append(parts, fmt.Sprintf("%.0f GFLOP/s on %d thread(s)", s.GFlops[t], t))
+	}
+	return strings.Join(parts, ", ") + fmt.Sprintf(" (OpenBLAS `%s`)", s.Core)
+}
