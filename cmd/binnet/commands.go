@@ -244,15 +244,9 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	if e < 1 {
 		return fmt.Errorf("-epochs must be at least 1, got %d", e)
 	}
-	var layers []int
-	if *layerList != "" {
-		for _, f := range strings.Split(*layerList, ",") {
-			var l int
-			if _, err := fmt.Sscan(strings.TrimSpace(f), &l); err != nil || l < 1 || l > p.Network.NumBinarizable() {
-				return fmt.Errorf("-layers: %q is not a layer number in 1..%d", f, p.Network.NumBinarizable())
-			}
-			layers = append(layers, l-1)
-		}
+	layers, err := parseLayerList(*layerList, p.Network.NumBinarizable())
+	if err != nil {
+		return err
 	}
 	name, data, err := d.load(ctx, p, stderr)
 	if err != nil {
@@ -264,7 +258,7 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("binnet-runs", fmt.Sprintf("sensitivity-%s-%s-seed%d", p.Name, name, r.seed))
+		dir = defaultSensitivityDir(p.Name, name, r.seed)
 	}
 	cfg := sensitivity.Config{Base: base, Epochs: e, Layers: layers, OutDir: dir,
 		OnLayer: func(lr sensitivity.LayerResult, skipped bool) {
@@ -293,6 +287,11 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	fmt.Fprintf(stdout, "order ascend  %s\norder descend %s\nwritten to %s\n", schedule.FormatPermutation(zeroBased(res.OrderAscend)),
 		schedule.FormatPermutation(zeroBased(res.OrderDescend)), filepath.Join(dir, sensitivity.ResultFile))
 	return nil
+}
+
+// defaultSensitivityDir is the output folder of a sensitivity run without -out.
+func defaultSensitivityDir(model, dataset string, seed int64) string {
+	return filepath.Join("binnet-runs", fmt.Sprintf("sensitivity-%s-%s-seed%d", model, dataset, seed))
 }
 
 func zeroBased(l []int) []int {

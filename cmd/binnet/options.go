@@ -34,13 +34,7 @@ func (o *dataOptions) register(fs *flag.FlagSet) {
 
 // load returns the name of the data and its three splits.
 func (o *dataOptions) load(ctx context.Context, preset models.Preset, stderr io.Writer) (string, training.Data, error) {
-	name := o.dataset
-	if name == "" {
-		name = "sample"
-		if o.dataDir != "" {
-			name = "mnist"
-		}
-	}
+	name := datasetName(o)
 	var train, test *datasets.Set
 	var err error
 	switch {

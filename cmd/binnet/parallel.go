@@ -247,7 +247,7 @@ func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io
 	}
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("binnet-runs", fmt.Sprintf("sensitivity-%s-%s-seed%d", p.Name, datasetName(&d), r.seed))
+		dir = defaultSensitivityDir(p.Name, datasetName(&d), r.seed)
 	}
 	exe, err := selfExecutable()
 	if err != nil {
