@@ -3,6 +3,7 @@ package layers
 import (
 	"math"
 
+	"github.com/binnet/binnet/binnet/ops"
 	"github.com/binnet/binnet/binnet/quant"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -18,20 +19,22 @@ type Conv2DBuilder struct {
 	channels    int
 	kernel      int
 	stride      int
-	same        bool
+	pad         int // -1: "same", (kernel-1)/2
 	bias        bool
 	clip        bool
 	binarizable bool
+	fanOutInit  bool
 	quantizer   quant.Quantizer
 }
 
 // Conv2D builds a 2D convolution of x, shaped [batch, height, width,
 // channels] (channels last), with the given number of output channels. The
-// defaults are a 3x3 kernel, stride 1, "same" padding, a float bias, and
+// defaults are a 3x3 kernel, stride 1, "same" padding ((kernel-1)/2 zeros
+// on each side, PyTorch's padding=k//2), a float bias, and
 // PyTorch's nn.Conv2d initialization (uniform in ±1/sqrt(fan_in)). The kernel
 // is shaped [kh, kw, in, out]; its output axis is the last.
 func Conv2D(scope *model.Scope, ctl *Control, x *Node, channels int) *Conv2DBuilder {
-	return &Conv2DBuilder{scope: scope, ctl: ctl, x: x, channels: channels, kernel: 3, stride: 1, same: true,
+	return &Conv2DBuilder{scope: scope, ctl: ctl, x: x, channels: channels, kernel: 3, stride: 1, pad: -1,
 		bias: true, binarizable: true}
 }
 
@@ -41,17 +44,25 @@ func (b *Conv2DBuilder) KernelSize(k int) *Conv2DBuilder { b.kernel = k; return 
 // Stride sets the stride of both spatial axes.
 func (b *Conv2DBuilder) Stride(s int) *Conv2DBuilder { b.stride = s; return b }
 
-// PadSame pads so that, at stride 1, the output has the input's size (default).
-func (b *Conv2DBuilder) PadSame() *Conv2DBuilder { b.same = true; return b }
+// PadSame pads (kernel-1)/2 zeros on each side, so that at stride 1 the
+// output has the input's size (default).
+func (b *Conv2DBuilder) PadSame() *Conv2DBuilder { b.pad = -1; return b }
 
 // NoPadding makes a "valid" convolution.
-func (b *Conv2DBuilder) NoPadding() *Conv2DBuilder { b.same = false; return b }
+func (b *Conv2DBuilder) NoPadding() *Conv2DBuilder { b.pad = 0; return b }
+
+// Padding pads p zeros on each side of both spatial axes.
+func (b *Conv2DBuilder) Padding(p int) *Conv2DBuilder { b.pad = p; return b }
 
 // Bias sets whether the layer adds a (float) bias per output channel.
 func (b *Conv2DBuilder) Bias(useBias bool) *Conv2DBuilder { b.bias = useBias; return b }
 
 // ClipLatent sets whether latent weights are clipped to [-1,1] after each update.
 func (b *Conv2DBuilder) ClipLatent(clip bool) *Conv2DBuilder { b.clip = clip; return b }
+
+// KaimingNormalFanOut initializes the kernel as torchvision's ResNets do:
+// normal with standard deviation sqrt(2/(kernel*kernel*channels)).
+func (b *Conv2DBuilder) KaimingNormalFanOut() *Conv2DBuilder { b.fanOutInit = true; return b }
 
 // Quantizer overrides the Control's quantizer for this layer.
 func (b *Conv2DBuilder) Quantizer(q quant.Quantizer) *Conv2DBuilder { b.quantizer = q; return b }
@@ -68,17 +79,17 @@ func (b *Conv2DBuilder) Done() *Node {
 	bound := 1 / math.Sqrt(float64(fanIn))
 	init := initializer.RandomUniformFn(b.scope, -bound, bound)
 	kshape := []int{b.kernel, b.kernel, inC, b.channels}
-	wVar := b.scope.WithInitializer(init).VariableWithShape("weights", shapes.Make(x.DType(), kshape...))
-	w := wVar.ValueGraph(g)
-	conv := func(w *Node) *Node {
-		c := Convolve(x, w).Strides(b.stride)
-		if b.same {
-			c = c.PadSame()
-		} else {
-			c = c.NoPadding()
-		}
-		return c.Done()
+	wInit := init
+	if b.fanOutInit {
+		wInit = initializer.RandomNormalFn(b.scope, math.Sqrt(2/float64(b.kernel*b.kernel*b.channels)))
 	}
+	wVar := b.scope.WithInitializer(wInit).VariableWithShape("weights", shapes.Make(x.DType(), kshape...))
+	w := wVar.ValueGraph(g)
+	pad := b.pad
+	if pad < 0 {
+		pad = (b.kernel - 1) / 2
+	}
+	conv := func(w *Node) *Node { return ops.Conv2D(x, w, b.stride, pad) }
 	var info *Info
 	if b.binarizable {
 		q := b.quantizer

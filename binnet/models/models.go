@@ -82,7 +82,14 @@ type Hyper struct {
 	EvalBatchSize  int     // evaluation batch
 	EpochsPerLayer int     // the paper's epochs per layer
 	Epochs         int     // the paper's total epochs
-	ValidationSize int     // examples held out of the end of the training set
+	ValidationSize int     // examples held out of the training set for validation
+	// LRMilestones are the epochs (0-based, PyTorch's MultiStepLR) at which
+	// the learning rate is multiplied by LRGamma; none for a constant rate.
+	LRMilestones []int
+	LRGamma      float64
+	// Dataset is the data set the paper trains the preset on: "mnist",
+	// "cifar10" or "imagenet".
+	Dataset string
 }
 
 // Preset is a named network with the hyper-parameters of the paper's code.
@@ -97,13 +104,48 @@ type Preset struct {
 // Adam with lr 0.1, batch 100 (test batch 1000), 150 epochs per layer, 450
 // epochs, the last 5,000 training images held out for validation.
 var mnistHyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, EvalBatchSize: 1000,
-	EpochsPerLayer: 150, Epochs: 450, ValidationSize: 5000}
+	EpochsPerLayer: 150, Epochs: 450, ValidationSize: 5000, Dataset: "mnist"}
+
+// The CIFAR-10 scripts (scripts/cifar10/*): batch 100 (ResNet-20: 128),
+// test batch 1000, 5,000 training images held out by a fixed random index
+// file, augmentation on. VGG trains with Adam (train.py); its learning rate
+// is a script argument, main.py's default 0.01 here. ResNet-20 trains with
+// SGD, momentum 0.9, weight decay 1e-4, 1,200 epochs, 50 per layer and the
+// rate divided by 10 at epochs 1,000 and 1,100 (run_ep1200.sh); its rate is
+// also an argument, 0.1 here as in He et al. (2016).
+var (
+	vgg5Hyper = Hyper{Optimizer: "adam", LearningRate: 0.01, BatchSize: 100, EvalBatchSize: 1000,
+		EpochsPerLayer: 150, Epochs: 750, ValidationSize: 5000, Dataset: "cifar10"}
+	vgg9Hyper = Hyper{Optimizer: "adam", LearningRate: 0.01, BatchSize: 100, EvalBatchSize: 1000,
+		EpochsPerLayer: 150, Epochs: 1350, ValidationSize: 5000, Dataset: "cifar10"}
+	resnet20Hyper = Hyper{Optimizer: "sgd", LearningRate: 0.1, Momentum: 0.9, WeightDecay: 1e-4, BatchSize: 128,
+		EvalBatchSize: 1000, EpochsPerLayer: 50, Epochs: 1200, ValidationSize: 5000,
+		LRMilestones: []int{1000, 1100}, LRGamma: 0.1, Dataset: "cifar10"}
+	// resnet21Hyper follows main_imagenet_binary.py and the paper's ImageNet
+	// protocol: SGD lr 0.1, momentum 0.9, weight decay 1e-4, batch 256, 67
+	// epochs with 2 per layer. Its milestones are a script argument whose
+	// default (84) never falls within 67 epochs: a constant rate here.
+	resnet21Hyper = Hyper{Optimizer: "sgd", LearningRate: 0.1, Momentum: 0.9, WeightDecay: 1e-4, BatchSize: 256,
+		EvalBatchSize: 250, EpochsPerLayer: 2, Epochs: 67, ValidationSize: 0, Dataset: "imagenet"}
+	cnnHyper = Hyper{Optimizer: "adam", LearningRate: 0.01, BatchSize: 100, EvalBatchSize: 1000,
+		EpochsPerLayer: 5, Epochs: 20, ValidationSize: 5000, Dataset: "mnist"}
+)
 
 var presets = map[string]Preset{
 	"mlp-300-100": {Name: "mlp-300-100", Description: "MLP 784-300-100-10 (paper, MNIST)",
 		Network: MLP{Inputs: 784, Hidden: []int{300, 100}, Classes: 10}, Hyper: mnistHyper},
 	"mlp-784-784": {Name: "mlp-784-784", Description: "MLP 784-784-784-10 (paper, MNIST)",
 		Network: MLP{Inputs: 784, Hidden: []int{784, 784}, Classes: 10}, Hyper: mnistHyper},
+	"cnn": {Name: "cnn", Description: "small CNN conv32-conv64-maxpool-dense10 on 28x28x1 (benchmark network)",
+		Network: SmallCNN{Input: []int{28, 28, 1}, Classes: 10}, Hyper: cnnHyper},
+	"vgg5": {Name: "vgg5", Description: "VGG-5: conv64 x2, maxpool, FC 256-256-10 (paper, CIFAR-10)",
+		Network: VGG{Label: "vgg5", Input: []int{32, 32, 3}, Blocks: []int{64}, Hidden: []int{256, 256}, Classes: 10}, Hyper: vgg5Hyper},
+	"vgg9": {Name: "vgg9", Description: "VGG-9: conv 64/128/256 x2 with maxpools, FC 256-256-10 (paper, CIFAR-10)",
+		Network: VGG{Label: "vgg9", Input: []int{32, 32, 3}, Blocks: []int{64, 128, 256}, Hidden: []int{256, 256}, Classes: 10}, Hyper: vgg9Hyper},
+	"resnet20": {Name: "resnet20", Description: "ResNet-20, option A shortcuts, 20 binarizable layers (paper, CIFAR-10)",
+		Network: ResNetCIFAR{Label: "resnet20", Input: []int{32, 32, 3}, BlocksPerStage: 3, Classes: 10}, Hyper: resnet20Hyper},
+	"resnet21": {Name: "resnet21", Description: "ResNet-18 with its 21 binarizable layers (paper, ImageNet 224x224)",
+		Network: ResNet18{Input: []int{224, 224, 3}, Classes: 1000}, Hyper: resnet21Hyper},
 }
 
 // Register adds a preset, replacing any of the same name.

@@ -28,14 +28,14 @@ func benchStep(b *testing.B, net models.Network, batch int, modes []binnet.Mode)
 	for i := range idx {
 		idx[i] = i
 	}
-	x, y := data.Train.batch(idx)
-	if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.1); err != nil {
+	x, y := batchOf(data.Train, idx)
+	if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.1); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		x, y := data.Train.batch(idx)
-		if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.1); err != nil {
+		x, y := batchOf(data.Train, idx)
+		if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.1); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package training
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/binnet/binnet/datasets"
 )
@@ -36,33 +37,45 @@ func FromSet(s *datasets.Set, mean, std float32, shape ...int) (*Examples, error
 // Len returns the number of examples.
 func (e *Examples) Len() int { return len(e.Y) }
 
-// batch copies the examples of indices into new feature and label slices.
-func (e *Examples) batch(indices []int) ([]float32, []int32) {
-	x := make([]float32, len(indices)*e.stride)
-	y := make([]int32, len(indices))
+// String returns the set's name.
+func (e *Examples) String() string { return e.Name }
+
+// ExampleShape returns the shape of one example.
+func (e *Examples) ExampleShape() []int { return append([]int(nil), e.Shape...) }
+
+// Batch copies the examples at indices into x and their labels into y.
+// In-memory examples have no augmentation: rng is ignored.
+func (e *Examples) Batch(indices []int, _ *rand.Rand, x []float32, y []int32) error {
+	if len(x) != len(indices)*e.stride || len(y) != len(indices) {
+		return fmt.Errorf("training: %s: batch of %d examples needs %d features and %d labels, got %d and %d",
+			e.Name, len(indices), len(indices)*e.stride, len(indices), len(x), len(y))
+	}
 	for i, idx := range indices {
+		if idx < 0 || idx >= e.Len() {
+			return fmt.Errorf("training: %s: example %d out of range 0..%d", e.Name, idx, e.Len()-1)
+		}
 		copy(x[i*e.stride:(i+1)*e.stride], e.X[idx*e.stride:(idx+1)*e.stride])
 		y[i] = int32(e.Y[idx])
 	}
-	return x, y
+	return nil
 }
 
 // Data holds the three splits of a run.
 type Data struct {
-	Train, Val, Test *Examples
+	Train, Val, Test Source
 }
 
 // check validates the splits against a network's input shape.
 func (d Data) check(shape []int) error {
 	for _, s := range []struct {
 		name string
-		e    *Examples
+		e    Source
 	}{{"training", d.Train}, {"validation", d.Val}, {"test", d.Test}} {
 		if s.e == nil || s.e.Len() == 0 {
 			return fmt.Errorf("training: the %s set is empty", s.name)
 		}
-		if fmt.Sprint(s.e.Shape) != fmt.Sprint(shape) {
-			return fmt.Errorf("training: the %s set %s has examples of shape %v, the network wants %v", s.name, s.e.Name, s.e.Shape, shape)
+		if fmt.Sprint(s.e.ExampleShape()) != fmt.Sprint(shape) {
+			return fmt.Errorf("training: the %s set %s has examples of shape %v, the network wants %v", s.name, s.e, s.e.ExampleShape(), shape)
 		}
 	}
 	return nil

@@ -215,10 +215,12 @@ func (e *Engine) Accumulated() (loss, accuracy float64, count int) {
 
 // Evaluate returns the mean loss and the accuracy of the network on ex, with
 // batch norm's running averages and the given layer modes.
-func (e *Engine) Evaluate(ex *Examples, modes []binnet.Mode, batchSize int) (loss, accuracy float64, err error) {
+func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, accuracy float64, err error) {
 	if ex.Len() == 0 {
-		return 0, 0, fmt.Errorf("training: evaluation set %s is empty", ex.Name)
+		return 0, 0, fmt.Errorf("training: evaluation set %s is empty", ex)
 	}
+	size := exampleSize(ex)
+	shape := ex.ExampleShape()
 	gates, _ := gateVectors(modes)
 	var sumLoss, correct float64
 	indices := make([]int, 0, batchSize)
@@ -228,8 +230,11 @@ func (e *Engine) Evaluate(ex *Examples, modes []binnet.Mode, batchSize int) (los
 		for i := from; i < to; i++ {
 			indices = append(indices, i)
 		}
-		x, y := ex.batch(indices)
-		xt, yt := batchTensors(x, y, ex.Shape)
+		x, y := make([]float32, len(indices)*size), make([]int32, len(indices))
+		if err := ex.Batch(indices, nil, x, y); err != nil {
+			return 0, 0, err
+		}
+		xt, yt := batchTensors(x, y, shape)
 		out, err := e.evalExec.Exec(xt, yt, gates)
 		if err != nil {
 			return 0, 0, err

@@ -37,8 +37,12 @@ type Config struct {
 	Optimizer     Optimizer          // default Adam
 	BatchSize     int                // training batch, default 100
 	EvalBatchSize int                // evaluation batch, default 1000
-	Seed          int64              // seeds initialization, shuffling and noise
-	ClipLatent    bool               // clip latent weights of binarizable layers to [-1,1]
+	Seed          int64              // seeds initialization, shuffling, augmentation and noise
+	// LRMilestones are the epochs (0-based, as PyTorch's MultiStepLR counts
+	// them) from which the learning rate is multiplied by LRGamma once more.
+	LRMilestones []int
+	LRGamma      float64 // default 0.1 when there are milestones
+	ClipLatent   bool    // clip latent weights of binarizable layers to [-1,1]
 	// ResetLatentEachEpoch sets the latent weights of binary layers to
 	// sign(w) after every epoch, before validation: the side effect of the
 	// official code's evaluation (see Engine.ResetLatentToSign). Off by default.
@@ -87,6 +91,8 @@ type fingerprint struct {
 	Batch     int                `json:"batch_size"`
 	Clip      bool               `json:"clip_latent"`
 	Reset     bool               `json:"reset_latent_each_epoch,omitempty"`
+	Mile      []int              `json:"lr_milestones,omitempty"`
+	Gamma     float64            `json:"lr_gamma,omitempty"`
 	Train     int                `json:"train_examples"`
 	Val       int                `json:"val_examples"`
 }
@@ -135,9 +141,32 @@ func (c *Config) setDefaults() error {
 	if c.EvalBatchSize < 1 {
 		return fmt.Errorf("training: evaluation batch size %d must be positive", c.EvalBatchSize)
 	}
+	if len(c.LRMilestones) > 0 && c.LRGamma == 0 {
+		c.LRGamma = 0.1
+	}
+	if !(c.LRGamma >= 0) || math.IsInf(c.LRGamma, 0) {
+		return fmt.Errorf("training: learning-rate factor %v must be a non-negative number", c.LRGamma)
+	}
+	for i, m := range c.LRMilestones {
+		if m < 1 || (i > 0 && m <= c.LRMilestones[i-1]) {
+			return fmt.Errorf("training: learning-rate milestones %v must be increasing epochs from 1", c.LRMilestones)
+		}
+	}
 	var err error
 	c.Optimizer, err = c.Optimizer.withDefaults()
 	return err
+}
+
+// LearningRate returns the learning rate of epoch (0-based) under cfg's
+// optimizer rate and milestones.
+func (c *Config) LearningRate(epoch int) float64 {
+	lr := c.Optimizer.LearningRate
+	for _, m := range c.LRMilestones {
+		if epoch >= m {
+			lr *= c.LRGamma
+		}
+	}
+	return lr
 }
 
 // Run trains cfg.Network on data as cfg.Schedule says and returns the results.
@@ -182,7 +211,8 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 	}
 	fp, err := json.Marshal(fingerprint{Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
 		Schedule: sched, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(), Optimizer: engine.Optimizer,
-		Batch: cfg.BatchSize, Clip: cfg.ClipLatent, Reset: cfg.ResetLatentEachEpoch, Train: data.Train.Len(), Val: data.Val.Len()})
+		Batch: cfg.BatchSize, Clip: cfg.ClipLatent, Reset: cfg.ResetLatentEachEpoch, Train: data.Train.Len(), Val: data.Val.Len(),
+		Mile: cfg.LRMilestones, Gamma: cfg.LRGamma})
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +269,7 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 	}
 
 	prog := newProgress(cfg.Progress, cfg.Terminal)
+	shape := data.Train.ExampleShape()
 	perm := make([]int, data.Train.Len())
 	numBatches := (data.Train.Len() + cfg.BatchSize - 1) / cfg.BatchSize
 	if rem := data.Train.Len() % cfg.BatchSize; rem == 1 {
@@ -253,8 +284,9 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		}
 		start := time.Now()
 		modes := sched.Modes(epoch)
+		lr := cfg.LearningRate(epoch)
 		rec := EpochRecord{Epoch: epoch + 1, Stage: sched.StageAt(epoch) + 1, BinaryLayers: oneBased(sched.BinaryLayers(epoch)),
-			FrozenLayers: frozenLayers(modes), LearningRate: cfg.Optimizer.LearningRate}
+			FrozenLayers: frozenLayers(modes), LearningRate: lr}
 		// The shuffle of each epoch depends only on the seed and the epoch: exact resume.
 		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(epoch)))
 		for i := range perm {
@@ -263,14 +295,20 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
 		engine.ResetAccumulators()
 		prog.startEpoch(rec, sched.TotalEpochs(), numBatches)
+		batches, stop := prefetch(data.Train, perm, cfg.BatchSize, numBatches, uint64(cfg.Seed), uint64(epoch))
 		for bi := 0; bi < numBatches; bi++ {
-			idx := perm[bi*cfg.BatchSize : min((bi+1)*cfg.BatchSize, len(perm))]
-			x, y := data.Train.batch(idx)
-			if err := engine.TrainStep(x, y, data.Train.Shape, modes, cfg.Optimizer.LearningRate); err != nil {
+			b := <-batches
+			if b.err != nil {
+				stop()
+				return nil, fmt.Errorf("training: epoch %d, batch %d: %w", epoch+1, bi+1, b.err)
+			}
+			if err := engine.TrainStep(b.x, b.y, shape, modes, lr); err != nil {
+				stop()
 				return nil, fmt.Errorf("training: epoch %d, batch %d: %w", epoch+1, bi+1, err)
 			}
 			prog.step(bi + 1)
 		}
+		stop()
 		rec.TrainLoss, rec.TrainAccuracy, _ = engine.Accumulated()
 		if math.IsNaN(rec.TrainLoss) || math.IsInf(rec.TrainLoss, 0) {
 			derr := &DivergenceError{Epoch: rec.Epoch, Stage: rec.Stage, BinaryLayers: rec.BinaryLayers, Loss: rec.TrainLoss}

@@ -112,8 +112,9 @@ func TestResumeIsExact(t *testing.T) {
 func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
 	data := smallData(t)
 	// Private copy of the features, poisoned after the first epoch.
-	x := append([]float32(nil), data.Train.X...)
-	data.Train = &Examples{Name: "poisoned", X: x, Y: data.Train.Y, Shape: data.Train.Shape, stride: data.Train.stride}
+	orig := data.Train.(*Examples)
+	x := append([]float32(nil), orig.X...)
+	data.Train = &Examples{Name: "poisoned", X: x, Y: orig.Y, Shape: orig.Shape, stride: orig.stride}
 	cfg := smallConfig(t, schedule.Reverse(3), 1, 3)
 	cfg.OutDir = t.TempDir()
 	cfg.OnEpoch = func(r EpochRecord) {
@@ -216,13 +217,13 @@ func TestEvaluationSeesTraining(t *testing.T) {
 	data := smallData(t)
 	e := newTestEngine(t, smallMLP, Optimizer{Name: "adam", LearningRate: 0.01})
 	modes := []binnet.Mode{binnet.Float, binnet.Float, binnet.Float}
-	x, y := data.Train.batch([]int{0, 1, 2, 3, 4, 5, 6, 7})
-	if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.01); err != nil {
+	x, y := batchOf(data.Train, []int{0, 1, 2, 3, 4, 5, 6, 7})
+	if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.01); err != nil {
 		t.Fatal(err)
 	}
 	l1, _, _ := e.Evaluate(data.Val, modes, 250)
 	for i := 0; i < 5; i++ {
-		if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.01); err != nil {
+		if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.01); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -240,13 +241,13 @@ func TestFrozenAndClipped(t *testing.T) {
 	e := newTestEngine(t, smallMLP, Optimizer{Name: "adam", LearningRate: 0.5})
 	e.ClipAll = true
 	modes := []binnet.Mode{binnet.Frozen, binnet.Binary, binnet.Float}
-	x, y := data.Train.batch([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
-	if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.5); err != nil {
+	x, y := batchOf(data.Train, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.5); err != nil {
 		t.Fatal(err)
 	}
 	w0, w1 := weights(t, e, 0), weights(t, e, 1)
 	for i := 0; i < 3; i++ {
-		if err := e.TrainStep(x, y, data.Train.Shape, modes, 0.5); err != nil {
+		if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.5); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -358,4 +359,13 @@ func TestStaleTemporaryFilesAreRemoved(t *testing.T) {
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale temporary checkpoint still there: %v", err)
 	}
+}
+
+// batchOf reads the examples at idx from src, without augmentation.
+func batchOf(src Source, idx []int) ([]float32, []int32) {
+	x, y := make([]float32, len(idx)*exampleSize(src)), make([]int32, len(idx))
+	if err := src.Batch(idx, nil, x, y); err != nil {
+		panic(err)
+	}
+	return x, y
 }

@@ -71,11 +71,13 @@ func (o *dataOptions) load(ctx context.Context, preset models.Preset, stderr io.
 	var data training.Data
 	for _, s := range []struct {
 		set *datasets.Set
-		dst **training.Examples
+		dst *training.Source
 	}{{tr, &data.Train}, {va, &data.Val}, {test, &data.Test}} {
-		if *s.dst, err = training.FromSet(s.set, mean, std, shape...); err != nil {
+		ex, err := training.FromSet(s.set, mean, std, shape...)
+		if err != nil {
 			return "", training.Data{}, err
 		}
+		*s.dst = ex
 	}
 	return name, data, nil
 }

@@ -641,12 +641,14 @@ func loadMNIST(dir string) (training.Data, float64, error) {
 	}
 	var d training.Data
 	for _, p := range []struct {
-		dst **training.Examples
+		dst *training.Source
 		s   *datasets.Set
 	}{{&d.Train, tr}, {&d.Val, val}, {&d.Test, test}} {
-		if *p.dst, err = training.FromSet(p.s, datasets.MNISTMean, datasets.MNISTStd, 784); err != nil {
+		ex, err := training.FromSet(p.s, datasets.MNISTMean, datasets.MNISTStd, 784)
+		if err != nil {
 			return d, 0, err
 		}
+		*p.dst = ex
 	}
 	return d, time.Since(t0).Seconds(), nil
 }
@@ -674,14 +676,15 @@ func epochWorkload(b compute.Backend, name string, data training.Data, load floa
 	// Real batches for the steps-only measurement: the first 16 of a shuffle.
 	rng := rand.New(rand.NewPCG(3, 4))
 	perm := rng.Perm(data.Train.Len())
+	train := data.Train.(*training.Examples)
 	var xs [][]float32
 	var ys [][]int32
 	for bi := 0; bi < 16; bi++ {
 		x := make([]float32, 0, batch*784)
 		y := make([]int32, 0, batch)
 		for _, i := range perm[bi*batch : (bi+1)*batch] {
-			x = append(x, data.Train.X[i*784:(i+1)*784]...)
-			y = append(y, int32(data.Train.Y[i]))
+			x = append(x, train.X[i*784:(i+1)*784]...)
+			y = append(y, int32(train.Y[i]))
 		}
 		xs, ys = append(xs, x), append(ys, y)
 	}

@@ -1,0 +1,157 @@
+package models_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/backend"
+	"github.com/binnet/binnet/binnet/layers"
+	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/quant"
+	"github.com/binnet/binnet/binnet/training"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// layersOf builds net's training graph once and returns its binarizable layers.
+func layersOf(t *testing.T, net models.Network, batch int) ([]layers.Info, *training.Engine, [][]float32, [][]int32) {
+	t.Helper()
+	b, err := backend.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := model.NewStore()
+	store.SetRNGStateFromSeed(1)
+	e, err := training.NewEngine(b, store, net, quant.STESign, training.Optimizer{Name: "adam", LearningRate: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := 1
+	for _, d := range net.InputShape() {
+		size *= d
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var xs [][]float32
+	var ys [][]int32
+	for range 2 {
+		x, y := make([]float32, batch*size), make([]int32, batch)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		for i := range y {
+			y[i] = int32(rng.IntN(net.NumClasses()))
+		}
+		xs, ys = append(xs, x), append(ys, y)
+	}
+	modes := make([]binnet.Mode, net.NumBinarizable())
+	if err := e.TrainStep(xs[0], ys[0], net.InputShape(), modes, 0.01); err != nil {
+		t.Fatal(err)
+	}
+	return e.Layers(), e, xs, ys
+}
+
+// TestConvPresetsStructure checks the number, kind, order and size of the
+// binarizable layers against hand counts from the paper's PyTorch models.
+func TestConvPresetsStructure(t *testing.T) {
+	cases := []struct {
+		preset   string
+		adapt    []int // input shape for a smaller, faster graph; nil keeps the preset's
+		classes  int
+		params   int    // binarizable weights, by hand from the PyTorch definitions
+		kinds    string // kind of each layer: c conv, d dense
+		kernelAt map[int][]int
+	}{
+		{preset: "cnn", params: 9*32 + 9*32*64 + 14*14*64*10, kinds: "ccd"},
+		{preset: "vgg5", params: 1728 + 36864 + 16384*256 + 256*256 + 2560, kinds: "ccddd"},
+		{preset: "vgg9", params: 1728 + 36864 + 73728 + 147456 + 294912 + 589824 + 4096*256 + 65536 + 2560, kinds: "ccccccddd"},
+		{preset: "resnet20", params: 432 + 13824 + 50688 + 202752 + 640, kinds: "ccccccccccccccccccc" + "d",
+			kernelAt: map[int][]int{1: {3, 3, 3, 16}, 8: {3, 3, 16, 32}, 20: {64, 10}}},
+		// ResNet-18 at 1000 classes: torchvision's 11,689,512 parameters less
+		// batch norm (9,600) and the classifier's bias (1,000).
+		{preset: "resnet21", adapt: []int{32, 32, 3}, classes: 1000, params: 11678912,
+			kinds:    "c" + "cccc" + "ccccc" + "ccccc" + "ccccc" + "d",
+			kernelAt: map[int][]int{1: {7, 7, 3, 64}, 6: {3, 3, 64, 128}, 7: {3, 3, 128, 128}, 8: {1, 1, 64, 128}, 21: {512, 1000}}},
+	}
+	for _, c := range cases {
+		t.Run(c.preset, func(t *testing.T) {
+			p, err := models.Lookup(c.preset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			net := p.Network
+			if c.adapt != nil {
+				if net, err = net.(models.Adaptable).Adapt(c.adapt, c.classes); err != nil {
+					t.Fatal(err)
+				}
+			}
+			infos, _, _, _ := layersOf(t, net, 2)
+			if len(infos) != net.NumBinarizable() || len(infos) != len(c.kinds) {
+				t.Fatalf("%d binarizable layers built, NumBinarizable says %d, want %d", len(infos), net.NumBinarizable(), len(c.kinds))
+			}
+			total := 0
+			for i, in := range infos {
+				want := layers.KindConv2D
+				if c.kinds[i] == 'd' {
+					want = layers.KindDense
+				}
+				if in.Kind != want {
+					t.Errorf("layer %d is %s, want %s", i+1, in.Kind, want)
+				}
+				if k, ok := c.kernelAt[i+1]; ok && fmt.Sprint(in.KernelShape) != fmt.Sprint(k) {
+					t.Errorf("layer %d (%s) has weights %v, want %v", i+1, in.Scope, in.KernelShape, k)
+				}
+				total += in.Params()
+			}
+			if total != c.params {
+				t.Errorf("binarizable weights: %d, want %d", total, c.params)
+			}
+		})
+	}
+}
+
+// TestConvNetworksLearn trains each convolutional network, all layers
+// binary, on two fixed random batches and checks that the training loss on
+// them falls: gradients reach every layer through convolutions, pooling and
+// the residual paths.
+func TestConvNetworksLearn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains five networks")
+	}
+	for _, name := range []string{"cnn", "vgg5", "resnet20", "resnet21"} {
+		t.Run(name, func(t *testing.T) {
+			p, _ := models.Lookup(name)
+			net := p.Network
+			if name == "resnet21" {
+				net, _ = net.(models.Adaptable).Adapt([]int{32, 32, 3}, 10)
+			}
+			_, e, xs, ys := layersOf(t, net, 8)
+			modes := make([]binnet.Mode, net.NumBinarizable())
+			for i := range modes {
+				modes[i] = binnet.Binary
+			}
+			loss := func() float64 {
+				e.ResetAccumulators()
+				for i := range xs {
+					if err := e.TrainStep(xs[i], ys[i], net.InputShape(), modes, 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				l, _, _ := e.Accumulated()
+				return l
+			}
+			before := loss()
+			for range 15 {
+				for i := range xs {
+					if err := e.TrainStep(xs[i], ys[i], net.InputShape(), modes, 0.01); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			after := loss()
+			if !(after < 0.7*before) {
+				t.Errorf("training loss %.4f -> %.4f after 30 steps: want a drop of 30%%", before, after)
+			}
+		})
+	}
+}

@@ -1,0 +1,218 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/binnet/binnet/binnet/backend"
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+func testBackend(t testing.TB) compute.Backend {
+	b, err := backend.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func randomData(seed uint64, n int) []float32 {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(rng.NormFloat64())
+	}
+	return out
+}
+
+func prod(d []int) int {
+	n := 1
+	for _, v := range d {
+		n *= v
+	}
+	return n
+}
+
+// lossOf is sum(f(x,w) * r) for a fixed random r, so that every output
+// element's gradient differs.
+func lossOf(f func(x, w *Node) *Node, r *Node) func(x, w *Node) *Node {
+	return func(x, w *Node) *Node { return ReduceAllSum(Mul(f(x, w), r)) }
+}
+
+type convCase struct {
+	b, h, w, c, o, k, stride, pad int
+}
+
+func (cc convCase) String() string {
+	return fmt.Sprintf("b%d_%dx%dx%d_o%d_k%d_s%d_p%d", cc.b, cc.h, cc.w, cc.c, cc.o, cc.k, cc.stride, cc.pad)
+}
+
+func gomlxConv(stride, pad int) func(x, w *Node) *Node {
+	return func(x, w *Node) *Node {
+		return Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
+	}
+}
+
+func oursConv(stride, pad int) func(x, w *Node) *Node {
+	return func(x, w *Node) *Node { return Conv2DIm2Col(x, w, stride, pad) }
+}
+
+// TestConv2DMatchesGoMLX compares values and both gradients with GoMLX's own
+// convolution (whose gradients pass finite-difference checks on this backend).
+func TestConv2DMatchesGoMLX(t *testing.T) {
+	be := testBackend(t)
+	cases := []convCase{
+		{2, 6, 6, 3, 4, 3, 1, 1},
+		{2, 7, 5, 2, 3, 3, 2, 1},
+		{1, 8, 8, 4, 5, 1, 2, 0},
+		{2, 9, 9, 3, 2, 7, 2, 3},
+		{3, 5, 5, 2, 3, 3, 1, 0},
+		{2, 4, 4, 3, 2, 1, 1, 0},
+	}
+	for _, cc := range cases {
+		t.Run(cc.String(), func(t *testing.T) {
+			ho, wo := ConvOutputSize(cc.h, cc.k, cc.stride, cc.pad), ConvOutputSize(cc.w, cc.k, cc.stride, cc.pad)
+			xt := tensors.FromFlatDataAndDimensions(randomData(1, cc.b*cc.h*cc.w*cc.c), cc.b, cc.h, cc.w, cc.c)
+			wt := tensors.FromFlatDataAndDimensions(randomData(2, cc.k*cc.k*cc.c*cc.o), cc.k, cc.k, cc.c, cc.o)
+			rt := tensors.FromFlatDataAndDimensions(randomData(3, cc.b*ho*wo*cc.o), cc.b, ho, wo, cc.o)
+			run := func(f func(x, w *Node) *Node) [][]float32 {
+				exec := MustNewExec(be, func(x, w, r *Node) []*Node {
+					y := f(x, w)
+					loss := ReduceAllSum(Mul(y, r))
+					g := Gradient(loss, x, w)
+					return []*Node{y, g[0], g[1]}
+				})
+				out := exec.MustExec(xt, wt, rt)
+				var res [][]float32
+				for _, o := range out {
+					res = append(res, tensors.MustCopyFlatData[float32](o))
+				}
+				return res
+			}
+			want, got := run(gomlxConv(cc.stride, cc.pad)), run(oursConv(cc.stride, cc.pad))
+			for i, name := range []string{"output", "dx", "dw"} {
+				if len(want[i]) != len(got[i]) {
+					t.Fatalf("%s: %d values, want %d", name, len(got[i]), len(want[i]))
+				}
+				for j := range want[i] {
+					if d := math.Abs(float64(want[i][j] - got[i][j])); d > 1e-4*(1+math.Abs(float64(want[i][j]))) {
+						t.Fatalf("%s[%d] = %v, GoMLX's convolution gives %v", name, j, got[i][j], want[i][j])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestConv2DFiniteDifferences checks the hand-written gradient against
+// central differences of the loss in float64.
+func TestConv2DFiniteDifferences(t *testing.T) {
+	be := testBackend(t)
+	for _, cc := range []convCase{{2, 5, 5, 2, 3, 3, 1, 1}, {1, 7, 6, 2, 2, 3, 2, 1}} {
+		t.Run(cc.String(), func(t *testing.T) {
+			ho, wo := ConvOutputSize(cc.h, cc.k, cc.stride, cc.pad), ConvOutputSize(cc.w, cc.k, cc.stride, cc.pad)
+			to64 := func(v []float32) []float64 {
+				out := make([]float64, len(v))
+				for i, x := range v {
+					out[i] = float64(x)
+				}
+				return out
+			}
+			xs := to64(randomData(4, cc.b*cc.h*cc.w*cc.c))
+			ws := to64(randomData(5, cc.k*cc.k*cc.c*cc.o))
+			rs := to64(randomData(6, cc.b*ho*wo*cc.o))
+			rt := tensors.FromFlatDataAndDimensions(rs, cc.b, ho, wo, cc.o)
+			lossExec := MustNewExec(be, func(x, w, r *Node) *Node { return ReduceAllSum(Mul(Conv2DIm2Col(x, w, cc.stride, cc.pad), r)) })
+			gradExec := MustNewExec(be, func(x, w, r *Node) []*Node {
+				return Gradient(ReduceAllSum(Mul(Conv2DIm2Col(x, w, cc.stride, cc.pad), r)), x, w)
+			})
+			loss := func(x, w []float64) float64 {
+				out := lossExec.MustExec(tensors.FromFlatDataAndDimensions(x, cc.b, cc.h, cc.w, cc.c),
+					tensors.FromFlatDataAndDimensions(w, cc.k, cc.k, cc.c, cc.o), rt)
+				return out[0].Value().(float64)
+			}
+			grads := gradExec.MustExec(tensors.FromFlatDataAndDimensions(xs, cc.b, cc.h, cc.w, cc.c),
+				tensors.FromFlatDataAndDimensions(ws, cc.k, cc.k, cc.c, cc.o), rt)
+			dx, dw := tensors.MustCopyFlatData[float64](grads[0]), tensors.MustCopyFlatData[float64](grads[1])
+			const eps = 1e-5
+			check := func(name string, v []float64, g []float64, other []float64, isX bool) {
+				for i := range v {
+					old := v[i]
+					v[i] = old + eps
+					var up, down float64
+					if isX {
+						up = loss(v, other)
+					} else {
+						up = loss(other, v)
+					}
+					v[i] = old - eps
+					if isX {
+						down = loss(v, other)
+					} else {
+						down = loss(other, v)
+					}
+					v[i] = old
+					fd := (up - down) / (2 * eps)
+					if math.Abs(fd-g[i]) > 1e-6*(1+math.Abs(fd)) {
+						t.Fatalf("%s[%d]: gradient %v, finite difference %v", name, i, g[i], fd)
+					}
+				}
+			}
+			check("dx", xs, dx, ws, true)
+			check("dw", ws, dw, xs, false)
+		})
+	}
+}
+
+func TestMaxPool2D(t *testing.T) {
+	be := testBackend(t)
+	for _, c := range []struct{ k, s, p int }{{2, 2, 0}, {3, 2, 1}} {
+		t.Run(fmt.Sprintf("k%d_s%d_p%d", c.k, c.s, c.p), func(t *testing.T) {
+			b, h, w, ch := 2, 6, 6, 3
+			xs := randomData(8, b*h*w*ch)
+			exec := MustNewExec(be, func(x *Node) []*Node {
+				y := MaxPool2D(x, c.k, c.s, c.p)
+				r := Iota(x.Graph(), y.Shape(), 3)
+				return []*Node{y, Gradient(ReduceAllSum(Mul(y, AddScalar(r, 1))), x)[0]}
+			})
+			out := exec.MustExec(tensors.FromFlatDataAndDimensions(xs, b, h, w, ch))
+			y, dx := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+			ho := ConvOutputSize(h, c.k, c.s, c.p)
+			wantDx := make([]float32, len(xs))
+			for n := 0; n < b; n++ {
+				for i := 0; i < ho; i++ {
+					for j := 0; j < ho; j++ {
+						for cc := 0; cc < ch; cc++ {
+							best, at := float32(math.Inf(-1)), -1
+							for dy := 0; dy < c.k; dy++ {
+								for dx := 0; dx < c.k; dx++ {
+									yy, xx := i*c.s+dy-c.p, j*c.s+dx-c.p
+									if yy < 0 || xx < 0 || yy >= h || xx >= w {
+										continue
+									}
+									idx := ((n*h+yy)*w+xx)*ch + cc
+									if xs[idx] > best {
+										best, at = xs[idx], idx
+									}
+								}
+							}
+							if got := y[((n*ho+i)*ho+j)*ch+cc]; got != best {
+								t.Fatalf("max at (%d,%d,%d,%d) = %v, want %v", n, i, j, cc, got, best)
+							}
+							wantDx[at] += float32(cc + 1)
+						}
+					}
+				}
+			}
+			for i := range wantDx {
+				if dx[i] != wantDx[i] {
+					t.Fatalf("dx[%d] = %v, want %v", i, dx[i], wantDx[i])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,77 @@
+package training
+
+import "math/rand/v2"
+
+// Source is a labelled example set that training reads batch by batch. An
+// in-memory set ([Examples]), a CIFAR-10 set with on-the-fly augmentation or a
+// streaming JPEG folder all satisfy it; packages that provide one need not
+// import this package.
+type Source interface {
+	// String names the set in messages, e.g. "cifar10/train[0:45000]".
+	String() string
+	// Len is the number of examples.
+	Len() int
+	// ExampleShape is the shape of one example: [784] for a flat MNIST
+	// vector, [32, 32, 3] for a colour image (channels last).
+	ExampleShape() []int
+	// Batch writes the examples at indices into x, which holds
+	// len(indices)*prod(ExampleShape()) values, and their labels into y.
+	// With a non-nil rng the source applies its training augmentation,
+	// drawing every random choice from rng so that a batch is a function of
+	// the seed (exact resume); with a nil rng it applies none (evaluation).
+	Batch(indices []int, rng *rand.Rand, x []float32, y []int32) error
+}
+
+// exampleSize is the number of values of one example of s.
+func exampleSize(s Source) int {
+	n := 1
+	for _, d := range s.ExampleShape() {
+		n *= d
+	}
+	return n
+}
+
+// prefetched is one training batch, or the error that prevented it.
+type prefetched struct {
+	x   []float32
+	y   []int32
+	err error
+}
+
+// augmentStream separates the augmentation draws from the shuffle's.
+const augmentStream = 0x9e3779b97f4a7c15
+
+// prefetch reads the epoch's batches of src in order in a goroutine, one or
+// two ahead of the training step, so that decoding and augmentation overlap
+// the computation. Batch bi draws its augmentation from an rng seeded by
+// (seed, epoch, bi) alone: the batches are the same whatever the timing, and
+// a resumed run sees the same ones. stop ends the goroutine early.
+func prefetch(src Source, perm []int, batchSize, numBatches int, seed, epoch uint64) (<-chan prefetched, func()) {
+	out := make(chan prefetched, 2)
+	done := make(chan struct{})
+	size := exampleSize(src)
+	go func() {
+		defer close(out)
+		for bi := 0; bi < numBatches; bi++ {
+			idx := perm[bi*batchSize : min((bi+1)*batchSize, len(perm))]
+			b := prefetched{x: make([]float32, len(idx)*size), y: make([]int32, len(idx))}
+			rng := rand.New(rand.NewPCG(seed^augmentStream, epoch<<32|uint64(bi)))
+			b.err = src.Batch(idx, rng, b.x, b.y)
+			select {
+			case out <- b:
+			case <-done:
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	var once bool
+	return out, func() {
+		if !once {
+			once = true
+			close(done)
+		}
+	}
+}
