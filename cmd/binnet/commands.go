@@ -48,7 +48,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	name, data, err := d.load(ctx, p, stderr)
+	name, data, err := d.load(ctx, &p, stderr)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("order %q: %w", o, err)
 		}
 	}
-	name, data, err := d.load(ctx, p, stderr)
+	name, data, err := d.load(ctx, &p, stderr)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	name, data, err := d.load(ctx, p, stderr)
+	name, data, err := d.load(ctx, &p, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,88 +12,7 @@ import (
 	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/sensitivity"
 	"github.com/binnet/binnet/binnet/training"
-	"github.com/binnet/binnet/datasets"
 )
-
-// dataOptions are the flags that choose the data.
-type dataOptions struct {
-	dataset string
-	dataDir string
-	valSize int
-	fetch   bool
-}
-
-func (o *dataOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.dataset, "dataset", "", "data set: mnist | fashion-mnist | sample (default: sample, the embedded 12,000-image MNIST subset, unless -data-dir is given, then mnist)")
-	fs.StringVar(&o.dataDir, "data-dir", "", "folder with the four IDX files (gzipped or raw), e.g. /usr/share/datasets/fashion-mnist")
-	fs.IntVar(&o.valSize, "val-size", 0, "training examples held out for validation, taken from the END of the training set as in the paper's code (default: the preset's 5000; 1000 for the sample)")
-	fs.BoolVar(&o.fetch, "fetch", false, "download -dataset into the cache (checksums verified) when it is not there")
-}
-
-// load returns the name of the data and its three splits.
-func (o *dataOptions) load(ctx context.Context, preset models.Preset, stderr io.Writer) (string, training.Data, error) {
-	name := datasetName(o)
-	var train, test *datasets.Set
-	var err error
-	switch {
-	case name == "sample":
-		if o.dataDir != "" {
-			return "", training.Data{}, errors.New("-data-dir cannot be used with -dataset sample")
-		}
-		train, test, err = datasets.Sample()
-	case o.dataDir != "":
-		train, test, err = datasets.Load(name, o.dataDir)
-	default:
-		dir, derr := cachedDir(ctx, name, o.fetch, stderr)
-		if derr != nil {
-			return "", training.Data{}, derr
-		}
-		train, test, err = datasets.Load(name, dir)
-	}
-	if err != nil {
-		return "", training.Data{}, err
-	}
-	val := o.valSize
-	if val == 0 {
-		val = preset.Hyper.ValidationSize
-		if name == "sample" {
-			val = 1000
-		}
-	}
-	tr, va, err := train.HoldOutLast(val)
-	if err != nil {
-		return "", training.Data{}, fmt.Errorf("-val-size: %w", err)
-	}
-	mean, std := datasets.Normalization(name)
-	shape := preset.Network.InputShape()
-	var data training.Data
-	for _, s := range []struct {
-		set *datasets.Set
-		dst *training.Source
-	}{{tr, &data.Train}, {va, &data.Val}, {test, &data.Test}} {
-		ex, err := training.FromSet(s.set, mean, std, shape...)
-		if err != nil {
-			return "", training.Data{}, err
-		}
-		*s.dst = ex
-	}
-	return name, data, nil
-}
-
-func cachedDir(ctx context.Context, name string, fetch bool, stderr io.Writer) (string, error) {
-	cache, err := datasets.DefaultCacheDir()
-	if err != nil {
-		return "", err
-	}
-	dir := cache + string(os.PathSeparator) + name
-	if _, _, err := datasets.Load(name, dir); err == nil {
-		return dir, nil
-	}
-	if !fetch {
-		return "", fmt.Errorf("data set %s is not in %s: pass -data-dir DIR with its IDX files, or -fetch to download it", name, dir)
-	}
-	return datasets.FetchWithOptions(ctx, name, cache, datasets.FetchOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
-}
 
 // runOptions are the flags of a training run.
 type runOptions struct {

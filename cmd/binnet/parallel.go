@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/binnet/binnet/binnet/sensitivity"
+	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/training"
 )
 
@@ -187,10 +188,12 @@ func setFlags(fs *flag.FlagSet, skip ...string) []string {
 
 // datasetName is the data set name dataOptions.load will use (for default
 // output folders, known before loading anything).
-func datasetName(d *dataOptions) string {
+func datasetName(d *dataOptions, p models.Preset) string {
 	switch {
 	case d.dataset != "":
 		return d.dataset
+	case d.dataDir != "" && (p.Hyper.Dataset == "cifar10" || p.Hyper.Dataset == "imagenet"):
+		return p.Hyper.Dataset
 	case d.dataDir != "":
 		return "mnist"
 	}
@@ -247,7 +250,7 @@ func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io
 	}
 	dir := *out
 	if dir == "" {
-		dir = defaultSensitivityDir(p.Name, datasetName(&d), r.seed)
+		dir = defaultSensitivityDir(p.Name, datasetName(&d, p), r.seed)
 	}
 	exe, err := selfExecutable()
 	if err != nil {

@@ -52,7 +52,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// anything starts.
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("binnet-runs", fmt.Sprintf("sweep-%s-%s", p.Name, datasetName(&d)))
+		dir = filepath.Join("binnet-runs", fmt.Sprintf("sweep-%s-%s", p.Name, datasetName(&d, p)))
 	}
 	seen := map[string]string{}
 	var runs []childJob

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/binnet/binnet/datasets"
+	"github.com/binnet/binnet/datasets/cifar10"
+	"github.com/binnet/binnet/datasets/imagefolder"
+)
+
+// cifarFromMNIST writes the six CIFAR-10 binary files, 10,000 records each
+// as in the real data set, from the embedded MNIST sample padded to 32x32x3
+// (the sample's 10,000 training images serve every training file, its first
+// 2,000 test images repeated five times the test file).
+func cifarFromMNIST(t *testing.T) string {
+	t.Helper()
+	train, test, err := datasets.Sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), cifar10.DirName)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, s *datasets.Set) {
+		cs, err := cifar10.FromGray(name, s.Rows, s.Cols, s.Images, s.Labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := cifar10.WriteBatch(f, cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range cifar10.TrainFiles() {
+		write(name, train)
+	}
+	rep := &datasets.Set{Name: "test", Rows: test.Rows, Cols: test.Cols}
+	for range 5 {
+		rep.Images = append(rep.Images, test.Images...)
+		rep.Labels = append(rep.Labels, test.Labels...)
+	}
+	write(cifar10.TestFile, rep)
+	return dir
+}
+
+// TestTrainCIFAR10Format trains VGG-5 through the CLI on files in the exact
+// CIFAR-10 binary format, then checks that a truncated file is refused with
+// a message that names it.
+func TestTrainCIFAR10Format(t *testing.T) {
+	dir := cifarFromMNIST(t)
+	out := t.TempDir()
+	mustCLI(t, "train", "-quiet", "-model", "vgg5", "-dataset", "cifar10", "-data-dir", filepath.Dir(dir),
+		"-train-size", "300", "-val-size", "200", "-test-size", "200", "-order", "binary", "-epochs", "1", "-out", out)
+	r := readResults(t, out)
+	if r.Status != "completed" || r.Model != "vgg5" || len(r.History) != 1 {
+		t.Fatalf("results: %+v", r)
+	}
+
+	path := filepath.Join(dir, "data_batch_3.bin")
+	if err := os.Truncate(path, 3073*9999+1000); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := cli(t, "train", "-quiet", "-model", "vgg5", "-dataset", "cifar10", "-data-dir", dir,
+		"-train-size", "300", "-order", "binary", "-epochs", "1", "-out", t.TempDir())
+	if code == 0 || !strings.Contains(stderr, "data_batch_3.bin") || !strings.Contains(stderr, "3073") {
+		t.Fatalf("truncated file: exit %d, stderr %q: want an error naming data_batch_3.bin and the 3073-byte record", code, stderr)
+	}
+}
+
+// TestTrainImageFolder runs ResNet-21 through the whole ImageNet pipeline
+// (class folders of JPEG files, decoding, random resized crops, the network
+// rebuilt for 32x32 crops and 3 classes) on MNIST digits written as JPEGs.
+func TestTrainImageFolder(t *testing.T) {
+	train, test, err := datasets.Sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	classes := []string{"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"}
+	opts := imagefolder.WriteOptions{Width: 40, Height: 40, RGB: true}
+	tr, te := train.Slice(0, 48), test.Slice(0, 24)
+	if err := imagefolder.WriteFromGray(filepath.Join(root, "train"), classes, tr.Rows, tr.Cols, tr.Images, tr.Labels, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := imagefolder.WriteFromGray(filepath.Join(root, "val"), classes, te.Rows, te.Cols, te.Images, te.Labels, opts); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	mustCLI(t, "train", "-quiet", "-model", "resnet21", "-dataset", "imagenet", "-data-dir", root, "-image-size", "32",
+		"-batch", "16", "-order", "binary", "-epochs", "1", "-out", out)
+	r := readResults(t, out)
+	if r.Status != "completed" || len(r.History) != 1 {
+		t.Fatalf("results: %+v", r)
+	}
+	code, _, stderr := cli(t, "train", "-quiet", "-model", "resnet21", "-dataset", "imagenet", "-data-dir", filepath.Join(root, "missing"),
+		"-epochs", "1", "-order", "binary", "-out", t.TempDir())
+	if code == 0 || !strings.Contains(stderr, "missing") {
+		t.Fatalf("missing folder: exit %d, stderr %q", code, stderr)
+	}
+}
