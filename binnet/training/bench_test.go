@@ -41,3 +41,45 @@ func benchStep(b *testing.B, net models.Network, batch int, modes []binnet.Mode)
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "examples/s")
 }
+
+// BenchmarkTrainStepConv times one all-binary training step of the
+// convolutional presets on random images: cnn (28x28x1) and vgg5 (32x32x3)
+// at batch 100, resnet20 at batch 128.
+func BenchmarkTrainStepConv(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		batch int
+	}{{"cnn", 100}, {"vgg5", 100}, {"resnet20", 128}} {
+		b.Run(c.name, func(b *testing.B) {
+			p, _ := models.Lookup(c.name)
+			net := p.Network
+			t := &testing.T{}
+			e := newTestEngine(t, net, Optimizer{Name: "adam", LearningRate: 0.01})
+			size := 1
+			for _, d := range net.InputShape() {
+				size *= d
+			}
+			x, y := make([]float32, c.batch*size), make([]int32, c.batch)
+			for i := range x {
+				x[i] = float32(i%13)/13 - 0.5
+			}
+			for i := range y {
+				y[i] = int32(i % net.NumClasses())
+			}
+			modes := make([]binnet.Mode, net.NumBinarizable())
+			for i := range modes {
+				modes[i] = binnet.Binary
+			}
+			if err := e.TrainStep(x, y, net.InputShape(), modes, 0.01); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := e.TrainStep(x, y, net.InputShape(), modes, 0.01); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(c.batch*b.N)/b.Elapsed().Seconds(), "examples/s")
+		})
+	}
+}

@@ -25,8 +25,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/binnet/binnet/binnet/sensitivity"
 	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/sensitivity"
 	"github.com/binnet/binnet/binnet/training"
 )
 
