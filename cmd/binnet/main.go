@@ -8,6 +8,7 @@
 //	binnet models                  list the model presets
 //	binnet report -runs DIR        Markdown tables of the runs under DIR
 //	binnet fetch -dataset mnist    download a data set, checksums verified
+//	binnet speed -model vgg5       time a training step on the selected backend
 //
 // Run "binnet COMMAND -h" for the flags of a command.
 package main
@@ -41,6 +42,7 @@ var commands = []command{
 	{"summary", "per-layer modes, parameters, bits, memory and MACs/additions of a model", runSummary},
 	{"export", "export a trained run to a .bnn file (packed sign bits, folded batch norm)", runExport},
 	{"infer", "run a .bnn model with the pure-Go add-only runtime: accuracy and latency", runInfer},
+	{"speed", "time a model's training step on random data with the selected backend (examples/s)", runSpeed},
 }
 
 func usage(w io.Writer) {
