@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,5 +105,23 @@ func TestTrainImageFolder(t *testing.T) {
 		"-epochs", "1", "-order", "binary", "-out", t.TempDir())
 	if code == 0 || !strings.Contains(stderr, "missing") {
 		t.Fatalf("missing folder: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestSpeed times one window of a small step and checks the JSON it prints.
+func TestSpeed(t *testing.T) {
+	stdout, _ := mustCLI(t, "speed", "-model", "cnn", "-batch", "4", "-steps", "1", "-windows", "1", "-json")
+	var r speedResult
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("speed -json printed %q: %v", stdout, err)
+	}
+	// Forward multiply-accumulates of the binarizable layers of cnn, by hand:
+	// conv1 28*28*9*32, conv2 28*28*288*64, dense 14*14*64*10.
+	wantMACs := int64(28*28*9*32 + 28*28*288*64 + 14*14*64*10)
+	if r.Model != "cnn" || r.Batch != 4 || !(r.ExamplesPS > 0) || r.ForwardMACs != wantMACs {
+		t.Fatalf("speed: %+v, want cnn, batch 4, positive examples/s and %d MACs", r, wantMACs)
+	}
+	if code, _, stderr := cli(t, "speed", "-model", "mlp-300-100", "-image-size", "64"); code == 0 || !strings.Contains(stderr, "fixed input") {
+		t.Fatalf("speed -image-size on an MLP: exit %d, %q", code, stderr)
 	}
 }
