@@ -45,7 +45,7 @@ func (g *reportGroup) add(r *training.Results) {
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times. Guided orders are reported too: for\neach sensitivity result, the run of the same model, data and seed whose order is\nits ascend (or descend) order and whose epochs per layer equal its epochs.", stderr)
+	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times. Guided orders are reported too: for\neach sensitivity result, the runs of the same model, data and seed whose order is\nits ascend (or descend) order (preferring a sensitivity result whose epochs equal\nthe run's epochs per layer).", stderr)
 	dir := flags.String("runs", "binnet-runs", "folder to search")
 	if err := parseFlags(flags, args); err != nil {
 		return err
@@ -86,23 +86,55 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return groups[k]
 	}
 	for _, r := range runs {
-		group(reportKey{r.res.Model, r.res.Dataset, r.protocol, r.order}).add(r.res)
+		group(reportKey{r.res.Model, dataName(r.res), r.protocol, r.order}).add(r.res)
 	}
-	// Guided orders: the permutation runs that a sensitivity result picks.
-	for _, s := range sens {
-		for _, guided := range []struct {
-			name  string
-			order []int
-		}{{"ascend (guided)", s.OrderAscend}, {"descend (guided)", s.OrderDescend}} {
-			perm := schedule.FormatPermutation(zeroBased(guided.order))
-			for _, r := range runs {
-				sch := r.res.Schedule
-				if r.res.Model == s.Model && r.res.Dataset == s.Dataset && r.res.Seed == s.Seed && sch != nil &&
-					sch.Kind() == schedule.KindIterative && sch.EpochsPerStage() == s.Epochs &&
-					schedule.FormatPermutation(sch.Order()) == perm {
-					group(reportKey{s.Model, s.Dataset, r.protocol, guided.name}).add(r.res)
+	// Guided orders: the permutation runs that a sensitivity result of the
+	// same model, data and seed picks. A sensitivity result trained with as
+	// many epochs per layer as the run's stages is preferred; without one,
+	// the only sensitivity result of that model, data and seed counts, and
+	// the label says its epochs.
+	for _, r := range runs {
+		sch := r.res.Schedule
+		if sch == nil || sch.Kind() != schedule.KindIterative {
+			continue
+		}
+		perm := schedule.FormatPermutation(sch.Order())
+		type match struct {
+			name   string
+			epochs int
+		}
+		var exact, any []match
+		results := 0
+		for _, s := range sens {
+			if s.Model != r.res.Model || s.Dataset != r.res.Dataset || s.Seed != r.res.Seed {
+				continue
+			}
+			results++
+			for _, guided := range []struct {
+				name  string
+				order []int
+			}{{"ascend", s.OrderAscend}, {"descend", s.OrderDescend}} {
+				if schedule.FormatPermutation(zeroBased(guided.order)) != perm {
+					continue
+				}
+				m := match{guided.name, s.Epochs}
+				any = append(any, m)
+				if s.Epochs == sch.EpochsPerStage() {
+					exact = append(exact, m)
 				}
 			}
+		}
+		if len(exact) > 0 {
+			for _, m := range exact {
+				group(reportKey{r.res.Model, dataName(r.res), r.protocol, m.name + " (guided)"}).add(r.res)
+			}
+			continue
+		}
+		if results != 1 {
+			continue // several sensitivity protocols, none with this run's epochs: no pairing
+		}
+		for _, m := range any {
+			group(reportKey{r.res.Model, dataName(r.res), r.protocol, fmt.Sprintf("%s (guided, %d-epoch sensitivity)", m.name, m.epochs)}).add(r.res)
 		}
 	}
 	var keys []reportKey
@@ -186,15 +218,24 @@ func canonicalOrder(r *training.Results) string {
 	return r.Order
 }
 
-// protocol describes a schedule's length, e.g. "40 epochs, 10/layer".
+// protocol describes a schedule's length, e.g. "40 epochs, 10/layer", or
+// "6 epochs, 1/stage of 4 layers" when stages binarize several layers.
 func protocol(s *schedule.Schedule) string {
 	if s == nil {
 		return "?"
 	}
 	if s.Kind() == schedule.KindIterative {
+		if lps := s.Config().LayersPerStage; lps > 1 {
+			return fmt.Sprintf("%d epochs, %d/stage of %d layers", s.TotalEpochs(), s.EpochsPerStage(), lps)
+		}
 		return fmt.Sprintf("%d epochs, %d/layer", s.TotalEpochs(), s.EpochsPerStage())
 	}
 	return fmt.Sprintf("%d epochs", s.TotalEpochs())
+}
+
+// dataName names a run's data with its training-set size, e.g. "mnist, 55000 train".
+func dataName(r *training.Results) string {
+	return fmt.Sprintf("%s, %d train", r.Dataset, r.TrainExamples)
 }
 
 func orderRank(o string) int {
