@@ -32,6 +32,7 @@ type Engine struct {
 
 	trainExec, evalExec *model.Exec
 	layerInfo           []layers.Info
+	devices             int // > 1 after DataParallel
 }
 
 // NewEngine prepares an engine; graphs compile on first use.
@@ -147,6 +148,9 @@ func batchTensors(x []float32, y []int32, shape []int) (*tensors.Tensor, *tensor
 
 // TrainStep runs one optimizer step on a batch with the given layer modes.
 func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.Mode, lr float64) error {
+	if e.devices > 1 && len(y)%e.devices != 0 {
+		return fmt.Errorf("training: a batch of %d examples does not split over %d devices", len(y), e.devices)
+	}
 	xt, yt := batchTensors(x, y, shape)
 	gates, frozen := gateVectors(modes)
 	out, err := e.trainExec.Exec(xt, yt, gates, frozen, float32(lr))

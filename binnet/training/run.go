@@ -58,6 +58,9 @@ type Config struct {
 	Terminal bool
 	// Backend to run on; nil opens the one GOMLX_BACKEND selects.
 	Backend compute.Backend
+	// Devices > 1 splits every training batch over that many devices of the
+	// backend (see Engine.DataParallel); the batch size must be a multiple.
+	Devices int
 	// SkipTest skips the final test evaluation (sensitivity runs use validation only).
 	SkipTest bool
 	// OnEpoch, if set, is called after each epoch's checkpoint is written.
@@ -138,6 +141,9 @@ func (c *Config) setDefaults() error {
 	if c.BatchSize < 2 {
 		return fmt.Errorf("training: batch size %d: batch norm needs at least 2 examples per batch", c.BatchSize)
 	}
+	if c.Devices > 1 && c.BatchSize%c.Devices != 0 {
+		return fmt.Errorf("training: batch size %d does not split over %d devices", c.BatchSize, c.Devices)
+	}
 	if c.EvalBatchSize < 1 {
 		return fmt.Errorf("training: evaluation batch size %d must be positive", c.EvalBatchSize)
 	}
@@ -200,6 +206,11 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		return nil, err
 	}
 	engine.ClipAll = cfg.ClipLatent
+	if cfg.Devices > 1 {
+		if err := engine.DataParallel(cfg.Devices); err != nil {
+			return nil, err
+		}
+	}
 
 	sched := cfg.Schedule
 	res := &Results{
