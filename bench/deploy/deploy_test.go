@@ -1,9 +1,11 @@
 // Package deploy benchmarks deploy/runtime (packed sign bits, add-only
 // kernels) against GoMLX float inference of the same network on the pure-Go
-// backend, at batch 1 and batch 64.
+// backend, at batch 1 and batch 64: MLPs and the conv networks cnn and vgg5.
 //
 //	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go test ./bench/deploy -bench . -run '^$'
 //	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd BINNET_BENCH=1 go test ./bench/deploy -run TestTable -v   # the Markdown table of docs/deploy.md
+//
+// BINNET_BENCH_NETS=cnn,vgg5 restricts both to some networks (names below).
 package deploy
 
 import (
@@ -11,6 +13,8 @@ import (
 	"math/rand/v2"
 	"os"
 	goruntime "runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/binnet/binnet/binnet"
@@ -29,7 +33,7 @@ import (
 // runtime's all-binary model built from the same variables.
 type pair struct {
 	name     string
-	net      models.MLP
+	net      models.Network
 	exec     *model.Exec
 	rt       *runtime.Network
 	rtFloat  *runtime.Network // the same network with float32 weights in deploy/runtime
@@ -39,7 +43,7 @@ type pair struct {
 
 var pairs = map[string]*pair{}
 
-func getPair(tb testing.TB, name string, net models.MLP) *pair {
+func getPair(tb testing.TB, name string, net models.Network) *pair {
 	if p, ok := pairs[name]; ok {
 		return p
 	}
@@ -58,7 +62,7 @@ func getPair(tb testing.TB, name string, net models.MLP) *pair {
 		return net.Logits(scope.In("model"), ctl, x)
 	})
 	// One run initializes the variables (random, PyTorch's initialization).
-	exec.MustExec(tensors.FromFlatDataAndDimensions(make([]float32, net.Inputs), 1, net.Inputs))[0].FinalizeAll()
+	exec.MustExec(tensors.FromFlatDataAndDimensions(make([]float32, inputSize(net)), dims(net, 1)...))[0].FinalizeAll()
 	values := map[string]*tensors.Tensor{}
 	f32 := 0
 	r := rand.New(rand.NewPCG(1, 2))
@@ -82,7 +86,8 @@ func getPair(tb testing.TB, name string, net models.MLP) *pair {
 	for i := range all {
 		all[i] = binnet.Binary
 	}
-	m, err := export.FromValues(net, all, nil, values, 0.1307, 0.3081, name)
+	mean, std := []float32{0.1307}, []float32{0.3081}
+	m, err := export.FromValues(net, all, nil, values, mean, std, name)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -94,7 +99,7 @@ func getPair(tb testing.TB, name string, net models.MLP) *pair {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	mf, err := export.FromValues(net, modes, nil, values, 0.1307, 0.3081, name)
+	mf, err := export.FromValues(net, modes, nil, values, mean, std, name)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -107,12 +112,53 @@ func getPair(tb testing.TB, name string, net models.MLP) *pair {
 	return p
 }
 
-var networks = []struct {
+type network struct {
 	name string
-	net  models.MLP
-}{
+	net  models.Network
+}
+
+var allNetworks = []network{
 	{"mlp-784-784", models.MLP{Inputs: 784, Hidden: []int{784, 784}, Classes: 10}},
 	{"mlp-4096", models.MLP{Inputs: 784, Hidden: []int{4096, 4096}, Classes: 10}},
+	{"cnn", preset("cnn")},
+	{"vgg5", preset("vgg5")},
+}
+
+func preset(name string) models.Network {
+	p, err := models.Lookup(name)
+	if err != nil {
+		panic(err)
+	}
+	return p.Network
+}
+
+// networks returns the networks BINNET_BENCH_NETS names (default: all).
+func networks() []network {
+	sel := os.Getenv("BINNET_BENCH_NETS")
+	if sel == "" {
+		return allNetworks
+	}
+	var out []network
+	for _, n := range allNetworks {
+		if slices.Contains(strings.Split(sel, ","), n.name) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// inputSize returns the values of one example of net.
+func inputSize(net models.Network) int {
+	n := 1
+	for _, d := range net.InputShape() {
+		n *= d
+	}
+	return n
+}
+
+// dims returns the shape of a batch of net's examples.
+func dims(net models.Network, batch int) []int {
+	return append([]int{batch}, net.InputShape()...)
 }
 
 func input(n int) []float32 {
@@ -126,10 +172,10 @@ func input(n int) []float32 {
 
 func benchGoMLX(p *pair, batch int) func(b *testing.B) {
 	return func(b *testing.B) {
-		x := input(batch * p.net.Inputs)
+		x := input(batch * inputSize(p.net))
 		b.ResetTimer()
 		for b.Loop() {
-			xt := tensors.FromFlatDataAndDimensions(x, batch, p.net.Inputs)
+			xt := tensors.FromFlatDataAndDimensions(x, dims(p.net, batch)...)
 			out := p.exec.MustExec(xt)
 			_ = tensors.MustCopyFlatData[float32](out[0])
 			out[0].FinalizeAll()
@@ -140,7 +186,7 @@ func benchGoMLX(p *pair, batch int) func(b *testing.B) {
 }
 
 func benchRuntime(p *pair, batch, workers int) func(b *testing.B) {
-	return benchNet(p.rt, p.net.Inputs, batch, workers)
+	return benchNet(p.rt, inputSize(p.net), batch, workers)
 }
 
 func benchNet(rt *runtime.Network, inputs, batch, workers int) func(b *testing.B) {
@@ -160,11 +206,11 @@ func benchNet(rt *runtime.Network, inputs, batch, workers int) func(b *testing.B
 }
 
 func BenchmarkInference(b *testing.B) {
-	for _, n := range networks {
+	for _, n := range networks() {
 		p := getPair(b, n.name, n.net)
 		b.Run(n.name+"/gomlx-float/batch1", benchGoMLX(p, 1))
 		b.Run(n.name+"/runtime/batch1", benchRuntime(p, 1, 1))
-		b.Run(n.name+"/runtime-float32/batch1", benchNet(p.rtFloat, n.net.Inputs, 1, 1))
+		b.Run(n.name+"/runtime-float32/batch1", benchNet(p.rtFloat, inputSize(n.net), 1, 1))
 		b.Run(n.name+"/gomlx-float/batch64", benchGoMLX(p, 64))
 		b.Run(n.name+"/runtime/batch64-1goroutine", benchRuntime(p, 64, 1))
 		b.Run(n.name+"/runtime/batch64", benchRuntime(p, 64, goruntime.GOMAXPROCS(0)))
@@ -184,11 +230,11 @@ func TestTable(t *testing.T) {
 	fmt.Println("| network | GoMLX float, batch 1 | runtime, batch 1 | speed-up | runtime float32 weights, batch 1 | binary vs float32 | GoMLX float, batch 64 | runtime, batch 64 (1 goroutine) | speed-up | runtime, batch 64 (GOMAXPROCS) | speed-up |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	var sizes []string
-	for _, n := range networks {
+	for _, n := range networks() {
 		p := getPair(t, n.name, n.net)
 		g1 := perImage(testing.Benchmark(benchGoMLX(p, 1)), 1)
 		r1 := perImage(testing.Benchmark(benchRuntime(p, 1, 1)), 1)
-		f1 := perImage(testing.Benchmark(benchNet(p.rtFloat, n.net.Inputs, 1, 1)), 1)
+		f1 := perImage(testing.Benchmark(benchNet(p.rtFloat, inputSize(n.net), 1, 1)), 1)
 		g64 := perImage(testing.Benchmark(benchGoMLX(p, 64)), 64)
 		r64 := perImage(testing.Benchmark(benchRuntime(p, 64, 1)), 64)
 		r64p := perImage(testing.Benchmark(benchRuntime(p, 64, goruntime.GOMAXPROCS(0))), 64)

@@ -74,3 +74,26 @@ func TestModesFromCaller(t *testing.T) {
 		t.Error("wrong number of modes accepted")
 	}
 }
+
+// TestCNNConvRows: conv layers get their kind, channels, MACs (fan-in x
+// channels x output positions) and .bnn bytes (sign rows of ceil(fan-in/64)
+// words plus a scale and offset per channel).
+func TestCNNConvRows(t *testing.T) {
+	p, _ := models.Lookup("cnn")
+	s, err := Of(p.Network, []binnet.Mode{binnet.Binary, binnet.Float, binnet.Binary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := s.Rows[0], s.Rows[2]
+	if c1.Name != "conv1" || c1.Kind != "conv2d" || c1.Mode != "binary" || c1.Outputs != 32 || c1.Params != 9*32+32 ||
+		c1.BinaryParams != 9*32 || c1.BinaryMACs != 28*28*32*9 || c1.MACs != 0 {
+		t.Errorf("conv1: %+v", c1)
+	}
+	if c2.Name != "conv2" || c2.Kind != "conv2d" || c2.Mode != "float" || c2.Outputs != 64 || c2.MACs != 28*28*64*288 || c2.BinaryMACs != 0 {
+		t.Errorf("conv2: %+v", c2)
+	}
+	// conv1: 32 rows of 1 word + 8 bytes each; conv2: float32 weights + 8 bytes per channel; dense3: 10 rows of 196 words + 8 each.
+	if want := int64(32*8+32*8) + int64(4*288*64+64*8) + int64(10*196*8+10*8); s.DeployedBytes != want {
+		t.Errorf("deployed bytes %d, want %d", s.DeployedBytes, want)
+	}
+}

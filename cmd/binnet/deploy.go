@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/summary"
 	"github.com/binnet/binnet/datasets"
+	"github.com/binnet/binnet/datasets/cifar10"
 	"github.com/binnet/binnet/deploy/bnn"
 	"github.com/binnet/binnet/deploy/bnn/export"
 	"github.com/binnet/binnet/deploy/runtime"
@@ -104,6 +106,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var modes []string
 	for _, l := range m.Layers {
+		if !l.Kind.HasWeights() {
+			modes = append(modes, l.Name)
+			continue
+		}
 		modes = append(modes, fmt.Sprintf("%s:%s", l.Name, map[bnn.Encoding]string{bnn.SignBits: "binary", bnn.Float32: "float"}[l.Encoding]))
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d bytes (the model's float32 variables: %d bytes, %.1fx smaller); layers %s\n",
@@ -113,10 +119,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("infer", "Runs a .bnn model with the pure-Go add-only runtime on a test set and prints its\n"+
-		"accuracy, the latency per image at batch 1 and the throughput at batch 64.", stderr)
+		"accuracy, the latency per image at batch 1 and the throughput at batch 64.\n"+
+		"Models of 32x32x3 images (vgg5, vgg9) get MNIST-like images padded to 32x32 and\nreplicated to three channels, as binnet train feeds them.", stderr)
 	path := fs.String("model", "model.bnn", "the .bnn file (binnet export)")
-	dataset := fs.String("dataset", "", "mnist | fashion-mnist | sample (default: sample, the embedded MNIST test images, unless -data-dir is given, then mnist)")
-	dataDir := fs.String("data-dir", "", "folder with the IDX files; the test split is used")
+	dataset := fs.String("dataset", "", "mnist | fashion-mnist | sample | cifar10 (default: sample, the embedded MNIST test images, unless -data-dir is given, then mnist)")
+	dataDir := fs.String("data-dir", "", "folder with the IDX files (cifar10: cifar-10-batches-bin or its parent); the test split is used")
 	limit := fs.Int("n", 0, "use only the first N test images (0: all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -132,29 +139,17 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			name = "mnist"
 		}
 	}
-	var test *datasets.Set
-	switch {
-	case name == "sample":
-		if *dataDir != "" {
-			return errors.New("-data-dir cannot be used with -dataset sample")
-		}
-		_, test, err = datasets.Sample()
-	case *dataDir != "":
-		_, test, err = datasets.Load(name, *dataDir)
-	default:
-		return fmt.Errorf("-dataset %s needs -data-dir DIR", name)
-	}
+	test, err := inferData(name, *dataDir, net.InputShape())
 	if err != nil {
 		return err
 	}
-	if *limit > 0 && *limit < test.Len() {
-		test = test.Slice(0, *limit)
+	if *limit > 0 && *limit < test.n {
+		test.n = *limit
+		test.pixels = test.pixels[:test.n*net.InputSize()]
+		test.labels = test.labels[:test.n]
 	}
-	n, in := test.Len(), net.InputSize()
-	if len(test.Images) != n*in {
-		return fmt.Errorf("%s has images of %d pixels, the model wants %d inputs", test.Name, len(test.Images)/max(n, 1), in)
-	}
-	x := net.Normalize(test.Images, nil)
+	n, in := test.n, net.InputSize()
+	x := net.Normalize(test.pixels, nil)
 
 	// Batch 1, one image after the other, in this goroutine.
 	lat := make([]time.Duration, n)
@@ -173,7 +168,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				best = j
 			}
 		}
-		if best == int(test.Labels[e]) {
+		if best == int(test.labels[e]) {
 			correct++
 		}
 	}
@@ -201,7 +196,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	elapsed := time.Since(start)
 
 	fmt.Fprintf(stdout, "model %s: %s\n", *path, net.Model().Name)
-	fmt.Fprintf(stdout, "data %s: %d test images\n", test.Name, n)
+	fmt.Fprintf(stdout, "data %s: %d test images of %s\n", test.name, n, shapeString(net.InputShape()))
 	fmt.Fprintf(stdout, "accuracy %.4f (%d/%d)\n", float64(correct)/float64(n), correct, n)
 	fmt.Fprintf(stdout, "batch 1: mean %.1f µs/image, median %.1f µs, p99 %.1f µs (1 goroutine)\n",
 		us(total/time.Duration(n)), us(lat[n/2]), us(lat[min(n-1, n*99/100)]))
@@ -209,6 +204,77 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		float64(batches*batch)/elapsed.Seconds(), batches, goruntime.GOMAXPROCS(0))
 	fmt.Fprintf(stdout, "binary kernel: %s\n", runtime.Kernel())
 	return nil
+}
+
+// testImages are raw pixels shaped as the model's input, one example after
+// the other (channels last), and their labels.
+type testImages struct {
+	name   string
+	n      int
+	pixels []uint8
+	labels []uint8
+}
+
+// inferData loads the test split of a data set as the model's inputs: the
+// 28x28 grey images as they are for models of [784] or [28, 28, 1] inputs,
+// padded to 32x32 and replicated to three channels (cifar10.FromGray, as
+// binnet train does) for models of [32, 32, 3]; CIFAR-10's images for
+// [32, 32, 3].
+func inferData(name, dir string, shape []int) (*testImages, error) {
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	colour := slices.Equal(shape, []int{cifar10.Rows, cifar10.Cols, cifar10.Channels})
+	if name == "cifar10" {
+		if dir == "" {
+			return nil, errors.New("-dataset cifar10 needs -data-dir DIR (cifar-10-batches-bin or its parent)")
+		}
+		if !colour {
+			return nil, fmt.Errorf("the model wants inputs of shape %v, CIFAR-10 has 32x32x3 colour images", shape)
+		}
+		_, test, err := cifar10.Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		return &testImages{name: test.Name, n: test.Len(), pixels: test.Images, labels: test.Labels}, nil
+	}
+	var test *datasets.Set
+	var err error
+	switch {
+	case name == "sample":
+		if dir != "" {
+			return nil, errors.New("-data-dir cannot be used with -dataset sample")
+		}
+		_, test, err = datasets.Sample()
+	case dir != "":
+		_, test, err = datasets.Load(name, dir)
+	default:
+		return nil, fmt.Errorf("-dataset %s needs -data-dir DIR", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := test.Len()
+	switch {
+	case colour:
+		cs, err := cifar10.FromGray(test.Name, test.Rows, test.Cols, test.Images, test.Labels)
+		if err != nil {
+			return nil, err
+		}
+		return &testImages{name: test.Name + " (padded to 32x32x3)", n: n, pixels: cs.Images, labels: cs.Labels}, nil
+	case len(test.Images) == n*size:
+		return &testImages{name: test.Name, n: n, pixels: test.Images, labels: test.Labels}, nil
+	}
+	return nil, fmt.Errorf("%s has %dx%d grey images, the model wants inputs of shape %v", test.Name, test.Rows, test.Cols, shape)
+}
+
+func shapeString(shape []int) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		parts[i] = fmt.Sprint(d)
+	}
+	return strings.Join(parts, "x")
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -66,3 +66,49 @@ func TestDeployCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeployConvCommands trains the small CNN and VGG-5 for one short epoch on
+// sample images (VGG-5's padded to 32x32x3), exports them and runs infer on
+// the same test images: the accuracy equals the one training recorded.
+// summary shows the conv rows.
+func TestDeployConvCommands(t *testing.T) {
+	out, _ := mustCLI(t, "summary", "-model", "vgg5")
+	for _, want := range []string{"conv1   conv2d     binary       64", "37,748,736", "dense3", "compression ratio 31.27x"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary -model vgg5 lacks %q:\n%s", want, out)
+		}
+	}
+	models := []struct{ name, trainSize, testSize, layers string }{
+		{"cnn", "500", "300", "conv1:binary conv2:binary maxpool flatten dense3:binary"},
+		{"vgg5", "200", "100", "conv1:binary conv2:binary maxpool flatten dense3:binary dense4:binary dense5:binary"},
+	}
+	if testing.Short() {
+		models = models[:1]
+	}
+	dir := t.TempDir()
+	var inferOut string
+	for _, m := range models {
+		run := filepath.Join(dir, m.name)
+		stdout, _ := mustCLI(t, "train", "-model", m.name, "-order", "binary", "-epochs", "1", "-train-size", m.trainSize,
+			"-val-size", "100", "-test-size", m.testSize, "-quiet", "-out", run)
+		acc := regexp.MustCompile(`test accuracy ([0-9.]+)`).FindStringSubmatch(stdout)
+		if acc == nil {
+			t.Fatalf("%s: train printed no test accuracy: %s", m.name, stdout)
+		}
+		model := filepath.Join(dir, m.name+".bnn")
+		out, _ = mustCLI(t, "export", "-checkpoint", run, "-out", model)
+		if !strings.Contains(out, m.layers) {
+			t.Errorf("%s: export: %s", m.name, out)
+		}
+		out, _ = mustCLI(t, "infer", "-model", model, "-n", m.testSize)
+		got := regexp.MustCompile(`accuracy ([0-9.]+)`).FindStringSubmatch(out)
+		if got == nil || got[1] != acc[1] {
+			t.Errorf("%s: infer accuracy %v, train recorded %s:\n%s", m.name, got, acc[1], out)
+		}
+		t.Logf("%s: %s", m.name, out)
+		inferOut = out
+	}
+	if !testing.Short() && !strings.Contains(inferOut, "padded to 32x32x3") {
+		t.Errorf("vgg5 infer did not pad the images:\n%s", inferOut)
+	}
+}

@@ -17,10 +17,16 @@ package bnn
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
-// Version is the format version this package writes and reads.
-const Version = 1
+// Version is the format version this package writes. Decode reads it and
+// every older version (see MinVersion).
+const Version = 2
+
+// MinVersion is the oldest format version Decode reads: version 1 files
+// (dense and conv2d layers, one input mean and std) load as they are.
+const MinVersion = 1
 
 // Magic opens every .bnn file.
 const Magic = "BNNMODEL"
@@ -28,11 +34,15 @@ const Magic = "BNNMODEL"
 // Kind is the type of a layer.
 type Kind uint8
 
-// Layer kinds. Conv2D is part of the format (its fields are specified) but
-// deploy/runtime does not run it yet.
+// Layer kinds. Dense and Conv2D have weights (sign bits or float32) and a
+// folded scale and offset per output; the others have no data. Version 1
+// files hold Dense and Conv2D layers only.
 const (
-	Dense  Kind = 1
-	Conv2D Kind = 2
+	Dense     Kind = 1 // fully connected over the flattened input
+	Conv2D    Kind = 2 // 2D convolution, channels last
+	MaxPool2D Kind = 3 // maximum over KernelH x KernelW windows moving by Stride
+	Flatten   Kind = 4 // [H, W, C] (or any shape) to a vector, row-major (channels last)
+	numKinds       = 5
 )
 
 func (k Kind) String() string {
@@ -41,9 +51,17 @@ func (k Kind) String() string {
 		return "dense"
 	case Conv2D:
 		return "conv2d"
+	case MaxPool2D:
+		return "maxpool2d"
+	case Flatten:
+		return "flatten"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
+
+// HasWeights reports whether layers of kind k carry weights, a scale and an
+// offset (Dense and Conv2D).
+func (k Kind) HasWeights() bool { return k == Dense || k == Conv2D }
 
 // Encoding is how a layer's weights are stored.
 type Encoding uint8
@@ -84,33 +102,41 @@ func (a Activation) String() string {
 	return fmt.Sprintf("Activation(%d)", uint8(a))
 }
 
-// Padding of a convolution.
+// Padding of a convolution or a pooling: PadValid adds none, PadSame adds
+// (KernelH-1)/2 rows at the top and at the bottom and (KernelW-1)/2 columns
+// on the left and on the right (GoMLX's and PyTorch's padding=k//2 for odd
+// kernels). Convolutions pad with zeros; padded positions never win a max
+// pooling.
 const (
 	PadValid uint8 = 0
 	PadSame  uint8 = 1
 )
 
-// Layer is one layer of a deployed network. For output unit o, with z_o the
-// sum over its inputs of weight*input (weights ±1 for SignBits layers), the
-// layer outputs act(Scale[o]*z_o + Offset[o]).
+// Layer is one layer of a deployed network. For a Dense or Conv2D layer,
+// output unit o (a unit, or a channel at one output position), with z_o the
+// sum over its inputs of weight*input (weights ±1 for SignBits layers), is
+// act(Scale[o]*z_o + Offset[o]). MaxPool2D and Flatten layers have no
+// weights, no scale and offset, no activation, and Inputs = Outputs = 0.
 type Layer struct {
 	Name       string // at most 16 bytes, e.g. "dense1"
 	Kind       Kind
 	Encoding   Encoding
 	Activation Activation
-	Inputs     int // fan-in of one output unit (dense: input features; conv: kh*kw*in channels)
-	Outputs    int // output units (dense) or channels (conv)
+	Inputs     int // fan-in of one output unit (dense: input features; conv: kh*kw*in channels); 0 without weights
+	Outputs    int // output units (dense) or channels (conv); 0 without weights
 
-	// Convolution geometry (zero for dense layers).
+	// Window geometry of Conv2D and MaxPool2D layers (zero for the others).
 	KernelH, KernelW, Stride int
 	Padding                  uint8
 
 	// Bits holds SignBits weights: Outputs rows of WordsPerRow() words; bit
 	// i%64 of word i/64 of row o is 1 when the weight from input i to output
-	// o is +1. Bits past Inputs are 0.
+	// o is +1. Bits past Inputs are 0. A Conv2D row is the fan-in of one
+	// output channel in GoMLX's kernel order: input i = (dy*KernelW+dx)*C + c
+	// for the window's row dy, column dx and input channel c.
 	Bits []uint64
 	// Weights holds Float32 weights: Outputs rows of Inputs values (row o
-	// holds the weights of output o).
+	// holds the weights of output o, in the order of Bits).
 	Weights []float32
 
 	Scale, Offset []float32 // per output
@@ -119,8 +145,20 @@ type Layer struct {
 // WordsPerRow returns the 64-bit words of one output's sign bits.
 func (l *Layer) WordsPerRow() int { return (l.Inputs + 63) / 64 }
 
+// Pads returns the rows added at the top and at the bottom, and the columns
+// added on the left and on the right, of a Conv2D or MaxPool2D input.
+func (l *Layer) Pads() (rows, cols int) {
+	if l.Padding == PadSame {
+		return (l.KernelH - 1) / 2, (l.KernelW - 1) / 2
+	}
+	return 0, 0
+}
+
 // WeightBytes returns the bytes of the weights section (before padding).
 func (l *Layer) WeightBytes() int {
+	if !l.Kind.HasWeights() {
+		return 0
+	}
 	if l.Encoding == SignBits {
 		return 8 * l.WordsPerRow() * l.Outputs
 	}
@@ -136,14 +174,26 @@ func (l *Layer) Sign(o, i int) float32 {
 }
 
 // Model is a deployed network: its layers run in sequence, each on the
-// previous one's output.
+// previous one's output. Activations are stored row-major: an image [H, W,
+// C] channels last, as GoMLX's NHWC tensors of one example.
 type Model struct {
 	Name       string // free text, e.g. "mlp-300-100 (mlp-784-300-100-10) ..."
 	InputShape []int  // shape of one example, e.g. [784] or [28, 28, 1]; 1 to 4 axes
-	// InputMean and InputStd say how raw inputs in [0,1] were normalized in
-	// training: x = (pixel/255 - InputMean) / InputStd.
-	InputMean, InputStd float32
+	// InputMean and InputStd say how raw pixels were normalized in training:
+	// x = (pixel/255 - InputMean[c]) / InputStd[c], with one value for every
+	// input (length 1) or one per channel, the last axis of InputShape
+	// (e.g. CIFAR-10's three), c being the input's channel.
+	InputMean, InputStd []float32
 	Layers              []Layer
+}
+
+// Normalization returns the mean and std of input channel c (of the last
+// axis of the input shape).
+func (m *Model) Normalization(c int) (mean, std float32) {
+	if len(m.InputMean) == 1 {
+		return m.InputMean[0], m.InputStd[0]
+	}
+	return m.InputMean[c], m.InputStd[c]
 }
 
 // InputSize returns the number of input values of one example.
@@ -155,12 +205,91 @@ func (m *Model) InputSize() int {
 	return n
 }
 
-// NumClasses returns the outputs of the last layer.
+// NumClasses returns the outputs of the network: the size of the last
+// layer's output (0 if the model is not valid).
 func (m *Model) NumClasses() int {
-	if len(m.Layers) == 0 {
+	shapes, err := m.Shapes()
+	if err != nil {
 		return 0
 	}
-	return m.Layers[len(m.Layers)-1].Outputs
+	return size(shapes[len(shapes)-1])
+}
+
+// size returns the number of values of shape, or maxActivation+1 if it has
+// more than maxActivation (no overflow for dimensions up to maxDim).
+func size(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+		if n > maxActivation {
+			return maxActivation + 1
+		}
+	}
+	return n
+}
+
+// maxActivation bounds the values of any activation (input included), so
+// that sizes computed from a damaged file cannot overflow and a runtime
+// never allocates more than 1 GiB per activation buffer.
+const maxActivation = 1 << 28
+
+// OutputShape returns the shape of the layer's output for an input of shape
+// in, or an error saying why the layer cannot take it.
+func (l *Layer) OutputShape(in []int) ([]int, error) {
+	switch l.Kind {
+	case Dense:
+		if n := size(in); n != l.Inputs {
+			return nil, fmt.Errorf("%d inputs, but its input %v has %d values", l.Inputs, in, n)
+		}
+		return []int{l.Outputs}, nil
+	case Flatten:
+		return []int{size(in)}, nil
+	case Conv2D, MaxPool2D:
+		if len(in) != 3 {
+			return nil, fmt.Errorf("wants an image [height, width, channels], its input is %v", in)
+		}
+		h, w, c := in[0], in[1], in[2]
+		if l.Kind == Conv2D && l.Inputs != l.KernelH*l.KernelW*c {
+			return nil, fmt.Errorf("%d inputs, but a %dx%d window over %d channels (its input %v) has %d", l.Inputs, l.KernelH, l.KernelW, c, in, l.KernelH*l.KernelW*c)
+		}
+		ph, pw := l.Pads()
+		if h+2*ph < l.KernelH || w+2*pw < l.KernelW {
+			return nil, fmt.Errorf("%dx%d window does not fit its input %v (padding %d, %d)", l.KernelH, l.KernelW, in, ph, pw)
+		}
+		out := []int{(h+2*ph-l.KernelH)/l.Stride + 1, (w+2*pw-l.KernelW)/l.Stride + 1, c}
+		if l.Kind == Conv2D {
+			out[2] = l.Outputs
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown kind %d", l.Kind)
+}
+
+// Shapes returns the shape of the input (Shapes()[0]) and of each layer's
+// output (Shapes()[i+1] for layer i), or an error naming the first layer
+// that does not fit. The last shape must be a vector (the logits).
+func (m *Model) Shapes() ([][]int, error) {
+	shapes := [][]int{m.InputShape}
+	if size(m.InputShape) > maxActivation {
+		return nil, fmt.Errorf("bnn: input shape %v: more than %d values", m.InputShape, maxActivation)
+	}
+	cur := m.InputShape
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		out, err := l.OutputShape(cur)
+		if err != nil {
+			return nil, fmt.Errorf("bnn: layer %d (%s, %s): %w", i+1, l.Name, l.Kind, err)
+		}
+		if size(out) > maxActivation {
+			return nil, fmt.Errorf("bnn: layer %d (%s, %s): output %v has more than %d values", i+1, l.Name, l.Kind, out, maxActivation)
+		}
+		shapes = append(shapes, out)
+		cur = out
+	}
+	if len(cur) != 1 {
+		return nil, fmt.Errorf("bnn: the last layer outputs %v: want a vector of logits (end with dense or flatten)", cur)
+	}
+	return shapes, nil
 }
 
 // PackSigns packs the signs of w, shaped [outputs][inputs] row-major, into
@@ -196,25 +325,31 @@ func (e *FormatError) Error() string {
 // Unwrap makes errors.Is(err, ErrCorrupt) true.
 func (e *FormatError) Unwrap() error { return ErrCorrupt }
 
-// Validate checks that the model is consistent: sizes of every slice, layer
-// chaining, field ranges. Encode calls it.
+// Validate checks that the model is consistent: sizes of every slice, field
+// ranges, the shapes of the layers chained from the input shape. Encode
+// calls it.
 func (m *Model) Validate() error {
 	if len(m.InputShape) < 1 || len(m.InputShape) > 4 {
 		return fmt.Errorf("bnn: input shape %v: want 1 to 4 axes", m.InputShape)
 	}
 	for _, d := range m.InputShape {
-		if d <= 0 {
-			return fmt.Errorf("bnn: input shape %v: dimensions must be positive", m.InputShape)
+		if d <= 0 || d > maxDim {
+			return fmt.Errorf("bnn: input shape %v: dimensions must be 1 to %d", m.InputShape, maxDim)
 		}
 	}
 	if len(m.Layers) == 0 {
 		return errors.New("bnn: model has no layers")
 	}
-	if !(m.InputStd > 0) {
-		return fmt.Errorf("bnn: input std %v must be positive", m.InputStd)
+	channels := m.InputShape[len(m.InputShape)-1]
+	if len(m.InputMean) != len(m.InputStd) || (len(m.InputMean) != 1 && len(m.InputMean) != channels) {
+		return fmt.Errorf("bnn: %d input means and %d stds: want 1 each, or one per channel (%d) of the input shape %v",
+			len(m.InputMean), len(m.InputStd), channels, m.InputShape)
 	}
-	if m.Layers[0].Kind == Dense && m.Layers[0].Inputs != m.InputSize() {
-		return fmt.Errorf("bnn: layer 1 (%s) has %d inputs, the input shape %v has %d values", m.Layers[0].Name, m.Layers[0].Inputs, m.InputShape, m.InputSize())
+	for c := range m.InputMean {
+		mean, std := float64(m.InputMean[c]), float64(m.InputStd[c])
+		if !(std > 0) || math.IsInf(std, 0) || math.IsNaN(mean) || math.IsInf(mean, 0) {
+			return fmt.Errorf("bnn: input mean %v and std %v (channel %d): want finite values and a positive std", mean, std, c)
+		}
 	}
 	for i := range m.Layers {
 		l := &m.Layers[i]
@@ -222,7 +357,7 @@ func (m *Model) Validate() error {
 		if len(l.Name) > nameField {
 			return fmt.Errorf("%s: name longer than %d bytes", where, nameField)
 		}
-		if l.Kind != Dense && l.Kind != Conv2D {
+		if l.Kind == 0 || l.Kind >= numKinds {
 			return fmt.Errorf("%s: unknown kind %d", where, l.Kind)
 		}
 		if l.Encoding >= numEncode {
@@ -231,17 +366,22 @@ func (m *Model) Validate() error {
 		if l.Activation > ReLU {
 			return fmt.Errorf("%s: unknown activation %d", where, l.Activation)
 		}
+		window := l.Kind == Conv2D || l.Kind == MaxPool2D
+		if window && (l.KernelH <= 0 || l.KernelW <= 0 || l.Stride <= 0 || l.KernelH > 0xffff || l.KernelW > 0xffff || l.Stride > 0xffff || l.Padding > PadSame) {
+			return fmt.Errorf("%s: bad %s geometry %dx%d stride %d padding %d", where, l.Kind, l.KernelH, l.KernelW, l.Stride, l.Padding)
+		}
+		if !window && (l.KernelH != 0 || l.KernelW != 0 || l.Stride != 0 || l.Padding != 0) {
+			return fmt.Errorf("%s: %s layer with window fields", where, l.Kind)
+		}
+		if !l.Kind.HasWeights() {
+			if l.Encoding != Float32 || l.Activation != None || l.Inputs != 0 || l.Outputs != 0 ||
+				l.Bits != nil || l.Weights != nil || l.Scale != nil || l.Offset != nil {
+				return fmt.Errorf("%s: a %s layer has no weights, scale, offset, activation, inputs or outputs", where, l.Kind)
+			}
+			continue
+		}
 		if l.Inputs <= 0 || l.Outputs <= 0 || l.Inputs > maxDim || l.Outputs > maxDim {
 			return fmt.Errorf("%s: %d inputs, %d outputs: want 1 to %d", where, l.Inputs, l.Outputs, maxDim)
-		}
-		if l.Kind == Dense && (l.KernelH != 0 || l.KernelW != 0 || l.Stride != 0 || l.Padding != 0) {
-			return fmt.Errorf("%s: dense layer with convolution fields", where)
-		}
-		if l.Kind == Conv2D && (l.KernelH <= 0 || l.KernelW <= 0 || l.Stride <= 0 || l.KernelH > 0xffff || l.KernelW > 0xffff || l.Stride > 0xffff || l.Padding > PadSame) {
-			return fmt.Errorf("%s: bad convolution geometry %dx%d stride %d padding %d", where, l.KernelH, l.KernelW, l.Stride, l.Padding)
-		}
-		if i > 0 && l.Kind == Dense && m.Layers[i-1].Kind == Dense && l.Inputs != m.Layers[i-1].Outputs {
-			return fmt.Errorf("%s: %d inputs, but layer %d has %d outputs", where, l.Inputs, i, m.Layers[i-1].Outputs)
 		}
 		switch l.Encoding {
 		case SignBits:
@@ -265,7 +405,8 @@ func (m *Model) Validate() error {
 			return fmt.Errorf("%s: %d scales and %d offsets, want %d each", where, len(l.Scale), len(l.Offset), l.Outputs)
 		}
 	}
-	return nil
+	_, err := m.Shapes()
+	return err
 }
 
 // maxDim bounds inputs and outputs of a layer (and input dimensions), so

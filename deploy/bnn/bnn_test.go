@@ -27,7 +27,7 @@ func testModel(r *rand.Rand) *Model {
 		return Layer{Name: name, Kind: Dense, Encoding: SignBits, Activation: act, Inputs: in, Outputs: out,
 			Bits: PackSigns(floats(in*out), in, out), Scale: floats(out), Offset: floats(out)}
 	}
-	return &Model{Name: "test model", InputShape: []int{7, 10}, InputMean: 0.1307, InputStd: 0.3081,
+	return &Model{Name: "test model", InputShape: []int{7, 10}, InputMean: []float32{0.1307}, InputStd: []float32{0.3081},
 		Layers: []Layer{
 			binLayer("dense1", 70, 65, ReLU),
 			{Name: "dense2", Kind: Dense, Encoding: Float32, Activation: ReLU, Inputs: 65, Outputs: 9,
@@ -50,8 +50,8 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("round trip changed the model:\n got %+v\nwant %+v", got, m)
 	}
 	b, _ := os.ReadFile(path)
-	// Sizes: header 64, name 10 -> 16, per layer 64 + padded weights + 8*outputs, trailer 32.
-	want := 64 + 16 + (64 + 8*2*65 + 8*65) + (64 + pad8(4*65*9) + 8*9) + (64 + 8*3 + 8*3) + 32
+	// Sizes: header 64, name 10 -> 16, normalization 8, per layer 64 + padded weights + 8*outputs, trailer 32.
+	want := 64 + 16 + 8 + (64 + 8*2*65 + 8*65) + (64 + pad8(4*65*9) + 8*9) + (64 + 8*3 + 8*3) + 32
 	if len(b) != want {
 		t.Errorf("file is %d bytes, want %d", len(b), want)
 	}
@@ -111,7 +111,7 @@ func TestCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l1 := 64 + 16 // first descriptor
+	l1 := 64 + 16 + 8 // first descriptor
 	l1w := l1 + 64
 	l1p := l1w + 8*2*65
 	l2 := l1p + 8*65
@@ -125,7 +125,8 @@ func TestCorruption(t *testing.T) {
 	}{
 		{"empty", nil, "header.magic", 0, "not a .bnn file"},
 		{"magic", damage(good, 0, 'X'), "header.magic", 0, "not a .bnn file"},
-		{"version", resum(damage(good, 8, 2)), "header.version", 8, "version 2"},
+		{"version", resum(damage(good, 8, 3)), "header.version", 8, "version 3"},
+		{"normalization", damage(good, 64+16+5, good[64+16+5]^1), "normalization", 64 + 16, "damaged"},
 		{"header crc", damage(good, 30, 1), "header.crc", 60, "header"},
 		{"truncated", resum(bytes.Clone(good[:len(good)-100])), "header.file_size", 16, "truncated"},
 		{"trailing", append(bytes.Clone(good), 0), "header.file_size", 16, "trailing"},
@@ -153,7 +154,7 @@ func TestCorruption(t *testing.T) {
 func TestCorruptionFieldsWithValidCRC(t *testing.T) {
 	m := testModel(rand.New(rand.NewPCG(5, 6)))
 	good, _ := Encode(m)
-	l1 := 64 + 16
+	l1 := 64 + 16 + 8
 	edit := func(off int, put func(b []byte)) []byte {
 		c := bytes.Clone(good)
 		put(c[off:])
@@ -201,11 +202,14 @@ func TestValidateRejects(t *testing.T) {
 		edit func(m *Model)
 		want string
 	}{
-		{"chain", func(m *Model) { m.Layers[1].Inputs = 64; m.Layers[1].Weights = m.Layers[1].Weights[:64*9] }, "65 outputs"},
+		{"chain", func(m *Model) { m.Layers[1].Inputs = 64; m.Layers[1].Weights = m.Layers[1].Weights[:64*9] }, "[65] has 65 values"},
 		{"bits", func(m *Model) { m.Layers[0].Bits = m.Layers[0].Bits[1:] }, "sign words"},
 		{"pad bits", func(m *Model) { m.Layers[0].Bits[1] |= 1 << 63 }, "past input"},
 		{"scale", func(m *Model) { m.Layers[2].Scale = nil }, "scales"},
-		{"input", func(m *Model) { m.InputShape = []int{71} }, "input shape"},
+		{"input", func(m *Model) { m.InputShape = []int{71} }, "[71] has 71 values"},
+		{"norm channels", func(m *Model) { m.InputMean = []float32{0, 0}; m.InputStd = []float32{1, 1} }, "2 input means"},
+		{"std", func(m *Model) { m.InputStd = []float32{0} }, "positive std"},
+		{"conv geometry", func(m *Model) { m.Layers[0].Kind = Conv2D }, "bad conv2d geometry"},
 		{"name", func(m *Model) { m.Layers[0].Name = strings.Repeat("x", 17) }, "name longer"},
 	} {
 		m := testModel(r)
@@ -220,6 +224,10 @@ func FuzzDecode(f *testing.F) {
 	good, _ := Encode(testModel(rand.New(rand.NewPCG(1, 1))))
 	f.Add(good)
 	f.Add(good[:100])
+	conv, _ := Encode(convModel(rand.New(rand.NewPCG(1, 1))))
+	f.Add(conv)
+	v1, _ := os.ReadFile(filepath.Join("testdata", "v1-dense.bnn"))
+	f.Add(v1)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err == nil {
@@ -228,4 +236,134 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// convModel returns a small conv network over 9x8x3 images with every layer
+// kind: a binary conv (same padding, stride 1), a float conv (valid, stride
+// 2), a max pooling with padding, a flatten, a binary dense classifier; and
+// per-channel input normalization.
+func convModel(r *rand.Rand) *Model {
+	floats := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	return &Model{Name: "conv test", InputShape: []int{9, 8, 3},
+		InputMean: []float32{0.4914, 0.4822, 0.4465}, InputStd: []float32{0.2023, 0.1994, 0.2010},
+		Layers: []Layer{
+			{Name: "conv1", Kind: Conv2D, Encoding: SignBits, Activation: ReLU, Inputs: 27, Outputs: 20,
+				KernelH: 3, KernelW: 3, Stride: 1, Padding: PadSame, Bits: PackSigns(floats(27*20), 27, 20), Scale: floats(20), Offset: floats(20)},
+			{Name: "conv2", Kind: Conv2D, Encoding: Float32, Activation: ReLU, Inputs: 3 * 2 * 20, Outputs: 5,
+				KernelH: 3, KernelW: 2, Stride: 2, Padding: PadValid, Weights: floats(120 * 5), Scale: floats(5), Offset: floats(5)},
+			{Name: "pool", Kind: MaxPool2D, KernelH: 3, KernelW: 3, Stride: 2, Padding: PadSame},
+			{Name: "flat", Kind: Flatten},
+			{Name: "dense", Kind: Dense, Encoding: SignBits, Inputs: 2 * 2 * 5, Outputs: 4,
+				Bits: PackSigns(floats(20*4), 20, 4), Scale: floats(4), Offset: floats(4)},
+		}}
+}
+
+func TestConvShapesAndRoundTrip(t *testing.T) {
+	m := convModel(rand.New(rand.NewPCG(11, 12)))
+	shapes, err := m.Shapes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 9x8 -> same 3x3 -> 9x8x20 -> valid 3x2 stride 2 -> 4x4x5 -> pool 3 stride 2 pad 1 -> 2x2x5 -> 20 -> 4
+	want := [][]int{{9, 8, 3}, {9, 8, 20}, {4, 4, 5}, {2, 2, 5}, {20}, {4}}
+	if !reflect.DeepEqual(shapes, want) {
+		t.Errorf("shapes %v, want %v", shapes, want)
+	}
+	if m.NumClasses() != 4 {
+		t.Errorf("NumClasses %d", m.NumClasses())
+	}
+	b, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, m) {
+		t.Fatalf("round trip changed the model:\n got %+v\nwant %+v", got, m)
+	}
+	if mean, std := got.Normalization(2); mean != 0.4465 || std != 0.2010 {
+		t.Errorf("channel 2 normalization %v %v", mean, std)
+	}
+	for off := range b {
+		if _, err := Decode(damage(b, off, b[off]^0x08)); err == nil {
+			t.Fatalf("flipping byte %d went unnoticed", off)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		edit func(m *Model)
+		want string
+	}{
+		{"conv fan-in", func(m *Model) {
+			m.InputShape = []int{9, 8, 2}
+			m.InputMean, m.InputStd = m.InputMean[:1], m.InputStd[:1]
+		}, "a 3x3 window over 2 channels"},
+		{"conv rank", func(m *Model) { m.InputShape = []int{216}; m.InputMean, m.InputStd = m.InputMean[:1], m.InputStd[:1] }, "wants an image"},
+		{"too small", func(m *Model) { m.Layers[2].KernelH, m.Layers[2].Padding = 5, PadValid }, "does not fit"},
+		{"pool weights", func(m *Model) { m.Layers[2].Scale = []float32{1} }, "has no weights"},
+		{"pool activation", func(m *Model) { m.Layers[2].Activation = ReLU }, "has no weights"},
+		{"flatten window", func(m *Model) { m.Layers[3].Stride = 1 }, "window fields"},
+		{"stride", func(m *Model) { m.Layers[2].Stride = 0 }, "geometry"},
+		{"dense fan-in", func(m *Model) { m.Layers[3] = Layer{Name: "pool2", Kind: MaxPool2D, KernelH: 2, KernelW: 2, Stride: 2} }, "has 5 values"},
+		{"not a vector", func(m *Model) { m.Layers = m.Layers[:3] }, "vector of logits"},
+		{"per-channel count", func(m *Model) { m.InputShape = []int{9, 8, 3}; m.InputMean = m.InputMean[:2] }, "input means"},
+	} {
+		m := convModel(rand.New(rand.NewPCG(11, 12)))
+		c.edit(m)
+		if _, err := Encode(m); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestReadsVersion1 decodes a file written by the version 1 writer
+// (testdata/v1-dense.bnn, testModel with seed 7, 8): the same model, its
+// scalar normalization as one channel.
+func TestReadsVersion1(t *testing.T) {
+	m, err := ReadFile(filepath.Join("testdata", "v1-dense.bnn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testModel(rand.New(rand.NewPCG(7, 8)))
+	if !reflect.DeepEqual(m, want) {
+		t.Fatalf("version 1 file:\n got %+v\nwant %+v", m, want)
+	}
+	b, _ := os.ReadFile(filepath.Join("testdata", "v1-dense.bnn"))
+	if v := binary.LittleEndian.Uint32(b[8:]); v != 1 {
+		t.Fatalf("testdata file has version %d", v)
+	}
+	// Re-encoded, it is a version 2 file of the same model.
+	b2, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint32(b2[8:]); v != Version {
+		t.Errorf("Encode wrote version %d", v)
+	}
+	if len(b2) != len(b)+8 {
+		t.Errorf("version 2 file is %d bytes, version 1 %d: want 8 more (the normalization section)", len(b2), len(b))
+	}
+	// Every byte flip of the version 1 file is still detected.
+	for off := range b {
+		if _, err := Decode(damage(b, off, b[off]^0x40)); err == nil {
+			t.Fatalf("version 1: flipping byte %d went unnoticed", off)
+		}
+	}
+	// A version 1 file cannot hold the new layer kinds.
+	c := bytes.Clone(b)
+	l1 := 64 + 16
+	c[l1] = byte(MaxPool2D)
+	binary.LittleEndian.PutUint32(c[l1+60:], crc(c[l1:l1+60]))
+	var fe *FormatError
+	if _, err := Decode(resum(c)); !errors.As(err, &fe) || fe.Field != "layer 1 (dense1).kind" || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("maxpool in a version 1 file: %v", err)
+	}
 }

@@ -12,34 +12,35 @@ import (
 	"strings"
 )
 
-// File layout, version 1. All integers and floats are little endian; every
+// File layout, version 2. All integers and floats are little endian; every
 // section starts at a multiple of 8 bytes.
 //
 //	header (64 bytes)
 //	   0  [8]byte  magic "BNNMODEL"
-//	   8  uint32   version (1)
+//	   8  uint32   version (2)
 //	  12  uint32   header size (64)
 //	  16  uint64   file size in bytes, the SHA-256 trailer included
 //	  24  uint32   number of layers L (1..65535)
 //	  28  uint32   input rank R (1..4)
 //	  32  [4]uint32 input dimensions (unused ones 0)
-//	  48  float32  input mean
-//	  52  float32  input std
+//	  48  uint32   normalization channels C: 1, or the last input dimension
+//	  52  uint32   CRC-32C of the normalization section
 //	  56  uint32   name length N (0..4096)
 //	  60  uint32   CRC-32C (Castagnoli) of bytes 0..59
 //	name: N bytes of UTF-8, zero-padded to a multiple of 8
+//	normalization: C float32 means, then C float32 stds
 //	L times:
 //	  layer descriptor (64 bytes)
-//	     0  uint8   kind: 1 dense, 2 conv2d
-//	     1  uint8   weight encoding: 0 float32, 1 sign bits
-//	     2  uint8   activation after scale/offset: 0 none, 1 ReLU
-//	     3  uint8   padding of a conv2d: 0 valid, 1 same (0 for dense)
-//	     4  uint32  inputs I (fan-in of one output; conv: kh*kw*in channels)
-//	     8  uint32  outputs O
+//	     0  uint8   kind: 1 dense, 2 conv2d, 3 maxpool2d, 4 flatten
+//	     1  uint8   weight encoding: 0 float32, 1 sign bits (0 without weights)
+//	     2  uint8   activation after scale/offset: 0 none, 1 ReLU (0 without weights)
+//	     3  uint8   padding of conv2d and maxpool2d: 0 valid, 1 same (0 for the others)
+//	     4  uint32  inputs I (fan-in of one output; conv: kh*kw*in channels; 0 without weights)
+//	     8  uint32  outputs O (units or channels; 0 without weights)
 //	    12  uint32  words per row W = ceil(I/64) for sign bits, 0 for float32
-//	    16  uint16  kernel height (0 for dense)
-//	    18  uint16  kernel width (0 for dense)
-//	    20  uint16  stride (0 for dense)
+//	    16  uint16  kernel height (conv2d, maxpool2d; else 0)
+//	    18  uint16  kernel width (conv2d, maxpool2d; else 0)
+//	    20  uint16  stride (conv2d, maxpool2d; else 0)
 //	    22  uint16  reserved (0)
 //	    24  uint64  weights length in bytes (sign bits: 8*W*O; float32: 4*I*O)
 //	    32  uint32  CRC-32C of the weights (unpadded)
@@ -56,7 +57,10 @@ import (
 //	  offset: O float32
 //	trailer: SHA-256 of all preceding bytes (32 bytes)
 //
-// Output o of a layer is act(scale[o] * sum_i w[o][i]*x[i] + offset[o]).
+// Output o of a dense or conv2d layer is act(scale[o] * sum_i w[o][i]*x[i] +
+// offset[o]). Version 1 differs in the header (48: float32 input mean, 52:
+// float32 input std, no normalization section) and has dense and conv2d
+// layers only.
 const (
 	headerSize     = 64
 	descriptorSize = 64
@@ -95,12 +99,14 @@ func Encode(m *Model) ([]byte, error) {
 	for i, d := range m.InputShape {
 		le.PutUint32(hdr[32+4*i:], uint32(d))
 	}
-	le.PutUint32(hdr[48:], math.Float32bits(m.InputMean))
-	le.PutUint32(hdr[52:], math.Float32bits(m.InputStd))
+	norm := append(floatBytes(m.InputMean), floatBytes(m.InputStd)...)
+	le.PutUint32(hdr[48:], uint32(len(m.InputMean)))
+	le.PutUint32(hdr[52:], crc(norm))
 	le.PutUint32(hdr[56:], uint32(len(m.Name)))
 	buf.Write(hdr)
 	buf.WriteString(m.Name)
 	buf.Write(make([]byte, pad8(len(m.Name))-len(m.Name)))
+	buf.Write(norm)
 
 	for i := range m.Layers {
 		l := &m.Layers[i]
@@ -196,7 +202,8 @@ func Read(r io.Reader) (*Model, error) {
 }
 
 type decoder struct {
-	b []byte
+	b       []byte
+	version uint32
 }
 
 func (d *decoder) u16(off int) uint16 { return binary.LittleEndian.Uint16(d.b[off:]) }
@@ -221,8 +228,9 @@ func Decode(b []byte) (*Model, error) {
 	if len(b) < 12 {
 		return nil, bad(len(b), "header.version", "file ends after %d bytes", len(b))
 	}
-	if v := d.u32(8); v != Version {
-		return nil, bad(8, "header.version", "version %d; this reader reads version %d", v, Version)
+	d.version = d.u32(8)
+	if d.version < MinVersion || d.version > Version {
+		return nil, bad(8, "header.version", "version %d; this reader reads versions %d to %d", d.version, MinVersion, Version)
 	}
 	if len(b) < headerSize+trailerSize {
 		return nil, bad(len(b), "header", "file is %d bytes, shorter than a header and a checksum (%d)", len(b), headerSize+trailerSize)
@@ -260,10 +268,18 @@ func Decode(b []byte) (*Model, error) {
 			return nil, bad(32+4*i, fmt.Sprintf("header.input_dims[%d]", i), "%d past the rank %d: want 0", v, rank)
 		}
 	}
-	m.InputMean = math.Float32frombits(d.u32(48))
-	m.InputStd = math.Float32frombits(d.u32(52))
-	if !(m.InputStd > 0) || math.IsInf(float64(m.InputStd), 0) || math.IsNaN(float64(m.InputMean)) || math.IsInf(float64(m.InputMean), 0) {
-		return nil, bad(48, "header.input_mean/std", "mean %v, std %v: want finite values and a positive std", m.InputMean, m.InputStd)
+	normChannels := 1
+	if d.version == 1 {
+		mean, std := math.Float32frombits(d.u32(48)), math.Float32frombits(d.u32(52))
+		if !finiteNorm(mean, std) {
+			return nil, bad(48, "header.input_mean/std", "mean %v, std %v: want finite values and a positive std", mean, std)
+		}
+		m.InputMean, m.InputStd = []float32{mean}, []float32{std}
+	} else {
+		normChannels = int(d.u32(48))
+		if last := m.InputShape[rank-1]; normChannels != 1 && normChannels != last {
+			return nil, bad(48, "header.norm_channels", "%d: want 1 or the input's channels (%d)", normChannels, last)
+		}
 	}
 	nameLen := int(d.u32(56))
 	if nameLen > maxNameLen {
@@ -276,6 +292,23 @@ func Decode(b []byte) (*Model, error) {
 	}
 	m.Name = string(b[off : off+nameLen])
 	off += pad8(nameLen)
+	if d.version >= 2 {
+		nb := 8 * normChannels
+		if off+nb > end {
+			return nil, bad(off, "normalization", "%d bytes of input means and stds run past the data (%d bytes left)", nb, end-off)
+		}
+		norm := b[off : off+nb]
+		if got, want := d.u32(52), crc(norm); got != want {
+			return nil, bad(off, "normalization", "CRC-32C %08x, computed %08x: bytes %d..%d are damaged", got, want, off, off+nb-1)
+		}
+		m.InputMean, m.InputStd = readFloats(norm[:nb/2]), readFloats(norm[nb/2:])
+		for c := range m.InputMean {
+			if !finiteNorm(m.InputMean[c], m.InputStd[c]) {
+				return nil, bad(off+4*c, "normalization", "channel %d: mean %v, std %v: want finite values and a positive std", c, m.InputMean[c], m.InputStd[c])
+			}
+		}
+		off += nb
+	}
 
 	for li := 0; li < nl; li++ {
 		l, next, err := d.layer(li, off, end)
@@ -315,9 +348,23 @@ func (d *decoder) layer(li, off, end int) (Layer, int, error) {
 	l := Layer{Name: name, Kind: Kind(desc[0]), Encoding: Encoding(desc[1]), Activation: Activation(desc[2]), Padding: desc[3],
 		Inputs: int(le.Uint32(desc[4:])), Outputs: int(le.Uint32(desc[8:])),
 		KernelH: int(le.Uint16(desc[16:])), KernelW: int(le.Uint16(desc[18:])), Stride: int(le.Uint16(desc[20:]))}
+	maxKind := numKinds - 1
+	if d.version == 1 {
+		maxKind = int(Conv2D)
+	}
+	if l.Kind == 0 || int(l.Kind) > maxKind {
+		return l, 0, bad(off, field("kind"), "unknown kind %d in a version %d file", desc[0], d.version)
+	}
+	if !l.Kind.HasWeights() {
+		// No data: every field but the kind, the window and the name is 0.
+		for i, v := range desc[:60] {
+			if v != 0 && i != 0 && i != 3 && (i < 16 || i >= 22) && (i < 40 || i >= 56) {
+				return l, 0, bad(off+i, field("descriptor"), "byte %d is %d: a %s layer has no weights, scale, offset or activation", i, v, l.Kind)
+			}
+		}
+		return l, off + descriptorSize, nil
+	}
 	switch {
-	case l.Kind != Dense && l.Kind != Conv2D:
-		return l, 0, bad(off, field("kind"), "unknown kind %d", desc[0])
 	case l.Encoding >= numEncode:
 		return l, 0, bad(off+1, field("encoding"), "unknown weight encoding %d", desc[1])
 	case l.Activation > ReLU:
@@ -377,6 +424,11 @@ func (d *decoder) layer(li, off, end int) (Layer, int, error) {
 	l.Scale = readFloats(params[:plen/2])
 	l.Offset = readFloats(params[plen/2:])
 	return l, off + plen, nil
+}
+
+func finiteNorm(mean, std float32) bool {
+	m, s := float64(mean), float64(std)
+	return s > 0 && !math.IsInf(s, 0) && !math.IsNaN(m) && !math.IsInf(m, 0)
 }
 
 func readFloats(b []byte) []float32 {

@@ -1,14 +1,17 @@
 // Package runtime runs binary-weight networks exported by binnet (.bnn files,
 // see deploy/bnn) in pure Go, without GoMLX: it can be linked into a small
-// binary or a WASM module.
+// binary or a WASM module. It runs MLPs and sequential convolutional networks
+// (dense, conv2d, max pooling and flatten layers).
 //
 // In binarized layers no input is multiplied by a weight: output o is
 // sum_i s_oi*x_i with s_oi in {-1,+1} given by one bit, computed by flipping
 // the sign of x_i where the bit is 0 and adding (XOR of the float's sign bit,
 // or, with GOEXPERIMENT=simd on AVX-512 CPUs, a masked select of x or -x, 16
-// lanes at a time). The folded batch norm then applies one multiply and one
-// add per output (scale and offset), and ReLU on hidden layers. Float layers
-// are plain dot products.
+// lanes at a time). Dense layers vectorize over the inputs of one output;
+// convolutions over 64 (or 16) output channels of one output position. The
+// folded batch norm then applies one multiply and one add per output (scale
+// and offset), and ReLU on hidden layers. Float layers are plain dot
+// products.
 //
 // A Network is immutable and safe for concurrent use.
 package runtime
@@ -25,12 +28,27 @@ import (
 // layer is one prepared layer.
 type layer struct {
 	name          string
+	kind          bnn.Kind
 	binary, relu  bool
-	in, out       int
-	words         int // 64-bit words per sign row (binary)
+	in, out       int // fan-in and outputs of one position (dense: features; conv: kh*kw*cin and channels)
+	words         int // 64-bit words per sign row (binary dense)
 	bits          []uint64
-	w             []float32 // float weights, out rows of in
+	w             []float32 // float dense weights, out rows of in
 	scale, offset []float32
+	size          int // values of the layer's output
+
+	// Windows (conv2d, maxpool2d): input [inH, inW, inC], output [outH, outW, out or inC].
+	kh, kw, stride, ph, pw int
+	inH, inW, inC          int
+	outH, outW             int
+	// Conv2D weights, transposed for the kernels: blocks of 64 output
+	// channels; block k holds, for each tap t (0..in-1, in the file's order
+	// (dy*kw+dx)*inC + c), one word whose bit j is the sign of the weight
+	// from tap t to channel 64k+j (binary: cbits[k*in+t]), or the float
+	// weights [tap][out] (float: cw[t*out+o]).
+	cbits  []uint64
+	blocks int
+	cw     []float32
 }
 
 // Network is a loaded model ready to run.
@@ -38,15 +56,23 @@ type Network struct {
 	model  *bnn.Model
 	layers []layer
 	width  int // widest activation, padded to 64
+	accLen int // accumulator values a conv layer needs
+	taps   int // most window taps of a conv or pool layer
 	pool   sync.Pool
 }
 
 // scratch holds one example's activations: two buffers padded to a multiple
-// of 64 with zeros past the live values, and the negated input for the SIMD
-// kernel.
+// of 64 with zeros past the live values, the negated input for the SIMD
+// dense kernel, the accumulators and window taps of conv layers.
 type scratch struct {
 	a, b, neg []float32
+	acc       []float32
+	taps      []tap
 }
+
+// tap is an in-bounds position of a window: x is the offset of its first
+// channel in the input, w the index of its first weight (tap number).
+type tap struct{ x, w int }
 
 // Load reads, verifies and prepares a .bnn file.
 func Load(path string) (*Network, error) {
@@ -57,31 +83,78 @@ func Load(path string) (*Network, error) {
 	return New(m)
 }
 
-// New prepares a model. It supports dense layers (MLPs); convolutional layers
-// are part of the format but not of this runtime yet.
+// New prepares a model: dense, conv2d, maxpool2d and flatten layers in
+// sequence.
 func New(m *bnn.Model) (*Network, error) {
 	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	shapes, err := m.Shapes()
+	if err != nil {
 		return nil, err
 	}
 	n := &Network{model: m}
 	width := m.InputSize()
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		if l.Kind != bnn.Dense {
-			return nil, fmt.Errorf("runtime: layer %d (%s) is %s: this runtime runs dense layers only", i+1, l.Name, l.Kind)
+		in, outShape := shapes[i], shapes[i+1]
+		ly := layer{name: l.Name, kind: l.Kind, binary: l.Encoding == bnn.SignBits, relu: l.Activation == bnn.ReLU,
+			in: l.Inputs, out: l.Outputs, words: l.WordsPerRow(), bits: l.Bits, w: l.Weights, scale: l.Scale, offset: l.Offset,
+			size: 1}
+		for _, d := range outShape {
+			ly.size *= d
 		}
-		n.layers = append(n.layers, layer{name: l.Name, binary: l.Encoding == bnn.SignBits, relu: l.Activation == bnn.ReLU,
-			in: l.Inputs, out: l.Outputs, words: l.WordsPerRow(), bits: l.Bits, w: l.Weights, scale: l.Scale, offset: l.Offset})
-		width = max(width, l.Outputs)
+		switch l.Kind {
+		case bnn.Dense, bnn.Flatten:
+		case bnn.Conv2D, bnn.MaxPool2D:
+			ly.kh, ly.kw, ly.stride = l.KernelH, l.KernelW, l.Stride
+			ly.ph, ly.pw = l.Pads()
+			ly.inH, ly.inW, ly.inC = in[0], in[1], in[2]
+			ly.outH, ly.outW = outShape[0], outShape[1]
+			n.taps = max(n.taps, ly.kh*ly.kw)
+			if l.Kind == bnn.Conv2D {
+				prepareConv(&ly, l)
+				n.accLen = max(n.accLen, 2*64*ly.blocks) // two positions at once
+			}
+		default:
+			return nil, fmt.Errorf("runtime: layer %d (%s) is %s: this runtime does not run it", i+1, l.Name, l.Kind)
+		}
+		n.layers = append(n.layers, ly)
+		width = max(width, ly.size)
 	}
 	if len(n.layers) == 0 {
 		return nil, errors.New("runtime: model has no layers")
 	}
 	n.width = pad64(width)
 	n.pool.New = func() any {
-		return &scratch{a: make([]float32, n.width), b: make([]float32, n.width), neg: make([]float32, n.width)}
+		return &scratch{a: make([]float32, n.width), b: make([]float32, n.width), neg: make([]float32, n.width),
+			acc: make([]float32, n.accLen), taps: make([]tap, 0, n.taps)}
 	}
 	return n, nil
+}
+
+// prepareConv transposes a conv layer's weights into the kernels' layout.
+func prepareConv(ly *layer, l *bnn.Layer) {
+	ly.blocks = (ly.out + 63) / 64
+	if ly.binary {
+		ly.cbits = make([]uint64, ly.blocks*ly.in)
+		for o := 0; o < ly.out; o++ {
+			for t := 0; t < ly.in; t++ {
+				if l.Sign(o, t) > 0 {
+					ly.cbits[(o/64)*ly.in+t] |= 1 << uint(o%64)
+				}
+			}
+		}
+		ly.bits = nil
+		return
+	}
+	ly.cw = make([]float32, ly.in*ly.out)
+	for o := 0; o < ly.out; o++ {
+		for t := 0; t < ly.in; t++ {
+			ly.cw[t*ly.out+o] = l.Weights[o*ly.in+t]
+		}
+	}
+	ly.w = nil
 }
 
 func pad64(n int) int { return (n + 63) &^ 63 }
@@ -92,23 +165,41 @@ func (n *Network) Model() *bnn.Model { return n.model }
 // InputSize returns the input values of one example.
 func (n *Network) InputSize() int { return n.model.InputSize() }
 
-// NumClasses returns the number of logits.
-func (n *Network) NumClasses() int { return n.layers[len(n.layers)-1].out }
+// InputShape returns the shape of one example, e.g. [28, 28, 1] (channels last).
+func (n *Network) InputShape() []int { return append([]int(nil), n.model.InputShape...) }
 
-// Normalize converts raw 8-bit pixels into the network's inputs,
-// (p/255 - mean)/std with the normalization recorded in the model, into dst
-// (allocated when nil or short).
+// NumClasses returns the number of logits.
+func (n *Network) NumClasses() int { return n.layers[len(n.layers)-1].size }
+
+// Normalize converts raw 8-bit pixels (one or more examples of InputShape,
+// channels last) into the network's inputs, (p/255 - mean[c])/std[c] with
+// the normalization recorded in the model, into dst (allocated when nil or
+// short).
 func (n *Network) Normalize(pixels []uint8, dst []float32) []float32 {
 	if cap(dst) < len(pixels) {
 		dst = make([]float32, len(pixels))
 	}
 	dst = dst[:len(pixels)]
-	var lut [256]float32
-	for p := range lut {
-		lut[p] = (float32(p)/255 - n.model.InputMean) / n.model.InputStd
+	channels := len(n.model.InputMean)
+	luts := make([][256]float32, channels)
+	for c := range luts {
+		mean, std := n.model.Normalization(c)
+		for p := range luts[c] {
+			luts[c][p] = (float32(p)/255 - mean) / std
+		}
 	}
+	if channels == 1 {
+		for i, p := range pixels {
+			dst[i] = luts[0][p]
+		}
+		return dst
+	}
+	c := 0
 	for i, p := range pixels {
-		dst[i] = lut[p]
+		dst[i] = luts[c][p]
+		if c++; c == channels {
+			c = 0
+		}
 	}
 	return dst
 }
@@ -150,19 +241,33 @@ func (n *Network) forward(s *scratch, x, out []float32) {
 	cur, next := s.a, s.b
 	copy(cur, x)
 	clear(cur[len(x):pad64(len(x))])
+	last := len(n.layers) - 1
 	for li := range n.layers {
 		l := &n.layers[li]
-		dst := next[:l.out]
-		if li == len(n.layers)-1 {
+		if l.kind == bnn.Flatten { // channels-last activations are already flat
+			if li == last {
+				copy(out, cur[:l.size])
+			}
+			continue
+		}
+		dst := next[:l.size]
+		if li == last {
 			dst = out
 		}
-		if l.binary {
+		switch {
+		case l.kind == bnn.Conv2D && l.binary:
+			binaryConvLayer(l, s, cur, dst)
+		case l.kind == bnn.Conv2D:
+			floatConvLayer(l, s, cur, dst)
+		case l.kind == bnn.MaxPool2D:
+			maxPoolLayer(l, s, cur, dst)
+		case l.binary:
 			binaryLayer(l, cur, s.neg, dst)
-		} else {
+		default:
 			floatLayer(l, cur, dst)
 		}
-		if li < len(n.layers)-1 {
-			clear(next[l.out:pad64(l.out)])
+		if li < last {
+			clear(next[l.size:pad64(l.size)])
 		}
 		cur, next = next, cur
 	}
@@ -207,6 +312,105 @@ func binaryLayer(l *layer, x, neg, out []float32) {
 	}
 	for o := range out {
 		out[o] = finish(l, o, out[o])
+	}
+}
+
+// windowTaps lists the in-bounds positions of the window of output (oy, ox):
+// zero padding adds nothing to a convolution and never wins a max pooling,
+// so padded positions are left out.
+func windowTaps(l *layer, oy, ox int, taps []tap) []tap {
+	taps = taps[:0]
+	y0, x0 := oy*l.stride-l.ph, ox*l.stride-l.pw
+	for dy := 0; dy < l.kh; dy++ {
+		yy := y0 + dy
+		if yy < 0 || yy >= l.inH {
+			continue
+		}
+		for dx := 0; dx < l.kw; dx++ {
+			xx := x0 + dx
+			if xx < 0 || xx >= l.inW {
+				continue
+			}
+			taps = append(taps, tap{x: (yy*l.inW + xx) * l.inC, w: (dy*l.kw + dx) * l.inC})
+		}
+	}
+	return taps
+}
+
+// binaryConvLayer runs a sign-bit convolution: for each output position, the
+// add-only kernels accumulate the window's inputs into 64 (or 16, 32) output
+// channels at a time, two neighbouring positions at once where both windows
+// lie inside the input; then scale, offset and activation per channel.
+func binaryConvLayer(l *layer, s *scratch, x, out []float32) {
+	blk := 64 * l.blocks
+	acc0, acc1 := s.acc[:blk], s.acc[blk:2*blk]
+	dx := l.stride * l.inC
+	for oy := 0; oy < l.outH; oy++ {
+		for ox := 0; ox < l.outW; {
+			s.taps = windowTaps(l, oy, ox, s.taps)
+			pair := ox+1 < l.outW && windowInside(l, oy, ox) && windowInside(l, oy, ox+1)
+			for k := 0; k < l.blocks; k++ {
+				bits := l.cbits[k*l.in : (k+1)*l.in]
+				lanes := min(64, l.out-64*k)
+				if pair {
+					binaryConvBlock2(bits, x, s.taps, l.inC, lanes, dx, acc0[64*k:64*k+64], acc1[64*k:64*k+64])
+				} else {
+					binaryConvBlock(bits, x, s.taps, l.inC, lanes, acc0[64*k:64*k+64])
+				}
+			}
+			finishRow(l, out, oy, ox, acc0)
+			if pair {
+				finishRow(l, out, oy, ox+1, acc1)
+				ox += 2
+			} else {
+				ox++
+			}
+		}
+	}
+}
+
+// windowInside reports whether the window of output (oy, ox) lies inside
+// the input (no padding).
+func windowInside(l *layer, oy, ox int) bool {
+	y0, x0 := oy*l.stride-l.ph, ox*l.stride-l.pw
+	return y0 >= 0 && y0+l.kh <= l.inH && x0 >= 0 && x0+l.kw <= l.inW
+}
+
+// finishRow writes the channels of output (oy, ox) from their sums.
+func finishRow(l *layer, out []float32, oy, ox int, acc []float32) {
+	finishVec(out[(oy*l.outW+ox)*l.out:(oy*l.outW+ox+1)*l.out], acc, l.scale, l.offset, l.relu)
+}
+
+// floatConvLayer runs a float32 convolution with the same loops.
+func floatConvLayer(l *layer, s *scratch, x, out []float32) {
+	acc := s.acc[:l.out]
+	for oy := 0; oy < l.outH; oy++ {
+		for ox := 0; ox < l.outW; ox++ {
+			s.taps = windowTaps(l, oy, ox, s.taps)
+			clear(acc)
+			for _, t := range s.taps {
+				xs := x[t.x : t.x+l.inC]
+				for c, v := range xs {
+					axpy(acc, l.cw[(t.w+c)*l.out:(t.w+c+1)*l.out], v)
+				}
+			}
+			finishRow(l, out, oy, ox, acc)
+		}
+	}
+}
+
+// maxPoolLayer takes the maximum of each channel over each window.
+func maxPoolLayer(l *layer, s *scratch, x, out []float32) {
+	c := l.inC
+	for oy := 0; oy < l.outH; oy++ {
+		for ox := 0; ox < l.outW; ox++ {
+			s.taps = windowTaps(l, oy, ox, s.taps)
+			row := out[(oy*l.outW+ox)*c : (oy*l.outW+ox+1)*c]
+			copy(row, x[s.taps[0].x:s.taps[0].x+c])
+			for _, t := range s.taps[1:] {
+				maxInto(row, x[t.x:t.x+c])
+			}
+		}
 	}
 }
 

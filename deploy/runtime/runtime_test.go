@@ -23,7 +23,7 @@ func randomModel(r *rand.Rand, widths []int, binary []bool) *bnn.Model {
 		}
 		return v
 	}
-	m := &bnn.Model{Name: "random", InputShape: []int{widths[0]}, InputMean: 0.5, InputStd: 0.25}
+	m := &bnn.Model{Name: "random", InputShape: []int{widths[0]}, InputMean: []float32{0.5}, InputStd: []float32{0.25}}
 	for i := 0; i+1 < len(widths); i++ {
 		in, out := widths[i], widths[i+1]
 		l := bnn.Layer{Name: "dense", Kind: bnn.Dense, Inputs: in, Outputs: out, Scale: floats(out, 1/math.Sqrt(float64(in))), Offset: floats(out, 1)}
@@ -41,33 +41,147 @@ func randomModel(r *rand.Rand, widths []int, binary []bool) *bnn.Model {
 	return m
 }
 
-// reference runs the model in float64 with explicit ±1 weights.
+// reference runs the model in float64 with explicit ±1 weights, straight
+// from the definitions: NHWC activations, zero padding for convolutions,
+// padded positions ignored by max pooling.
 func reference(m *bnn.Model, x []float32) []float64 {
 	cur := make([]float64, len(x))
 	for i, v := range x {
 		cur[i] = float64(v)
 	}
+	shapes, err := m.Shapes()
+	if err != nil {
+		panic(err)
+	}
+	weight := func(l *bnn.Layer, o, i int) float64 {
+		if l.Encoding == bnn.SignBits {
+			return float64(l.Sign(o, i))
+		}
+		return float64(l.Weights[o*l.Inputs+i])
+	}
+	act := func(l *bnn.Layer, o int, z float64) float64 {
+		y := float64(l.Scale[o])*z + float64(l.Offset[o])
+		if l.Activation == bnn.ReLU && y < 0 {
+			y = 0
+		}
+		return y
+	}
 	for li := range m.Layers {
 		l := &m.Layers[li]
-		next := make([]float64, l.Outputs)
-		for o := range next {
-			var z float64
-			for i := 0; i < l.Inputs; i++ {
-				w := float64(0)
-				if l.Encoding == bnn.SignBits {
-					w = float64(l.Sign(o, i))
-				} else {
-					w = float64(l.Weights[o*l.Inputs+i])
+		in, out := shapes[li], shapes[li+1]
+		var next []float64
+		switch l.Kind {
+		case bnn.Flatten:
+			next = cur
+		case bnn.Dense:
+			next = make([]float64, l.Outputs)
+			for o := range next {
+				var z float64
+				for i := 0; i < l.Inputs; i++ {
+					z += weight(l, o, i) * cur[i]
 				}
-				z += w * cur[i]
+				next[o] = act(l, o, z)
 			}
-			y := float64(l.Scale[o])*z + float64(l.Offset[o])
-			if l.Activation == bnn.ReLU && y < 0 {
-				y = 0
+		case bnn.Conv2D, bnn.MaxPool2D:
+			ph, pw := l.Pads()
+			h, w, c := in[0], in[1], in[2]
+			next = make([]float64, out[0]*out[1]*out[2])
+			for oy := 0; oy < out[0]; oy++ {
+				for ox := 0; ox < out[1]; ox++ {
+					for o := 0; o < out[2]; o++ {
+						z, best := 0.0, math.Inf(-1)
+						for dy := 0; dy < l.KernelH; dy++ {
+							for dx := 0; dx < l.KernelW; dx++ {
+								yy, xx := oy*l.Stride+dy-ph, ox*l.Stride+dx-pw
+								if yy < 0 || yy >= h || xx < 0 || xx >= w {
+									continue // zero padding; never the maximum
+								}
+								if l.Kind == bnn.MaxPool2D {
+									best = math.Max(best, cur[(yy*w+xx)*c+o])
+									continue
+								}
+								for ci := 0; ci < c; ci++ {
+									z += weight(l, o, (dy*l.KernelW+dx)*c+ci) * cur[(yy*w+xx)*c+ci]
+								}
+							}
+						}
+						if l.Kind == bnn.MaxPool2D {
+							next[(oy*out[1]+ox)*out[2]+o] = best
+						} else {
+							next[(oy*out[1]+ox)*out[2]+o] = act(l, o, z)
+						}
+					}
+				}
 			}
-			next[o] = y
 		}
 		cur = next
+	}
+	return cur
+}
+
+// randomConvModel returns a conv network over [h, w, c] images: the
+// given convolutions (binary or float, channels, kernel, stride, padding),
+// a max pooling, a flatten and a dense classifier with 10 outputs.
+type convSpec struct {
+	binary          bool
+	channels, k, st int
+	pad             uint8
+}
+
+func randomConvModel(r *rand.Rand, input []int, convs []convSpec, pool [3]int, denseBinary bool) *bnn.Model {
+	floats := func(n int, s float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * s)
+		}
+		return v
+	}
+	m := &bnn.Model{Name: "random conv", InputShape: input, InputMean: []float32{0.5}, InputStd: []float32{0.25}}
+	c := input[2]
+	for i, cs := range convs {
+		in := cs.k * cs.k * c
+		l := bnn.Layer{Name: "conv", Kind: bnn.Conv2D, Activation: bnn.ReLU, Inputs: in, Outputs: cs.channels,
+			KernelH: cs.k, KernelW: cs.k, Stride: cs.st, Padding: cs.pad,
+			Scale: floats(cs.channels, 1/math.Sqrt(float64(in))), Offset: floats(cs.channels, 1)}
+		w := floats(in*cs.channels, 1/math.Sqrt(float64(in)))
+		if cs.binary {
+			l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, in, cs.channels)
+		} else {
+			l.Encoding, l.Weights = bnn.Float32, w
+		}
+		if i == 0 {
+			l.Activation = bnn.None // negative values reach the pooling
+		}
+		m.Layers = append(m.Layers, l)
+		c = cs.channels
+	}
+	m.Layers = append(m.Layers, bnn.Layer{Name: "pool", Kind: bnn.MaxPool2D, KernelH: pool[0], KernelW: pool[0], Stride: pool[1], Padding: uint8(pool[2])})
+	in := 1
+	for _, d := range lastShape(m) {
+		in *= d
+	}
+	m.Layers = append(m.Layers, bnn.Layer{Name: "flatten", Kind: bnn.Flatten})
+	l := bnn.Layer{Name: "dense", Kind: bnn.Dense, Inputs: in, Outputs: 10, Scale: floats(10, 1/math.Sqrt(float64(in))), Offset: floats(10, 1)}
+	w := floats(in*10, 1)
+	if denseBinary {
+		l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, in, 10)
+	} else {
+		l.Encoding, l.Weights = bnn.Float32, w
+	}
+	m.Layers = append(m.Layers, l)
+	return m
+}
+
+// lastShape returns the output shape of the model's last layer (which may
+// not be a vector).
+func lastShape(m *bnn.Model) []int {
+	cur := m.InputShape
+	for i := range m.Layers {
+		out, err := m.Layers[i].OutputShape(cur)
+		if err != nil {
+			panic(err)
+		}
+		cur = out
 	}
 	return cur
 }
@@ -133,6 +247,102 @@ func TestAgainstReference(t *testing.T) {
 	}
 }
 
+// TestConvAgainstReference runs conv networks (binary and float
+// convolutions, same and valid padding, strides 1 and 2, channel counts
+// that are not multiples of 16 or 64, max pooling with and without
+// padding) against the float64 reference, batch 1 and batched.
+func TestConvAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct {
+		name   string
+		input  []int
+		convs  []convSpec
+		pool   [3]int // kernel, stride, padding
+		binary bool
+	}{
+		{"cnn-like", []int{12, 12, 1}, []convSpec{{true, 32, 3, 1, bnn.PadSame}, {true, 64, 3, 1, bnn.PadSame}}, [3]int{2, 2, 0}, true},
+		{"mixed", []int{10, 9, 3}, []convSpec{{false, 20, 3, 1, bnn.PadSame}, {true, 70, 3, 2, bnn.PadValid}, {true, 17, 1, 1, bnn.PadValid}}, [3]int{3, 2, 1}, false},
+		{"wide", []int{6, 6, 130}, []convSpec{{true, 130, 3, 1, bnn.PadSame}, {false, 9, 5, 2, bnn.PadSame}}, [3]int{2, 1, 0}, true},
+		{"lanes", []int{5, 7, 2}, []convSpec{{true, 1, 3, 1, bnn.PadSame}, {true, 16, 3, 1, bnn.PadSame}, {true, 33, 2, 1, bnn.PadValid}, {true, 48, 3, 1, bnn.PadSame}}, [3]int{3, 3, 1}, true},
+	} {
+		m := randomConvModel(r, c.input, c.convs, c.pool, c.binary)
+		net, err := New(m)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		in := net.InputSize()
+		for k := 0; k < 3; k++ {
+			x := randomInput(r, in)
+			checkClose(t, c.name, net.Logits(x, nil), reference(m, x))
+		}
+		const batch = 5
+		x := randomInput(r, batch*in)
+		out := net.LogitsBatchWorkers(x, batch, nil, 2)
+		for e := 0; e < batch; e++ {
+			one := net.Logits(x[e*in:(e+1)*in], nil)
+			for j := range one {
+				if one[j] != out[e*10+j] {
+					t.Fatalf("%s: example %d logit %d: batch %v, single %v", c.name, e, j, out[e*10+j], one[j])
+				}
+			}
+		}
+	}
+}
+
+// TestConvKernelsAgree checks the SIMD convolution kernels (one position and
+// two positions at once) against the portable one, bit for bit (all sum taps
+// in the same order), for every number of lanes, windows cut by the border
+// and several input channels.
+func TestConvKernelsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, inC := range []int{1, 3, 17} {
+		for lanes := 1; lanes <= 64; lanes++ {
+			ntaps := 1 + r.IntN(9)
+			bits := make([]uint64, 9*inC)
+			for i := range bits {
+				bits[i] = r.Uint64()
+				if lanes < 64 {
+					bits[i] &= 1<<uint(lanes) - 1 // as prepareConv builds them: 0 past the channels
+				}
+			}
+			dx := 1 + r.IntN(2*inC)
+			x := randomInput(r, 9*inC+dx)
+			var taps []tap
+			for _, k := range r.Perm(9)[:ntaps] {
+				taps = append(taps, tap{x: k * inC, w: k * inC})
+			}
+			gen, gen2 := make([]float32, 64), make([]float32, 64)
+			binaryConvGeneric(bits, x, taps, inC, lanes, gen)
+			binaryConvGeneric(bits, x[dx:], taps, inC, lanes, gen2)
+			simd := make([]float32, 64)
+			binaryConvBlock(bits, x, taps, inC, lanes, simd)
+			p0, p1 := make([]float32, 64), make([]float32, 64)
+			binaryConvBlock2(bits, x, taps, inC, lanes, dx, p0, p1)
+			for j := 0; j < lanes; j++ {
+				for pos, g := range [][]float32{gen, gen2} {
+					var want float64
+					for _, tp := range taps {
+						for c := 0; c < inC; c++ {
+							v := float64(x[pos*dx+tp.x+c])
+							if bits[tp.w+c]>>uint(j)&1 == 1 {
+								want += v
+							} else {
+								want -= v
+							}
+						}
+					}
+					if math.Abs(float64(g[j])-want) > 1e-4 {
+						t.Fatalf("inC %d lanes %d position %d channel %d: generic %v, want %v", inC, lanes, pos, j, g[j], want)
+					}
+				}
+				if gen[j] != simd[j] || gen[j] != p0[j] || gen2[j] != p1[j] {
+					t.Fatalf("inC %d lanes %d channel %d: generic %v %v, %s %v, two positions %v %v", inC, lanes, j, gen[j], gen2[j], Kernel(), simd[j], p0[j], p1[j])
+				}
+			}
+		}
+	}
+}
+
 // TestKernelsAgree checks the SIMD kernel (when this build and CPU have
 // one) against the portable one, on rows with all bit patterns.
 func TestKernelsAgree(t *testing.T) {
@@ -188,8 +398,12 @@ func TestBinaryKernelsAreAddOnly(t *testing.T) {
 		"IfElse": true, "Add": true, "Store": true,
 		// Go built-ins and conversions
 		"len": true, "uint16": true, "uint32": true, "uint": true,
+		// convolutions: broadcast x (and -x) to 16 lanes, zero the accumulators
+		"archsimd.BroadcastFloat32x16": true, "clear": true, "Merge": true, "Sub": true,
 		// the kernels themselves
 		"binaryRow": true, "binaryRows4": true, "binaryHsum": true, "binarySumsGeneric": true,
+		"binaryConvGeneric": true, "binaryConv64": true, "binaryConv64x2": true, "binaryConv32": true, "binaryConv16": true,
+		"binaryConvBlock": true,
 	}
 	files, _ := filepath.Glob("kernel_binary*.go")
 	if len(files) < 2 {
@@ -197,6 +411,7 @@ func TestBinaryKernelsAreAddOnly(t *testing.T) {
 	}
 	fset := token.NewFileSet()
 	kernels := 0
+	found := map[string]bool{}
 	for _, file := range files {
 		f, err := parser.ParseFile(fset, file, nil, 0)
 		if err != nil {
@@ -208,6 +423,7 @@ func TestBinaryKernelsAreAddOnly(t *testing.T) {
 				continue
 			}
 			kernels++
+			found[fn.Name.Name] = true
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
 				switch e := n.(type) {
 				case *ast.BinaryExpr:
@@ -238,8 +454,40 @@ func TestBinaryKernelsAreAddOnly(t *testing.T) {
 			})
 		}
 	}
-	if kernels < 5 {
-		t.Errorf("found %d binary kernel functions, want at least 5", kernels)
+	for _, name := range []string{"binarySums", "binarySumsGeneric", "binaryConvBlock", "binaryConvBlock2", "binaryConvGeneric"} {
+		if !found[name] {
+			t.Errorf("kernel %s not found among the checked functions", name)
+		}
+	}
+	if useSIMD {
+		for _, name := range []string{"binaryRow", "binaryRows4", "binaryConv64", "binaryConv64x2", "binaryConv32", "binaryConv16"} {
+			if !found[name] {
+				t.Errorf("SIMD kernel %s not found among the checked functions", name)
+			}
+		}
+	}
+	// The layers call no other sign-bit arithmetic than these kernels.
+	src, err := parser.ParseFile(fset, "runtime.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, decl := range src.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || (fn.Name.Name != "binaryLayer" && fn.Name.Name != "binaryConvLayer") {
+			continue
+		}
+		found[fn.Name.Name] = true
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if ix, ok := n.(*ast.IndexExpr); ok {
+				if sel, ok := ix.X.(*ast.SelectorExpr); ok && (sel.Sel.Name == "bits" || sel.Sel.Name == "cbits") {
+					t.Errorf("%s: %s reads sign bits itself", fset.Position(ix.Pos()), fn.Name.Name)
+				}
+			}
+			return true
+		})
+	}
+	if !found["binaryLayer"] || !found["binaryConvLayer"] {
+		t.Error("binaryLayer or binaryConvLayer not found in runtime.go")
 	}
 	// And the dispatch: binary layers call only these kernels before the
 	// (per-output, not per-weight) scale and offset.
@@ -256,10 +504,20 @@ func TestNormalizeAndErrors(t *testing.T) {
 			t.Errorf("Normalize: %v, want %v", x, want)
 		}
 	}
-	m.Layers[0].Kind = bnn.Conv2D
-	m.Layers[0].KernelH, m.Layers[0].KernelW, m.Layers[0].Stride = 1, 1, 1
-	if _, err := New(m); err == nil || !strings.Contains(err.Error(), "dense layers only") {
-		t.Errorf("conv layer: got %v", err)
+	// Per-channel normalization: channel = index modulo the last axis.
+	mc := randomConvModel(rand.New(rand.NewPCG(5, 6)), []int{2, 2, 3}, []convSpec{{true, 4, 3, 1, bnn.PadSame}}, [3]int{2, 2, 0}, true)
+	mc.InputMean, mc.InputStd = []float32{0.1, 0.2, 0.3}, []float32{0.5, 0.25, 0.125}
+	netc, err := New(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := []uint8{0, 51, 255, 255, 0, 51, 0, 0, 0, 0, 0, 0}
+	xc := netc.Normalize(px, nil)
+	for i, p := range px {
+		c := i % 3
+		if want := (float32(p)/255 - mc.InputMean[c]) / mc.InputStd[c]; xc[i] != want {
+			t.Errorf("per-channel Normalize: value %d is %v, want %v", i, xc[i], want)
+		}
 	}
 	defer func() {
 		if recover() == nil {
@@ -267,4 +525,30 @@ func TestNormalizeAndErrors(t *testing.T) {
 		}
 	}()
 	net.Logits([]float32{1}, nil)
+}
+
+// TestVersion1File runs a file written by the version 1 writer.
+func TestVersion1File(t *testing.T) {
+	net, err := Load(filepath.Join("..", "bnn", "testdata", "v1-dense.bnn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomInput(rand.New(rand.NewPCG(1, 1)), net.InputSize())
+	checkClose(t, "version 1", net.Logits(x, nil), reference(net.Model(), x))
+}
+
+// BenchmarkConv runs the shape of binnet's cnn (28x28x1: binary conv 3x3-32,
+// conv 3x3-64, max pooling 2x2, dense 10) at batch 1.
+func BenchmarkConv(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	m := randomConvModel(r, []int{28, 28, 1}, []convSpec{{true, 32, 3, 1, bnn.PadSame}, {true, 64, 3, 1, bnn.PadSame}}, [3]int{2, 2, 0}, true)
+	net, err := New(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := randomInput(r, net.InputSize())
+	var out []float32
+	for b.Loop() {
+		out = net.Logits(x, out)
+	}
 }
