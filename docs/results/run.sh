@@ -13,11 +13,14 @@
 #         protocol of the PyTorch reference runs (bench/pytorch/REFERENCE.md).
 # LANE q: mlp-784-784, float and binary, 40 epochs, seed 1 (the PyTorch reference protocol).
 # LANE s: mlp-300-100, sensitivity pre-training with 10 epochs per layer, seed 1.
-# LANE v: vgg5 on real MNIST padded to 32x32x3 (no CIFAR-10 on this machine), the first 5,000
-#         training images, 1 epoch per layer, 6 epochs, seed 1: sensitivity pre-training (2 epochs
-#         per layer), float, binary, forward, reverse and ascend (guided).
-# LANE r: resnet20 on the same data, 4 layers per stage (5 stages of 1 epoch), 6 epochs, seed 1:
-#         float, binary, forward, reverse.
+# LANE v: vgg5 on real MNIST padded to 32x32x3 (no CIFAR-10 on this machine), 1 epoch per layer,
+#         6 epochs, seed 1: sensitivity pre-training on the first 5,000 training images (2 epochs per
+#         layer, the last 5,000 for validation), then float, binary, forward and ascend (guided) on
+#         the first 2,000 training images, the last 2,000 for validation and the first 5,000 test
+#         images (the machine is shared: this keeps the lane under an hour).
+# LANE r: resnet20 on the same data with the first 2,500 training images and the last 1,000 for
+#         validation, 4 layers per stage (5 stages of 1 epoch), 6 epochs, seed 1: float, binary,
+#         forward.
 # Every run resumes from its checkpoint when re-run; finished runs are skipped.
 set -euo pipefail
 lane=$1 runs=$2 mnist=$3
@@ -32,12 +35,12 @@ reduced() { # model seed
   "$bin" sensitivity -quiet -model "$1" -data-dir "$mnist" -epochs 5 -seed "$2" -out "$runs/$1/sensitivity-e5-seed$2"
   for o in float binary $perms; do train "$1" "$o" 20 5 "$2"; done
 }
-conv() { # model order epochs epl lps seed
-  local out="$runs/$1-mnist32/n5000-e$3-l$4-s$5/$(echo "$2" | tr , -)-seed$6"
+conv() { # model order epochs epl lps seed ntrain nval ntest [sensitivity-ntrain]
+  local out="$runs/$1-mnist32/n$7-e$3-l$4-s$5/$(echo "$2" | tr , -)-seed$6"
   local extra=()
-  case $2 in ascend|descend) extra=(-sensitivity "$runs/$1-mnist32/sensitivity-n5000-e2-seed$6/sensitivity.json") ;; esac
-  "$bin" train -quiet -model "$1" -dataset mnist -data-dir "$mnist" -train-size 5000 -order "$2" -epochs "$3" \
-    -epochs-per-layer "$4" -layers-per-stage "$5" -seed "$6" -out "$out" "${extra[@]}"
+  case $2 in ascend|descend) extra=(-sensitivity "$runs/$1-mnist32/sensitivity-n${10:-$7}-e2-seed$6/sensitivity.json") ;; esac
+  "$bin" train -quiet -model "$1" -dataset mnist -data-dir "$mnist" -train-size "$7" -val-size "$8" -test-size "$9" \
+    -order "$2" -epochs "$3" -epochs-per-layer "$4" -layers-per-stage "$5" -seed "$6" -out "$out" "${extra[@]}"
 }
 case $lane in
   a) for s in 1 2 3; do reduced mlp-300-100 $s; done ;;
@@ -48,7 +51,7 @@ case $lane in
   s) "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed 1 -out "$runs/mlp-300-100/sensitivity-e10-seed1" ;;
   v) "$bin" sensitivity -quiet -model vgg5 -dataset mnist -data-dir "$mnist" -train-size 5000 -epochs 2 -seed 1 \
        -out "$runs/vgg5-mnist32/sensitivity-n5000-e2-seed1"
-     for o in float binary forward reverse ascend; do conv vgg5 $o 6 1 1 1; done ;;
-  r) for o in float binary forward reverse; do conv resnet20 $o 6 1 4 1; done ;;
+     for o in float binary forward ascend; do conv vgg5 $o 6 1 1 1 2000 2000 5000 5000; done ;;
+  r) for o in float binary forward; do conv resnet20 $o 6 1 4 1 2500 1000 10000; done ;;
   *) echo "unknown lane $lane" >&2; exit 2 ;;
 esac
