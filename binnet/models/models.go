@@ -106,27 +106,29 @@ type Preset struct {
 var mnistHyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, EvalBatchSize: 1000,
 	EpochsPerLayer: 150, Epochs: 450, ValidationSize: 5000, Dataset: "mnist"}
 
-// The CIFAR-10 scripts (scripts/cifar10/*): batch 100 (ResNet-20: 128),
-// test batch 1000, 5,000 training images held out by a fixed random index
-// file, augmentation on. VGG trains with Adam (train.py); its learning rate
-// is a script argument, main.py's default 0.01 here. ResNet-20 trains with
-// SGD, momentum 0.9, weight decay 1e-4, 1,200 epochs, 50 per layer and the
-// rate divided by 10 at epochs 1,000 and 1,100 (run_ep1200.sh); its rate is
-// also an argument, 0.1 here as in He et al. (2016).
+// The CIFAR-10 scripts (scripts/cifar10/*) and the commands of the official
+// README: batch 100 (ResNet-20: 128), test batch 1000, 5,000 training
+// images held out by a fixed random index file, augmentation on. VGG trains
+// with Adam (train.py) at lr 0.1, 150 epochs per layer (VGG-5: 750 epochs,
+// VGG-9: 1,350). ResNet-20 trains with SGD at lr 0.1, momentum 0.9, weight
+// decay 1e-4, 1,200 epochs, 50 per layer, the rate divided by 10 at epochs
+// 1,000 and 1,100 (run_ep1200.sh).
 var (
-	vgg5Hyper = Hyper{Optimizer: "adam", LearningRate: 0.01, BatchSize: 100, EvalBatchSize: 1000,
+	vgg5Hyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, EvalBatchSize: 1000,
 		EpochsPerLayer: 150, Epochs: 750, ValidationSize: 5000, Dataset: "cifar10"}
-	vgg9Hyper = Hyper{Optimizer: "adam", LearningRate: 0.01, BatchSize: 100, EvalBatchSize: 1000,
+	vgg9Hyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, EvalBatchSize: 1000,
 		EpochsPerLayer: 150, Epochs: 1350, ValidationSize: 5000, Dataset: "cifar10"}
 	resnet20Hyper = Hyper{Optimizer: "sgd", LearningRate: 0.1, Momentum: 0.9, WeightDecay: 1e-4, BatchSize: 128,
 		EvalBatchSize: 1000, EpochsPerLayer: 50, Epochs: 1200, ValidationSize: 5000,
 		LRMilestones: []int{1000, 1100}, LRGamma: 0.1, Dataset: "cifar10"}
-	// resnet21Hyper follows main_imagenet_binary.py and the paper's ImageNet
-	// protocol: SGD lr 0.1, momentum 0.9, weight decay 1e-4, batch 256, 67
-	// epochs with 2 per layer. Its milestones are a script argument whose
-	// default (84) never falls within 67 epochs: a constant rate here.
-	resnet21Hyper = Hyper{Optimizer: "sgd", LearningRate: 0.1, Momentum: 0.9, WeightDecay: 1e-4, BatchSize: 256,
-		EvalBatchSize: 250, EpochsPerLayer: 2, Epochs: 67, ValidationSize: 0, Dataset: "imagenet"}
+	// resnet21Hyper follows main_imagenet_binary.py and the official
+	// README's ImageNet commands: SGD lr 0.01, momentum 0.9, weight decay
+	// 1e-4, batch 256, 67 epochs, 2 per layer, the rate divided by 10 at
+	// epochs 42 and 57 (scripts/imagenet/layer.sh full ./imagenet 67
+	// "[42,57]" 2 forward 0.01).
+	resnet21Hyper = Hyper{Optimizer: "sgd", LearningRate: 0.01, Momentum: 0.9, WeightDecay: 1e-4, BatchSize: 256,
+		EvalBatchSize: 250, EpochsPerLayer: 2, Epochs: 67, ValidationSize: 0,
+		LRMilestones: []int{42, 57}, LRGamma: 0.1, Dataset: "imagenet"}
 	cnnHyper = Hyper{Optimizer: "adam", LearningRate: 0.01, BatchSize: 100, EvalBatchSize: 1000,
 		EpochsPerLayer: 5, Epochs: 20, ValidationSize: 5000, Dataset: "mnist"}
 )

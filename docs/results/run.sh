@@ -17,7 +17,8 @@
 #         6 epochs, seed 1: sensitivity pre-training on the first 5,000 training images (2 epochs per
 #         layer, the last 5,000 for validation), then float, binary, forward and ascend (guided) on
 #         the first 2,000 training images, the last 2,000 for validation and the first 5,000 test
-#         images (the machine is shared: this keeps the lane under an hour).
+#         images (the machine is shared: this keeps the lane under an hour). Adam at lr 0.01 (the
+#         preset now has the official README's 0.1; these runs were made at 0.01).
 # LANE r: resnet20 on the same data with the first 2,500 training images and the last 1,000 for
 #         validation, 4 layers per stage (5 stages of 1 epoch), 6 epochs, seed 1: float, binary,
 #         forward.
@@ -40,7 +41,7 @@ conv() { # model order epochs epl lps seed ntrain nval ntest [sensitivity-ntrain
   local extra=()
   case $2 in ascend|descend) extra=(-sensitivity "$runs/$1-mnist32/sensitivity-n${10:-$7}-e2-seed$6/sensitivity.json") ;; esac
   "$bin" train -quiet -model "$1" -dataset mnist -data-dir "$mnist" -train-size "$7" -val-size "$8" -test-size "$9" \
-    -order "$2" -epochs "$3" -epochs-per-layer "$4" -layers-per-stage "$5" -seed "$6" -out "$out" "${extra[@]}"
+    -order "$2" -epochs "$3" -epochs-per-layer "$4" -layers-per-stage "$5" -seed "$6" -out "$out" "${extra[@]}" ${LR:+-lr $LR}
 }
 case $lane in
   a) for s in 1 2 3; do reduced mlp-300-100 $s; done ;;
@@ -49,7 +50,8 @@ case $lane in
   p) for o in float binary 1,2,3; do train mlp-300-100 $o 40 10 1; done ;;
   q) for o in float binary; do train mlp-784-784 $o 40 10 1; done ;;
   s) "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed 1 -out "$runs/mlp-300-100/sensitivity-e10-seed1" ;;
-  v) "$bin" sensitivity -quiet -model vgg5 -dataset mnist -data-dir "$mnist" -train-size 5000 -epochs 2 -seed 1 \
+  v) LR=0.01
+     "$bin" sensitivity -quiet -model vgg5 -dataset mnist -data-dir "$mnist" -train-size 5000 -epochs 2 -seed 1 -lr $LR \
        -out "$runs/vgg5-mnist32/sensitivity-n5000-e2-seed1"
      for o in float binary forward ascend; do conv vgg5 $o 6 1 1 1 2000 2000 5000 5000; done ;;
   r) for o in float binary forward; do conv resnet20 $o 6 1 4 1 2500 1000 10000; done ;;
