@@ -15,6 +15,7 @@ import (
 	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/sensitivity"
 	"github.com/binnet/binnet/binnet/training"
+	"github.com/binnet/binnet/datasets/imagefolder"
 	"github.com/binnet/binnet/datasets"
 )
 
@@ -66,11 +67,30 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			p.Name, name, data.Train.Len(), data.Val.Len(), data.Test.Len(), cfg.Optimizer.Name, cfg.Optimizer.LearningRate, cfg.BatchSize, cfg.OutDir, sched)
 	}
 	res, err := training.Run(ctx, cfg, data)
+	reportSkipped(stderr, data)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "test accuracy %.4f  best val %.4f (epoch %d)  results in %s\n", res.TestAccuracy, res.BestValAcc, res.BestEpoch, filepath.Join(cfg.OutDir, training.ResultsFile))
 	return nil
+}
+
+// reportSkipped lists the files that image-folder sources could not read
+// (they were replaced by readable images of the same class).
+func reportSkipped(w io.Writer, data training.Data) {
+	type skipper interface{ Skipped() []imagefolder.SkippedFile }
+	seen := map[training.Source]bool{}
+	for _, src := range []training.Source{data.Train, data.Val, data.Test} {
+		if seen[src] {
+			continue
+		}
+		seen[src] = true
+		if s, ok := src.(skipper); ok {
+			for _, f := range s.Skipped() {
+				fmt.Fprintf(w, "skipped unreadable %s: %v\n", f.Path, f.Err)
+			}
+		}
+	}
 }
 
 func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {

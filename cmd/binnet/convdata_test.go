@@ -94,9 +94,16 @@ func TestTrainImageFolder(t *testing.T) {
 	if err := imagefolder.WriteFromGray(filepath.Join(root, "val"), classes, te.Rows, te.Cols, te.Images, te.Labels, opts); err != nil {
 		t.Fatal(err)
 	}
+	bad := filepath.Join(root, "train", "n3", "broken.JPEG")
+	if err := os.WriteFile(bad, []byte("not a JPEG"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := t.TempDir()
-	mustCLI(t, "train", "-quiet", "-model", "resnet21", "-dataset", "imagenet", "-data-dir", root, "-image-size", "32",
+	_, stderr := mustCLI(t, "train", "-quiet", "-model", "resnet21", "-dataset", "imagenet", "-data-dir", root, "-image-size", "32",
 		"-batch", "16", "-order", "binary", "-epochs", "1", "-out", out)
+	if !strings.Contains(stderr, "skipped unreadable") || !strings.Contains(stderr, "broken.JPEG") {
+		t.Errorf("the corrupt file is not reported: stderr %q", stderr)
+	}
 	r := readResults(t, out)
 	if r.Status != "completed" || len(r.History) != 1 {
 		t.Fatalf("results: %+v", r)
