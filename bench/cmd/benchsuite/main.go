@@ -6,7 +6,7 @@
 // Run it from the repository root, on an otherwise idle machine:
 //
 //	export GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd
-//	go run ./bench/cmd/benchsuite                 # full suite, ~12 minutes on 2 cores
+//	go run ./bench/cmd/benchsuite                 # full suite, ~25 minutes on 2 cores (~12 with -conv=false)
 //	go run ./bench/cmd/benchsuite -quick -out /tmp/perf.md   # smoke test, ~2 minutes
 //
 // Workloads: training steps (forward, backward, Adam) of the binary and float
@@ -15,6 +15,14 @@
 // batching, validation included) against the same number of bare training
 // steps; the sensitivity pre-training of mlp-784-784 (1 epoch per layer); the
 // machine's sgemm peak (numpy + OpenBLAS); and a CPU profile of a binnet step.
+// The convolutional workloads (-conv) are training steps of the presets cnn
+// (28x28x1) and vgg5 (32x32x3) at batch 100 and resnet20 at batch 128, binary
+// and float, against bench/pytorch/cnn_bench.py, with a CPU profile of the
+// binary vgg5 step; -conv-only runs just them and, with -merge (the default),
+// keeps the MLP sections of the existing JSON report:
+//
+//	go run ./bench/cmd/benchsuite -conv-only     # 8-15 minutes on 2 (loaded) cores
+//
 // See bench/README.md.
 package main
 
@@ -36,6 +44,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/binnet/binnet/binnet"
@@ -68,6 +77,11 @@ var (
 	flagOnly       = flag.String("only", "", "run only the step workloads whose name contains this (e.g. mlp-300-100)")
 	flagRender     = flag.String("render", "", "only rewrite -out from a JSON file of an earlier run (e.g. after editing analysis.md)")
 	flagQuick      = flag.Bool("quick", false, "smoke test: 1 round, 0.3 s measurements, small epoch workloads")
+	flagConv       = flag.Bool("conv", true, "run the convolutional training-step workloads (-conv-models against cnn_bench.py)")
+	flagConvModels = flag.String("conv-models", "cnn,vgg5,resnet20", "presets of the convolutional step workloads (each at its preset's batch size)")
+	flagConvProf   = flag.Bool("conv-profile", true, "with -conv: CPU-profile BenchmarkTrainStepConv/vgg5 (go test) and include the top functions")
+	flagConvOnly   = flag.Bool("conv-only", false, "only the convolutional workloads and their profile (-steps=false -epoch=false -sens=false -profile=false -conv)")
+	flagMerge      = flag.Bool("merge", true, "keep the parts of the existing -json report this run does not measure (the MLP part, or the convolutional part) and render them too")
 )
 
 //go:embed analysis.md
@@ -151,8 +165,11 @@ type SensResult struct {
 type Sgemm struct {
 	N      int             `json:"n"`
 	GFlops map[int]float64 `json:"gflops_by_threads"`
-	Core   string          `json:"openblas_core"`
-	Numpy  string          `json:"numpy"`
+	// GFlopsCPU is per CPU-second of the process (all its threads): with
+	// other processes on the CPUs, closer to what the kernels can do.
+	GFlopsCPU map[int]float64 `json:"gflops_per_cpu_s_by_threads,omitempty"`
+	Core      string          `json:"openblas_core"`
+	Numpy     string          `json:"numpy"`
 }
 
 // Report is everything measured.
@@ -169,10 +186,37 @@ type Report struct {
 	Command           string
 	Threads           []int
 	MinSeconds        float64
+	// Conv is the convolutional part, possibly from another run (-merge).
+	Conv *ConvReport `json:",omitempty"`
+}
+
+// hasMLP reports whether the report holds any of the MLP sections.
+func (r *Report) hasMLP() bool {
+	return len(r.Steps) > 0 || len(r.Epochs) > 0 || r.Sens != nil || r.Profile != ""
+}
+
+// ConvReport is the convolutional part of a run, with its own environment
+// and sgemm peak so that it can be merged with an MLP part measured by
+// another run.
+type ConvReport struct {
+	Started, Finished time.Time
+	Command           string
+	Env               map[string]string
+	EnvOrder          []string
+	Sgemm             Sgemm
+	Threads           []int
+	MinSeconds        float64
+	Rounds            int
+	Steps             []*ConvResult
+	Profile           string
+	ProfileCmd        string
 }
 
 func main() {
 	flag.Parse()
+	if *flagConvOnly {
+		*flagSteps, *flagEpoch, *flagSens, *flagProfile, *flagConv = false, false, false, false, true
+	}
 	if *flagQuick {
 		*flagRounds, *flagEpochRnds, *flagMinSec = 1, 1, 0.3
 	}
@@ -225,8 +269,20 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	rep := &Report{Started: time.Now(), Threads: threads, MinSeconds: *flagMinSec, Command: "go run ./bench/cmd/benchsuite " + strings.Join(os.Args[1:], " ")}
+	rep := &Report{Started: time.Now(), Threads: threads, MinSeconds: *flagMinSec, Command: "go run ./bench/cmd/benchsuite " + quoteArgs(os.Args[1:])}
 	rep.Env, rep.EnvOrder = environment(b)
+	convModels := strings.Split(*flagConvModels, ",")
+	if *flagConv {
+		// Fail early, before anything is measured.
+		if _, err := os.Stat("bench/pytorch/cnn_bench.py"); err != nil {
+			return errors.New("-conv: bench/pytorch/cnn_bench.py not found")
+		}
+		for _, m := range convModels {
+			if _, err := models.Lookup(strings.TrimSpace(m)); err != nil {
+				return err
+			}
+		}
+	}
 
 	logf("sgemm peak")
 	rep.Sgemm, err = measureSgemm(threads)
@@ -245,6 +301,35 @@ func run() error {
 				return fmt.Errorf("%s: %w", w.ID(), err)
 			}
 			rep.Steps = append(rep.Steps, r)
+		}
+	}
+	if *flagConv {
+		cr := &ConvReport{Started: time.Now(), Command: rep.Command, Sgemm: rep.Sgemm, Threads: threads,
+			MinSeconds: *flagMinSec, Rounds: *flagRounds}
+		cr.Env, cr.EnvOrder = environment(b)
+		for _, w := range convWorkloads(convModels) {
+			if *flagOnly != "" && !strings.Contains(w.ID(), *flagOnly) {
+				continue
+			}
+			r, err := convWorkload(b, w, threads)
+			if err != nil {
+				return fmt.Errorf("%s: %w", w.ID(), err)
+			}
+			cr.Steps = append(cr.Steps, r)
+		}
+		if *flagConvProf {
+			logf("CPU profile of BenchmarkTrainStepConv/vgg5")
+			cr.Profile, cr.ProfileCmd, err = profile("TrainStepConv/vgg5", "5x", true)
+			if err != nil {
+				logf("profile failed: %v", err)
+				cr.Profile = "profile failed: " + err.Error()
+			}
+		}
+		cr.Finished = time.Now()
+		cr.Env["load average at the end"] = loadavg()
+		cr.EnvOrder = append(cr.EnvOrder, "load average at the end")
+		if len(cr.Steps) > 0 || cr.Profile != "" { // else -only matched none: nothing measured
+			rep.Conv = cr
 		}
 	}
 	if *flagEpoch || *flagSens {
@@ -270,7 +355,7 @@ func run() error {
 	}
 	if *flagProfile {
 		logf("CPU profile of BenchmarkTrainStepMLP784")
-		rep.Profile, rep.ProfileCmd, err = profile()
+		rep.Profile, rep.ProfileCmd, err = profile("TrainStepMLP784", "4s", false)
 		if err != nil {
 			logf("profile failed: %v", err)
 			rep.Profile = "profile failed: " + err.Error()
@@ -279,6 +364,11 @@ func run() error {
 	rep.Finished = time.Now()
 	rep.Env["load average at the end"] = loadavg()
 	rep.EnvOrder = append(rep.EnvOrder, "load average at the end")
+	if *flagMerge && *flagJSON != "" {
+		if err := mergeEarlier(rep, *flagJSON); err != nil {
+			logf("not merged with %s: %v", *flagJSON, err)
+		}
+	}
 
 	md := markdown(rep)
 	fmt.Println(md)
@@ -297,6 +387,47 @@ func run() error {
 		logf("wrote %s", *flagJSON)
 	}
 	return nil
+}
+
+// mergeEarlier fills the parts of rep this run did not measure from the
+// report in path: the whole MLP part (with its environment, sgemm peak and
+// command) when this run measured none of it, the convolutional part when
+// this run measured none of it.
+func mergeEarlier(rep *Report, path string) error {
+	js, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var old Report
+	if err := json.Unmarshal(js, &old); err != nil {
+		return err
+	}
+	if !rep.hasMLP() && old.hasMLP() {
+		conv := rep.Conv
+		*rep = old
+		rep.Conv = conv
+		logf("kept the MLP part of %s (measured %s by %q)", path, old.Started.UTC().Format("2006-01-02 15:04 UTC"), old.Command)
+	}
+	if rep.Conv == nil && old.Conv != nil {
+		rep.Conv = old.Conv
+		logf("kept the convolutional part of %s (measured %s by %q)", path, old.Conv.Started.UTC().Format("2006-01-02 15:04 UTC"), old.Conv.Command)
+	}
+	return nil
+}
+
+// quoteArgs joins command-line arguments, quoting those a shell would split.
+func quoteArgs(args []string) string {
+	var out []string
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$*?|&;<>()") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, " ")
 }
 
 func parseInts(s string) ([]int, error) {
@@ -426,10 +557,13 @@ rng = np.random.default_rng(0)
 a = rng.standard_normal((n, n), dtype=np.float32)
 b = rng.standard_normal((n, n), dtype=np.float32)
 a @ b
-best = 0.0
+best = best_cpu = 0.0
 for _ in range(5):
-    t = time.perf_counter(); a @ b; dt = time.perf_counter() - t
+    t, c = time.perf_counter(), time.process_time(); a @ b
+    dt, dc = time.perf_counter() - t, time.process_time() - c
     best = max(best, 2 * n**3 / dt)
+    if dc > 0:
+        best_cpu = max(best_cpu, 2 * n**3 / dc)
 core = None
 for name in ("libblas.so.3", "libopenblas.so.0"):
     try:
@@ -437,11 +571,11 @@ for name in ("libblas.so.3", "libopenblas.so.0"):
         core = lib.openblas_get_corename().decode(); break
     except (OSError, AttributeError):
         pass
-print(json.dumps({"gflops": best / 1e9, "core": core, "numpy": np.__version__}))
+print(json.dumps({"gflops": best / 1e9, "gflops_per_cpu_s": best_cpu / 1e9, "core": core, "numpy": np.__version__}))
 `
 
 func measureSgemm(threads []int) (Sgemm, error) {
-	s := Sgemm{N: 4096, GFlops: map[int]float64{}}
+	s := Sgemm{N: 4096, GFlops: map[int]float64{}, GFlopsCPU: map[int]float64{}}
 	if *flagQuick {
 		s.N = 2048
 	}
@@ -453,6 +587,7 @@ func measureSgemm(threads []int) (Sgemm, error) {
 			return s, err
 		}
 		s.GFlops[t] = m["gflops"].(float64)
+		s.GFlopsCPU[t], _ = m["gflops_per_cpu_s"].(float64)
 		if c, ok := m["core"].(string); ok {
 			s.Core = c
 		}
@@ -481,7 +616,12 @@ func peerBench(w Workload, threads int, minSec float64) (map[string]any, error) 
 }
 
 func execPeer(args ...string) *exec.Cmd {
-	cmd := exec.Command(*flagPython, append([]string{"bench/pytorch/mlp_mnist.py"}, args...)...)
+	return execPython(append([]string{"bench/pytorch/mlp_mnist.py"}, args...)...)
+}
+
+// execPython runs -python with the peer's environment.
+func execPython(args ...string) *exec.Cmd {
+	cmd := exec.Command(*flagPython, args...)
 	cmd.Env = peerEnv()
 	return cmd
 }
@@ -500,11 +640,17 @@ type stepper struct {
 }
 
 func newStepper(b compute.Backend, net models.MLP, batch int, binary bool, xs [][]float32, ys [][]int32) (*stepper, error) {
+	return newNetStepper(b, net, training.Optimizer{Name: "adam", LearningRate: 0.1}, batch, binary, xs, ys, 3)
+}
+
+// newNetStepper builds an engine for net, makes 8 random batches unless xs is
+// given, compiles the training graph with a first step and runs warm more.
+func newNetStepper(b compute.Backend, net models.Network, opt training.Optimizer, batch int, binary bool, xs [][]float32, ys [][]int32, warm int) (*stepper, error) {
 	store := model.NewStore()
 	if err := store.SetRNGStateFromSeed(1); err != nil {
 		return nil, err
 	}
-	e, err := training.NewEngine(b, store, net, nil, training.Optimizer{Name: "adam", LearningRate: 0.1})
+	e, err := training.NewEngine(b, store, net, nil, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -516,27 +662,32 @@ func newStepper(b compute.Backend, net models.MLP, batch int, binary bool, xs []
 	for i := range modes {
 		modes[i] = mode
 	}
+	shape := net.InputShape()
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
 	if xs == nil {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for range 8 {
-			x := make([]float32, batch*784)
+			x := make([]float32, batch*size)
 			for i := range x {
 				x[i] = float32(rng.NormFloat64())
 			}
 			y := make([]int32, batch)
 			for i := range y {
-				y[i] = int32(rng.IntN(10))
+				y[i] = int32(rng.IntN(net.NumClasses()))
 			}
 			xs, ys = append(xs, x), append(ys, y)
 		}
 	}
-	s := &stepper{e: e, xs: xs, ys: ys, shape: []int{784}, modes: modes}
+	s := &stepper{e: e, xs: xs, ys: ys, shape: shape, modes: modes}
 	t0 := time.Now()
 	if err := s.step(); err != nil { // compiles the graph
 		return nil, err
 	}
 	s.compil = time.Since(t0).Seconds()
-	for range 3 {
+	for range warm {
 		if err := s.step(); err != nil {
 			return nil, err
 		}
@@ -552,18 +703,39 @@ func (s *stepper) step() error {
 
 // measure runs steps for at least minSec seconds (and 5 steps); examples/s.
 func (s *stepper) measure(batch int, minSec float64) (float64, error) {
+	ex, _, _, err := s.measureCPU(batch, minSec, 5)
+	return ex, err
+}
+
+// measureCPU runs steps for at least minSec seconds and minSteps steps and
+// returns examples per second of wall time and per CPU-second of this
+// process (user + system, all threads, the garbage collector included), and
+// the system (kernel: page faults, madvise) share of that CPU time.
+func (s *stepper) measureCPU(batch int, minSec float64, minSteps int) (ex, exCPU, sysShare float64, err error) {
 	runtime.GC()
 	n := 0
+	u0, s0 := cpuSeconds()
 	t0 := time.Now()
 	for {
 		if err := s.step(); err != nil {
-			return 0, err
+			return 0, 0, 0, err
 		}
 		n++
-		if el := time.Since(t0).Seconds(); n >= 5 && el >= minSec {
-			return float64(n*batch) / el, nil
+		if el := time.Since(t0).Seconds(); n >= minSteps && el >= minSec {
+			u1, s1 := cpuSeconds()
+			cpu := (u1 - u0) + (s1 - s0)
+			return float64(n*batch) / el, float64(n*batch) / cpu, (s1 - s0) / cpu, nil
 		}
 	}
+}
+
+// cpuSeconds is the user and system CPU time of this process so far.
+func cpuSeconds() (user, sys float64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN(), math.NaN()
+	}
+	return time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds()
 }
 
 func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, error) {
@@ -829,7 +1001,10 @@ func sensWorkload(b compute.Backend, data training.Data, dataDir string, peerThr
 // ---------------------------------------------------------------------------
 // Profile
 
-func profile() (string, string, error) {
+// profile CPU-profiles the benchmark of ./binnet/training that bench names
+// and returns its result line, the flat and cumulative tops and, with peek,
+// the callers of runtime.memmove.
+func profile(bench, benchtime string, peek bool) (string, string, error) {
 	dir, err := os.MkdirTemp("", "benchsuite-prof-")
 	if err != nil {
 		return "", "", err
@@ -837,17 +1012,17 @@ func profile() (string, string, error) {
 	defer os.RemoveAll(dir)
 	prof := filepath.Join(dir, "cpu.out")
 	bin := filepath.Join(dir, "training.test")
-	args := []string{"test", "-run", "^$", "-bench", "TrainStepMLP784", "-benchtime", "4s", "-cpuprofile", prof, "-o", bin, "./binnet/training"}
-	cmdline := "go test -run '^$' -bench TrainStepMLP784 -benchtime 4s -cpuprofile cpu.out ./binnet/training"
+	args := []string{"test", "-run", "^$", "-bench", bench, "-benchtime", benchtime, "-cpuprofile", prof, "-o", bin, "./binnet/training"}
+	cmdline := fmt.Sprintf("go test -run '^$' -bench %s -benchtime %s -cpuprofile cpu.out ./binnet/training", bench, benchtime)
 	cmd := exec.Command("go", args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", cmdline, fmt.Errorf("%w\n%s", err, tail(string(out)))
 	}
-	var bench string
+	var benchLines []string
 	for _, l := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(l, "Benchmark") {
-			bench = strings.Join(strings.Fields(l), " ")
+			benchLines = append(benchLines, strings.Join(strings.Fields(l), " "))
 		}
 	}
 	top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount", "25", bin, prof).Output()
@@ -858,14 +1033,44 @@ func profile() (string, string, error) {
 	if err != nil {
 		return "", cmdline, err
 	}
-	return bench + "\n\n--- flat ---\n" + trimPprof(string(top)) + "\n\n--- cumulative ---\n" + trimPprof(string(cum)), cmdline, nil
+	res := strings.Join(benchLines, "\n") + "\n\n--- flat ---\n" + trimPprof(string(top)) + "\n\n--- cumulative ---\n" + trimPprof(string(cum))
+	if peek {
+		callers, err := exec.Command("go", "tool", "pprof", "-peek", "runtime.memmove$", bin, prof).Output()
+		if err != nil {
+			return "", cmdline, err
+		}
+		res += "\n\n--- callers of runtime.memmove ---\n" + trimPeek(string(callers))
+	}
+	return res, cmdline, nil
+}
+
+// trimPeek keeps the table of a pprof -peek output, without blank lines.
+func trimPeek(s string) string {
+	var out []string
+	on := false
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, "flat%") {
+			on = true
+		}
+		if on && strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return s
+	}
+	return strings.Join(out, "\n")
 }
 
 func trimPprof(s string) string {
 	lines := strings.Split(s, "\n")
+	var duration string // "Duration: 35s, Total samples = 14s (40%)": how much CPU the benchmark got
 	for i, l := range lines {
+		if strings.HasPrefix(l, "Duration:") {
+			duration = l + "\n"
+		}
 		if strings.Contains(l, "flat%") {
-			return strings.TrimSpace(strings.Join(lines[max(0, i-2):], "\n"))
+			return duration + strings.TrimSpace(strings.Join(lines[max(0, i-2):], "\n"))
 		}
 	}
 	return s
@@ -947,8 +1152,23 @@ func markdown(rep *Report) string {
 	p := func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }
 	peak, peakT := rep.Sgemm.Peak()
 	p("# Performance: binnet vs PyTorch on the CPU\n\n")
+	if !rep.hasMLP() {
+		// Only the convolutional part was measured.
+		if rep.Conv != nil {
+			p("*Generated by `%s` on %s; do not edit by hand: rerun the command.*\n\n",
+				strings.TrimSpace(rep.Conv.Command), rep.Conv.Started.UTC().Format("2006-01-02 15:04 UTC"))
+			convMarkdown(p, rep.Conv, "")
+		}
+		p("%s\n", strings.TrimSpace(analysis))
+		return sb.String()
+	}
 	p("*Generated by `%s` on %s (%.0f min); do not edit by hand: rerun the command.*\n\n",
 		strings.TrimSpace(rep.Command), rep.Started.UTC().Format("2006-01-02 15:04 UTC"), rep.Finished.Sub(rep.Started).Minutes())
+	separateConv := rep.Conv != nil && !rep.Conv.Started.Equal(rep.Started) && rep.Conv.Command != rep.Command
+	if separateConv {
+		p("*The [convolutional section](#convolutional-networks-training-steps-examples-s-higher-is-better) comes from a separate run, `%s` on %s, merged into this report (`-merge`).*\n\n",
+			strings.TrimSpace(rep.Conv.Command), rep.Conv.Started.UTC().Format("2006-01-02 15:04 UTC"))
+	}
 	p("How it measures: every workload runs binnet (in this process, `training.Engine.TrainStep`, graph compiled\n")
 	p("beforehand) and the PyTorch peer (`bench/pytorch/mlp_mnist.py --bench`, a fresh process per measurement)\n")
 	p("in turns, binnet then PyTorch with each thread count, for several rounds; each measurement is at least\n")
@@ -1066,6 +1286,13 @@ func markdown(rep *Report) string {
 
 	if rep.Profile != "" {
 		p("## Where binnet's step time goes\n\n`%s`, then `go tool pprof -top` (flat and cumulative, top 25):\n\n```\n%s\n```\n\n", rep.ProfileCmd, strings.TrimSpace(rep.Profile))
+	}
+	if rep.Conv != nil {
+		mlp := ""
+		if separateConv {
+			mlp = "measured " + rep.Started.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		convMarkdown(p, rep.Conv, mlp)
 	}
 	p("%s\n", strings.TrimSpace(analysis))
 	return sb.String()
