@@ -15,8 +15,8 @@ import (
 	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/sensitivity"
 	"github.com/binnet/binnet/binnet/training"
-	"github.com/binnet/binnet/datasets/imagefolder"
 	"github.com/binnet/binnet/datasets"
+	"github.com/binnet/binnet/datasets/imagefolder"
 )
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -78,7 +78,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // reportSkipped lists the files that image-folder sources could not read
 // (they were replaced by readable images of the same class).
 func reportSkipped(w io.Writer, data training.Data) {
-	type skipper interface{ Skipped() []imagefolder.SkippedFile }
+	type skipper interface {
+		Skipped() []imagefolder.SkippedFile
+	}
 	seen := map[training.Source]bool{}
 	for _, src := range []training.Source{data.Train, data.Val, data.Test} {
 		if seen[src] {
