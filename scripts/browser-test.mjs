@@ -58,7 +58,9 @@ try {
 	});
 	console.log(`all cells ran in ${((Date.now() - start) / 1000).toFixed(0)} s`);
 
-	const report = await page.evaluate(() => {
+	// The text the notebook's training cell prints when it trained (BROWSER_EXPECT, set by browser-test.sh).
+	const expected = process.env.BROWSER_EXPECT || 'test accuracy of the fully binary network';
+	const report = await page.evaluate((expected) => {
 		const cells = Jupyter.notebook.get_cells().filter((c) => c.cell_type === 'code');
 		const errors = [];
 		cells.forEach((c, i) => c.output_area.outputs.forEach((o) => {
@@ -75,9 +77,9 @@ try {
 		});
 		return {
 			codeCells: cells.length, errors, plots: plots.length,
-			trained: text.includes('test accuracy of the fully binary network'),
+			trained: text.includes(expected),
 		};
-	});
+	}, expected);
 	console.log(JSON.stringify(report));
 	// The classic Notebook scrolls inside #site: let it grow so that the screenshot shows every cell.
 	await page.evaluate(() => {
@@ -91,7 +93,7 @@ try {
 	console.log(`screenshot: ${screenshot}`);
 	if (report.errors.length > 0) throw new Error(`error outputs: ${report.errors.join('; ')}`);
 	if (report.plots < 1) throw new Error('no rendered plot (SVG chart) in the outputs');
-	if (!report.trained) throw new Error('the training cell printed no test accuracy');
+	if (!report.trained) throw new Error(`the training cell did not print "${expected}"`);
 	if (consoleErrors.length > 0) console.log(`page errors (not fatal): ${consoleErrors.join('; ')}`);
 	console.log(`PASS: ${report.codeCells} code cells ran without error, ${report.plots} plots rendered`);
 } catch (e) {

@@ -10,6 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nb="${1:-notebooks/01-quickstart.ipynb}"
+# What the notebook's training cell prints once it has trained (checked in the page).
+case "$(basename "$nb")" in
+	04-*) export BROWSER_EXPECT="${BROWSER_EXPECT:-fully binary ResNet-21: validation accuracy}" ;;
+	*) export BROWSER_EXPECT="${BROWSER_EXPECT:-test accuracy of the fully binary network}" ;;
+esac
 dir="${BROWSER_TEST_DIR:-/tmp/binnet-browser-test}"
 mkdir -p "$dir"
 if [ ! -d "$dir/node_modules/playwright-core" ]; then

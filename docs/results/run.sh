@@ -14,7 +14,7 @@
 # LANE q: mlp-784-784, float and binary, 40 epochs, seed 1 (the PyTorch reference protocol).
 # LANE s: mlp-300-100, sensitivity pre-training with 10 epochs per layer, seed 1.
 # LANE v: vgg5 on real MNIST padded to 32x32x3 (no CIFAR-10 on this machine), 1 epoch per layer,
-#         6 epochs, seed 1: sensitivity pre-training on the first 5,000 training images (2 epochs per
+#         6 epochs, seeds $SEEDS (default 1): sensitivity pre-training on the first 5,000 training images (2 epochs per
 #         layer, the last 5,000 for validation), then float, binary, forward, ascend (guided), reverse
 #         and descend on
 #         the first 2,000 training images, the last 2,000 for validation and the first 5,000 test
@@ -52,9 +52,11 @@ case $lane in
   q) for o in float binary; do train mlp-784-784 $o 40 10 1; done ;;
   s) "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed 1 -out "$runs/mlp-300-100/sensitivity-e10-seed1" ;;
   v) LR=0.01
-     "$bin" sensitivity -quiet -model vgg5 -dataset mnist -data-dir "$mnist" -train-size 5000 -epochs 2 -seed 1 -lr $LR \
-       -out "$runs/vgg5-mnist32/sensitivity-n5000-e2-seed1"
-     for o in float binary forward ascend reverse descend; do conv vgg5 $o 6 1 1 1 2000 2000 5000 5000; done ;;
+     for s in ${SEEDS:-1}; do
+       "$bin" sensitivity -quiet -model vgg5 -dataset mnist -data-dir "$mnist" -train-size 5000 -epochs 2 -seed $s -lr $LR \
+         -out "$runs/vgg5-mnist32/sensitivity-n5000-e2-seed$s"
+       for o in float binary forward ascend reverse descend; do conv vgg5 $o 6 1 1 $s 2000 2000 5000 5000; done
+     done ;;
   r) for o in float binary forward; do conv resnet20 $o 6 1 4 1 2500 1000 10000; done ;;
   *) echo "unknown lane $lane" >&2; exit 2 ;;
 esac
