@@ -175,48 +175,16 @@ func fetchFile(ctx context.Context, dir, base string, want fileSum, opts FetchOp
 // to base.gz (or base, if the mirror sent uncompressed data). It returns the
 // final path.
 func download(ctx context.Context, client *http.Client, url, dir, base string, want fileSum) (final string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	tmp, _, err := DownloadToTemp(ctx, client, url, dir, "."+base+".*.tmp", maxDownload, nil)
 	if err != nil {
-		return "", &FileError{Path: url, Msg: "bad URL", Err: err}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", &FileError{Path: url, Msg: "download failed", Err: err}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fe := &FileError{Path: url, Msg: "HTTP " + resp.Status}
-		if resp.StatusCode == http.StatusNotFound {
-			fe.Kind = ErrNotFound
-		}
-		return "", fe
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
-	if err != nil {
-		return "", fmt.Errorf("datasets: %w", err)
+		return "", err
 	}
 	defer func() {
-		if tmp != nil {
-			tmp.Close()
-		}
 		if err != nil {
-			os.Remove(tmp.Name())
+			os.Remove(tmp)
 		}
 	}()
-	n, err := io.Copy(tmp, io.LimitReader(resp.Body, maxDownload+1))
-	if err != nil {
-		return "", &FileError{Path: url, Msg: fmt.Sprintf("download failed after %d bytes", n), Err: err}
-	}
-	if n > maxDownload {
-		return "", &FileError{Path: url, Kind: ErrCorrupt, Msg: fmt.Sprintf("download larger than %d bytes", maxDownload)}
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", fmt.Errorf("datasets: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("datasets: %w", err)
-	}
-	gz, err := verifyFile(tmp.Name(), url, base, want)
+	gz, err := verifyFile(tmp, url, base, want)
 	if err != nil {
 		return "", err
 	}
@@ -224,11 +192,67 @@ func download(ctx context.Context, client *http.Client, url, dir, base string, w
 	if gz {
 		final += ".gz"
 	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := os.Rename(tmp, final); err != nil {
 		return "", fmt.Errorf("datasets: %w", err)
 	}
 	syncDir(dir)
 	return final, nil
+}
+
+// DownloadToTemp gets url into a new temporary file in dir (named by
+// os.CreateTemp's pattern), accepting at most limit bytes, and also writes
+// the bytes to tee (a hash, say) when tee is not nil. It returns the synced,
+// closed temporary file's path and its size; on error nothing is left
+// behind. Errors are *FileError values naming url: ErrNotFound for an HTTP
+// 404, ErrCorrupt for a body larger than limit.
+func DownloadToTemp(ctx context.Context, client *http.Client, url, dir, pattern string, limit int64, tee io.Writer) (path string, n int64, err error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", 0, &FileError{Path: url, Msg: "bad URL", Err: err}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", 0, &FileError{Path: url, Msg: "download failed", Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fe := &FileError{Path: url, Msg: "HTTP " + resp.Status}
+		if resp.StatusCode == http.StatusNotFound {
+			fe.Kind = ErrNotFound
+		}
+		return "", 0, fe
+	}
+	tmp, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", 0, fmt.Errorf("datasets: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	var w io.Writer = tmp
+	if tee != nil {
+		w = io.MultiWriter(tmp, tee)
+	}
+	n, err = io.Copy(w, io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return "", n, &FileError{Path: url, Msg: fmt.Sprintf("download failed after %d bytes", n), Err: err}
+	}
+	if n > limit {
+		return "", n, &FileError{Path: url, Kind: ErrCorrupt, Msg: fmt.Sprintf("download larger than %d bytes", limit)}
+	}
+	if err = tmp.Sync(); err != nil {
+		return "", n, fmt.Errorf("datasets: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return "", n, fmt.Errorf("datasets: %w", err)
+	}
+	return tmp.Name(), n, nil
 }
 
 // verify checks the uncompressed content of the file at path.

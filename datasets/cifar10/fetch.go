@@ -170,52 +170,17 @@ func downloadAny(ctx context.Context, dir string, opts FetchOptions) (file, url 
 
 // download gets url into a temporary file in dir and checks its MD5 sum.
 func download(ctx context.Context, client *http.Client, url, dir, wantMD5 string) (file string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", &datasets.FileError{Path: url, Msg: "bad URL", Err: err}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", &datasets.FileError{Path: url, Msg: "download failed", Err: err}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fe := &datasets.FileError{Path: url, Msg: "HTTP " + resp.Status}
-		if resp.StatusCode == http.StatusNotFound {
-			fe.Kind = datasets.ErrNotFound
-		}
-		return "", fe
-	}
-	tmp, err := os.CreateTemp(dir, "."+ArchiveName+".*.tmp")
-	if err != nil {
-		return "", fmt.Errorf("cifar10: %w", err)
-	}
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
 	h := md5.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(resp.Body, maxDownload+1))
+	file, n, err := datasets.DownloadToTemp(ctx, client, url, dir, "."+ArchiveName+".*.tmp", maxDownload, h)
 	if err != nil {
-		return "", &datasets.FileError{Path: url, Msg: fmt.Sprintf("download failed after %d bytes", n), Err: err}
-	}
-	if n > maxDownload {
-		return "", &datasets.FileError{Path: url, Kind: datasets.ErrCorrupt, Msg: fmt.Sprintf("download larger than %d bytes", maxDownload)}
+		return "", err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != wantMD5 {
+		os.Remove(file)
 		return "", &datasets.FileError{Path: url, Kind: datasets.ErrChecksum,
 			Msg: fmt.Sprintf("MD5 of the %d bytes downloaded is %s, want %s", n, got, wantMD5)}
 	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("cifar10: %w", err)
-	}
-	name := tmp.Name()
-	tmp = nil
-	return name, nil
+	return file, nil
 }
 
 // checkMD5 checks the MD5 sum of the file at path, naming it display.
