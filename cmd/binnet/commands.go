@@ -243,15 +243,28 @@ func meanStd(v []float64, prec int) string {
 	return fmt.Sprintf("%.*f ± %.*f", prec, mean, prec, math.Sqrt(ss/float64(len(v)-1)))
 }
 
+// sensitivityFlags are the flags of "binnet sensitivity", shared by the
+// in-process run and the -parallel driver that re-executes it per layer.
+type sensitivityFlags struct {
+	data        dataOptions
+	run         runOptions
+	epochs      *int
+	layers, out *string
+}
+
+func (s *sensitivityFlags) register(fs *flag.FlagSet) {
+	s.data.register(fs)
+	s.run.register(fs, false)
+	s.epochs = fs.Int("epochs", 0, "epochs of each layer's run (default: the preset's epochs per layer, 150)")
+	s.layers = fs.String("layers", "", "only these 1-based layers, e.g. 1,3 (default: all)")
+	s.out = fs.String("out", "", "output folder (default: binnet-runs/sensitivity-MODEL-DATASET-seedSEED)")
+}
+
 func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sensitivity", "Sensitivity pre-training: for each binarizable layer k, trains with only k binary\nand records the validation accuracy; ranks the layers into the ascend and descend\norders and writes OUT/sensitivity.json. Each layer runs in OUT/layer-NN and a\nre-run skips finished layers, so -layers can split the work across processes.", stderr)
-	var d dataOptions
-	var r runOptions
-	d.register(fs)
-	r.register(fs, false)
-	epochs := fs.Int("epochs", 0, "epochs of each layer's run (default: the preset's epochs per layer, 150)")
-	layerList := fs.String("layers", "", "only these 1-based layers, e.g. 1,3 (default: all)")
-	out := fs.String("out", "", "output folder (default: binnet-runs/sensitivity-MODEL-DATASET-seedSEED)")
+	var sf sensitivityFlags
+	sf.register(fs)
+	d, r, epochs, layerList, out := &sf.data, &sf.run, sf.epochs, sf.layers, sf.out
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

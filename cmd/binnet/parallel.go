@@ -221,13 +221,9 @@ func selfExecutable() (string, error) {
 // process, at most P at a time, and then merges their results.
 func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sensitivity", "Sensitivity pre-training: for each binarizable layer k, trains with only k binary\nand records the validation accuracy; ranks the layers into the ascend and descend\norders and writes OUT/sensitivity.json. Each layer runs in OUT/layer-NN and a\nre-run skips finished layers, so -layers can split the work across processes\n(or machines: see docs/scale-out.md), and -parallel P runs the layers as P\nconcurrent processes of this binary.", stderr)
-	var d dataOptions
-	var r runOptions
-	d.register(fs)
-	r.register(fs, false)
-	fs.Int("epochs", 0, "epochs of each layer's run (default: the preset's epochs per layer, 150)")
-	layerList := fs.String("layers", "", "only these 1-based layers, e.g. 1,3 (default: all)")
-	out := fs.String("out", "", "output folder (default: binnet-runs/sensitivity-MODEL-DATASET-seedSEED)")
+	var sf sensitivityFlags
+	sf.register(fs)
+	d, r, layerList, out := &sf.data, &sf.run, sf.layers, sf.out
 	parallel := fs.Int("parallel", 1, "run the layers as this many concurrent processes (one process per layer, each resuming or skipping its own folder); 1: all in this process")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -250,7 +246,7 @@ func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io
 	}
 	dir := *out
 	if dir == "" {
-		dir = defaultSensitivityDir(p.Name, datasetName(&d, p), r.seed)
+		dir = defaultSensitivityDir(p.Name, datasetName(d, p), r.seed)
 	}
 	exe, err := selfExecutable()
 	if err != nil {
