@@ -132,3 +132,46 @@ func TestSpeed(t *testing.T) {
 		t.Fatalf("speed -image-size on an MLP: exit %d, %q", code, stderr)
 	}
 }
+
+// TestTrainPaddedMNIST trains VGG-5 on the embedded MNIST sample padded to
+// 32x32x3 (the CLI's route for the CIFAR-10 models on grey images), and
+// checks the sizes the run records and the refusals of impossible requests.
+func TestTrainPaddedMNIST(t *testing.T) {
+	out := t.TempDir()
+	mustCLI(t, "train", "-quiet", "-model", "vgg5", "-dataset", "sample", "-train-size", "200", "-val-size", "100",
+		"-test-size", "100", "-order", "forward", "-epochs", "5", "-epochs-per-layer", "1", "-out", out)
+	b, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Status        string
+		TrainExamples int `json:"train_examples"`
+		ValExamples   int `json:"val_examples"`
+		TestExamples  int `json:"test_examples"`
+		History       []epochJSON
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "completed" || r.TrainExamples != 200 || r.ValExamples != 100 || r.TestExamples != 100 || len(r.History) != 5 {
+		t.Fatalf("results: %+v", r)
+	}
+	if got := r.History[2].BinaryLayers; len(got) != 3 {
+		t.Errorf("epoch 3 has binary layers %v, want the first 3 of the forward order", got)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-model", "cnn", "-augment", "on"}, "no augmentation"},
+		{[]string{"-model", "vgg5", "-train-size", "999999"}, "-train-size 999999"},
+		{[]string{"-model", "vgg5", "-augment", "maybe"}, "-augment"},
+		{[]string{"-model", "mlp-300-100", "-dataset", "cifar10", "-data-dir", t.TempDir()}, "32x32x3"},
+	} {
+		args := append([]string{"train", "-quiet", "-dataset", "sample", "-epochs", "1", "-order", "binary", "-out", t.TempDir()}, c.args...)
+		if code, _, stderr := cli(t, args...); code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("binnet %s: exit %d, stderr %q: want an error containing %q", strings.Join(args, " "), code, stderr, c.want)
+		}
+	}
+}
