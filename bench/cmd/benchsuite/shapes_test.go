@@ -52,6 +52,8 @@ func BenchmarkConvShapes(b *testing.B) {
 		dx, dy []int
 	}{
 		{"vgg5-conv2-fwd-[102400x576]x[576x64]", 2 * n * 576 * 64, 0, matmul, []int{n, 576}, []int{576, 64}},
+		{"vgg5-conv2-fwd-transposed-rhs-[102400x576]x[64x576]T", 2 * n * 576 * 64, 0,
+			func(c, wt *Node) *Node { return DotGeneral(c, []int{1}, nil, wt, []int{1}, nil) }, []int{n, 576}, []int{64, 576}},
 		{"vgg5-conv2-dx-[102400x64]x[576x64]T", 2 * n * 576 * 64, 0,
 			func(v, w *Node) *Node { return DotGeneral(v, []int{1}, nil, w, []int{1}, nil) }, []int{n, 64}, []int{576, 64}},
 		{"vgg5-conv2-dw-T([102400x64])x[102400x576]", 2 * n * 576 * 64, 0,
