@@ -83,6 +83,18 @@ func (o *dataOptions) load(ctx context.Context, p *models.Preset, stderr io.Writ
 	return name, data, nil
 }
 
+// checkSizes rejects a -train-size or -test-size larger than the set it
+// cuts, naming the flag.
+func (o *dataOptions) checkSizes(train, val, test int) error {
+	if o.trainSize > train {
+		return fmt.Errorf("-train-size %d: only %d training examples after holding out %d for validation", o.trainSize, train, val)
+	}
+	if o.testSize > test {
+		return fmt.Errorf("-test-size %d: the test set has %d examples", o.testSize, test)
+	}
+	return nil
+}
+
 // loadGray loads the MNIST-like 28x28 grey sets. A network that wants
 // 32x32x3 colour images (the CIFAR-10 presets) gets them padded by 2 pixels
 // and replicated to three channels, so the paper's conv networks run
@@ -119,16 +131,13 @@ func (o *dataOptions) loadGray(ctx context.Context, name string, p models.Preset
 	if err != nil {
 		return training.Data{}, fmt.Errorf("-val-size: %w", err)
 	}
+	if err := o.checkSizes(tr.Len(), va.Len(), test.Len()); err != nil {
+		return training.Data{}, err
+	}
 	if o.trainSize > 0 {
-		if o.trainSize > tr.Len() {
-			return training.Data{}, fmt.Errorf("-train-size %d: only %d training examples after holding out %d", o.trainSize, tr.Len(), val)
-		}
 		tr = tr.Slice(0, o.trainSize)
 	}
 	if o.testSize > 0 {
-		if o.testSize > test.Len() {
-			return training.Data{}, fmt.Errorf("-test-size %d: the test set has %d examples", o.testSize, test.Len())
-		}
 		test = test.Slice(0, o.testSize)
 	}
 	mean, std := datasets.Normalization(name)
@@ -202,25 +211,23 @@ func (o *dataOptions) loadCIFAR10(ctx context.Context, p models.Preset, augment 
 	if err != nil {
 		return training.Data{}, err
 	}
+	if err := o.checkSizes(tr.Len(), va.Len(), test.Len()); err != nil {
+		return training.Data{}, err
+	}
 	if o.trainSize > 0 {
-		if o.trainSize > tr.Len() {
-			return training.Data{}, fmt.Errorf("-train-size %d: only %d training examples after the validation split", o.trainSize, tr.Len())
-		}
 		tr = tr.Slice(0, o.trainSize)
 	}
 	if o.testSize > 0 {
-		if o.testSize > test.Len() {
-			return training.Data{}, fmt.Errorf("-test-size %d: the test set has %d examples", o.testSize, test.Len())
-		}
 		test = test.Slice(0, o.testSize)
 	}
 	var data training.Data
+	dsts := []*training.Source{&data.Train, &data.Val, &data.Test}
 	for i, s := range []*cifar10.Set{tr, va, test} {
 		src, err := cifar10.NewSource(s, cifar10.SourceOptions{Augment: augment && i == 0})
 		if err != nil {
 			return training.Data{}, err
 		}
-		*[]*training.Source{&data.Train, &data.Val, &data.Test}[i] = src
+		*dsts[i] = src
 	}
 	return data, nil
 }
