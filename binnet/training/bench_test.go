@@ -8,22 +8,42 @@ import (
 )
 
 // BenchmarkTrainStepMLP300 times one training step of the binary mlp-300-100
-// at batch 100 (examples/s is reported).
+// at batch 100 (examples/s is reported), with the graph of the stage
+// (default) and with the single gated graph.
 func BenchmarkTrainStepMLP300(b *testing.B) {
-	p, _ := models.Lookup("mlp-300-100")
-	benchStep(b, p.Network, 100, []binnet.Mode{binnet.Binary, binnet.Binary, binnet.Binary})
+	benchModes(b, "mlp-300-100")
 }
 
-// BenchmarkTrainStepMLP784 times the binary mlp-784-784 at batch 100.
+// BenchmarkTrainStepMLP784 times mlp-784-784 at batch 100, as above.
 func BenchmarkTrainStepMLP784(b *testing.B) {
-	p, _ := models.Lookup("mlp-784-784")
-	benchStep(b, p.Network, 100, []binnet.Mode{binnet.Binary, binnet.Binary, binnet.Binary})
+	benchModes(b, "mlp-784-784")
 }
 
-func benchStep(b *testing.B, net models.Network, batch int, modes []binnet.Mode) {
+func benchModes(b *testing.B, preset string) {
+	p, _ := models.Lookup(preset)
+	for _, c := range []struct {
+		name string
+		mode binnet.Mode
+	}{{"binary", binnet.Binary}, {"float", binnet.Float}} {
+		modes := make([]binnet.Mode, p.Network.NumBinarizable())
+		for i := range modes {
+			modes[i] = c.mode
+		}
+		for _, gated := range []bool{false, true} {
+			name := c.name + "/stage"
+			if gated {
+				name = c.name + "/gated"
+			}
+			b.Run(name, func(b *testing.B) { benchStep(b, p.Network, 100, modes, gated) })
+		}
+	}
+}
+
+func benchStep(b *testing.B, net models.Network, batch int, modes []binnet.Mode, gated bool) {
 	t := &testing.T{}
 	data := smallData(t)
 	e := newTestEngine(t, net, Optimizer{Name: "adam", LearningRate: 0.1})
+	e.Gated = gated
 	idx := make([]int, batch)
 	for i := range idx {
 		idx[i] = i

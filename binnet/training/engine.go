@@ -9,6 +9,7 @@ import (
 	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/quant"
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/distributed"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -20,8 +21,15 @@ import (
 func shapeScalar(dtype dtypes.DType) shapes.Shape { return shapes.Make(dtype) }
 
 // Engine compiles and runs a network's training step and evaluation on one
-// backend. The binarization state of every layer is an input of both graphs,
-// so one compiled graph serves all stages of a schedule.
+// backend.
+//
+// By default it compiles one training graph and one evaluation graph per
+// binarization state (the layer modes of a schedule's stage): float layers
+// then skip the quantizer entirely, binary layers skip the float path, and
+// frozen layers get no gradient and no optimizer update, with no run-time
+// switch left in the graph. A schedule of L layers has at most L+1 states, so
+// a run compiles a handful of graphs (the first step of each new stage pays
+// it). Gated switches to a single graph with the state as a run-time input.
 type Engine struct {
 	Backend   compute.Backend
 	Store     *model.Store
@@ -30,9 +38,24 @@ type Engine struct {
 	Optimizer Optimizer
 	ClipAll   bool // clip the latent weights of every binarizable layer to [-1,1]
 
-	trainExec, evalExec *model.Exec
+	// Gated, set before the first step, makes one compiled training graph
+	// and one evaluation graph serve every stage: the binarization state is
+	// fed at run time as gate vectors and every weight goes through the
+	// quantizer, a select and held updates. It compiles once, but each step
+	// costs more (benchmarked in docs/performance.md).
+	Gated bool
+
+	stages              map[string]*stageExecs
+	gatedTrain, gatedEv *model.Exec
 	layerInfo           []layers.Info
 	devices             int // > 1 after DataParallel
+	mesh                *distributed.DeviceMesh
+	specs               []*distributed.ShardingSpec
+}
+
+// stageExecs are the compiled graphs of one binarization state.
+type stageExecs struct {
+	train, eval *model.Exec
 }
 
 // NewEngine prepares an engine; graphs compile on first use.
@@ -44,16 +67,76 @@ func NewEngine(b compute.Backend, store *model.Store, net models.Network, q quan
 	if q == nil {
 		q = quant.STESign
 	}
-	e := &Engine{Backend: b, Store: store, Network: net, Quantizer: q, Optimizer: opt}
-	e.trainExec, err = model.NewExec(b, store, e.trainGraph)
+	return &Engine{Backend: b, Store: store, Network: net, Quantizer: q, Optimizer: opt, stages: map[string]*stageExecs{}}, nil
+}
+
+// stageKey names a binarization state: one letter per layer.
+func stageKey(modes []binnet.Mode) string {
+	key := make([]byte, len(modes))
+	for i, m := range modes {
+		switch m {
+		case binnet.Binary:
+			key[i] = 'b'
+		case binnet.Frozen:
+			key[i] = 'z'
+		default:
+			key[i] = 'f'
+		}
+	}
+	return string(key)
+}
+
+// stage returns the compiled graphs of a binarization state, creating them
+// (they compile on their first execution) when the state is new.
+func (e *Engine) stage(modes []binnet.Mode) (*stageExecs, error) {
+	key := stageKey(modes)
+	if s, ok := e.stages[key]; ok {
+		return s, nil
+	}
+	modes = append([]binnet.Mode(nil), modes...)
+	train, err := model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, lr *Node) *Node {
+		return e.buildTrain(scope, x, labels, lr, modes, nil, nil)
+	})
 	if err != nil {
 		return nil, err
 	}
-	e.evalExec, err = model.NewExec(b, store, e.evalGraph)
+	eval, err := model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels *Node) (*Node, *Node) {
+		return e.buildEval(scope, x, labels, modes, nil)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return e, nil
+	if e.mesh != nil {
+		train.AutoSharding(e.mesh).WithInputShardingSpecs(e.specs...)
+	}
+	s := &stageExecs{train: train, eval: eval}
+	e.stages[key] = s
+	return s, nil
+}
+
+// gated returns the single gated training and evaluation graphs.
+func (e *Engine) gated() (train, eval *model.Exec, err error) {
+	if e.gatedTrain != nil {
+		return e.gatedTrain, e.gatedEv, nil
+	}
+	train, err = model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, gates, frozen, lr *Node) *Node {
+		return e.buildTrain(scope, x, labels, lr, nil, gates, frozen)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	eval, err = model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, gates *Node) (*Node, *Node) {
+		return e.buildEval(scope, x, labels, nil, gates)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.mesh != nil {
+		rep := distributed.NewReplicatedShardingSpec(e.mesh)
+		train.AutoSharding(e.mesh).WithInputShardingSpecs(e.specs[0], e.specs[1], rep, rep, e.specs[2])
+	}
+	e.gatedTrain, e.gatedEv = train, eval
+	return train, eval, nil
 }
 
 // accumulators: per-epoch sums kept on the device so a step needs no host round trip.
@@ -75,33 +158,53 @@ func lossAndCorrect(logits, labels *Node) (loss, sumLoss, correct *Node) {
 	return ReduceAllMean(perExample), ReduceAllSum(perExample), correct
 }
 
-func (e *Engine) trainGraph(scope *model.Scope, x, labels, gates, frozen, lr *Node) *Node {
+// control returns the layers' Control of a graph: static modes, or gates fed at run time.
+func (e *Engine) control(training bool, modes []binnet.Mode, gates *Node) *layers.Control {
+	ctl := layers.NewControl(training).WithQuantizer(e.Quantizer)
+	if gates != nil {
+		return ctl.WithGates(gates)
+	}
+	return ctl.WithModes(modes...)
+}
+
+// buildTrain builds the training step: static modes (gates and frozen nil)
+// or the gated graph (modes nil).
+func (e *Engine) buildTrain(scope *model.Scope, x, labels, lr *Node, modes []binnet.Mode, gates, frozen *Node) *Node {
 	g := x.Graph()
 	layers.LiveVariables(scope, g)
-	ctl := layers.NewControl(true).WithGates(gates).WithQuantizer(e.Quantizer)
+	ctl := e.control(true, modes, gates)
 	logits := e.Network.Logits(scope.In("model"), ctl, x)
 	e.layerInfo = ctl.Layers()
 	loss, sumLoss, correct := lossAndCorrect(logits, labels)
 
-	// Gradients of every trainable model variable used by the graph.
+	latent := map[*model.Variable]layers.Info{}
+	for _, info := range ctl.Layers() {
+		latent[info.Weights] = info
+	}
+	isFrozen := func(info layers.Info) bool {
+		return frozen == nil && info.Index < len(modes) && modes[info.Index] == binnet.Frozen
+	}
+	// Gradients of every trainable model variable used by the graph, but the
+	// latent weights of layers frozen statically, which keep their values.
 	var vars []*model.Variable
 	var nodes []*Node
 	for v := range e.Store.IterVariables() {
 		if v.Trainable && v.InUseByGraph(g) && strings.HasPrefix(v.Scope(), "/model") {
+			if info, ok := latent[v]; ok && isFrozen(info) {
+				continue
+			}
 			vars = append(vars, v)
 			nodes = append(nodes, v.NodeValue(g))
 		}
 	}
 	grads := Gradient(loss, nodes...)
-	latent := map[*model.Variable]layers.Info{}
-	for _, info := range ctl.Layers() {
-		latent[info.Weights] = info
-	}
 	var updates []update
 	for i, v := range vars {
 		u := update{v: v, grad: grads[i]}
 		if info, ok := latent[v]; ok {
-			u.frozen = GreaterThan(Reshape(Slice(frozen, AxisElem(info.Index))), ScalarZero(g, frozen.DType()))
+			if frozen != nil {
+				u.frozen = GreaterThan(Reshape(Slice(frozen, AxisElem(info.Index))), ScalarZero(g, frozen.DType()))
+			}
 			u.clip = info.ClipLatent || e.ClipAll
 		}
 		updates = append(updates, u)
@@ -115,10 +218,14 @@ func (e *Engine) trainGraph(scope *model.Scope, x, labels, gates, frozen, lr *No
 	return loss
 }
 
-func (e *Engine) evalGraph(scope *model.Scope, x, labels, gates *Node) (*Node, *Node) {
+// buildEval builds the evaluation graph (static modes, or gates).
+func (e *Engine) buildEval(scope *model.Scope, x, labels *Node, modes []binnet.Mode, gates *Node) (*Node, *Node) {
 	layers.LiveVariables(scope, x.Graph())
-	ctl := layers.NewControl(false).WithGates(gates).WithQuantizer(e.Quantizer)
+	ctl := e.control(false, modes, gates)
 	logits := e.Network.Logits(scope.In("model"), ctl, x)
+	if e.layerInfo == nil {
+		e.layerInfo = ctl.Layers()
+	}
 	_, sumLoss, correct := lossAndCorrect(logits, labels)
 	return sumLoss, correct
 }
@@ -152,15 +259,48 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 		return fmt.Errorf("training: a batch of %d examples does not split over %d devices", len(y), e.devices)
 	}
 	xt, yt := batchTensors(x, y, shape)
-	gates, frozen := gateVectors(modes)
-	out, err := e.trainExec.Exec(xt, yt, gates, frozen, float32(lr))
-	if err != nil {
-		return err
+	var out []*tensors.Tensor
+	if e.Gated {
+		train, _, err := e.gated()
+		if err != nil {
+			return err
+		}
+		gates, frozen := gateVectors(modes)
+		out, err = train.Exec(xt, yt, gates, frozen, float32(lr))
+		if err != nil {
+			return err
+		}
+	} else {
+		s, err := e.stage(modes)
+		if err != nil {
+			return err
+		}
+		out, err = s.train.Exec(xt, yt, float32(lr))
+		if err != nil {
+			return err
+		}
 	}
 	for _, t := range out {
 		t.FinalizeAll()
 	}
 	return nil
+}
+
+// evaluator returns the evaluation graph of a binarization state as a function of a batch.
+func (e *Engine) evaluator(modes []binnet.Mode) (func(x, y *tensors.Tensor) ([]*tensors.Tensor, error), error) {
+	if e.Gated {
+		_, eval, err := e.gated()
+		if err != nil {
+			return nil, err
+		}
+		gates, _ := gateVectors(modes)
+		return func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return eval.Exec(x, y, gates) }, nil
+	}
+	s, err := e.stage(modes)
+	if err != nil {
+		return nil, err
+	}
+	return func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return s.eval.Exec(x, y) }, nil
 }
 
 // ResetLatentToSign replaces the latent weights of every binary (or frozen)
@@ -225,7 +365,10 @@ func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, 
 	}
 	size := exampleSize(ex)
 	shape := ex.ExampleShape()
-	gates, _ := gateVectors(modes)
+	run, err := e.evaluator(modes)
+	if err != nil {
+		return 0, 0, err
+	}
 	var sumLoss, correct float64
 	indices := make([]int, 0, batchSize)
 	for from := 0; from < ex.Len(); from += batchSize {
@@ -239,7 +382,7 @@ func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, 
 			return 0, 0, err
 		}
 		xt, yt := batchTensors(x, y, shape)
-		out, err := e.evalExec.Exec(xt, yt, gates)
+		out, err := run(xt, yt)
 		if err != nil {
 			return 0, 0, err
 		}

@@ -13,7 +13,7 @@ const DataParallelAxis = "data"
 
 // DataParallelSpecs returns the device mesh of a data-parallel training step
 // over the given number of devices and the sharding of the training graph's
-// inputs (images, labels, layer gates, frozen flags, learning rate): the
+// inputs (images, labels, learning rate): the
 // batch axis of the images and labels is split across the devices, the rest
 // is replicated, and so are the variables (the Store's default).
 func DataParallelSpecs(devices, imageRank int) (*distributed.DeviceMesh, []*distributed.ShardingSpec, error) {
@@ -34,7 +34,7 @@ func DataParallelSpecs(devices, imageRank int) (*distributed.DeviceMesh, []*dist
 		return nil, nil, err
 	}
 	rep := distributed.NewReplicatedShardingSpec(mesh)
-	return mesh, []*distributed.ShardingSpec{x, labels, rep, rep, rep}, nil
+	return mesh, []*distributed.ShardingSpec{x, labels, rep}, nil
 }
 
 // DataParallel makes the engine's training step run on several devices of
@@ -62,7 +62,10 @@ func (e *Engine) DataParallel(devices int) error {
 	if err != nil {
 		return err
 	}
-	e.trainExec.AutoSharding(mesh).WithInputShardingSpecs(specs...)
+	if len(e.stages) > 0 || e.gatedTrain != nil {
+		return fmt.Errorf("training: DataParallel must be called before the first step")
+	}
+	e.mesh, e.specs = mesh, specs
 	e.devices = devices
 	return nil
 }

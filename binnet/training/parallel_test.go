@@ -14,8 +14,8 @@ func TestDataParallelSpecs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mesh.NumDevices() != 8 || len(specs) != 5 {
-		t.Fatalf("mesh of %d devices, %d specs: want 8 and 5", mesh.NumDevices(), len(specs))
+	if mesh.NumDevices() != 8 || len(specs) != 3 {
+		t.Fatalf("mesh of %d devices, %d specs: want 8 and 3", mesh.NumDevices(), len(specs))
 	}
 	if got := fmt.Sprint(specs[0].Axes); got != "[[data] [] [] []]" {
 		t.Errorf("images sharded as %s, want the batch axis over data", got)
