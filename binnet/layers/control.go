@@ -9,8 +9,9 @@
 //
 // A Control, shared by all layers of one graph, says whether the graph trains
 // (batch statistics) or evaluates (running averages), and which binarizable
-// layers are binary: either statically (WithModes) or through a gate tensor fed
-// at run time (WithGates), so that one compiled graph serves every stage of an
+// layers are binary: either statically (WithModes, one graph per binarization
+// state, the training engine's default) or through a gate tensor fed at run
+// time (WithGates), so that one compiled graph serves every stage of an
 // iterative schedule.
 package layers
 
@@ -18,6 +19,7 @@ import (
 	"fmt"
 
 	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/ops"
 	"github.com/binnet/binnet/binnet/quant"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -128,6 +130,35 @@ func (c *Control) effectiveWeights(scope *model.Scope, index int, w *Node, outpu
 	default:
 		return w
 	}
+}
+
+// denseProduct returns x·w' for binarizable layer index, where w' is w or its
+// quantization. In a training graph with fixed modes and an element-wise
+// quantizer, the quantizer's straight-through estimator is folded into the
+// product's own gradient (ops.QuantizedDenseProduct); otherwise the weights
+// go through effectiveWeights.
+func (c *Control) denseProduct(scope *model.Scope, index int, x, w *Node, q quant.Quantizer) *Node {
+	if !c.training {
+		return MatMul(x, c.effectiveWeights(scope, index, w, 1, q))
+	}
+	if binary, known := c.staticBinary(index); known {
+		if !binary {
+			return ops.DenseProduct(x, w)
+		}
+		if eq, ok := q.(quant.Elementwise); ok {
+			return ops.QuantizedDenseProduct(x, w, ops.WeightMap{Forward: eq.Binarize, Gradient: eq.LatentGradient()})
+		}
+	}
+	return ops.DenseProduct(x, c.effectiveWeights(scope, index, w, 1, q))
+}
+
+// staticBinary reports, for a graph whose modes are fixed (WithModes), whether
+// layer index is binary; known is false in a gated graph.
+func (c *Control) staticBinary(index int) (binary, known bool) {
+	if c.gates != nil {
+		return false, false
+	}
+	return index < len(c.modes) && c.modes[index].IsBinary(), true
 }
 
 // LiveVariables makes every variable that graph g reads a graph parameter fed

@@ -90,6 +90,9 @@ func (b *Conv2DBuilder) Done() *Node {
 		pad = (b.kernel - 1) / 2
 	}
 	conv := func(w *Node) *Node { return ops.Conv2D(x, w, b.stride, pad) }
+	if !b.ctl.Training() {
+		conv = func(w *Node) *Node { return ops.Conv2DForward(x, w, b.stride, pad) }
+	}
 	var info *Info
 	if b.binarizable {
 		q := b.quantizer

@@ -3,6 +3,7 @@ package layers
 import (
 	"math"
 
+	"github.com/binnet/binnet/binnet/ops"
 	"github.com/binnet/binnet/binnet/quant"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -54,6 +55,7 @@ func (b *DenseBuilder) Done() *Node {
 	init := initializer.RandomUniformFn(b.scope, -bound, bound)
 	wVar := b.scope.WithInitializer(init).VariableWithShape("weights", shapes.Make(x.DType(), fanIn, b.units))
 	w := wVar.ValueGraph(g)
+	var y *Node
 	if b.binarizable {
 		q := b.quantizer
 		if q == nil {
@@ -61,9 +63,12 @@ func (b *DenseBuilder) Done() *Node {
 		}
 		idx := b.ctl.register(Info{Kind: KindDense, Scope: b.scope.Scope(), Weights: wVar, Quantizer: q,
 			ClipLatent: b.clip, FanIn: fanIn, Outputs: b.units, OutputSize: 1, KernelShape: []int{fanIn, b.units}})
-		w = b.ctl.effectiveWeights(b.scope, idx, w, 1, q)
+		y = b.ctl.denseProduct(b.scope, idx, x, w, q)
+	} else if b.ctl.Training() {
+		y = ops.DenseProduct(x, w)
+	} else {
+		y = MatMul(x, w)
 	}
-	y := MatMul(x, w)
 	if b.bias {
 		bVar := b.scope.WithInitializer(init).VariableWithShape("bias", shapes.Make(x.DType(), b.units))
 		y = Add(y, ExpandLeftToRank(bVar.ValueGraph(g), y.Rank()))

@@ -37,6 +37,18 @@ func Conv2D(x, w *Node, stride, pad int) *Node {
 	return Conv2DIm2Col(x, w, stride, pad)
 }
 
+// Conv2DForward is Conv2D without a hand-written gradient, for evaluation
+// graphs: on the pure-Go backend the im2col gather and one product, with no
+// identities to tie a gradient (which would copy the input); elsewhere
+// GoMLX's Convolve.
+func Conv2DForward(x, w *Node, stride, pad int) *Node {
+	if !useIm2Col(x.Graph()) {
+		return Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
+	}
+	_, forward, _ := im2colConv(x, w, stride, pad)
+	return forward([]*Node{x, w})
+}
+
 // useIm2Col reports whether g's backend wants the im2col formulation.
 func useIm2Col(g *Graph) bool {
 	switch os.Getenv("BINNET_CONV") {
@@ -50,6 +62,13 @@ func useIm2Col(g *Graph) bool {
 
 // Conv2DIm2Col is Conv2D's im2col formulation, on any backend.
 func Conv2DIm2Col(x, w *Node, stride, pad int) *Node {
+	inputs, forward, vjp := im2colConv(x, w, stride, pad)
+	return WithGradient(inputs, forward, vjp)
+}
+
+// im2colConv returns the inputs, forward and gradient of the im2col
+// convolution, for WithGradient.
+func im2colConv(x, w *Node, stride, pad int) ([]*Node, func([]*Node) *Node, func([]*Node, *Node) []*Node) {
 	if x.Rank() != 4 || w.Rank() != 4 {
 		panic(fmt.Sprintf("ops.Conv2D: want x [b,h,w,c] and w [kh,kw,c,o], got %s and %s", x.Shape(), w.Shape()))
 	}
@@ -89,7 +108,7 @@ func Conv2DIm2Col(x, w *Node, stride, pad int) *Node {
 		}
 		return []*Node{dx, dw}
 	}
-	return WithGradient([]*Node{x, w}, forward, vjp)
+	return []*Node{x, w}, forward, vjp
 }
 
 // Im2Col returns the columns of a kh x kw window over x, shaped [batch,

@@ -16,30 +16,37 @@ import (
 
 // WithGradient returns forward(inputs) whose gradient with respect to
 // inputs[i] is vjp(inputs, v)[i], where v is the gradient arriving at the
-// output. GoMLX's reverse pass never differentiates forward itself, so forward
-// may use operations whose own gradient is missing, wrong or slow.
+// output. The gradients of forward's own operations are never computed, so
+// forward may use operations whose own gradient is slow or wrong (it must
+// exist in GoMLX, which builds it, unused).
 //
 // vjp runs at most once per gradient computation and may return nil for an
 // input that needs no gradient.
 //
 // It works with GoMLX's IdentityWithCustomGradient, which customizes only an
-// identity: every input passes through an identity whose gradient is read
-// from vjp, forward sees the inputs behind a StopGradient, and a term of value
-// zero (0 times one element of each input) ties the output to the inputs so
-// that the reverse pass visits them after the output's own identity has
-// captured v.
+// identity: every input passes through one identity whose gradient is read
+// from vjp, and forward and vjp both read these identities. GoMLX
+// differentiates forward too, but that gradient only reaches the identities,
+// whose custom gradient ignores it, so the backend never computes it (dead
+// code). Because nothing else reads the inputs, an input that is a fresh
+// intermediate is moved into its identity rather than copied (the pure-Go
+// backend copies an identity's input that is still in use). A term of value
+// zero (0 times one element of each input) ties the output to the inputs for
+// a forward without a gradient path (a sign, a comparison), so that the
+// reverse pass always visits them after the output's identity has captured v.
 func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(inputs []*Node, v *Node) []*Node) *Node {
 	if len(inputs) == 0 {
 		panic("ops.WithGradient: no inputs")
 	}
 	var v *Node
 	var grads []*Node
+	tied := make([]*Node, len(inputs))
 	gradOf := func(i int, x *Node) *Node {
 		if v == nil {
 			panic("ops.WithGradient: input gradient requested before the output's")
 		}
 		if grads == nil {
-			grads = vjp(inputs, v)
+			grads = vjp(tied, v)
 			if len(grads) != len(inputs) {
 				panic(fmt.Sprintf("ops.WithGradient: vjp returned %d gradients for %d inputs", len(grads), len(inputs)))
 			}
@@ -52,12 +59,9 @@ func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 		}
 		return grads[i]
 	}
-	tied := make([]*Node, len(inputs))
-	stopped := make([]*Node, len(inputs))
 	var zero *Node
 	for i, x := range inputs {
 		tied[i] = IdentityWithCustomGradient(x, func(x, _ *Node) *Node { return gradOf(i, x) })
-		stopped[i] = StopGradient(tied[i])
 		if x.DType().IsFloat() {
 			first := Reshape(Slice(tied[i], firstElement(x.Rank())...))
 			term := MulScalar(first, 0)
@@ -68,7 +72,7 @@ func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 			}
 		}
 	}
-	y := forward(stopped)
+	y := forward(tied)
 	if zero != nil {
 		y = Add(y, ConvertDType(zero, y.DType()))
 	}

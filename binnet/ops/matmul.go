@@ -1,0 +1,127 @@
+package ops
+
+import (
+	"fmt"
+	"os"
+
+	. "github.com/gomlx/gomlx/core/graph"
+)
+
+// WeightMap turns latent weights into the weights a product multiplies by,
+// with its own gradient rule (a quantizer with an element-wise
+// straight-through estimator). The zero WeightMap is the identity.
+type WeightMap struct {
+	// Forward returns the weights the product uses; its own gradient is
+	// never taken. Nil uses the latent weights as they are.
+	Forward func(w *Node) *Node
+	// Gradient returns the gradient of the latent weights w given the
+	// gradient g of the weights Forward returned. Nil passes g unchanged
+	// (the identity straight-through estimator).
+	Gradient func(w, g *Node) *Node
+}
+
+// DenseProduct returns x·w for x shaped [batch, in] and w shaped [in, out]
+// with a gradient written for the pure-Go backend; see QuantizedDenseProduct.
+func DenseProduct(x, w *Node) *Node { return QuantizedDenseProduct(x, w, WeightMap{}) }
+
+// QuantizedDenseProduct returns x·q.Forward(w) for x shaped [batch, in] and
+// latent weights w shaped [in, out]: the product of a binary dense layer,
+// with the quantizer's straight-through estimator folded into one
+// hand-written gradient. It is written for the pure-Go backend, whose matrix
+// kernels read the left operand only with its contracted axis last and whose
+// identity operations copy any buffer still in use:
+//
+//   - GoMLX's own gradient of x·w with respect to w contracts the batch axis
+//     first in both operands, so the backend transposes dY and x and then
+//     transposes the [out, in] result back: three transposes, one of them of
+//     the whole weight matrix. Here the weights' gradient is xᵀ·dY with one
+//     explicit transpose of x (or (dYᵀ·x)ᵀ when the batch is larger than the
+//     layer's output, whichever moves fewer elements); the input's gradient
+//     dY·wᵀ already has a layout the kernels read directly.
+//   - A straight-through estimator written with graph ops (sign(w) plus
+//     w - StopGradient(w)) costs a copy of w and two more passes over it;
+//     here the latent gradient is q.Gradient applied to the product's
+//     weight gradient, with no extra pass for the identity estimator.
+//
+// It computes what x·q(w) with GoMLX's autodiff computes, up to the order of
+// the additions in the weights' gradient. On other backends, and for inputs
+// of other ranks, it is exactly that: MatMul(x, q.Forward(w)) with the
+// straight-through estimator as graph ops. The environment variable
+// BINNET_DENSE=native forces that formulation on the Go backend too (for
+// benchmarks).
+func QuantizedDenseProduct(x, w *Node, q WeightMap) *Node {
+	if x.Rank() != 2 || w.Rank() != 2 || !onGoBackend(x.Graph()) {
+		return MatMul(x, graphWeightMap(w, q))
+	}
+	if x.Shape().Dimensions[1] != w.Shape().Dimensions[0] {
+		panic(fmt.Sprintf("ops.DenseProduct: x %s and w %s do not multiply", x.Shape(), w.Shape()))
+	}
+	// Each input passes through one identity that carries the hand-written
+	// gradient. The product reads these identities directly: GoMLX also
+	// differentiates the forward ops, but their gradients reach only the
+	// identities, whose custom gradient ignores them, so the backend never
+	// computes them (dead code). Reading the identities (not the inputs)
+	// everywhere leaves each input a single consumer, so an input that is a
+	// fresh intermediate is moved, not copied, into its identity.
+	var v, tx, tw, wq, dx, dw *Node
+	grads := func() {
+		if dx != nil {
+			return
+		}
+		if v == nil {
+			panic("ops.DenseProduct: input gradient requested before the output's")
+		}
+		dx, dw = matMulGrads(tx, wq, v)
+		if q.Gradient != nil {
+			dw = q.Gradient(tw, dw)
+		}
+	}
+	tx = IdentityWithCustomGradient(x, func(_, _ *Node) *Node { grads(); return dx })
+	tw = IdentityWithCustomGradient(w, func(_, _ *Node) *Node { grads(); return dw })
+	wq = tw
+	if q.Forward != nil {
+		wq = q.Forward(tw)
+	}
+	y := MatMul(tx, wq)
+	if q.Forward != nil {
+		// A quantizer's forward (a sign) has no gradient path to w, and
+		// GoMLX visits only the nodes a gradient reaches: tie the output to
+		// w by a term of value 0 (0 times one weight; one pass over y).
+		y = Add(y, MulScalar(Reshape(Slice(tw, AxisElem(0), AxisElem(0))), 0))
+	}
+	return IdentityWithCustomGradient(y, func(_, vy *Node) *Node {
+		v = vy
+		return vy
+	})
+}
+
+// graphWeightMap applies q with graph ops: q.Forward's values, and q.Gradient
+// as the gradient towards w (through an identity with a custom gradient).
+func graphWeightMap(w *Node, q WeightMap) *Node {
+	if q.Forward == nil {
+		return w
+	}
+	surrogate := w
+	if q.Gradient != nil {
+		surrogate = IdentityWithCustomGradient(w, func(w, g *Node) *Node { return q.Gradient(w, g) })
+	}
+	return Add(StopGradient(q.Forward(w)), Sub(surrogate, StopGradient(surrogate)))
+}
+
+// matMulGrads returns the gradients of x·wq with respect to x and wq for the
+// gradient v of the output.
+func matMulGrads(x, wq, v *Node) (dx, dw *Node) {
+	batch, in, out := x.Shape().Dimensions[0], x.Shape().Dimensions[1], wq.Shape().Dimensions[1]
+	dx = DotGeneral(v, []int{1}, nil, wq, []int{1}, nil) // [batch,out]·[in,out]ᵀ = [batch,in]
+	if batch*in <= batch*out+in*out {
+		dw = DotGeneral(Transpose(x, 0, 1), []int{1}, nil, v, []int{0}, nil) // [in,batch]·[batch,out]
+	} else {
+		dw = Transpose(DotGeneral(Transpose(v, 0, 1), []int{1}, nil, x, []int{0}, nil), 0, 1) // ([out,batch]·[batch,in])ᵀ
+	}
+	return dx, dw
+}
+
+// onGoBackend reports whether g runs on GoMLX's pure-Go backend.
+func onGoBackend(g *Graph) bool {
+	return g.Backend().String() == "go" && os.Getenv("BINNET_DENSE") != "native"
+}
