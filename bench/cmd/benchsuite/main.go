@@ -81,6 +81,7 @@ var (
 	flagConvModels = flag.String("conv-models", "cnn,vgg5,resnet20", "presets of the convolutional step workloads (each at its preset's batch size)")
 	flagConvProf   = flag.Bool("conv-profile", true, "with -conv: CPU-profile BenchmarkTrainStepConv/vgg5 (go test) and include the top functions")
 	flagConvOnly   = flag.Bool("conv-only", false, "only the convolutional workloads and their profile (-steps=false -epoch=false -sens=false -profile=false -conv)")
+	flagBefore     = flag.Bool("before", true, "also measure, in the same rounds, the MLP step as formulated before 2026-11-27 (one gated graph, GoMLX's own product gradient)")
 	flagMerge      = flag.Bool("merge", true, "keep the parts of the existing -json report this run does not measure (the MLP part, or the convolutional part) and render them too")
 )
 
@@ -125,6 +126,7 @@ type StepResult struct {
 	Workload
 	Params  int                      `json:"dense_params"`
 	Binnet  []float64                `json:"binnet_examples_per_s"`
+	Before  []float64                `json:"binnet_before_examples_per_s,omitempty"` // the earlier formulation (see beforeStepper)
 	Peer    map[int][]float64        `json:"pytorch_examples_per_s"` // by thread count
 	PeerEnv map[string]any           `json:"pytorch_env,omitempty"`
 	Compile float64                  `json:"binnet_first_step_s"`
@@ -643,9 +645,16 @@ func newStepper(b compute.Backend, net models.MLP, batch int, binary bool, xs []
 	return newNetStepper(b, net, training.Optimizer{Name: "adam", LearningRate: 0.1}, batch, binary, xs, ys, 3)
 }
 
+
 // newNetStepper builds an engine for net, makes 8 random batches unless xs is
 // given, compiles the training graph with a first step and runs warm more.
 func newNetStepper(b compute.Backend, net models.Network, opt training.Optimizer, batch int, binary bool, xs [][]float32, ys [][]int32, warm int) (*stepper, error) {
+	return newNetStepperGated(b, net, opt, batch, binary, xs, ys, warm, false)
+}
+
+// newNetStepperGated is newNetStepper with a choice of the engine's single
+// gated graph (training.Engine.Gated).
+func newNetStepperGated(b compute.Backend, net models.Network, opt training.Optimizer, batch int, binary bool, xs [][]float32, ys [][]int32, warm int, gated bool) (*stepper, error) {
 	store := model.NewStore()
 	if err := store.SetRNGStateFromSeed(1); err != nil {
 		return nil, err
@@ -654,6 +663,7 @@ func newNetStepper(b compute.Backend, net models.Network, opt training.Optimizer
 	if err != nil {
 		return nil, err
 	}
+	e.Gated = gated
 	mode := binnet.Float
 	if binary {
 		mode = binnet.Binary
@@ -745,6 +755,12 @@ func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, er
 		return nil, err
 	}
 	r.Compile = s.compil
+	var before *stepper
+	if *flagBefore {
+		if before, err = beforeStepper(b, w); err != nil {
+			return nil, err
+		}
+	}
 	for round := 0; round < *flagRounds; round++ {
 		ex, err := s.measure(w.Batch, *flagMinSec)
 		if err != nil {
@@ -752,6 +768,14 @@ func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, er
 		}
 		r.Binnet = append(r.Binnet, ex)
 		line := fmt.Sprintf("%s round %d: binnet %.0f", w.ID(), round+1, ex)
+		if before != nil {
+			exB, err := before.measure(w.Batch, *flagMinSec)
+			if err != nil {
+				return nil, err
+			}
+			r.Before = append(r.Before, exB)
+			line += fmt.Sprintf(", binnet before %.0f", exB)
+		}
 		for _, t := range threads {
 			m, err := peerBench(w, t, *flagMinSec)
 			if err != nil {
@@ -765,8 +789,42 @@ func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, er
 		logf("%s", line)
 	}
 	s.e = nil
+	if before != nil {
+		before.e = nil
+	}
 	runtime.GC()
 	return r, nil
+}
+
+// beforeStepper is binnet's training step as formulated until 2026-11-27:
+// one graph for every stage with the layer modes as a run-time input
+// (training.Engine.Gated: every weight through the quantizer and a select,
+// held optimizer updates) and GoMLX's own gradient of the dense products
+// (BINNET_DENSE=native while the graph compiles: transposes of the weights'
+// gradient, the straight-through estimator as graph ops). It is measured in
+// the same rounds as the current step, to show what the formulation changes
+// moved.
+func beforeStepper(b compute.Backend, w Workload) (*stepper, error) {
+	old, had := os.LookupEnv("BINNET_DENSE")
+	os.Setenv("BINNET_DENSE", "native")
+	defer func() {
+		if had {
+			os.Setenv("BINNET_DENSE", old)
+		} else {
+			os.Unsetenv("BINNET_DENSE")
+		}
+	}()
+	return newNetStepperGated(b, w.network(), training.Optimizer{Name: "adam", LearningRate: 0.1}, w.Batch, w.Binary, nil, nil, 3, true)
+}
+
+// hasBefore reports whether any step result measured the earlier formulation.
+func hasBefore(steps []*StepResult) bool {
+	for _, r := range steps {
+		if len(r.Before) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // bestPeer returns the thread count with the best median and its rounds.
@@ -1205,6 +1263,30 @@ func markdown(rep *Report) string {
 				kind, r.Name, r.Batch, fmtEx(r.Binnet), fmtEx(r.Peer[1]), fmtEx(best), bt,
 				fmtSpread(ratios(r.Binnet, best), "%.2f"), fmtSpread(ratios(r.Binnet, r.Peer[1]), "%.2f"),
 				gf(median(r.Binnet)), 100*gf(median(r.Binnet))/peak, gf(median(best)), 100*gf(median(best))/peak)
+		}
+		if hasBefore(rep.Steps) {
+			p("\n**What the formulation changes of 2026-11-27 moved.** *before*: binnet's step as formulated until then, measured\n")
+			p("in the same rounds (one compiled graph for every stage with the layer modes as a run-time input, so every weight went\n")
+			p("through the quantizer and a select and every update through a hold; GoMLX's own gradient of the dense products, whose\n")
+			p("weight gradient the Go backend computes with three transposes, one of them of the whole weight matrix; the\n")
+			p("straight-through estimator as graph ops, a copy and two passes over the weights). *after* (the binnet column above): one graph per\n")
+			p("binarization state, `ops.QuantizedDenseProduct` (one transpose of the layer's input, the estimator folded into the\n")
+			p("product's gradient). Both compute the same numbers up to the order of additions in the weights' gradient (tests:\n")
+			p("`TestStageGraphsEqualGatedGraph`, `TestQuantizedDenseProductMatchesAutodiff`).\n\n")
+			p("| workload | batch | binnet before | binnet after | after / before | before / PyTorch best | after / PyTorch best |\n")
+			p("|---|---:|---:|---:|---:|---:|---:|\n")
+			for _, r := range rep.Steps {
+				if len(r.Before) == 0 {
+					continue
+				}
+				_, best := r.bestPeer()
+				kind := "float"
+				if r.Binary {
+					kind = "binary"
+				}
+				p("| %s %s | %d | %s | %s | %s | %s | %s |\n", kind, r.Name, r.Batch, fmtEx(r.Before), fmtEx(r.Binnet),
+					fmtSpread(ratios(r.Binnet, r.Before), "%.2f"), fmtSpread(ratios(r.Before, best), "%.2f"), fmtSpread(ratios(r.Binnet, best), "%.2f"))
+			}
 		}
 		p("\nDense weights: mlp-300-100 %s, mlp-784-784 %s, mlp-784-1024-1024-10 %s. binnet's first step (graph compilation + one step): ",
 			fmtNum(float64(denseParams([]int{300, 100}))), fmtNum(float64(denseParams([]int{784, 784}))), fmtNum(float64(denseParams([]int{1024, 1024}))))
