@@ -90,11 +90,13 @@ func (o Optimizer) apply(store *model.Store, g *Graph, lr *Node, updates []updat
 			mVar := stateScope.VariableWithShape(u.v.Name()+"_m", u.v.Shape())
 			sVar := stateScope.VariableWithShape(u.v.Name()+"_v", u.v.Shape())
 			m0, s0 := mVar.NodeValue(g), sVar.NodeValue(g)
+			// PyTorch's Adam, op for op (13 passes over the weights):
+			// denom = sqrt(s)/sqrt(1-beta2^t) + eps; w -= lr/(1-beta1^t) * m/denom.
 			m := Add(MulScalar(m0, o.Beta1), MulScalar(grad, 1-o.Beta1))
-			s := Add(MulScalar(s0, o.Beta2), MulScalar(Square(grad), 1-o.Beta2))
-			mHat := Div(m, ConvertDType(corr1, v.DType()))
-			sHat := Div(s, ConvertDType(corr2, v.DType()))
-			newV = Sub(v, Mul(lrc, Div(mHat, AddScalar(Sqrt(sHat), o.Epsilon))))
+			s := Add(MulScalar(s0, o.Beta2), MulScalar(Mul(grad, grad), 1-o.Beta2))
+			denom := AddScalar(Div(Sqrt(s), ConvertDType(Sqrt(corr2), v.DType())), o.Epsilon)
+			stepSize := Div(lrc, ConvertDType(corr1, v.DType()))
+			newV = Sub(v, Mul(stepSize, Div(m, denom)))
 			mVar.SetNodeValue(hold(m, m0))
 			sVar.SetNodeValue(hold(s, s0))
 		case "sgd":
