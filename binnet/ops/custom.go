@@ -1,9 +1,10 @@
 // Package ops holds the graph operations binnet builds its layers from where
 // GoMLX's own are missing or slow on the pure-Go backend: a convolution as
-// im2col plus one matrix product (with a hand-written gradient that keeps
-// every operand in the layout the backend's matrix kernels read without a
-// transpose), max pooling, and a general way to give any operation a custom
-// gradient.
+// im2col plus one matrix product and a dense product (both with a
+// hand-written weight gradient that keeps every operand in a layout the
+// backend's matrix kernels read with the fewest transposes; the dense one
+// also folds a quantizer's straight-through estimator into it), max pooling,
+// and a general way to give any operation a custom gradient.
 //
 // All image tensors are channels last: [batch, height, width, channels].
 package ops
@@ -75,6 +76,40 @@ func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 	y := forward(tied)
 	if zero != nil {
 		y = Add(y, ConvertDType(zero, y.DType()))
+	}
+	return IdentityWithCustomGradient(y, func(_, vy *Node) *Node {
+		v = vy
+		return vy
+	})
+}
+
+// withWeightGradient returns forward(tw), where tw is w behind an identity
+// whose gradient is grad(tw, v), v being the gradient arriving at the output;
+// every other input that forward reads keeps GoMLX's own gradient. It is
+// for products whose input gradient GoMLX already builds well but whose
+// weight gradient it does not (on the pure-Go backend): the input needs no
+// identity (which copies a buffer still in use, as a layer's input usually
+// is). GoMLX also builds its own weight gradient, which only reaches tw,
+// whose custom gradient ignores it, so the backend never computes it (dead
+// code). Set tie when forward has no gradient path from tw to the output (a
+// sign): a term of value zero (0 times one weight) then adds one.
+func withWeightGradient(w *Node, forward func(tw *Node) *Node, grad func(tw, v *Node) *Node, tie bool) *Node {
+	var v, tw, dw *Node
+	tw = IdentityWithCustomGradient(w, func(_, _ *Node) *Node {
+		if v == nil {
+			panic("ops: weight gradient requested before the output's")
+		}
+		if dw == nil {
+			dw = grad(tw, v)
+			if !dw.Shape().Equal(w.Shape()) {
+				panic(fmt.Sprintf("ops: weight gradient shaped %s for weights %s", dw.Shape(), w.Shape()))
+			}
+		}
+		return dw
+	})
+	y := forward(tw)
+	if tie {
+		y = Add(y, ConvertDType(MulScalar(Reshape(Slice(tw, firstElement(w.Rank())...)), 0), y.DType()))
 	}
 	return IdentityWithCustomGradient(y, func(_, vy *Node) *Node {
 		v = vy

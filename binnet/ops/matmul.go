@@ -56,43 +56,22 @@ func QuantizedDenseProduct(x, w *Node, q WeightMap) *Node {
 	if x.Shape().Dimensions[1] != w.Shape().Dimensions[0] {
 		panic(fmt.Sprintf("ops.DenseProduct: x %s and w %s do not multiply", x.Shape(), w.Shape()))
 	}
-	// Each input passes through one identity that carries the hand-written
-	// gradient. The product reads these identities directly: GoMLX also
-	// differentiates the forward ops, but their gradients reach only the
-	// identities, whose custom gradient ignores them, so the backend never
-	// computes them (dead code). Reading the identities (not the inputs)
-	// everywhere leaves each input a single consumer, so an input that is a
-	// fresh intermediate is moved, not copied, into its identity.
-	var v, tx, tw, wq, dx, dw *Node
-	grads := func() {
-		if dx != nil {
-			return
+	// Only the weights carry a hand-written gradient; x keeps GoMLX's own
+	// (dY·wᵀ, already without transposes) and needs no identity.
+	forward := func(tw *Node) *Node {
+		if q.Forward != nil {
+			return MatMul(x, q.Forward(tw))
 		}
-		if v == nil {
-			panic("ops.DenseProduct: input gradient requested before the output's")
-		}
-		dx, dw = matMulGrads(tx, wq, v)
+		return MatMul(x, tw)
+	}
+	grad := func(tw, v *Node) *Node {
+		dw := weightGrad(x, v)
 		if q.Gradient != nil {
 			dw = q.Gradient(tw, dw)
 		}
+		return dw
 	}
-	tx = IdentityWithCustomGradient(x, func(_, _ *Node) *Node { grads(); return dx })
-	tw = IdentityWithCustomGradient(w, func(_, _ *Node) *Node { grads(); return dw })
-	wq = tw
-	if q.Forward != nil {
-		wq = q.Forward(tw)
-	}
-	y := MatMul(tx, wq)
-	if q.Forward != nil {
-		// A quantizer's forward (a sign) has no gradient path to w, and
-		// GoMLX visits only the nodes a gradient reaches: tie the output to
-		// w by a term of value 0 (0 times one weight; one pass over y).
-		y = Add(y, MulScalar(Reshape(Slice(tw, AxisElem(0), AxisElem(0))), 0))
-	}
-	return IdentityWithCustomGradient(y, func(_, vy *Node) *Node {
-		v = vy
-		return vy
-	})
+	return withWeightGradient(w, forward, grad, q.Forward != nil)
 }
 
 // graphWeightMap applies q with graph ops: q.Forward's values, and q.Gradient
@@ -108,17 +87,15 @@ func graphWeightMap(w *Node, q WeightMap) *Node {
 	return Add(StopGradient(q.Forward(w)), Sub(surrogate, StopGradient(surrogate)))
 }
 
-// matMulGrads returns the gradients of x·wq with respect to x and wq for the
-// gradient v of the output.
-func matMulGrads(x, wq, v *Node) (dx, dw *Node) {
-	batch, in, out := x.Shape().Dimensions[0], x.Shape().Dimensions[1], wq.Shape().Dimensions[1]
-	dx = DotGeneral(v, []int{1}, nil, wq, []int{1}, nil) // [batch,out]·[in,out]ᵀ = [batch,in]
+// weightGrad returns the gradient of x·w with respect to w, [in, out], for
+// the gradient v of the output: xᵀ·v with one transpose of x, or (vᵀ·x)ᵀ
+// when that transposes fewer elements.
+func weightGrad(x, v *Node) *Node {
+	batch, in, out := x.Shape().Dimensions[0], x.Shape().Dimensions[1], v.Shape().Dimensions[1]
 	if batch*in <= batch*out+in*out {
-		dw = DotGeneral(Transpose(x, 0, 1), []int{1}, nil, v, []int{0}, nil) // [in,batch]·[batch,out]
-	} else {
-		dw = Transpose(DotGeneral(Transpose(v, 0, 1), []int{1}, nil, x, []int{0}, nil), 0, 1) // ([out,batch]·[batch,in])ᵀ
+		return DotGeneral(Transpose(x, 0, 1), []int{1}, nil, v, []int{0}, nil) // [in,batch]·[batch,out]
 	}
-	return dx, dw
+	return Transpose(DotGeneral(Transpose(v, 0, 1), []int{1}, nil, x, []int{0}, nil), 0, 1) // ([out,batch]·[batch,in])ᵀ
 }
 
 // onGoBackend reports whether g runs on GoMLX's pure-Go backend.
