@@ -127,7 +127,7 @@ type StepResult struct {
 	Params  int                      `json:"dense_params"`
 	Binnet  []float64                `json:"binnet_examples_per_s"`
 	Before  []float64                `json:"binnet_before_examples_per_s,omitempty"` // the earlier formulation (see beforeStepper)
-	Peer    map[int][]float64        `json:"pytorch_examples_per_s"` // by thread count
+	Peer    map[int][]float64        `json:"pytorch_examples_per_s"`                 // by thread count
 	PeerEnv map[string]any           `json:"pytorch_env,omitempty"`
 	Compile float64                  `json:"binnet_first_step_s"`
 	PeerRaw map[int][]map[string]any `json:"-"`
@@ -644,7 +644,6 @@ type stepper struct {
 func newStepper(b compute.Backend, net models.MLP, batch int, binary bool, xs [][]float32, ys [][]int32) (*stepper, error) {
 	return newNetStepper(b, net, training.Optimizer{Name: "adam", LearningRate: 0.1}, batch, binary, xs, ys, 3)
 }
-
 
 // newNetStepper builds an engine for net, makes 8 random batches unless xs is
 // given, compiles the training graph with a first step and runs warm more.
