@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"github.com/binnet/binnet/binnet/summary"
 	"github.com/binnet/binnet/datasets"
 	"github.com/binnet/binnet/datasets/cifar10"
+	"github.com/binnet/binnet/datasets/imagefolder"
 	"github.com/binnet/binnet/deploy/bnn"
 	"github.com/binnet/binnet/deploy/bnn/export"
 	"github.com/binnet/binnet/deploy/runtime"
@@ -67,7 +69,8 @@ func runSummary(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("export", "Exports a training run to a .bnn file for deploy/runtime: binary layers as packed\n"+
-		"sign bits, batch norm folded into a scale and offset per output, float layers as\nfloat32; SHA-256 checked on load. The format is in docs/deploy.md.", stderr)
+		"sign bits, batch norm folded into a scale and offset per output, float layers as\nfloat32; SHA-256 checked on load. The format is in docs/deploy.md.\n"+
+		"MLPs, cnn, vgg5, vgg9, resnet20 and resnet21, also as binnet train adapted them\nto an image folder's size and classes.", stderr)
 	ckpt := fs.String("checkpoint", "", "training output folder (results.json and checkpoint.bin); required")
 	out := fs.String("out", "model.bnn", "output file")
 	if err := parseFlags(fs, args); err != nil {
@@ -120,10 +123,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("infer", "Runs a .bnn model with the pure-Go add-only runtime on a test set and prints its\n"+
 		"accuracy, the latency per image at batch 1 and the throughput at batch 64.\n"+
-		"Models of 32x32x3 images (vgg5, vgg9) get MNIST-like images padded to 32x32 and\nreplicated to three channels, as binnet train feeds them.", stderr)
+		"Models of 32x32x3 images (vgg5, vgg9, resnet20) get MNIST-like images padded to\n32x32 and replicated to three channels, as binnet train feeds them. With\n"+
+		"-dataset imagenet, the images of DIR/val are resized and centre-cropped to the\nmodel's input size, as binnet train evaluates them.", stderr)
 	path := fs.String("model", "model.bnn", "the .bnn file (binnet export)")
-	dataset := fs.String("dataset", "", "mnist | fashion-mnist | sample | cifar10 (default: sample, the embedded MNIST test images, unless -data-dir is given, then mnist)")
-	dataDir := fs.String("data-dir", "", "folder with the IDX files (cifar10: cifar-10-batches-bin or its parent); the test split is used")
+	dataset := fs.String("dataset", "", "mnist | fashion-mnist | sample | cifar10 | imagenet (default: sample, the embedded MNIST test images, unless -data-dir is given, then mnist)")
+	dataDir := fs.String("data-dir", "", "folder with the IDX files (cifar10: cifar-10-batches-bin or its parent; imagenet: the folder with val/, one folder per class); the test split is used")
 	limit := fs.Int("n", 0, "use only the first N test images (0: all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -139,17 +143,27 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			name = "mnist"
 		}
 	}
-	test, err := inferData(name, *dataDir, net.InputShape())
+	var test *testImages
+	if name == "imagenet" {
+		test, err = imageFolderData(*dataDir, net.Model(), *limit)
+	} else {
+		test, err = inferData(name, *dataDir, net.InputShape())
+	}
 	if err != nil {
 		return err
 	}
 	if *limit > 0 && *limit < test.n {
 		test.n = *limit
-		test.pixels = test.pixels[:test.n*net.InputSize()]
+		if test.pixels != nil {
+			test.pixels = test.pixels[:test.n*net.InputSize()]
+		}
 		test.labels = test.labels[:test.n]
 	}
 	n, in := test.n, net.InputSize()
-	x := net.Normalize(test.pixels, nil)
+	x := test.x
+	if x == nil {
+		x = net.Normalize(test.pixels, nil)
+	}
 
 	// Batch 1, one image after the other, in this goroutine.
 	lat := make([]time.Duration, n)
@@ -207,12 +221,63 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // testImages are raw pixels shaped as the model's input, one example after
-// the other (channels last), and their labels.
+// the other (channels last), or the model's inputs x (image folders, whose
+// transform works on floats), and their labels.
 type testImages struct {
 	name   string
 	n      int
 	pixels []uint8
-	labels []uint8
+	x      []float32
+	labels []int32
+}
+
+// imageFolderData loads DIR/val (the split binnet train evaluates on for
+// -dataset imagenet) with the evaluation transform at the model's input
+// size (resize, centre crop) and the model's normalization; the first limit
+// images (files sorted by class folder and name) when limit > 0. Labels are
+// indices into the sorted class folders of DIR/train, as in training (of
+// DIR/val when there is no DIR/train).
+func imageFolderData(dir string, m *bnn.Model, limit int) (*testImages, error) {
+	if dir == "" {
+		return nil, errors.New("-dataset imagenet needs -data-dir DIR with val/ class folders")
+	}
+	shape := m.InputShape
+	if len(shape) != 3 || shape[0] != shape[1] || shape[2] != 3 || len(m.InputMean) != 3 {
+		return nil, fmt.Errorf("the model wants inputs of shape %v with %d normalization channels; image folders give square RGB images normalized per channel", shape, len(m.InputMean))
+	}
+	opts := imagefolder.Options{Size: shape[0], Name: "imagenet/val"}
+	copy(opts.Mean[:], m.InputMean)
+	copy(opts.Std[:], m.InputStd)
+	if entries, err := os.ReadDir(filepath.Join(dir, "train")); err == nil {
+		// imagefolder's rule: subfolders (links followed), sorted, not hidden.
+		for _, e := range entries {
+			if fi, err := os.Stat(filepath.Join(dir, "train", e.Name())); err == nil && fi.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+				opts.Classes = append(opts.Classes, e.Name())
+			}
+		}
+		sort.Strings(opts.Classes)
+	}
+	val, err := imagefolder.Open(filepath.Join(dir, "val"), opts)
+	if err != nil {
+		return nil, err
+	}
+	if c := len(val.Classes()); c > m.NumClasses() {
+		return nil, fmt.Errorf("%s has %d classes, the model %d", val, c, m.NumClasses())
+	}
+	n := val.Len()
+	if limit > 0 && limit < n {
+		n = limit
+	}
+	indices := make([]int, n)
+	for i := range indices {
+		indices[i] = i
+	}
+	size := shape[0] * shape[1] * shape[2]
+	x, y := make([]float32, n*size), make([]int32, n)
+	if err := val.Batch(indices, nil, x, y); err != nil {
+		return nil, err
+	}
+	return &testImages{name: fmt.Sprintf("%s (%dx%d centre crops)", val, shape[0], shape[1]), n: n, x: x, labels: y}, nil
 }
 
 // inferData loads the test split of a data set as the model's inputs: the
@@ -237,7 +302,7 @@ func inferData(name, dir string, shape []int) (*testImages, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &testImages{name: test.Name, n: test.Len(), pixels: test.Images, labels: test.Labels}, nil
+		return &testImages{name: test.Name, n: test.Len(), pixels: test.Images, labels: int32s(test.Labels)}, nil
 	}
 	var test *datasets.Set
 	var err error
@@ -262,11 +327,19 @@ func inferData(name, dir string, shape []int) (*testImages, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &testImages{name: test.Name + " (padded to 32x32x3)", n: n, pixels: cs.Images, labels: cs.Labels}, nil
+		return &testImages{name: test.Name + " (padded to 32x32x3)", n: n, pixels: cs.Images, labels: int32s(cs.Labels)}, nil
 	case len(test.Images) == n*size:
-		return &testImages{name: test.Name, n: n, pixels: test.Images, labels: test.Labels}, nil
+		return &testImages{name: test.Name, n: n, pixels: test.Images, labels: int32s(test.Labels)}, nil
 	}
 	return nil, fmt.Errorf("%s has %dx%d grey images, the model wants inputs of shape %v", test.Name, test.Rows, test.Cols, shape)
+}
+
+func int32s(labels []uint8) []int32 {
+	out := make([]int32, len(labels))
+	for i, l := range labels {
+		out[i] = int32(l)
+	}
+	return out
 }
 
 func shapeString(shape []int) string {

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/binnet/binnet/datasets"
+	"github.com/binnet/binnet/datasets/imagefolder"
 )
 
 // TestDeployCommands trains one all-binary epoch on the embedded sample, then
@@ -111,4 +114,61 @@ func TestDeployConvCommands(t *testing.T) {
 	if !testing.Short() && !strings.Contains(inferOut, "padded to 32x32x3") {
 		t.Errorf("vgg5 infer did not pad the images:\n%s", inferOut)
 	}
+}
+
+// TestDeployResNetCommands trains ResNet-20 on sample images padded to
+// 32x32x3 and ResNet-21 on an image folder (sample digits written as 40x40
+// JPEGs, the network rebuilt for 32x32 crops and 10 classes), each for one
+// short all-binary epoch, exports them (residual adds, global average
+// pooling; the adapted ResNet-21 rebuilt from results.json) and runs infer on
+// the test images: the accuracy equals the one training recorded.
+func TestDeployResNetCommands(t *testing.T) {
+	dir := t.TempDir()
+	check := func(name string, trainArgs, inferArgs []string, layers string) {
+		t.Helper()
+		run := filepath.Join(dir, name)
+		stdout, _ := mustCLI(t, append([]string{"train", "-model", name, "-order", "binary", "-epochs", "1", "-optimizer", "adam",
+			"-lr", "0.001", "-batch", "50", "-quiet", "-out", run}, trainArgs...)...)
+		acc := regexp.MustCompile(`test accuracy ([0-9.]+)`).FindStringSubmatch(stdout)
+		if acc == nil {
+			t.Fatalf("%s: train printed no test accuracy: %s", name, stdout)
+		}
+		out, _ := mustCLI(t, "summary", "-checkpoint", run)
+		if !strings.Contains(out, "after epoch 1") {
+			t.Errorf("%s: summary of the checkpoint:\n%s", name, out)
+		}
+		model := filepath.Join(dir, name+".bnn")
+		out, _ = mustCLI(t, "export", "-checkpoint", run, "-out", model)
+		if !strings.Contains(out, layers) {
+			t.Errorf("%s: export: %s", name, out)
+		}
+		out, _ = mustCLI(t, append([]string{"infer", "-model", model}, inferArgs...)...)
+		got := regexp.MustCompile(`accuracy ([0-9.]+)`).FindStringSubmatch(out)
+		if got == nil || got[1] != acc[1] {
+			t.Errorf("%s: infer accuracy %v, train recorded %s:\n%s", name, got, acc[1], out)
+		}
+		t.Logf("%s: %s", name, out)
+	}
+	check("resnet20", []string{"-train-size", "200", "-val-size", "100", "-test-size", "100"}, []string{"-n", "100"},
+		"conv1:binary l1b0.conv1:binary l1b0.conv2:binary l1b0.add l1b1.conv1:binary")
+	if testing.Short() {
+		return
+	}
+	train, test, err := datasets.Sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	classes := []string{"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"}
+	opts := imagefolder.WriteOptions{Width: 40, Height: 40, RGB: true}
+	tr, te := train.Slice(0, 200), test.Slice(0, 100)
+	if err := imagefolder.WriteFromGray(filepath.Join(root, "train"), classes, tr.Rows, tr.Cols, tr.Images, tr.Labels, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := imagefolder.WriteFromGray(filepath.Join(root, "val"), classes, te.Rows, te.Cols, te.Images, te.Labels, opts); err != nil {
+		t.Fatal(err)
+	}
+	check("resnet21", []string{"-dataset", "imagenet", "-data-dir", root, "-image-size", "32", "-workers", "2"},
+		[]string{"-dataset", "imagenet", "-data-dir", root},
+		"l2b0.conv1:binary l2b0.conv2:binary l2b0.downsample:binary l2b0.add")
 }

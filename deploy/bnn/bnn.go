@@ -10,6 +10,10 @@
 // layer's data carry a CRC-32C, so that a damaged file is rejected with the
 // offset and the field that is wrong.
 //
+// Layers run in order; each reads the previous layer's output unless it
+// names an earlier activation (Layer.From), and add layers sum two
+// activations (Layer.Residual), which is what residual networks need.
+//
 // The package depends only on the standard library: a small inference binary
 // (or a WASM module) can import it, with deploy/runtime, without GoMLX.
 package bnn
@@ -18,11 +22,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Version is the format version this package writes. Decode reads it and
-// every older version (see MinVersion).
-const Version = 2
+// every older version (see MinVersion). Version 3 added the add and
+// globalavgpool kinds and, in every layer descriptor, the activations the
+// layer reads; version 2 files (sequential: dense, conv2d, maxpool2d and
+// flatten) load as they are.
+const Version = 3
 
 // MinVersion is the oldest format version Decode reads: version 1 files
 // (dense and conv2d layers, one input mean and std) load as they are.
@@ -36,13 +44,16 @@ type Kind uint8
 
 // Layer kinds. Dense and Conv2D have weights (sign bits or float32) and a
 // folded scale and offset per output; the others have no data. Version 1
-// files hold Dense and Conv2D layers only.
+// files hold Dense and Conv2D layers only, version 2 files also MaxPool2D
+// and Flatten, version 3 files every kind.
 const (
-	Dense     Kind = 1 // fully connected over the flattened input
-	Conv2D    Kind = 2 // 2D convolution, channels last
-	MaxPool2D Kind = 3 // maximum over KernelH x KernelW windows moving by Stride
-	Flatten   Kind = 4 // [H, W, C] (or any shape) to a vector, row-major (channels last)
-	numKinds       = 5
+	Dense         Kind = 1 // fully connected over the flattened input
+	Conv2D        Kind = 2 // 2D convolution, channels last
+	MaxPool2D     Kind = 3 // maximum over KernelH x KernelW windows moving by Stride
+	Flatten       Kind = 4 // [H, W, C] (or any shape) to a vector, row-major (channels last)
+	Add           Kind = 5 // act(x + r'): x the layer's input, r' its Residual subsampled by Stride and moved by ChannelOffset channels
+	GlobalAvgPool Kind = 6 // [H, W, C] to [C]: the mean of each channel over the positions
+	numKinds           = 7
 )
 
 func (k Kind) String() string {
@@ -55,6 +66,10 @@ func (k Kind) String() string {
 		return "maxpool2d"
 	case Flatten:
 		return "flatten"
+	case Add:
+		return "add"
+	case GlobalAvgPool:
+		return "globalavgpool"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -112,22 +127,68 @@ const (
 	PadSame  uint8 = 1
 )
 
+// References to activations, the values of Layer.From and Layer.Residual.
+// Other values k >= 1 name the output of layer k (counted from 1, as
+// Model.Shapes()[k]), which must come before the layer that reads it.
+const (
+	Previous   = 0  // the previous layer's output (the model's input for the first layer)
+	ModelInput = -1 // the model's input
+)
+
+// ActivationOf returns the number of the activation that ref (Previous,
+// ModelInput or a layer number) names for layer i (counted from 0): 0 for
+// the model's input, k for the output of layer k (Model.Shapes()[k]).
+func ActivationOf(i, ref int) int {
+	switch {
+	case ref == Previous:
+		return i
+	case ref == ModelInput:
+		return 0
+	}
+	return ref
+}
+
 // Layer is one layer of a deployed network. For a Dense or Conv2D layer,
 // output unit o (a unit, or a channel at one output position), with z_o the
 // sum over its inputs of weight*input (weights ±1 for SignBits layers), is
-// act(Scale[o]*z_o + Offset[o]). MaxPool2D and Flatten layers have no
-// weights, no scale and offset, no activation, and Inputs = Outputs = 0.
+// act(Scale[o]*z_o + Offset[o]). MaxPool2D, Flatten, Add and GlobalAvgPool
+// layers have no weights, no scale and offset, and Inputs = Outputs = 0; of
+// them only Add has an activation.
+//
+// A layer reads the activation From names (by default the previous layer's
+// output). An Add layer of an image [H, W, C] computes
+//
+//	out[y, x, c] = act(in[y, x, c] + r[y*Stride, x*Stride, c-ChannelOffset])
+//
+// with r the activation Residual names, [Hr, Wr, Cr] with (Hr-1)/Stride+1 =
+// H, (Wr-1)/Stride+1 = W and ChannelOffset+Cr <= C, and r's term 0 for the
+// channels c outside ChannelOffset..ChannelOffset+Cr-1: the identity
+// shortcut of a residual block (Stride 1, ChannelOffset 0, same shapes), or
+// the "option A" shortcut of the CIFAR ResNets (every second row and column,
+// channels zero-padded on both sides). Inputs that are not images must have
+// the same shape, with Stride 1 and ChannelOffset 0.
 type Layer struct {
 	Name       string // at most 16 bytes, e.g. "dense1"
 	Kind       Kind
 	Encoding   Encoding
-	Activation Activation
-	Inputs     int // fan-in of one output unit (dense: input features; conv: kh*kw*in channels); 0 without weights
-	Outputs    int // output units (dense) or channels (conv); 0 without weights
+	Activation Activation // Dense, Conv2D and Add only
+	Inputs     int        // fan-in of one output unit (dense: input features; conv: kh*kw*in channels); 0 without weights
+	Outputs    int        // output units (dense) or channels (conv); 0 without weights
 
-	// Window geometry of Conv2D and MaxPool2D layers (zero for the others).
+	// From is the activation the layer reads: Previous (the default),
+	// ModelInput, or the number k >= 1 of an earlier layer. Residual is the
+	// second operand of an Add layer (same values; 0 for the other kinds).
+	// Decode returns Previous, not the layer number, for the previous layer,
+	// and ModelInput, not Previous, for the model's input read by a layer
+	// other than the first.
+	From, Residual int
+
+	// Window geometry of Conv2D and MaxPool2D layers (zero for the others);
+	// an Add layer has a Stride, its residual's subsampling (>= 1), and a
+	// ChannelOffset (zero for every other kind).
 	KernelH, KernelW, Stride int
 	Padding                  uint8
+	ChannelOffset            int
 
 	// Bits holds SignBits weights: Outputs rows of WordsPerRow() words; bit
 	// i%64 of word i/64 of row o is 1 when the weight from input i to output
@@ -173,9 +234,10 @@ func (l *Layer) Sign(o, i int) float32 {
 	return -1
 }
 
-// Model is a deployed network: its layers run in sequence, each on the
-// previous one's output. Activations are stored row-major: an image [H, W,
-// C] channels last, as GoMLX's NHWC tensors of one example.
+// Model is a deployed network: its layers run in order, each on the
+// previous one's output or on the earlier activations it names. Activations
+// are stored row-major: an image [H, W, C] channels last, as GoMLX's NHWC
+// tensors of one example.
 type Model struct {
 	Name       string // free text, e.g. "mlp-300-100 (mlp-784-300-100-10) ..."
 	InputShape []int  // shape of one example, e.g. [784] or [28, 28, 1]; 1 to 4 axes
@@ -261,8 +323,46 @@ func (l *Layer) OutputShape(in []int) ([]int, error) {
 			out[2] = l.Outputs
 		}
 		return out, nil
+	case GlobalAvgPool:
+		if len(in) != 3 {
+			return nil, fmt.Errorf("wants an image [height, width, channels], its input is %v", in)
+		}
+		return []int{in[2]}, nil
+	case Add:
+		// The residual's shape is checked by ResidualFits (Model.Shapes).
+		return append([]int(nil), in...), nil
 	}
 	return nil, fmt.Errorf("unknown kind %d", l.Kind)
+}
+
+// ResidualFits checks the shape of an Add layer's residual against its
+// input's: see Layer.
+func (l *Layer) ResidualFits(in, res []int) error {
+	if l.Stride <= 0 || l.ChannelOffset < 0 {
+		return fmt.Errorf("adds a residual with stride %d and channel offset %d: want a stride >= 1 and an offset >= 0", l.Stride, l.ChannelOffset)
+	}
+	if len(in) != 3 || len(res) != 3 {
+		if l.Stride != 1 || l.ChannelOffset != 0 || !slices.Equal(in, res) {
+			return fmt.Errorf("adds a residual %v to %v: inputs that are not images [height, width, channels] need the same shape, stride 1 and channel offset 0", res, in)
+		}
+		return nil
+	}
+	if (res[0]-1)/l.Stride+1 != in[0] || (res[1]-1)/l.Stride+1 != in[1] || l.ChannelOffset+res[2] > in[2] {
+		return fmt.Errorf("adds a residual %v subsampled by %d at channel offset %d to %v: it has %dx%d positions and channels %d..%d, want %dx%d and at most %d",
+			res, l.Stride, l.ChannelOffset, in, (res[0]-1)/l.Stride+1, (res[1]-1)/l.Stride+1, l.ChannelOffset, l.ChannelOffset+res[2]-1, in[0], in[1], in[2]-1)
+	}
+	return nil
+}
+
+// Reads returns the activations layer i (counted from 0) reads, by number
+// (0 the model's input, k the output of layer k): its input, and for an Add
+// layer its residual.
+func (m *Model) Reads(i int) []int {
+	l := &m.Layers[i]
+	if l.Kind == Add {
+		return []int{ActivationOf(i, l.From), ActivationOf(i, l.Residual)}
+	}
+	return []int{ActivationOf(i, l.From)}
 }
 
 // Shapes returns the shape of the input (Shapes()[0]) and of each layer's
@@ -273,10 +373,18 @@ func (m *Model) Shapes() ([][]int, error) {
 	if size(m.InputShape) > maxActivation {
 		return nil, fmt.Errorf("bnn: input shape %v: more than %d values", m.InputShape, maxActivation)
 	}
-	cur := m.InputShape
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		out, err := l.OutputShape(cur)
+		reads := m.Reads(i)
+		for _, a := range reads {
+			if a < 0 || a > i {
+				return nil, fmt.Errorf("bnn: layer %d (%s, %s): reads activation %d: want 0 (the model's input) to %d (the previous layer's output)", i+1, l.Name, l.Kind, a, i)
+			}
+		}
+		out, err := l.OutputShape(shapes[reads[0]])
+		if err == nil && l.Kind == Add {
+			err = l.ResidualFits(shapes[reads[0]], shapes[reads[1]])
+		}
 		if err != nil {
 			return nil, fmt.Errorf("bnn: layer %d (%s, %s): %w", i+1, l.Name, l.Kind, err)
 		}
@@ -284,10 +392,9 @@ func (m *Model) Shapes() ([][]int, error) {
 			return nil, fmt.Errorf("bnn: layer %d (%s, %s): output %v has more than %d values", i+1, l.Name, l.Kind, out, maxActivation)
 		}
 		shapes = append(shapes, out)
-		cur = out
 	}
-	if len(cur) != 1 {
-		return nil, fmt.Errorf("bnn: the last layer outputs %v: want a vector of logits (end with dense or flatten)", cur)
+	if last := shapes[len(shapes)-1]; len(last) != 1 {
+		return nil, fmt.Errorf("bnn: the last layer outputs %v: want a vector of logits (end with dense, flatten or globalavgpool)", last)
 	}
 	return shapes, nil
 }
@@ -366,17 +473,33 @@ func (m *Model) Validate() error {
 		if l.Activation > ReLU {
 			return fmt.Errorf("%s: unknown activation %d", where, l.Activation)
 		}
-		window := l.Kind == Conv2D || l.Kind == MaxPool2D
-		if window && (l.KernelH <= 0 || l.KernelW <= 0 || l.Stride <= 0 || l.KernelH > 0xffff || l.KernelW > 0xffff || l.Stride > 0xffff || l.Padding > PadSame) {
-			return fmt.Errorf("%s: bad %s geometry %dx%d stride %d padding %d", where, l.Kind, l.KernelH, l.KernelW, l.Stride, l.Padding)
+		if l.From < ModelInput || l.From > i {
+			return fmt.Errorf("%s: from %d: want %d (the model's input), %d (the previous layer) or an earlier layer 1..%d", where, l.From, ModelInput, Previous, i)
 		}
-		if !window && (l.KernelH != 0 || l.KernelW != 0 || l.Stride != 0 || l.Padding != 0) {
+		if l.Kind == Add && (l.Residual < ModelInput || l.Residual > i) {
+			return fmt.Errorf("%s: residual %d: want %d (the model's input), %d (the previous layer) or an earlier layer 1..%d", where, l.Residual, ModelInput, Previous, i)
+		}
+		if l.Kind != Add && l.Residual != 0 {
+			return fmt.Errorf("%s: a %s layer has no residual (%d)", where, l.Kind, l.Residual)
+		}
+		window := l.Kind == Conv2D || l.Kind == MaxPool2D
+		switch {
+		case window:
+			if l.KernelH <= 0 || l.KernelW <= 0 || l.Stride <= 0 || l.KernelH > 0xffff || l.KernelW > 0xffff || l.Stride > 0xffff || l.Padding > PadSame || l.ChannelOffset != 0 {
+				return fmt.Errorf("%s: bad %s geometry %dx%d stride %d padding %d channel offset %d", where, l.Kind, l.KernelH, l.KernelW, l.Stride, l.Padding, l.ChannelOffset)
+			}
+		case l.Kind == Add:
+			if l.KernelH != 0 || l.KernelW != 0 || l.Padding != 0 || l.Stride <= 0 || l.Stride > 0xffff || l.ChannelOffset < 0 || l.ChannelOffset > 0xffff {
+				return fmt.Errorf("%s: bad add geometry: kernel %dx%d padding %d (want 0), stride %d (want 1 to 65535), channel offset %d (want 0 to 65535)",
+					where, l.KernelH, l.KernelW, l.Padding, l.Stride, l.ChannelOffset)
+			}
+		case l.KernelH != 0 || l.KernelW != 0 || l.Stride != 0 || l.Padding != 0 || l.ChannelOffset != 0:
 			return fmt.Errorf("%s: %s layer with window fields", where, l.Kind)
 		}
 		if !l.Kind.HasWeights() {
-			if l.Encoding != Float32 || l.Activation != None || l.Inputs != 0 || l.Outputs != 0 ||
+			if l.Encoding != Float32 || (l.Activation != None && l.Kind != Add) || l.Inputs != 0 || l.Outputs != 0 ||
 				l.Bits != nil || l.Weights != nil || l.Scale != nil || l.Offset != nil {
-				return fmt.Errorf("%s: a %s layer has no weights, scale, offset, activation, inputs or outputs", where, l.Kind)
+				return fmt.Errorf("%s: a %s layer has no weights, scale, offset, inputs or outputs (and no activation but add)", where, l.Kind)
 			}
 			continue
 		}

@@ -125,7 +125,7 @@ func TestCorruption(t *testing.T) {
 	}{
 		{"empty", nil, "header.magic", 0, "not a .bnn file"},
 		{"magic", damage(good, 0, 'X'), "header.magic", 0, "not a .bnn file"},
-		{"version", resum(damage(good, 8, 3)), "header.version", 8, "version 3"},
+		{"version", resum(damage(good, 8, 4)), "header.version", 8, "version 4"},
 		{"normalization", damage(good, 64+16+5, good[64+16+5]^1), "normalization", 64 + 16, "damaged"},
 		{"header crc", damage(good, 30, 1), "header.crc", 60, "header"},
 		{"truncated", resum(bytes.Clone(good[:len(good)-100])), "header.file_size", 16, "truncated"},
@@ -228,6 +228,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(conv)
 	v1, _ := os.ReadFile(filepath.Join("testdata", "v1-dense.bnn"))
 	f.Add(v1)
+	v2, _ := os.ReadFile(filepath.Join("testdata", "v2-conv.bnn"))
+	f.Add(v2)
+	res, _ := Encode(residualModel(rand.New(rand.NewPCG(1, 1))))
+	f.Add(res)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err == nil {
@@ -340,7 +344,7 @@ func TestReadsVersion1(t *testing.T) {
 	if v := binary.LittleEndian.Uint32(b[8:]); v != 1 {
 		t.Fatalf("testdata file has version %d", v)
 	}
-	// Re-encoded, it is a version 2 file of the same model.
+	// Re-encoded, it is a current-version file of the same model.
 	b2, err := Encode(m)
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +353,7 @@ func TestReadsVersion1(t *testing.T) {
 		t.Errorf("Encode wrote version %d", v)
 	}
 	if len(b2) != len(b)+8 {
-		t.Errorf("version 2 file is %d bytes, version 1 %d: want 8 more (the normalization section)", len(b2), len(b))
+		t.Errorf("version %d file is %d bytes, version 1 %d: want 8 more (the normalization section)", Version, len(b2), len(b))
 	}
 	// Every byte flip of the version 1 file is still detected.
 	for off := range b {
@@ -365,5 +369,239 @@ func TestReadsVersion1(t *testing.T) {
 	var fe *FormatError
 	if _, err := Decode(resum(c)); !errors.As(err, &fe) || fe.Field != "layer 1 (dense1).kind" || !strings.Contains(err.Error(), "version 1") {
 		t.Errorf("maxpool in a version 1 file: %v", err)
+	}
+}
+
+// TestReadsVersion2 decodes a file written by the version 2 writer
+// (testdata/v2-conv.bnn, convModel with seed 13, 14): the same model, every
+// layer reading its predecessor. Re-encoded as version 3 it has the same
+// size; every byte flip of the version 2 file is detected, and a version 2
+// file cannot hold the kinds or the references of version 3.
+func TestReadsVersion2(t *testing.T) {
+	path := filepath.Join("testdata", "v2-conv.bnn")
+	m, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := convModel(rand.New(rand.NewPCG(13, 14))); !reflect.DeepEqual(m, want) {
+		t.Fatalf("version 2 file:\n got %+v\nwant %+v", m, want)
+	}
+	b, _ := os.ReadFile(path)
+	if v := binary.LittleEndian.Uint32(b[8:]); v != 2 {
+		t.Fatalf("testdata file has version %d", v)
+	}
+	b3, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binary.LittleEndian.Uint32(b3[8:]) != Version || len(b3) != len(b) {
+		t.Errorf("re-encoded: version %d, %d bytes; want version %d, %d bytes", binary.LittleEndian.Uint32(b3[8:]), len(b3), Version, len(b))
+	}
+	for off := range b {
+		if _, err := Decode(damage(b, off, b[off]^0x40)); err == nil {
+			t.Fatalf("version 2: flipping byte %d went unnoticed", off)
+		}
+	}
+	// Layer 1's descriptor follows the header, the 16 bytes of name ("conv
+	// test" padded) and the 3+3 floats of normalization.
+	l1 := 64 + 16 + 24
+	edit := func(at int, v byte) []byte {
+		c := bytes.Clone(b)
+		c[l1+at] = v
+		binary.LittleEndian.PutUint32(c[l1+60:], crc(c[l1:l1+60]))
+		return resum(c)
+	}
+	var fe *FormatError
+	if _, err := Decode(edit(0, byte(Add))); !errors.As(err, &fe) || fe.Field != "layer 1 (conv1).kind" || !strings.Contains(err.Error(), "version 2") {
+		t.Errorf("add in a version 2 file: %v", err)
+	}
+	// Version 2 ignores the reserved bytes of layers with weights, as its
+	// reader did: layers read their predecessor whatever bytes 56..59 hold.
+	if got, err := Decode(edit(56, 1)); err != nil || !reflect.DeepEqual(got, m) {
+		t.Errorf("version 2 with reserved byte 56 set: %v", err)
+	}
+}
+
+// residualModel returns a small residual network over 8x8x3 images with
+// every version 3 feature: a stem conv, an add of the model's input at a
+// channel offset, an identity shortcut, an option-A shortcut (stride 2,
+// channel offset), a 1x1 stride-2 downsampling conv reading an earlier
+// layer, an add whose first operand is not its predecessor, global average
+// pooling and a dense classifier.
+func residualModel(r *rand.Rand) *Model {
+	floats := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	conv := func(name string, bin bool, k, stride, cin, cout int, act Activation) Layer {
+		in := k * k * cin
+		l := Layer{Name: name, Kind: Conv2D, Activation: act, Inputs: in, Outputs: cout, KernelH: k, KernelW: k, Stride: stride,
+			Scale: floats(cout), Offset: floats(cout)}
+		if k > 1 {
+			l.Padding = PadSame
+		}
+		if bin {
+			l.Encoding, l.Bits = SignBits, PackSigns(floats(in*cout), in, cout)
+		} else {
+			l.Encoding, l.Weights = Float32, floats(in*cout)
+		}
+		return l
+	}
+	ds := conv("downsample", true, 1, 2, 16, 24, None)
+	ds.From = 8
+	add3 := Layer{Name: "add3", Kind: Add, Activation: ReLU, From: 10, Stride: 1}
+	return &Model{Name: "residual test", InputShape: []int{8, 8, 3},
+		InputMean: []float32{0.4914, 0.4822, 0.4465}, InputStd: []float32{0.2023, 0.1994, 0.2010},
+		Layers: []Layer{
+			conv("stem", false, 3, 1, 3, 8, ReLU),                                                 // 1: 8x8x8
+			{Name: "add0", Kind: Add, Residual: ModelInput, Stride: 1, ChannelOffset: 5},          // 2: + input at channels 5..7
+			conv("b1c1", true, 3, 1, 8, 8, ReLU),                                                  // 3
+			conv("b1c2", true, 3, 1, 8, 8, None),                                                  // 4
+			{Name: "add1", Kind: Add, Activation: ReLU, Residual: 2, Stride: 1},                   // 5: identity shortcut
+			conv("b2c1", true, 3, 2, 8, 16, ReLU),                                                 // 6: 4x4x16
+			conv("b2c2", false, 3, 1, 16, 16, None),                                               // 7
+			{Name: "add2", Kind: Add, Activation: ReLU, Residual: 5, Stride: 2, ChannelOffset: 4}, // 8: option A
+			conv("b3c1", true, 3, 2, 16, 24, ReLU),                                                // 9: 2x2x24
+			conv("b3c2", true, 3, 1, 24, 24, None),                                                // 10
+			ds,                                                                                    // 11: from 8
+			add3,                                                                                  // 12: 10 + 11
+			{Name: "pool", Kind: GlobalAvgPool},                                                   // 13: [24]
+			{Name: "fc", Kind: Dense, Encoding: Float32, Inputs: 24, Outputs: 5, Weights: floats(24 * 5), Scale: floats(5), Offset: floats(5)},
+		}}
+}
+
+func TestResidualShapesAndRoundTrip(t *testing.T) {
+	m := residualModel(rand.New(rand.NewPCG(15, 16)))
+	shapes, err := m.Shapes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int{{8, 8, 3}, {8, 8, 8}, {8, 8, 8}, {8, 8, 8}, {8, 8, 8}, {8, 8, 8}, {4, 4, 16}, {4, 4, 16}, {4, 4, 16},
+		{2, 2, 24}, {2, 2, 24}, {2, 2, 24}, {2, 2, 24}, {24}, {5}}
+	if !reflect.DeepEqual(shapes, want) {
+		t.Errorf("shapes %v, want %v", shapes, want)
+	}
+	for i, w := range map[int][]int{0: {0}, 1: {1, 0}, 4: {4, 2}, 7: {7, 5}, 10: {8}, 11: {10, 11}, 13: {13}} {
+		if got := m.Reads(i); !reflect.DeepEqual(got, w) {
+			t.Errorf("layer %d reads %v, want %v", i+1, got, w)
+		}
+	}
+	b, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, m) {
+		t.Fatalf("round trip changed the model:\n got %+v\nwant %+v", got, m)
+	}
+	// The descriptors hold explicit activation numbers.
+	off := 64 + 16 + 24
+	le := binary.LittleEndian
+	for i := range m.Layers {
+		d := b[off:]
+		reads := m.Reads(i)
+		if int(le.Uint16(d[56:])) != reads[0] {
+			t.Errorf("layer %d: input field %d, want %d", i+1, le.Uint16(d[56:]), reads[0])
+		}
+		if len(reads) == 2 && int(le.Uint16(d[58:])) != reads[1] || len(reads) == 1 && le.Uint16(d[58:]) != 0 {
+			t.Errorf("layer %d: residual field %d, reads %v", i+1, le.Uint16(d[58:]), reads)
+		}
+		off += descriptorSize + pad8(m.Layers[i].WeightBytes()) + 8*m.Layers[i].Outputs
+	}
+	for off := range b {
+		if _, err := Decode(damage(b, off, b[off]^0x08)); err == nil {
+			t.Fatalf("flipping byte %d went unnoticed", off)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		edit func(m *Model)
+		want string
+	}{
+		{"forward reference", func(m *Model) { m.Layers[2].From = 3 }, "from 3"},
+		{"from below -1", func(m *Model) { m.Layers[2].From = -2 }, "from -2"},
+		{"residual forward", func(m *Model) { m.Layers[4].Residual = 5 }, "residual 5"},
+		{"residual on conv", func(m *Model) { m.Layers[2].Residual = 1 }, "has no residual"},
+		{"add shapes", func(m *Model) { m.Layers[11].Residual = ModelInput }, "adds a residual [8 8 3] subsampled by 1 at channel offset 0 to [2 2 24]"},
+		{"residual at a channel offset", func(m *Model) { m.Layers[4].Residual = ModelInput; m.Layers[4].ChannelOffset = 6 }, "channels 6..8"},
+		{"add offset", func(m *Model) { m.Layers[7].ChannelOffset = 9 }, "channels 9..16"},
+		{"add stride", func(m *Model) { m.Layers[7].Stride = 1 }, "8x8 positions"},
+		{"add zero stride", func(m *Model) { m.Layers[4].Stride = 0 }, "bad add geometry"},
+		{"add kernel", func(m *Model) { m.Layers[4].KernelH = 1 }, "bad add geometry"},
+		{"add weights", func(m *Model) { m.Layers[4].Scale = []float32{1} }, "has no weights"},
+		{"offset on conv", func(m *Model) { m.Layers[2].ChannelOffset = 1 }, "channel offset 1"},
+		{"pool activation", func(m *Model) { m.Layers[12].Activation = ReLU }, "no activation but add"},
+		{"pool window", func(m *Model) { m.Layers[12].Stride = 1 }, "window fields"},
+		{"pool of a vector", func(m *Model) { m.Layers = append(m.Layers, Layer{Name: "pool2", Kind: GlobalAvgPool}) }, "wants an image"},
+		{"dense fan-in", func(m *Model) { m.Layers[13].From = 11 }, "has 96 values"},
+		{"vector add", func(m *Model) {
+			m.Layers = append(m.Layers, Layer{Name: "addv", Kind: Add, Residual: 13, Stride: 1})
+		}, "need the same shape"},
+	} {
+		m := residualModel(rand.New(rand.NewPCG(15, 16)))
+		c.edit(m)
+		if _, err := Encode(m); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", c.name, err, c.want)
+		}
+	}
+	// Two vectors of the same shape add.
+	v := residualModel(rand.New(rand.NewPCG(15, 16)))
+	v.Layers = append(v.Layers, Layer{Name: "addv", Kind: Add, From: 14, Residual: 14, Stride: 1})
+	if _, err := Encode(v); err != nil {
+		t.Errorf("adding two vectors: %v", err)
+	}
+}
+
+// TestResidualFieldsWithValidCRC rewrites the reference and add fields of
+// version 3 descriptors with recomputed CRCs and checks the named field.
+func TestResidualFieldsWithValidCRC(t *testing.T) {
+	m := residualModel(rand.New(rand.NewPCG(17, 18)))
+	good, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := make([]int, len(m.Layers))
+	off := 64 + 16 + 24
+	for i := range m.Layers {
+		desc[i] = off
+		off += descriptorSize + pad8(m.Layers[i].WeightBytes()) + 8*m.Layers[i].Outputs
+	}
+	le := binary.LittleEndian
+	edit := func(layer, at int, put func(b []byte)) []byte {
+		c := bytes.Clone(good)
+		d := desc[layer]
+		put(c[d+at:])
+		le.PutUint32(c[d+60:], crc(c[d:d+60]))
+		return resum(c)
+	}
+	for _, c := range []struct {
+		name, field, msg string
+		b                []byte
+	}{
+		{"input forward", "layer 3 (b1c1).input", "activation 3", edit(2, 56, func(b []byte) { le.PutUint16(b, 3) })},
+		{"residual forward", "layer 5 (add1).residual", "activation 9", edit(4, 58, func(b []byte) { le.PutUint16(b, 9) })},
+		{"residual on conv", "layer 3 (b1c1).residual", "no residual", edit(2, 58, func(b []byte) { le.PutUint16(b, 1) })},
+		{"offset on conv", "layer 3 (b1c1).channel_offset", "no channel offset", edit(2, 22, func(b []byte) { le.PutUint16(b, 1) })},
+		{"pool activation", "layer 13 (pool).descriptor", "byte 2", edit(12, 2, func(b []byte) { b[0] = 1 })},
+		{"add encoding", "layer 5 (add1).descriptor", "byte 1", edit(4, 1, func(b []byte) { b[0] = 1 })},
+		{"add activation", "layer 5 (add1).activation", "unknown activation 2", edit(4, 2, func(b []byte) { b[0] = 2 })},
+		{"add shapes", "model", "adds a residual [8 8 3]", edit(11, 58, func(b []byte) { le.PutUint16(b, 0) })},
+	} {
+		_, err := Decode(c.b)
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.Field != c.field || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: got %v, want field %q mentioning %q", c.name, err, c.field, c.msg)
+		}
+	}
+	// A valid rewrite: the downsampling conv reading the model's input
+	// instead is refused by the shapes, not by the decoder's field checks.
+	if _, err := Decode(edit(10, 56, func(b []byte) { le.PutUint16(b, 0) })); err == nil || !strings.Contains(err.Error(), "window over 3 channels") {
+		t.Errorf("downsample reading the input: %v", err)
 	}
 }

@@ -12,12 +12,12 @@ import (
 	"strings"
 )
 
-// File layout, version 2. All integers and floats are little endian; every
+// File layout, version 3. All integers and floats are little endian; every
 // section starts at a multiple of 8 bytes.
 //
 //	header (64 bytes)
 //	   0  [8]byte  magic "BNNMODEL"
-//	   8  uint32   version (2)
+//	   8  uint32   version (3)
 //	  12  uint32   header size (64)
 //	  16  uint64   file size in bytes, the SHA-256 trailer included
 //	  24  uint32   number of layers L (1..65535)
@@ -31,22 +31,25 @@ import (
 //	normalization: C float32 means, then C float32 stds
 //	L times:
 //	  layer descriptor (64 bytes)
-//	     0  uint8   kind: 1 dense, 2 conv2d, 3 maxpool2d, 4 flatten
+//	     0  uint8   kind: 1 dense, 2 conv2d, 3 maxpool2d, 4 flatten, 5 add, 6 globalavgpool
 //	     1  uint8   weight encoding: 0 float32, 1 sign bits (0 without weights)
-//	     2  uint8   activation after scale/offset: 0 none, 1 ReLU (0 without weights)
+//	     2  uint8   activation: 0 none, 1 ReLU (dense, conv2d: after scale/offset; add: after the sum; else 0)
 //	     3  uint8   padding of conv2d and maxpool2d: 0 valid, 1 same (0 for the others)
 //	     4  uint32  inputs I (fan-in of one output; conv: kh*kw*in channels; 0 without weights)
 //	     8  uint32  outputs O (units or channels; 0 without weights)
 //	    12  uint32  words per row W = ceil(I/64) for sign bits, 0 for float32
 //	    16  uint16  kernel height (conv2d, maxpool2d; else 0)
 //	    18  uint16  kernel width (conv2d, maxpool2d; else 0)
-//	    20  uint16  stride (conv2d, maxpool2d; else 0)
-//	    22  uint16  reserved (0)
+//	    20  uint16  stride (conv2d, maxpool2d; add: subsampling of the residual, >= 1; else 0)
+//	    22  uint16  channel offset of the residual (add; else 0)
 //	    24  uint64  weights length in bytes (sign bits: 8*W*O; float32: 4*I*O)
 //	    32  uint32  CRC-32C of the weights (unpadded)
 //	    36  uint32  CRC-32C of the scale and offset arrays
 //	    40  [16]byte name, zero-padded
-//	    56  uint32  reserved (0)
+//	    56  uint16  input: the activation the layer reads, 0 for the model's
+//	                input, k for the output of layer k (1-based), below the
+//	                layer's own number; k-1 for layer k reading its predecessor
+//	    58  uint16  residual: the activation an add layer adds (same numbering; 0 for the other kinds)
 //	    60  uint32  CRC-32C of descriptor bytes 0..59
 //	  weights, zero-padded to a multiple of 8:
 //	    sign bits: O rows of W uint64; bit i%64 of word i/64 of row o is 1 when
@@ -58,9 +61,11 @@ import (
 //	trailer: SHA-256 of all preceding bytes (32 bytes)
 //
 // Output o of a dense or conv2d layer is act(scale[o] * sum_i w[o][i]*x[i] +
-// offset[o]). Version 1 differs in the header (48: float32 input mean, 52:
-// float32 input std, no normalization section) and has dense and conv2d
-// layers only.
+// offset[o]); an add layer is described at Layer. Version 2 has the same
+// layout with bytes 22..23 and 56..59 of every descriptor 0 (reserved): each
+// layer reads its predecessor's output; its kinds are 1 to 4. Version 1
+// differs from version 2 in the header (48: float32 input mean, 52: float32
+// input std, no normalization section) and has dense and conv2d layers only.
 const (
 	headerSize     = 64
 	descriptorSize = 64
@@ -130,6 +135,11 @@ func Encode(m *Model) ([]byte, error) {
 		le.PutUint16(d[16:], uint16(l.KernelH))
 		le.PutUint16(d[18:], uint16(l.KernelW))
 		le.PutUint16(d[20:], uint16(l.Stride))
+		le.PutUint16(d[22:], uint16(l.ChannelOffset))
+		le.PutUint16(d[56:], uint16(ActivationOf(i, l.From)))
+		if l.Kind == Add {
+			le.PutUint16(d[58:], uint16(ActivationOf(i, l.Residual)))
+		}
 		le.PutUint64(d[24:], uint64(len(weights)))
 		le.PutUint32(d[32:], crc(weights))
 		le.PutUint32(d[36:], crc(params))
@@ -348,21 +358,56 @@ func (d *decoder) layer(li, off, end int) (Layer, int, error) {
 	l := Layer{Name: name, Kind: Kind(desc[0]), Encoding: Encoding(desc[1]), Activation: Activation(desc[2]), Padding: desc[3],
 		Inputs: int(le.Uint32(desc[4:])), Outputs: int(le.Uint32(desc[8:])),
 		KernelH: int(le.Uint16(desc[16:])), KernelW: int(le.Uint16(desc[18:])), Stride: int(le.Uint16(desc[20:]))}
-	maxKind := numKinds - 1
-	if d.version == 1 {
-		maxKind = int(Conv2D)
-	}
-	if l.Kind == 0 || int(l.Kind) > maxKind {
+	maxKind := map[uint32]Kind{1: Conv2D, 2: Flatten, 3: GlobalAvgPool}[d.version]
+	if l.Kind == 0 || l.Kind > maxKind {
 		return l, 0, bad(off, field("kind"), "unknown kind %d in a version %d file", desc[0], d.version)
 	}
+	if d.version >= 3 {
+		// The activations read: explicit numbers, stored as From and
+		// Residual in their canonical form (Previous, ModelInput, k).
+		ref := func(at int, name string) (int, error) {
+			a := int(le.Uint16(desc[at:]))
+			if a > li {
+				return 0, bad(off+at, field(name), "activation %d: want 0 (the model's input) to %d (the previous layer's output)", a, li)
+			}
+			switch {
+			case a == li:
+				return Previous, nil
+			case a == 0:
+				return ModelInput, nil
+			}
+			return a, nil
+		}
+		var err error
+		if l.From, err = ref(56, "input"); err != nil {
+			return l, 0, err
+		}
+		if l.Kind == Add {
+			if l.Residual, err = ref(58, "residual"); err != nil {
+				return l, 0, err
+			}
+			l.ChannelOffset = int(le.Uint16(desc[22:]))
+		} else if r := le.Uint16(desc[58:]); r != 0 {
+			return l, 0, bad(off+58, field("residual"), "%d: a %s layer has no residual", r, l.Kind)
+		}
+	}
 	if !l.Kind.HasWeights() {
-		// No data: every field but the kind, the window and the name is 0.
+		// No data: every field but the kind, the window (an add's stride and
+		// channel offset, and activation), the references and the name is 0.
 		for i, v := range desc[:60] {
-			if v != 0 && i != 0 && i != 3 && (i < 16 || i >= 22) && (i < 40 || i >= 56) {
-				return l, 0, bad(off+i, field("descriptor"), "byte %d is %d: a %s layer has no weights, scale, offset or activation", i, v, l.Kind)
+			allowed := i == 0 || i == 3 || (i >= 16 && i < 22) || (i >= 40 && i < 56) ||
+				(d.version >= 3 && i >= 56) || (l.Kind == Add && (i == 2 || i == 22 || i == 23))
+			if v != 0 && !allowed {
+				return l, 0, bad(off+i, field("descriptor"), "byte %d is %d, want 0 in the descriptor of a %s layer (no weights, scale or offset)", i, v, l.Kind)
 			}
 		}
+		if l.Kind == Add && l.Activation > ReLU {
+			return l, 0, bad(off+2, field("activation"), "unknown activation %d", desc[2])
+		}
 		return l, off + descriptorSize, nil
+	}
+	if d.version >= 3 && le.Uint16(desc[22:]) != 0 {
+		return l, 0, bad(off+22, field("channel_offset"), "%d: a %s layer has no channel offset", le.Uint16(desc[22:]), l.Kind)
 	}
 	switch {
 	case l.Encoding >= numEncode:

@@ -1,7 +1,9 @@
 // Package runtime runs binary-weight networks exported by binnet (.bnn files,
 // see deploy/bnn) in pure Go, without GoMLX: it can be linked into a small
-// binary or a WASM module. It runs MLPs and sequential convolutional networks
-// (dense, conv2d, max pooling and flatten layers).
+// binary or a WASM module. It runs MLPs, convolutional networks (dense,
+// conv2d, max pooling and flatten layers) and residual networks (residual
+// adds reading earlier activations, with option-A shortcuts or downsampling
+// convolutions, and global average pooling).
 //
 // In binarized layers no input is multiplied by a weight: output o is
 // sum_i s_oi*x_i with s_oi in {-1,+1} given by one bit, computed by flipping
@@ -36,6 +38,7 @@ type layer struct {
 	w             []float32 // float dense weights, out rows of in
 	scale, offset []float32
 	size          int // values of the layer's output
+	src, res      int // activations read (0: the model's input, k: layer k's output): the input, and an add's residual
 
 	// Windows (conv2d, maxpool2d): input [inH, inW, inC], output [outH, outW, out or inC].
 	kh, kw, stride, ph, pw int
@@ -49,25 +52,35 @@ type layer struct {
 	cbits  []uint64
 	blocks int
 	cw     []float32
+
+	// Add: the residual [resH, resW, resC], subsampled by stride, enters
+	// channels chOff..chOff+resC-1 of the output [outH, outW, inC]; same
+	// marks inputs of the same shape (stride 1, offset 0).
+	resH, resW, resC, chOff int
+	same                    bool
 }
 
 // Network is a loaded model ready to run.
 type Network struct {
 	model  *bnn.Model
 	layers []layer
-	width  int // widest activation, padded to 64
-	accLen int // accumulator values a conv layer needs
-	taps   int // most window taps of a conv or pool layer
+	width  int   // widest activation, padded to 64
+	accLen int   // accumulator values a conv layer needs
+	taps   int   // most window taps of a conv or pool layer
+	slotOf []int // activation number -> activation buffer (see assignSlots)
+	slots  int   // activation buffers per example
 	pool   sync.Pool
 }
 
-// scratch holds one example's activations: two buffers padded to a multiple
-// of 64 with zeros past the live values, the negated input for the SIMD
-// dense kernel, the accumulators and window taps of conv layers.
+// scratch holds one example's activations: slots buffers (two for
+// sequential networks) padded to a multiple of 64 with zeros past the live
+// values, the negated input for the SIMD dense kernel, the accumulators and
+// window taps of conv layers.
 type scratch struct {
-	a, b, neg []float32
-	acc       []float32
-	taps      []tap
+	bufs [][]float32
+	neg  []float32
+	acc  []float32
+	taps []tap
 }
 
 // tap is an in-bounds position of a window: x is the offset of its first
@@ -83,8 +96,8 @@ func Load(path string) (*Network, error) {
 	return New(m)
 }
 
-// New prepares a model: dense, conv2d, maxpool2d and flatten layers in
-// sequence.
+// New prepares a model: dense, conv2d, maxpool2d, flatten, add and
+// globalavgpool layers, each reading the activations the model names.
 func New(m *bnn.Model) (*Network, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -97,15 +110,20 @@ func New(m *bnn.Model) (*Network, error) {
 	width := m.InputSize()
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		in, outShape := shapes[i], shapes[i+1]
+		reads := m.Reads(i)
+		in, outShape := shapes[reads[0]], shapes[i+1]
 		ly := layer{name: l.Name, kind: l.Kind, binary: l.Encoding == bnn.SignBits, relu: l.Activation == bnn.ReLU,
 			in: l.Inputs, out: l.Outputs, words: l.WordsPerRow(), bits: l.Bits, w: l.Weights, scale: l.Scale, offset: l.Offset,
-			size: 1}
+			size: 1, src: reads[0]}
 		for _, d := range outShape {
 			ly.size *= d
 		}
 		switch l.Kind {
 		case bnn.Dense, bnn.Flatten:
+		case bnn.Add:
+			prepareAdd(&ly, l, in, shapes[reads[1]], reads[1])
+		case bnn.GlobalAvgPool:
+			ly.inH, ly.inW, ly.inC = in[0], in[1], in[2]
 		case bnn.Conv2D, bnn.MaxPool2D:
 			ly.kh, ly.kw, ly.stride = l.KernelH, l.KernelW, l.Stride
 			ly.ph, ly.pw = l.Pads()
@@ -126,11 +144,59 @@ func New(m *bnn.Model) (*Network, error) {
 		return nil, errors.New("runtime: model has no layers")
 	}
 	n.width = pad64(width)
+	n.assignSlots()
 	n.pool.New = func() any {
-		return &scratch{a: make([]float32, n.width), b: make([]float32, n.width), neg: make([]float32, n.width),
-			acc: make([]float32, n.accLen), taps: make([]tap, 0, n.taps)}
+		s := &scratch{neg: make([]float32, n.width), acc: make([]float32, n.accLen), taps: make([]tap, 0, n.taps)}
+		for range n.slots {
+			s.bufs = append(s.bufs, make([]float32, n.width))
+		}
+		return s
 	}
 	return n, nil
+}
+
+// assignSlots gives each activation a buffer: the model's input and each
+// layer's output but the last (which goes to the caller's logits), a flatten
+// layer's output sharing its input's buffer. A buffer is reused once every
+// activation it holds has been read by its last reader, and never holds an
+// activation its writer reads: a sequential network alternates two buffers;
+// a residual block keeps its input in a third until its add.
+func (n *Network) assignSlots() {
+	last := len(n.layers)
+	lastUse := make([]int, last+1) // the last layer reading each activation, -1 for none
+	for a := range lastUse {
+		lastUse[a] = -1
+	}
+	for i := range n.layers {
+		l := &n.layers[i]
+		lastUse[l.src] = max(lastUse[l.src], i)
+		if l.kind == bnn.Add {
+			lastUse[l.res] = max(lastUse[l.res], i)
+		}
+	}
+	n.slotOf = make([]int, last+1)
+	var busyUntil []int // per buffer: the last layer reading what it holds
+	take := func(a, from int) {
+		for s, until := range busyUntil {
+			if until < from {
+				n.slotOf[a], busyUntil[s] = s, lastUse[a]
+				return
+			}
+		}
+		n.slotOf[a] = len(busyUntil)
+		busyUntil = append(busyUntil, lastUse[a])
+	}
+	take(0, 0)
+	for i := range n.layers[:last-1] {
+		if l := &n.layers[i]; l.kind == bnn.Flatten {
+			s := n.slotOf[l.src]
+			n.slotOf[i+1], busyUntil[s] = s, max(busyUntil[s], lastUse[i+1])
+		} else {
+			take(i+1, i)
+		}
+	}
+	n.slotOf[last] = -1
+	n.slots = len(busyUntil)
 }
 
 // prepareConv transposes a conv layer's weights into the kernels' layout.
@@ -236,23 +302,28 @@ func argmax(v []float32) int {
 	return best
 }
 
-// forward runs one example through every layer into out.
+// forward runs one example through every layer into out. Activations live
+// in the buffers assignSlots chose, zero past their values up to a multiple
+// of 64 (the dense kernels read whole 64-value words).
 func (n *Network) forward(s *scratch, x, out []float32) {
-	cur, next := s.a, s.b
-	copy(cur, x)
-	clear(cur[len(x):pad64(len(x))])
+	in := s.bufs[n.slotOf[0]]
+	copy(in, x)
+	clear(in[len(x):pad64(len(x))])
 	last := len(n.layers) - 1
 	for li := range n.layers {
 		l := &n.layers[li]
+		cur := s.bufs[n.slotOf[l.src]]
 		if l.kind == bnn.Flatten { // channels-last activations are already flat
 			if li == last {
 				copy(out, cur[:l.size])
 			}
 			continue
 		}
-		dst := next[:l.size]
-		if li == last {
-			dst = out
+		var next []float32
+		dst := out
+		if li < last {
+			next = s.bufs[n.slotOf[li+1]]
+			dst = next[:l.size]
 		}
 		switch {
 		case l.kind == bnn.Conv2D && l.binary:
@@ -261,6 +332,10 @@ func (n *Network) forward(s *scratch, x, out []float32) {
 			floatConvLayer(l, s, cur, dst)
 		case l.kind == bnn.MaxPool2D:
 			maxPoolLayer(l, s, cur, dst)
+		case l.kind == bnn.Add:
+			addLayer(l, cur, s.bufs[n.slotOf[l.res]], dst)
+		case l.kind == bnn.GlobalAvgPool:
+			avgPoolLayer(l, cur, dst)
 		case l.binary:
 			binaryLayer(l, cur, s.neg, dst)
 		default:
@@ -269,7 +344,6 @@ func (n *Network) forward(s *scratch, x, out []float32) {
 		if li < last {
 			clear(next[l.size:pad64(l.size)])
 		}
-		cur, next = next, cur
 	}
 }
 

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -66,13 +67,41 @@ func reference(m *bnn.Model, x []float32) []float64 {
 		}
 		return y
 	}
+	acts := [][]float64{cur}
 	for li := range m.Layers {
 		l := &m.Layers[li]
-		in, out := shapes[li], shapes[li+1]
+		reads := m.Reads(li)
+		cur = acts[reads[0]]
+		in, out := shapes[reads[0]], shapes[li+1]
 		var next []float64
 		switch l.Kind {
 		case bnn.Flatten:
 			next = cur
+		case bnn.GlobalAvgPool:
+			next = make([]float64, in[2])
+			for p := 0; p < in[0]*in[1]; p++ {
+				for c := range next {
+					next[c] += cur[p*in[2]+c] / float64(in[0]*in[1])
+				}
+			}
+		case bnn.Add:
+			// The residual, subsampled and moved to its channels (zero
+			// elsewhere), added to the input; any shape when the same.
+			res, rs := acts[reads[1]], shapes[reads[1]]
+			next = make([]float64, len(cur))
+			for i, v := range cur {
+				var r float64
+				if len(in) != 3 {
+					r = res[i]
+				} else if c, p := i%in[2], i/in[2]; c >= l.ChannelOffset && c < l.ChannelOffset+rs[2] {
+					y, x := p/in[1], p%in[1]
+					r = res[((y*l.Stride)*rs[1]+x*l.Stride)*rs[2]+c-l.ChannelOffset]
+				}
+				next[i] = v + r
+				if l.Activation == bnn.ReLU && next[i] < 0 {
+					next[i] = 0
+				}
+			}
 		case bnn.Dense:
 			next = make([]float64, l.Outputs)
 			for o := range next {
@@ -114,9 +143,9 @@ func reference(m *bnn.Model, x []float32) []float64 {
 				}
 			}
 		}
-		cur = next
+		acts = append(acts, next)
 	}
-	return cur
+	return acts[len(acts)-1]
 }
 
 // randomConvModel returns a conv network over [h, w, c] images: the
@@ -466,28 +495,48 @@ func TestBinaryKernelsAreAddOnly(t *testing.T) {
 			}
 		}
 	}
-	// The layers call no other sign-bit arithmetic than these kernels.
-	src, err := parser.ParseFile(fset, "runtime.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, decl := range src.Decls {
-		fn, ok := decl.(*ast.FuncDecl)
-		if !ok || (fn.Name.Name != "binaryLayer" && fn.Name.Name != "binaryConvLayer") {
+	// The layers call no other sign-bit arithmetic than these kernels: in
+	// the other files of the package (runtime.go, the layer_*.go files of
+	// the residual layers...), only binaryLayer and binaryConvLayer touch a
+	// layer's sign bits, and only to hand them to the kernels (no indexing),
+	// and prepareConv, which transposes them once at load time.
+	all, _ := filepath.Glob("*.go")
+	others := 0
+	for _, file := range all {
+		if strings.HasSuffix(file, "_test.go") || strings.HasPrefix(file, "kernel_") {
 			continue
 		}
-		found[fn.Name.Name] = true
-		ast.Inspect(fn.Body, func(n ast.Node) bool {
-			if ix, ok := n.(*ast.IndexExpr); ok {
-				if sel, ok := ix.X.(*ast.SelectorExpr); ok && (sel.Sel.Name == "bits" || sel.Sel.Name == "cbits") {
-					t.Errorf("%s: %s reads sign bits itself", fset.Position(ix.Pos()), fn.Name.Name)
-				}
+		others++
+		src, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range src.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil || fn.Name.Name == "prepareConv" {
+				continue
 			}
-			return true
-		})
+			layerFn := fn.Name.Name == "binaryLayer" || fn.Name.Name == "binaryConvLayer"
+			if layerFn {
+				found[fn.Name.Name] = file == "runtime.go"
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				switch e := n.(type) {
+				case *ast.IndexExpr:
+					if sel, ok := e.X.(*ast.SelectorExpr); ok && (sel.Sel.Name == "bits" || sel.Sel.Name == "cbits") {
+						t.Errorf("%s: %s reads sign bits itself", fset.Position(e.Pos()), fn.Name.Name)
+					}
+				case *ast.SelectorExpr:
+					if (e.Sel.Name == "bits" || e.Sel.Name == "cbits") && !layerFn {
+						t.Errorf("%s: %s uses sign bits (%s); only the kernels may", fset.Position(e.Pos()), fn.Name.Name, e.Sel.Name)
+					}
+				}
+				return true
+			})
+		}
 	}
-	if !found["binaryLayer"] || !found["binaryConvLayer"] {
-		t.Error("binaryLayer or binaryConvLayer not found in runtime.go")
+	if !found["binaryLayer"] || !found["binaryConvLayer"] || others < 2 {
+		t.Errorf("binaryLayer or binaryConvLayer not found in runtime.go, or the layer files not found (%d files)", others)
 	}
 	// And the dispatch: binary layers call only these kernels before the
 	// (per-output, not per-weight) scale and offset.
@@ -537,6 +586,20 @@ func TestVersion1File(t *testing.T) {
 	checkClose(t, "version 1", net.Logits(x, nil), reference(net.Model(), x))
 }
 
+// TestVersion2File runs a conv network written by the version 2 writer
+// (every layer reading its predecessor).
+func TestVersion2File(t *testing.T) {
+	net, err := Load(filepath.Join("..", "bnn", "testdata", "v2-conv.bnn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomInput(rand.New(rand.NewPCG(2, 2)), net.InputSize())
+	checkClose(t, "version 2", net.Logits(x, nil), reference(net.Model(), x))
+	if net.slots != 2 {
+		t.Errorf("%d activation buffers, want 2", net.slots)
+	}
+}
+
 // BenchmarkConv runs the shape of binnet's cnn (28x28x1: binary conv 3x3-32,
 // conv 3x3-64, max pooling 2x2, dense 10) at batch 1.
 func BenchmarkConv(b *testing.B) {
@@ -550,5 +613,127 @@ func BenchmarkConv(b *testing.B) {
 	var out []float32
 	for b.Loop() {
 		out = net.Logits(x, out)
+	}
+}
+
+// randomResidualModel returns a small residual network over input images:
+// a stem conv, an identity block, an option-A block (stride 2, channels
+// zero-padded on both sides), a block with a 1x1 stride-2 downsampling conv
+// on its shortcut (read from the block's input), global average pooling and
+// a dense classifier; the convs binary where binary says, ReLU after each
+// add. With flatten, a flatten (sharing its input's buffer) and a vector add
+// of the pooled features with the flattened ones replace the pooling.
+func randomResidualModel(r *rand.Rand, input []int, binary bool, flatten bool) *bnn.Model {
+	floats := func(n int, s float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * s)
+		}
+		return v
+	}
+	m := &bnn.Model{Name: "random residual", InputShape: input, InputMean: []float32{0.5}, InputStd: []float32{0.25}}
+	conv := func(name string, k, stride, cin, cout int, relu bool, from int) {
+		in := k * k * cin
+		l := bnn.Layer{Name: name, Kind: bnn.Conv2D, Inputs: in, Outputs: cout, KernelH: k, KernelW: k, Stride: stride,
+			Scale: floats(cout, 1/math.Sqrt(float64(in))), Offset: floats(cout, 0.5), From: from}
+		if k > 1 {
+			l.Padding = bnn.PadSame
+		}
+		if relu {
+			l.Activation = bnn.ReLU
+		}
+		w := floats(in*cout, 1)
+		if binary && k != 7 {
+			l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, in, cout)
+		} else {
+			l.Encoding, l.Weights = bnn.Float32, w
+		}
+		m.Layers = append(m.Layers, l)
+	}
+	add := func(name string, from, res, stride, offset int) {
+		m.Layers = append(m.Layers, bnn.Layer{Name: name, Kind: bnn.Add, Activation: bnn.ReLU, From: from, Residual: res, Stride: stride, ChannelOffset: offset})
+	}
+	conv("stem", 3, 1, input[2], 16, true, 0)                                     // 1
+	conv("b1c1", 3, 1, 16, 16, true, 0)                                           // 2
+	conv("b1c2", 3, 1, 16, 16, false, 0)                                          // 3
+	add("add1", 0, 1, 1, 0)                                                       // 4: identity shortcut
+	conv("b2c1", 3, 2, 16, 40, true, 0)                                           // 5
+	conv("b2c2", 3, 1, 40, 40, false, 0)                                          // 6
+	add("add2", 0, 4, 2, 12)                                                      // 7: option A, 12 zero channels before, 12 after
+	conv("b3c1", 3, 2, 40, 70, true, 0)                                           // 8
+	conv("b3c2", 3, 1, 70, 70, false, 0)                                          // 9
+	conv("down", 1, 2, 40, 70, false, 7)                                          // 10: the shortcut's 1x1 stride-2 conv, from the block's input
+	add("add3", 9, 0, 1, 0)                                                       // 11: b3c2 + down
+	m.Layers = append(m.Layers, bnn.Layer{Name: "pool", Kind: bnn.GlobalAvgPool}) // 12: [70]
+	in := 70
+	if flatten {
+		half := func(n int) int { return (n-1)/2 + 1 } // a stride-2 conv with same padding
+		in = half(half(input[0])) * half(half(input[1])) * 70
+		m.Layers = append(m.Layers, bnn.Layer{Name: "flat", Kind: bnn.Flatten, From: 11}) // 13
+		m.Layers = append(m.Layers, bnn.Layer{Name: "fcflat", Kind: bnn.Dense, Encoding: bnn.Float32, Inputs: in, Outputs: 70,
+			Weights: floats(in*70, 1/math.Sqrt(float64(in))), Scale: floats(70, 1), Offset: floats(70, 1)}) // 14
+		add("addv", 0, 12, 1, 0) // 15: vectors
+		in = 70
+	}
+	l := bnn.Layer{Name: "fc", Kind: bnn.Dense, Inputs: in, Outputs: 10, Scale: floats(10, 1/math.Sqrt(float64(in))), Offset: floats(10, 1)}
+	w := floats(in*10, 1)
+	if binary {
+		l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, in, 10)
+	} else {
+		l.Encoding, l.Weights = bnn.Float32, w
+	}
+	m.Layers = append(m.Layers, l)
+	return m
+}
+
+// TestResidualAgainstReference runs residual networks (identity, option-A
+// and downsampling shortcuts, odd image sizes whose subsampling rounds up,
+// binary and float convs, global average pooling, a flatten sharing its
+// buffer and a vector add) against the float64 reference, batch 1 and
+// batched, and checks the buffers: two for a sequential network, three for
+// the residual ones.
+func TestResidualAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, c := range []struct {
+		input           []int
+		binary, flatten bool
+	}{
+		{[]int{8, 8, 3}, true, false},
+		{[]int{8, 8, 3}, false, false},
+		{[]int{7, 9, 1}, true, false},
+		{[]int{5, 6, 2}, true, true},
+		{[]int{9, 7, 3}, false, true},
+	} {
+		m := randomResidualModel(r, c.input, c.binary, c.flatten)
+		net, err := New(m)
+		if err != nil {
+			t.Fatalf("%v: %v", c.input, err)
+		}
+		if net.slots != 3 {
+			t.Errorf("%v: %d activation buffers, want 3", c.input, net.slots)
+		}
+		in := net.InputSize()
+		for k := 0; k < 3; k++ {
+			x := randomInput(r, in)
+			checkClose(t, fmt.Sprintf("residual %v binary %v flatten %v", c.input, c.binary, c.flatten), net.Logits(x, nil), reference(m, x))
+		}
+		const batch = 5
+		x := randomInput(r, batch*in)
+		out := net.LogitsBatchWorkers(x, batch, nil, 2)
+		for e := 0; e < batch; e++ {
+			one := net.Logits(x[e*in:(e+1)*in], nil)
+			for j := range one {
+				if one[j] != out[e*10+j] {
+					t.Fatalf("%v: example %d logit %d: batch %v, single %v", c.input, e, j, out[e*10+j], one[j])
+				}
+			}
+		}
+	}
+	seq, err := New(randomConvModel(r, []int{6, 6, 1}, []convSpec{{true, 8, 3, 1, bnn.PadSame}}, [3]int{2, 2, 0}, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq.slots != 2 {
+		t.Errorf("sequential network: %d activation buffers, want 2", seq.slots)
 	}
 }

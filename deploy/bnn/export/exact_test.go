@@ -2,9 +2,12 @@ package export_test
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -42,14 +45,21 @@ func train(t *testing.T, preset, dataset string, data training.Data, sched *sche
 	if err != nil {
 		t.Fatal(err)
 	}
+	return trainNet(t, preset, p.Network, p.Hyper.LearningRate, dataset, data, sched, q)
+}
+
+// trainNet is train with another network than the preset's (an adapted
+// one) and an Adam learning rate.
+func trainNet(t *testing.T, preset string, net models.Network, lr float64, dataset string, data training.Data, sched *schedule.Schedule, q quant.Quantizer) string {
+	t.Helper()
 	dir := t.TempDir()
-	res, err := training.Run(context.Background(), training.Config{Model: p.Name, Dataset: dataset, Network: p.Network,
-		Schedule: sched, Quantizer: q, Optimizer: training.Optimizer{Name: "adam", LearningRate: p.Hyper.LearningRate},
+	res, err := training.Run(context.Background(), training.Config{Model: preset, Dataset: dataset, Network: net,
+		Schedule: sched, Quantizer: q, Optimizer: training.Optimizer{Name: "adam", LearningRate: lr},
 		Seed: 1, OutDir: dir}, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("trained %s %s: test accuracy %.4f in %.1fs", preset, sched.Kind(), res.TestAccuracy, res.TrainSeconds)
+	t.Logf("trained %s (%s) %s: test accuracy %.4f in %.1fs", preset, net.Name(), sched.Kind(), res.TestAccuracy, res.TrainSeconds)
 	return dir
 }
 
@@ -99,8 +109,26 @@ func argmax(v []float32) int {
 // through GoMLX, and checks: the same predicted class for every example, and
 // every logit within 1e-4 of GoMLX's relative to the largest |logit| of its
 // example; the runtime's accuracy equals the run's recorded test accuracy.
-func checkExact(t *testing.T, dir string, test training.Source) {
+func checkExact(t *testing.T, dir string, test training.Source) { checkExactBN(t, dir, test, "") }
+
+// checkExactBN is checkExact; with a classifier scope (e.g. "linear"), the
+// checkpoint's batch norms (in memory) first get random statistics and
+// affine parameters, for both the export and GoMLX: running variances scaled
+// by 0.5 to 1.5, running means moved by about half a standard deviation,
+// gamma in [-0.5, 1.5) (negative scales included), beta of standard
+// deviation 0.5. Then the classifier's bias is centred: GoMLX evaluates the
+// examples and the mean logit of each class is subtracted from its bias, so
+// that the predicted class varies from image to image (after a few training
+// steps a network predicts the same class for every image, which would make
+// the argmax comparison trivial). The shift leaves the network's
+// computation as it was but for the final bias, while the float32 rounding
+// of the features, which the logits inherit, scales with the logits before
+// it: the tolerance is then 1e-4 of the example's largest |logit| before
+// the shift (both maxima are logged). The accuracy the run recorded does not
+// apply and is not compared.
+func checkExactBN(t *testing.T, dir string, test training.Source, classifier string) {
 	t.Helper()
+	perturb := classifier != ""
 	n := test.Len()
 	size := 1
 	for _, d := range test.ExampleShape() {
@@ -118,6 +146,21 @@ func checkExact(t *testing.T, dir string, test training.Source) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var logits []float32 // GoMLX's logits before the bias shift
+	if perturb {
+		perturbBatchNorms(t, run.Checkpoint.Values)
+		logits = gomlxLogits(t, run, x, n)
+		path := "/model/" + classifier + "/bias"
+		bias := tensors.MustCopyFlatData[float32](run.Checkpoint.Values[path])
+		for c := range bias {
+			var mean float64
+			for e := 0; e < n; e++ {
+				mean += float64(logits[e*len(bias)+c]) / float64(n)
+			}
+			bias[c] -= float32(mean)
+		}
+		run.Checkpoint.Values[path] = tensors.FromFlatDataAndDimensions(bias, len(bias))
+	}
 	m, err := run.Model()
 	if err != nil {
 		t.Fatal(err)
@@ -133,17 +176,27 @@ func checkExact(t *testing.T, dir string, test training.Source) {
 	want := gomlxLogits(t, run, x, n)
 	got := net.LogitsBatch(x, n, nil)
 	k := net.NumClasses()
-	var maxRel float64
+	var maxRel, maxRelShifted float64
 	mismatches, correct := 0, 0
+	predicted := map[int]bool{} // GoMLX's predicted classes
+	maxAbs := func(v []float32) float64 {
+		m := 0.0
+		for _, f := range v {
+			m = math.Max(m, math.Abs(float64(f)))
+		}
+		return m
+	}
 	for e := 0; e < n; e++ {
 		g, w := got[e*k:(e+1)*k], want[e*k:(e+1)*k]
-		scale := 0.0
-		for _, v := range w {
-			scale = math.Max(scale, math.Abs(float64(v)))
+		scale := maxAbs(w)
+		if perturb {
+			scale = math.Max(scale, maxAbs(logits[e*k:(e+1)*k]))
 		}
 		for j := range w {
-			rel := math.Abs(float64(g[j]-w[j])) / math.Max(scale, 1e-30)
+			diff := math.Abs(float64(g[j] - w[j]))
+			rel := diff / math.Max(scale, 1e-30)
 			maxRel = math.Max(maxRel, rel)
+			maxRelShifted = math.Max(maxRelShifted, diff/math.Max(maxAbs(w), 1e-30))
 			if rel > 1e-4 {
 				t.Errorf("example %d logit %d: runtime %v, GoMLX %v (relative difference %.2g)", e, j, g[j], w[j], rel)
 			}
@@ -155,15 +208,55 @@ func checkExact(t *testing.T, dir string, test training.Source) {
 		if argmax(g) == int(y[e]) {
 			correct++
 		}
+		predicted[argmax(w)] = true
 		if t.Failed() && e > 20 {
 			t.FailNow()
 		}
 	}
 	acc := float64(correct) / float64(n)
-	t.Logf("%s: modes %v, %d examples: %d argmax mismatches, max relative logit difference %.3g, runtime accuracy %.4f (training recorded %.4f)",
-		run.Preset.Name, run.Modes, n, mismatches, maxRel, acc, run.Results.TestAccuracy)
-	if math.Abs(acc-run.Results.TestAccuracy) > 0.5/float64(n) {
+	what := "trained batch norms"
+	if perturb {
+		what = fmt.Sprintf("perturbed batch norms, classifier bias shifted (relative to the shifted logits: %.3g)", maxRelShifted)
+	}
+	t.Logf("%s (%s), %s: modes %v, %d examples (%d classes predicted): %d argmax mismatches, max relative logit difference %.3g, runtime accuracy %.4f (training recorded %.4f)",
+		run.Preset.Name, run.Preset.Network.Name(), what, run.Modes, n, len(predicted), mismatches, maxRel, acc, run.Results.TestAccuracy)
+	if !perturb && math.Abs(acc-run.Results.TestAccuracy) > 0.5/float64(n) {
 		t.Errorf("runtime accuracy %.4f, the run recorded test accuracy %.4f", acc, run.Results.TestAccuracy)
+	}
+}
+
+// perturbBatchNorms gives every batch norm of values random statistics and
+// affine parameters (see checkExactBN).
+func perturbBatchNorms(t *testing.T, values map[string]*tensors.Tensor) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(21, 22))
+	get := func(path string) []float32 { return tensors.MustCopyFlatData[float32](values[path]) }
+	set := func(path string, v []float32) {
+		values[path] = tensors.FromFlatDataAndDimensions(v, values[path].Shape().Dimensions...)
+	}
+	var bns []string
+	for path := range values {
+		if bn, ok := strings.CutSuffix(path, "/running_var"); ok && strings.HasPrefix(path, "/model/") {
+			bns = append(bns, bn)
+		}
+	}
+	sort.Strings(bns) // the same draws every run
+	for _, bn := range bns {
+		mean, variance, gamma, beta := get(bn+"/running_mean"), get(bn+"/running_var"), get(bn+"/gamma"), get(bn+"/beta")
+		for i := range variance {
+			sd := math.Sqrt(float64(variance[i]))
+			mean[i] += float32(0.5 * r.NormFloat64() * sd)
+			variance[i] *= float32(0.5 + r.Float64())
+			gamma[i] = float32(r.Float64()*2 - 0.5)
+			beta[i] = float32(0.5 * r.NormFloat64())
+		}
+		set(bn+"/running_mean", mean)
+		set(bn+"/running_var", variance)
+		set(bn+"/gamma", gamma)
+		set(bn+"/beta", beta)
+	}
+	if len(bns) == 0 {
+		t.Fatal("no batch norm to perturb")
 	}
 }
 
@@ -231,15 +324,7 @@ func sampleSets(t *testing.T, trainN, valN, testN int) (tr, val, test *datasets.
 // conv2 float; then (without -short) every layer binary with the scaled
 // quantizer. 500 test images.
 func TestExactCNN(t *testing.T) {
-	tr, val, test := sampleSets(t, 500, 200, 500)
-	ex := func(s *datasets.Set) *training.Examples {
-		e, err := training.FromSet(s, datasets.MNISTMean, datasets.MNISTStd, 28, 28, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	data := training.Data{Train: ex(tr), Val: ex(val), Test: ex(test)}
+	data := grayData(t, 500, 200, 500)
 	mixed, err := schedule.Fixed(3, []int{0, 2}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -252,15 +337,12 @@ func TestExactCNN(t *testing.T) {
 	checkExact(t, train(t, "cnn", "sample", data, all, quant.MeanScaledSign), data.Test)
 }
 
-// TestExactVGG5: VGG-5 (two conv64, max pooling, dense 256-256-10) on sample
-// images padded to 32x32 and replicated to three channels, as binnet train
-// feeds MNIST to the CIFAR-10 networks; conv2, dense3 and dense5 binary,
-// conv1 and dense4 float; one epoch on 500 images, 300 test images.
-func TestExactVGG5(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains VGG-5")
-	}
-	tr, val, test := sampleSets(t, 500, 200, 300)
+// paddedData returns sample images padded to 32x32 and replicated to three
+// channels, as binnet train feeds MNIST to the CIFAR-10 networks (MNIST's
+// mean and std replicated).
+func paddedData(t *testing.T, trainN, valN, testN int) training.Data {
+	t.Helper()
+	tr, val, test := sampleSets(t, trainN, valN, testN)
 	src := func(s *datasets.Set) *cifar10.Source {
 		cs, err := cifar10.FromGray(s.Name, s.Rows, s.Cols, s.Images, s.Labels)
 		if err != nil {
@@ -273,7 +355,58 @@ func TestExactVGG5(t *testing.T) {
 		}
 		return out
 	}
-	data := training.Data{Train: src(tr), Val: src(val), Test: src(test)}
+	return training.Data{Train: src(tr), Val: src(val), Test: src(test)}
+}
+
+// grayData returns sample images as 28x28x1 examples.
+func grayData(t *testing.T, trainN, valN, testN int) training.Data {
+	t.Helper()
+	tr, val, test := sampleSets(t, trainN, valN, testN)
+	ex := func(s *datasets.Set) *training.Examples {
+		e, err := training.FromSet(s, datasets.MNISTMean, datasets.MNISTStd, 28, 28, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	return training.Data{Train: ex(tr), Val: ex(val), Test: ex(test)}
+}
+
+// resizedData returns sample images resized (nearest pixel) to size x size
+// and replicated to three channels, normalized with MNIST's mean and std.
+func resizedData(t *testing.T, trainN, valN, testN, size int) training.Data {
+	t.Helper()
+	tr, val, test := sampleSets(t, trainN, valN, testN)
+	ex := func(s *datasets.Set) *training.Examples {
+		x := make([]float32, 0, s.Len()*size*size*3)
+		for i := 0; i < s.Len(); i++ {
+			img := s.Images[i*s.Rows*s.Cols : (i+1)*s.Rows*s.Cols]
+			for y := 0; y < size; y++ {
+				for xx := 0; xx < size; xx++ {
+					p := img[(y*s.Rows/size)*s.Cols+xx*s.Cols/size]
+					v := (float32(p)/255 - datasets.MNISTMean) / datasets.MNISTStd
+					x = append(x, v, v, v)
+				}
+			}
+		}
+		e, err := training.NewExamples(s.Name, x, s.Labels, size, size, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	return training.Data{Train: ex(tr), Val: ex(val), Test: ex(test)}
+}
+
+// TestExactVGG5: VGG-5 (two conv64, max pooling, dense 256-256-10) on sample
+// images padded to 32x32 and replicated to three channels, as binnet train
+// feeds MNIST to the CIFAR-10 networks; conv2, dense3 and dense5 binary,
+// conv1 and dense4 float; one epoch on 500 images, 300 test images.
+func TestExactVGG5(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains VGG-5")
+	}
+	data := paddedData(t, 500, 200, 300)
 	mixed, err := schedule.Fixed(5, []int{1, 2, 4}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -281,13 +414,102 @@ func TestExactVGG5(t *testing.T) {
 	checkExact(t, train(t, "vgg5", "sample", data, mixed, nil), data.Test)
 }
 
-// TestResNetsRefused: residual networks do not export yet, and say so.
-func TestResNetsRefused(t *testing.T) {
-	for _, name := range []string{"resnet20", "resnet21"} {
-		p, _ := models.Lookup(name)
-		_, err := export.FromValues(p.Network, make([]binnet.Mode, p.Network.NumBinarizable()), nil, nil, []float32{0}, []float32{1}, name)
-		if err == nil || !strings.Contains(err.Error(), "residual network") || !strings.Contains(err.Error(), "not supported") {
-			t.Errorf("%s: got %v, want an error saying residual networks are not supported", name, err)
+// adapt returns a preset's network adapted to another input shape and
+// number of classes.
+func adapt(t *testing.T, preset string, shape []int, classes int) models.Network {
+	t.Helper()
+	p, err := models.Lookup(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := p.Network.(models.Adaptable).Adapt(shape, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
+// TestExactVGG5Adapted: VGG-5 adapted to the 28x28x1 sample images (the
+// dense layer after the pooling has 14*14*64 inputs), trained one epoch on
+// 300 images; export reads the adapted network back from results.json.
+// Every layer binary but conv1.
+func TestExactVGG5Adapted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains VGG-5")
+	}
+	data := grayData(t, 300, 100, 200)
+	modes, err := schedule.Fixed(5, []int{1, 2, 3, 4}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, trainNet(t, "vgg5", adapt(t, "vgg5", []int{28, 28, 1}, 10), 1e-3, "sample", data, modes, nil), data.Test)
+}
+
+// TestExactResNet20: ResNet-20 (option-A shortcuts, global average pooling,
+// a classifier without batch norm) on sample images padded to 32x32x3, one
+// epoch on 200 images (two Adam steps: the batch norms' running statistics
+// move from 0 and 1), 200 test images. Every layer binary but the stem and
+// the first conv of stage 3's first block (a float conv before an option-A
+// add).
+func TestExactResNet20(t *testing.T) {
+	data := paddedData(t, 200, 100, 200)
+	var binary []int
+	for l := 0; l < 20; l++ {
+		if l != 0 && l != 13 {
+			binary = append(binary, l)
 		}
+	}
+	modes, err := schedule.Fixed(20, binary, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := models.Lookup("resnet20")
+	dir := trainNet(t, "resnet20", p.Network, 1e-3, "sample", data, modes, nil)
+	checkExact(t, dir, data.Test)
+	checkExactBN(t, dir, data.Test, "linear")
+}
+
+// TestExactResNet21: ResNet-18 ("resnet21": 7x7 stride-2 stem, 3x3 max
+// pooling, 1x1 stride-2 downsampling convs with batch norm on the shortcuts)
+// adapted to 10 classes and 32x32x3 images (stage 4 runs on 1x1), one epoch
+// on 200 padded sample images, 100 test images, every layer binary (the
+// paper's 21); then (without -short) adapted to 64x64x3 images (stage 4 on
+// 2x2; sample images resized) with the stem, stage 2's downsampling conv and
+// the classifier float and the scaled quantizer.
+func TestExactResNet21(t *testing.T) {
+	data := paddedData(t, 200, 100, 100)
+	all, _ := schedule.AllBinary(21, 1)
+	dir := trainNet(t, "resnet21", adapt(t, "resnet21", []int{32, 32, 3}, 10), 1e-3, "sample", data, all, nil)
+	checkExact(t, dir, data.Test)
+	checkExactBN(t, dir, data.Test, "fc")
+	if testing.Short() {
+		return
+	}
+	data = resizedData(t, 200, 100, 100, 64)
+	net := adapt(t, "resnet21", []int{64, 64, 3}, 10)
+	var binary []int
+	for l := 1; l < 20; l++ {
+		if l != 7 { // stem 0, stage 2 block 0: conv1 5, conv2 6, downsample 7
+			binary = append(binary, l)
+		}
+	}
+	mixed, err := schedule.Fixed(21, binary, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, trainNet(t, "resnet21", net, 1e-3, "sample", data, mixed, quant.MeanScaledSign), data.Test)
+}
+
+// TestExportErrors: networks the format cannot hold, and runs whose
+// network cannot be rebuilt, are refused with a reason.
+func TestExportErrors(t *testing.T) {
+	p, _ := models.Lookup("resnet20")
+	if _, err := export.FromValues(p.Network, make([]binnet.Mode, p.Network.NumBinarizable()), nil, nil, []float32{0}, []float32{1}, "x"); err == nil ||
+		!strings.Contains(err.Error(), "variable /model/conv1/weights is missing") {
+		t.Errorf("resnet20 without variables: %v", err)
+	}
+	if _, err := export.FromValues(p.Network, make([]binnet.Mode, 3), nil, nil, []float32{0}, []float32{1}, "x"); err == nil ||
+		!strings.Contains(err.Error(), "3 layer modes for 20") {
+		t.Errorf("resnet20 with 3 modes: %v", err)
 	}
 }

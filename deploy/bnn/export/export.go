@@ -1,10 +1,11 @@
 // Package export turns a binnet training run (checkpoint.bin and
-// results.json) of an MLP or a sequential conv network (cnn, vgg5, vgg9)
-// into a deployable .bnn model (see deploy/bnn): binarized layers as packed
-// sign bits, batch norm, bias and quantizer scales folded into one scale and
-// offset per output unit or channel, float layers as float32, max pooling
-// and flatten as they are. Residual networks (resnet20, resnet21) are not
-// supported yet.
+// results.json) of an MLP, a conv network (cnn, vgg5, vgg9) or a residual
+// network (resnet20, resnet21), as its preset builds it or adapted to
+// another input size and number of classes (models.Adaptable), into a
+// deployable .bnn model (see deploy/bnn): binarized layers as packed sign
+// bits, batch norm, bias and quantizer scales folded into one scale and
+// offset per output unit or channel, float layers as float32, max pooling,
+// flatten, residual adds and global average pooling as they are.
 //
 // Unlike deploy/bnn and deploy/runtime, this package depends on GoMLX (it
 // reads GoMLX tensors); deployments only need the other two.
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/binnet/binnet/binnet"
@@ -63,11 +65,60 @@ func ReadRun(dir string) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
+	if preset.Network, err = runNetwork(res.Network, preset, ck.Values); err != nil {
+		return nil, fmt.Errorf("export: %s: %w", dir, err)
+	}
 	modes, err := lastModes(res, ck, preset.Network.NumBinarizable())
 	if err != nil {
 		return nil, fmt.Errorf("export: %s: %w", dir, err)
 	}
 	return &Run{Dir: dir, Results: res, Checkpoint: ck, Preset: preset, Quantizer: q, Modes: modes}, nil
+}
+
+// runNetwork returns the network a run trained, whose name results.json
+// records: the preset's, or the preset's network adapted (as binnet train
+// does for image folders, models.Adaptable) to the input shape that ends
+// the name (e.g. "resnet21-64x64x3") and to the number of classes of the
+// checkpoint's classifier.
+func runNetwork(name string, preset models.Preset, values map[string]*tensors.Tensor) (models.Network, error) {
+	net := preset.Network
+	if name == "" || name == net.Name() {
+		return net, nil
+	}
+	ad, ok := net.(models.Adaptable)
+	if !ok {
+		return nil, fmt.Errorf("results.json names the network %s; preset %s builds %s and cannot be adapted", name, preset.Name, net.Name())
+	}
+	var shape []int
+	_, dims, _ := strings.Cut(strings.TrimPrefix(name, strings.SplitN(net.Name(), "-", 2)[0]), "-")
+	for d := range strings.SplitSeq(dims, "x") {
+		v, err := strconv.Atoi(d)
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("results.json names the network %s: no input shape [height x width x channels] after the %s preset's name", name, preset.Name)
+		}
+		shape = append(shape, v)
+	}
+	adapted, err := ad.Adapt(shape, net.NumClasses())
+	if err != nil {
+		return nil, err
+	}
+	// The classifier is the last weighted step; its weights are [in, classes].
+	steps, err := plan(adapted)
+	if err != nil {
+		return nil, err
+	}
+	classifier := steps[len(steps)-1].scope
+	t, ok := values["/model/"+classifier+"/weights"]
+	if !ok || t.Shape().Rank() != 2 {
+		return nil, fmt.Errorf("network %s: the checkpoint has no classifier weights /model/%s/weights [inputs, classes]", name, classifier)
+	}
+	if adapted, err = ad.Adapt(shape, t.Shape().Dimensions[1]); err != nil {
+		return nil, err
+	}
+	if adapted.Name() != name {
+		return nil, fmt.Errorf("results.json names the network %s; adapting preset %s to %v gives %s", name, preset.Name, shape, adapted.Name())
+	}
+	return adapted, nil
 }
 
 // lastModes returns the modes of the checkpoint's last epoch, from its
@@ -134,14 +185,51 @@ func Normalization(dataset string, inputShape []int) (mean, std []float32, err e
 // step is one layer of a network's deployed sequence.
 type step struct {
 	kind  bnn.Kind
-	scope string // weighted layers: the scope of the weights and bias, e.g. "conv1"
+	scope string // weighted layers: the scope of the weights and bias, e.g. "conv1" or "layer2_block0/conv1"
+	name  string // the .bnn layer's name (at most 16 bytes): the scope, or e.g. "l2b0.conv1"; "" for the scope
 	bn    string // the batch norm that follows, e.g. "bn1" ("" for none)
 	bias  bool   // the layer has a bias variable
 	relu  bool
 	units int // dense units, conv channels
-	// conv2d and maxpool2d
+	// conv2d and maxpool2d; add: stride = the residual's subsampling
 	k, stride int
 	pad       uint8
+	// from, residual: bnn.Layer.From and Residual; offset: the residual's
+	// channel offset (add)
+	from, residual, offset int
+}
+
+// resnetBlock appends the steps of one basic block of a ResNet (two 3x3
+// convs with batch norm, the first with the given stride, and a ReLU after
+// the add) to steps and returns them. The block's input is the output of
+// steps[len(steps)-1] (layer len(steps)). in and planes are the channels
+// of its input and output. The shortcut is the input itself (stride 1, same
+// channels), or an option-A shortcut (subsampled by stride, channels
+// zero-padded half on each side, models.ResNetCIFAR), or with downsample a
+// 1x1 strided conv and its batch norm reading the block's input
+// (models.ResNet18).
+//
+// The layers are named after the block, e.g. "l2b0.conv1" for the scope
+// "layer2_block0/conv1" (.bnn names have at most 16 bytes).
+func resnetBlock(steps []step, stage, blk, in, planes, stride int, downsample bool) []step {
+	scope := fmt.Sprintf("layer%d_block%d/", stage, blk)
+	short := fmt.Sprintf("l%db%d.", stage, blk)
+	x := len(steps) // the layer whose output is the block's input
+	steps = append(steps,
+		step{kind: bnn.Conv2D, scope: scope + "conv1", name: short + "conv1", bn: scope + "bn1", relu: true, units: planes, k: 3, stride: stride, pad: bnn.PadSame},
+		step{kind: bnn.Conv2D, scope: scope + "conv2", name: short + "conv2", bn: scope + "bn2", units: planes, k: 3, stride: 1, pad: bnn.PadSame})
+	switch {
+	case stride == 1 && in == planes:
+		return append(steps, step{kind: bnn.Add, name: short + "add", relu: true, stride: 1, residual: x})
+	case !downsample:
+		extra := planes - in
+		return append(steps, step{kind: bnn.Add, name: short + "add", relu: true, stride: stride, residual: x, offset: extra / 2})
+	}
+	conv2 := len(steps)
+	return append(steps,
+		step{kind: bnn.Conv2D, scope: scope + "downsample", name: short + "downsample", bn: scope + "downsample_bn", units: planes,
+			k: 1, stride: stride, pad: bnn.PadValid, from: x},
+		step{kind: bnn.Add, name: short + "add", relu: true, stride: 1, from: conv2, residual: bnn.Previous})
 }
 
 // plan returns the layers of net in build order (the order of its
@@ -161,8 +249,8 @@ func plan(net models.Network) ([]step, error) {
 		return []step{
 			{kind: bnn.Conv2D, scope: "conv1", bn: "bn1", bias: true, relu: true, units: 32, k: 3, stride: 1, pad: bnn.PadSame},
 			{kind: bnn.Conv2D, scope: "conv2", bn: "bn2", bias: true, relu: true, units: 64, k: 3, stride: 1, pad: bnn.PadSame},
-			{kind: bnn.MaxPool2D, k: 2, stride: 2, pad: bnn.PadValid},
-			{kind: bnn.Flatten},
+			{kind: bnn.MaxPool2D, name: "maxpool", k: 2, stride: 2, pad: bnn.PadValid},
+			{kind: bnn.Flatten, name: "flatten"},
 			{kind: bnn.Dense, scope: "dense3", bn: "bn3", bias: true, units: n.Classes},
 		}, nil
 	case models.VGG:
@@ -177,24 +265,66 @@ func plan(net models.Network) ([]step, error) {
 				steps = append(steps, step{kind: bnn.Conv2D, scope: fmt.Sprintf("conv%d", k), bn: fmt.Sprintf("bn%d", k),
 					bias: true, relu: true, units: ch, k: 3, stride: 1, pad: bnn.PadSame})
 			}
-			steps = append(steps, step{kind: bnn.MaxPool2D, k: 2, stride: 2, pad: bnn.PadValid})
+			steps = append(steps, step{kind: bnn.MaxPool2D, name: "maxpool", k: 2, stride: 2, pad: bnn.PadValid})
 		}
-		steps = append(steps, step{kind: bnn.Flatten})
+		steps = append(steps, step{kind: bnn.Flatten, name: "flatten"})
 		for i, units := range append(append([]int(nil), n.Hidden...), n.Classes) {
 			k++
 			steps = append(steps, step{kind: bnn.Dense, scope: fmt.Sprintf("dense%d", k), bn: fmt.Sprintf("bn%d", k),
 				bias: true, relu: i < len(n.Hidden), units: units})
 		}
 		return steps, nil
-	case models.ResNetCIFAR, models.ResNet18:
-		return nil, fmt.Errorf("export: %s is a residual network: its shortcut additions (and global average pooling) are not "+
-			"supported by the .bnn format and deploy/runtime yet, which run sequential networks only (MLPs, cnn, vgg5, vgg9)", net.Name())
+	case models.ResNetCIFAR:
+		// models.ResNetCIFAR.Logits: conv3x3-16 stem (batch norm, ReLU),
+		// three stages of basic blocks (16, 32, 64 channels; the first
+		// block of stages 2 and 3 with stride 2 and an option-A shortcut),
+		// global average pooling, a dense classifier with a bias and no
+		// batch norm. Convolutions have no bias.
+		steps := []step{{kind: bnn.Conv2D, scope: "conv1", bn: "bn1", relu: true, units: 16, k: 3, stride: 1, pad: bnn.PadSame}}
+		in := 16
+		for stage, planes := range []int{16, 32, 64} {
+			for blk := 0; blk < n.BlocksPerStage; blk++ {
+				stride := 1
+				if stage > 0 && blk == 0 {
+					stride = 2
+				}
+				steps = resnetBlock(steps, stage+1, blk, in, planes, stride, false)
+				in = planes
+			}
+		}
+		return append(steps, step{kind: bnn.GlobalAvgPool, name: "avgpool"},
+			step{kind: bnn.Dense, scope: "linear", bias: true, units: n.Classes}), nil
+	case models.ResNet18:
+		// models.ResNet18.Logits: conv7x7-64 stride 2 stem (batch norm,
+		// ReLU), max pooling 3x3 stride 2 padding 1, four stages of two
+		// basic blocks (64, 128, 256, 512 channels; stages 2-4 start with
+		// stride 2 and a 1x1 stride-2 downsampling conv with batch norm on
+		// the shortcut), global average pooling, a dense classifier with a
+		// bias and no batch norm. Convolutions have no bias.
+		steps := []step{
+			{kind: bnn.Conv2D, scope: "conv1", bn: "bn1", relu: true, units: 64, k: 7, stride: 2, pad: bnn.PadSame},
+			{kind: bnn.MaxPool2D, name: "maxpool", k: 3, stride: 2, pad: bnn.PadSame},
+		}
+		in := 64
+		for stage, planes := range []int{64, 128, 256, 512} {
+			for blk := 0; blk < 2; blk++ {
+				stride := 1
+				if stage > 0 && blk == 0 {
+					stride = 2
+				}
+				steps = resnetBlock(steps, stage+1, blk, in, planes, stride, true)
+				in = planes
+			}
+		}
+		return append(steps, step{kind: bnn.GlobalAvgPool, name: "avgpool"},
+			step{kind: bnn.Dense, scope: "fc", bias: true, units: n.Classes}), nil
 	}
-	return nil, fmt.Errorf("export: network %s (%T) cannot be exported: the .bnn format runs MLPs, cnn, vgg5 and vgg9", net.Name(), net)
+	return nil, fmt.Errorf("export: network %s (%T) cannot be exported: the .bnn format runs MLPs, cnn, vgg5, vgg9, resnet20 and resnet21", net.Name(), net)
 }
 
-// FromValues builds the deployable model of a network (an MLP, models.SmallCNN
-// or models.VGG) from its variables (by path, as training.Checkpoint.Values
+// FromValues builds the deployable model of a network (an MLP,
+// models.SmallCNN, models.VGG, models.ResNetCIFAR or models.ResNet18, as
+// built or adapted to another input shape or number of classes) from its variables (by path, as training.Checkpoint.Values
 // holds them), the mode of each binarizable layer, the quantizer binary
 // layers used, and the input normalization (one mean and std, or one per
 // input channel).
@@ -212,9 +342,14 @@ func plan(net models.Network) ([]step, error) {
 //	y = (r*alpha) * s + (beta + r*(b - running_mean))
 //
 // so the .bnn layer stores scale = r*alpha and offset = beta + r*(b -
-// running_mean), computed in float64 and rounded to float32. A convolution's
-// output o is its channel o at every position; its weights [kh, kw, in, out]
-// become one row per output channel over (dy, dx, c).
+// running_mean), computed in float64 and rounded to float32; a layer without
+// batch norm (the ResNets' classifiers) stores scale = alpha and offset = b.
+// A convolution's output o is its channel o at every position; its weights
+// [kh, kw, in, out] become one row per output channel over (dy, dx, c).
+// Residual blocks become their convs, then an add layer (ReLU) reading the
+// block's input, subsampled and zero-padded in channels (option A), or the
+// output of the 1x1 downsampling conv, which reads the block's input; global
+// average pooling precedes the classifier.
 func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, values map[string]*tensors.Tensor, mean, std []float32, name string) (*bnn.Model, error) {
 	steps, err := plan(net)
 	if err != nil {
@@ -245,15 +380,22 @@ func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, valu
 		return out, nil
 	}
 	m := &bnn.Model{Name: name, InputShape: net.InputShape(), InputMean: mean, InputStd: std}
-	shape := m.InputShape
+	shapes := [][]int{m.InputShape} // the input and each layer's output
 	binarizable := 0
-	for _, st := range steps {
-		l := bnn.Layer{Kind: st.kind}
-		if st.kind == bnn.MaxPool2D {
-			l.Name, l.KernelH, l.KernelW, l.Stride, l.Padding = "maxpool", st.k, st.k, st.stride, st.pad
+	for i, st := range steps {
+		l := bnn.Layer{Kind: st.kind, Name: st.name, From: st.from, Residual: st.residual}
+		if l.Name == "" {
+			l.Name = st.scope
 		}
-		if st.kind == bnn.Flatten {
-			l.Name = "flatten"
+		shape := shapes[bnn.ActivationOf(i, st.from)]
+		switch st.kind {
+		case bnn.MaxPool2D:
+			l.KernelH, l.KernelW, l.Stride, l.Padding = st.k, st.k, st.stride, st.pad
+		case bnn.Add:
+			l.Stride, l.ChannelOffset = st.stride, st.offset
+			if st.relu {
+				l.Activation = bnn.ReLU
+			}
 		}
 		if st.kind.HasWeights() {
 			if binarizable >= len(modes) {
@@ -288,13 +430,18 @@ func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, valu
 					return nil, err
 				}
 			}
-			var bnv [4][]float64
-			for k, v := range []string{"gamma", "beta", "running_mean", "running_var"} {
-				if bnv[k], err = get("/model/"+st.bn+"/"+v, out); err != nil {
-					return nil, err
+			// Without batch norm (the ResNets' classifiers): gamma 1, beta
+			// 0, and r = 1 exactly (running statistics 0 and 1 - eps).
+			gamma, beta, rmean, rvar := ones(out), make([]float64, out), make([]float64, out), ones(out)
+			if st.bn != "" {
+				var bnv [4][]float64
+				for k, v := range []string{"gamma", "beta", "running_mean", "running_var"} {
+					if bnv[k], err = get("/model/"+st.bn+"/"+v, out); err != nil {
+						return nil, err
+					}
 				}
+				gamma, beta, rmean, rvar = bnv[0], bnv[1], bnv[2], bnv[3]
 			}
-			gamma, beta, rmean, rvar := bnv[0], bnv[1], bnv[2], bnv[3]
 			// Row o holds the weights of output o (the format's layout); the
 			// variable is [in, out] (dense) or [kh, kw, cin, out] (conv),
 			// whose first axes flatten to the fan-in in the format's order.
@@ -304,15 +451,12 @@ func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, valu
 					wt[o*in+r] = float32(w[r*out+o])
 				}
 			}
-			l.Name, l.Inputs, l.Outputs = st.scope, in, out
+			l.Inputs, l.Outputs = in, out
 			l.Scale, l.Offset = make([]float32, out), make([]float32, out)
 			if st.relu {
 				l.Activation = bnn.ReLU
 			}
-			alpha := make([]float64, out)
-			for o := range alpha {
-				alpha[o] = 1
-			}
+			alpha := ones(out)
 			if mode.IsBinary() {
 				l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(wt, in, out)
 				if q.Scaled() {
@@ -328,16 +472,22 @@ func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, valu
 				l.Encoding, l.Weights = bnn.Float32, wt
 			}
 			for o := 0; o < out; o++ {
-				r := gamma[o] / math.Sqrt(rvar[o]+BatchNormEpsilon)
+				r := 1.0
+				if st.bn != "" {
+					r = gamma[o] / math.Sqrt(rvar[o]+BatchNormEpsilon)
+				}
 				l.Scale[o] = float32(r * alpha[o])
 				l.Offset[o] = float32(beta[o] + r*(bias[o]-rmean[o]))
 			}
 		}
 		next, err := l.OutputShape(shape)
+		if err == nil && st.kind == bnn.Add {
+			err = l.ResidualFits(shape, shapes[bnn.ActivationOf(i, st.residual)])
+		}
 		if err != nil {
 			return nil, fmt.Errorf("export: layer %s of %s: %w", l.Name, net.Name(), err)
 		}
-		shape = next
+		shapes = append(shapes, next)
 		m.Layers = append(m.Layers, l)
 	}
 	if binarizable != len(modes) {
@@ -347,4 +497,12 @@ func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, valu
 		return nil, err
 	}
 	return m, nil
+}
+
+func ones(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
 }
