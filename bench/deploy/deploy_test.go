@@ -4,6 +4,7 @@
 //
 //	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go test ./bench/deploy -bench . -run '^$'
 //	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd BINNET_BENCH=1 go test ./bench/deploy -run TestTable -v   # the Markdown table of docs/deploy.md
+//	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd BINNET_BENCH=1 go test ./bench/deploy -run TestMemory -v  # resident memory (memory_test.go)
 //
 // BINNET_BENCH_NETS=cnn,vgg5 restricts both to some networks (names below).
 package deploy
@@ -39,6 +40,8 @@ type pair struct {
 	rtFloat  *runtime.Network // the same network with float32 weights in deploy/runtime
 	bnnBytes int              // .bnn file size
 	f32Bytes int              // the float32 variables of the GoMLX model
+	bnnFile  []byte           // the .bnn file, every binarizable layer binary
+	f32File  []byte           // the .bnn file with float32 weights (rtFloat's model)
 }
 
 var pairs = map[string]*pair{}
@@ -47,22 +50,8 @@ func getPair(tb testing.TB, name string, net models.Network) *pair {
 	if p, ok := pairs[name]; ok {
 		return p
 	}
-	b, err := backend.Shared()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	store := model.NewStore()
-	store.SetRNGStateFromSeed(1)
+	store, exec := floatExec(tb, net)
 	modes := make([]binnet.Mode, net.NumBinarizable()) // float: GoMLX runs the float network
-	exec := model.MustNewExec(b, store, func(scope *model.Scope, x *Node) *Node {
-		if os.Getenv("BINNET_LIVE") != "" {
-			layers.LiveVariables(scope, x.Graph())
-		}
-		ctl := layers.NewControl(false).WithModes(modes...)
-		return net.Logits(scope.In("model"), ctl, x)
-	})
-	// One run initializes the variables (random, PyTorch's initialization).
-	exec.MustExec(tensors.FromFlatDataAndDimensions(make([]float32, inputSize(net)), dims(net, 1)...))[0].FinalizeAll()
 	values := map[string]*tensors.Tensor{}
 	f32 := 0
 	r := rand.New(rand.NewPCG(1, 2))
@@ -107,9 +96,36 @@ func getPair(tb testing.TB, name string, net models.Network) *pair {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &pair{name: name, net: net, exec: exec, rt: rt, rtFloat: rtFloat, bnnBytes: len(enc), f32Bytes: f32}
+	encFloat, err := bnn.Encode(mf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &pair{name: name, net: net, exec: exec, rt: rt, rtFloat: rtFloat, bnnBytes: len(enc), f32Bytes: f32,
+		bnnFile: enc, f32File: encFloat}
 	pairs[name] = p
 	return p
+}
+
+// floatExec builds GoMLX's float inference of net (every layer float) on the
+// shared backend and runs it once, which initializes its variables (random,
+// PyTorch's initialization, seed 1).
+func floatExec(tb testing.TB, net models.Network) (*model.Store, *model.Exec) {
+	b, err := backend.Shared()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store := model.NewStore()
+	store.SetRNGStateFromSeed(1)
+	modes := make([]binnet.Mode, net.NumBinarizable())
+	exec := model.MustNewExec(b, store, func(scope *model.Scope, x *Node) *Node {
+		if os.Getenv("BINNET_LIVE") != "" {
+			layers.LiveVariables(scope, x.Graph())
+		}
+		ctl := layers.NewControl(false).WithModes(modes...)
+		return net.Logits(scope.In("model"), ctl, x)
+	})
+	exec.MustExec(tensors.FromFlatDataAndDimensions(make([]float32, inputSize(net)), dims(net, 1)...))[0].FinalizeAll()
+	return store, exec
 }
 
 type network struct {
@@ -122,6 +138,7 @@ var allNetworks = []network{
 	{"mlp-4096", models.MLP{Inputs: 784, Hidden: []int{4096, 4096}, Classes: 10}},
 	{"cnn", preset("cnn")},
 	{"vgg5", preset("vgg5")},
+	{"resnet20", preset("resnet20")},
 }
 
 func preset(name string) models.Network {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/binnet/binnet/deploy/bnn"
@@ -44,11 +45,13 @@ type layer struct {
 	kh, kw, stride, ph, pw int
 	inH, inW, inC          int
 	outH, outW             int
-	// Conv2D weights, transposed for the kernels: blocks of 64 output
-	// channels; block k holds, for each tap t (0..in-1, in the file's order
-	// (dy*kw+dx)*inC + c), one word whose bit j is the sign of the weight
-	// from tap t to channel 64k+j (binary: cbits[k*in+t]), or the float
-	// weights [tap][out] (float: cw[t*out+o]).
+	// Binary dense and conv2d weights, transposed for the kernels
+	// (denseColumns): blocks of 64 outputs; block k holds, for each input or
+	// tap t (0..in-1, a conv's in the file's order (dy*kw+dx)*inC + c), one
+	// word whose bit j is the sign of the weight from t to output 64k+j
+	// (cbits[k*in+t]); dense layers with few outputs keep their rows (bits,
+	// cbits nil: see compactColumns). Float conv2d: the weights [tap][out]
+	// (cw[t*out+o]).
 	cbits  []uint64
 	blocks int
 	cw     []float32
@@ -62,25 +65,31 @@ type layer struct {
 
 // Network is a loaded model ready to run.
 type Network struct {
-	model  *bnn.Model
-	layers []layer
-	width  int   // widest activation, padded to 64
-	accLen int   // accumulator values a conv layer needs
-	taps   int   // most window taps of a conv or pool layer
-	slotOf []int // activation number -> activation buffer (see assignSlots)
-	slots  int   // activation buffers per example
-	pool   sync.Pool
+	model     *bnn.Model // the model without the sign bits the layers hold as column blocks (see Model)
+	layers    []layer
+	width     int   // widest activation, padded to 64
+	accLen    int   // accumulator values a conv layer needs
+	taps      int   // most window taps of a conv or pool layer
+	slotOf    []int // activation number -> activation buffer (see assignSlots)
+	slots     int   // activation buffers per example
+	first     int   // the first layer LogitsBatch runs layer by layer (see prepareBatch)
+	batch     int   // examples LogitsBatch runs layer by layer at once
+	bwidth    int   // values per example of its buffers, padded to 64
+	pool      sync.Pool
+	batchPool sync.Pool
 }
 
 // scratch holds one example's activations: slots buffers (two for
 // sequential networks) padded to a multiple of 64 with zeros past the live
-// values, the negated input for the SIMD dense kernel, the accumulators and
-// window taps of conv layers.
+// values (LogitsBatch: two buffers of n.batch examples, n.bwidth values
+// each), the negated input for the SIMD per-example dense kernel, the batch
+// dense kernel's scratch, the accumulators and window taps of conv layers.
 type scratch struct {
-	bufs [][]float32
-	neg  []float32
-	acc  []float32
-	taps []tap
+	bufs  [][]float32
+	neg   []float32
+	dense *denseScratch
+	acc   []float32
+	taps  []tap
 }
 
 // tap is an in-bounds position of a window: x is the offset of its first
@@ -119,7 +128,9 @@ func New(m *bnn.Model) (*Network, error) {
 			ly.size *= d
 		}
 		switch l.Kind {
-		case bnn.Dense, bnn.Flatten:
+		case bnn.Flatten:
+		case bnn.Dense:
+			prepareDense(&ly, l) // binary: column blocks, or the rows where blocks would be larger (few outputs)
 		case bnn.Add:
 			prepareAdd(&ly, l, in, shapes[reads[1]], reads[1])
 		case bnn.GlobalAvgPool:
@@ -145,14 +156,63 @@ func New(m *bnn.Model) (*Network, error) {
 	}
 	n.width = pad64(width)
 	n.assignSlots()
-	n.pool.New = func() any {
-		s := &scratch{neg: make([]float32, n.width), acc: make([]float32, n.accLen), taps: make([]tap, 0, n.taps)}
-		for range n.slots {
-			s.bufs = append(s.bufs, make([]float32, n.width))
+	n.prepareBatch()
+	n.pool.New = func() any { return n.newScratch(n.slots, 1, n.width) }
+	n.batchPool.New = func() any { return n.newScratch(2, n.batch, n.bwidth) }
+	// Keep the model without the sign rows of the layers held as column
+	// blocks: the network holds each layer's signs once (Model rebuilds the
+	// rows).
+	mm := *m
+	mm.Layers = slices.Clone(m.Layers)
+	for i := range mm.Layers {
+		if heldAsColumns(&n.layers[i]) {
+			mm.Layers[i].Bits = nil
 		}
-		return s
 	}
+	n.model = &mm
 	return n, nil
+}
+
+// newScratch allocates a scratch with bufs buffers of examples*width values.
+func (n *Network) newScratch(bufs, examples, width int) *scratch {
+	s := &scratch{neg: make([]float32, n.width), dense: newDenseScratch(examples),
+		acc: make([]float32, n.accLen), taps: make([]tap, 0, n.taps)}
+	for range bufs {
+		s.bufs = append(s.bufs, make([]float32, examples*width))
+	}
+	return s
+}
+
+// prepareBatch chooses how LogitsBatch runs: from n.first on, layer by
+// layer over blocks of n.batch examples, where n.first is the first binary
+// dense layer held as column blocks such that every layer from it on reads
+// the previous layer's output (no residual add); the layers before it, and
+// every layer when there is no such layer (n.first = len(n.layers)), one
+// example at a time. Blocks have up to 48 examples (a multiple of the batch
+// kernel's group of 3), fewer for wide activations (at most 2^18 values per
+// buffer).
+func (n *Network) prepareBatch() {
+	n.first = len(n.layers)
+	for i := len(n.layers) - 1; i >= 0; i-- {
+		l := &n.layers[i]
+		if l.src != i || l.kind == bnn.Add {
+			break
+		}
+		if l.kind == bnn.Dense && heldAsColumns(l) {
+			n.first = i
+		}
+	}
+	n.bwidth = 64
+	if n.first < len(n.layers) {
+		n.bwidth = pad64(n.model.InputSize())
+		if n.first > 0 {
+			n.bwidth = pad64(n.layers[n.first-1].size)
+		}
+		for _, l := range n.layers[n.first:] {
+			n.bwidth = max(n.bwidth, pad64(l.size))
+		}
+	}
+	n.batch = max(denseBatchGroup, min(48, 1<<18/n.bwidth)/denseBatchGroup*denseBatchGroup)
 }
 
 // assignSlots gives each activation a buffer: the model's input and each
@@ -203,15 +263,7 @@ func (n *Network) assignSlots() {
 func prepareConv(ly *layer, l *bnn.Layer) {
 	ly.blocks = (ly.out + 63) / 64
 	if ly.binary {
-		ly.cbits = make([]uint64, ly.blocks*ly.in)
-		for o := 0; o < ly.out; o++ {
-			for t := 0; t < ly.in; t++ {
-				if l.Sign(o, t) > 0 {
-					ly.cbits[(o/64)*ly.in+t] |= 1 << uint(o%64)
-				}
-			}
-		}
-		ly.bits = nil
+		ly.cbits, ly.bits = denseColumns(l.Bits, ly.words, ly.in, ly.out), nil
 		return
 	}
 	ly.cw = make([]float32, ly.in*ly.out)
@@ -225,8 +277,18 @@ func prepareConv(ly *layer, l *bnn.Layer) {
 
 func pad64(n int) int { return (n + 63) &^ 63 }
 
-// Model returns the model the network runs.
-func (n *Network) Model() *bnn.Model { return n.model }
+// Model returns the model the network runs (a copy: the sign rows of the
+// layers held as column blocks are rebuilt from them).
+func (n *Network) Model() *bnn.Model {
+	m := *n.model
+	m.Layers = slices.Clone(n.model.Layers)
+	for i := range m.Layers {
+		if l := &n.layers[i]; heldAsColumns(l) {
+			m.Layers[i].Bits = signRows(l)
+		}
+	}
+	return &m
+}
 
 // InputSize returns the input values of one example.
 func (n *Network) InputSize() int { return n.model.InputSize() }
@@ -305,12 +367,16 @@ func argmax(v []float32) int {
 // forward runs one example through every layer into out. Activations live
 // in the buffers assignSlots chose, zero past their values up to a multiple
 // of 64 (the dense kernels read whole 64-value words).
-func (n *Network) forward(s *scratch, x, out []float32) {
+func (n *Network) forward(s *scratch, x, out []float32) { n.forwardN(s, x, len(n.layers), out) }
+
+// forwardN runs one example through the first k layers and writes the k-th
+// layer's output into out.
+func (n *Network) forwardN(s *scratch, x []float32, k int, out []float32) {
 	in := s.bufs[n.slotOf[0]]
 	copy(in, x)
 	clear(in[len(x):pad64(len(x))])
-	last := len(n.layers) - 1
-	for li := range n.layers {
+	last := k - 1
+	for li := range n.layers[:k] {
 		l := &n.layers[li]
 		cur := s.bufs[n.slotOf[l.src]]
 		if l.kind == bnn.Flatten { // channels-last activations are already flat
@@ -319,31 +385,101 @@ func (n *Network) forward(s *scratch, x, out []float32) {
 			}
 			continue
 		}
-		var next []float32
+		var next, res []float32
 		dst := out
 		if li < last {
 			next = s.bufs[n.slotOf[li+1]]
 			dst = next[:l.size]
 		}
-		switch {
-		case l.kind == bnn.Conv2D && l.binary:
-			binaryConvLayer(l, s, cur, dst)
-		case l.kind == bnn.Conv2D:
-			floatConvLayer(l, s, cur, dst)
-		case l.kind == bnn.MaxPool2D:
-			maxPoolLayer(l, s, cur, dst)
-		case l.kind == bnn.Add:
-			addLayer(l, cur, s.bufs[n.slotOf[l.res]], dst)
-		case l.kind == bnn.GlobalAvgPool:
-			avgPoolLayer(l, cur, dst)
-		case l.binary:
-			binaryLayer(l, cur, s.neg, dst)
-		default:
-			floatLayer(l, cur, dst)
+		if l.kind == bnn.Add {
+			res = s.bufs[n.slotOf[l.res]]
 		}
+		layerForward(l, s, cur, res, dst)
 		if li < last {
 			clear(next[l.size:pad64(l.size)])
 		}
+	}
+}
+
+// layerForward runs layer l (not a flatten) on one example: input cur,
+// residual res (add layers), output dst.
+func layerForward(l *layer, s *scratch, cur, res, dst []float32) {
+	switch {
+	case l.kind == bnn.Conv2D && l.binary:
+		binaryConvLayer(l, s, cur, dst)
+	case l.kind == bnn.Conv2D:
+		floatConvLayer(l, s, cur, dst)
+	case l.kind == bnn.MaxPool2D:
+		maxPoolLayer(l, s, cur, dst)
+	case l.kind == bnn.Add:
+		addLayer(l, cur, res, dst)
+	case l.kind == bnn.GlobalAvgPool:
+		avgPoolLayer(l, cur, dst)
+	case l.binary:
+		binaryLayer(l, cur, s, dst)
+	default:
+		floatLayer(l, cur, dst)
+	}
+}
+
+// forwardBatch runs nb <= n.batch examples (x: nb*InputSize values) into out
+// (nb*NumClasses values): the layers before n.first one example at a time,
+// as in forward (their activations stay in cache); from n.first on, layer
+// by layer over the nb examples (s's two buffers, n.bwidth values per
+// example): binary dense layers held as column blocks with the batch
+// kernel, which reads each weight word once per group of 3 examples, the
+// others one example at a time. Same results as forward, bit for bit.
+func (n *Network) forwardBatch(s, one *scratch, x []float32, nb int, out []float32) {
+	in, classes := n.InputSize(), n.NumClasses()
+	if n.first == len(n.layers) {
+		for e := 0; e < nb; e++ {
+			n.forward(one, x[e*in:(e+1)*in], out[e*classes:(e+1)*classes])
+		}
+		return
+	}
+	w := n.bwidth
+	cur, next := s.bufs[0][:nb*w], s.bufs[1][:nb*w]
+	size := in // values of the first batched layer's input
+	if n.first > 0 {
+		size = n.layers[n.first-1].size
+	}
+	for e := 0; e < nb; e++ {
+		row := cur[e*w : (e+1)*w]
+		if n.first > 0 {
+			n.forwardN(one, x[e*in:(e+1)*in], n.first, row[:size])
+		} else {
+			copy(row, x[e*in:(e+1)*in])
+		}
+		clear(row[size:pad64(size)])
+	}
+	last := len(n.layers) - 1
+	for li := n.first; li <= last; li++ {
+		l := &n.layers[li]
+		if l.kind == bnn.Flatten {
+			if li == last {
+				for e := 0; e < nb; e++ {
+					copy(out[e*classes:(e+1)*classes], cur[e*w:e*w+l.size])
+				}
+			}
+			continue
+		}
+		dst, stride := next, w
+		if li == last {
+			dst, stride = out, classes
+		}
+		if l.kind == bnn.Dense && heldAsColumns(l) {
+			denseBatchLayer(l, cur, w, nb, dst, stride, s.dense)
+		} else {
+			for e := 0; e < nb; e++ {
+				layerForward(l, s, cur[e*w:(e+1)*w], nil, dst[e*stride:e*stride+l.size])
+			}
+		}
+		if li < last {
+			for e := 0; e < nb; e++ {
+				clear(next[e*w+l.size : e*w+pad64(l.size)])
+			}
+		}
+		cur, next = next, cur
 	}
 }
 
@@ -377,16 +513,19 @@ func finish(l *layer, o int, z float32) float32 {
 }
 
 // binaryLayer: out[o] = act(scale[o]*z[o] + offset[o]) with z[o] the
-// add-only signed sum of binaryDot. x is padded with zeros to 64*words.
-func binaryLayer(l *layer, x, neg, out []float32) {
-	if useSIMD {
-		binarySums(l.bits, l.words, x[:64*l.words], neg[:64*l.words], out)
-	} else {
+// add-only signed sum of a dense kernel: the column kernel
+// (binaryDenseBatch, one example) or, for layers kept as rows, binarySums
+// (x padded with zeros to 64*words).
+func binaryLayer(l *layer, x []float32, s *scratch, out []float32) {
+	switch {
+	case l.cbits != nil:
+		binaryDenseBatch(l.cbits, l.in, l.out, x, l.in, 1, out, l.out, s.dense)
+	case useSIMD:
+		binarySums(l.bits, l.words, x[:64*l.words], s.neg[:64*l.words], out)
+	default:
 		binarySumsGeneric(l.bits, l.words, x[:64*l.words], out)
 	}
-	for o := range out {
-		out[o] = finish(l, o, out[o])
-	}
+	finishVec(out, out, l.scale, l.offset, l.relu)
 }
 
 // windowTaps lists the in-bounds positions of the window of output (oy, ox):
@@ -507,11 +646,13 @@ func (n *Network) LogitsBatchWorkers(x []float32, batch int, out []float32, work
 	}
 	out = out[:batch*classes]
 	run := func(from, to int) {
-		s := n.pool.Get().(*scratch)
-		for e := from; e < to; e++ {
-			n.forward(s, x[e*in:(e+1)*in], out[e*classes:(e+1)*classes])
+		s, one := n.batchPool.Get().(*scratch), n.pool.Get().(*scratch)
+		for e := from; e < to; e += n.batch {
+			nb := min(n.batch, to-e)
+			n.forwardBatch(s, one, x[e*in:(e+nb)*in], nb, out[e*classes:(e+nb)*classes])
 		}
-		n.pool.Put(s)
+		n.batchPool.Put(s)
+		n.pool.Put(one)
 	}
 	workers = min(max(workers, 1), batch)
 	if workers <= 1 {
