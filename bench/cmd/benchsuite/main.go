@@ -72,7 +72,7 @@ var (
 	flagSteps      = flag.Bool("steps", true, "run the training-step workloads")
 	flagEpoch      = flag.Bool("epoch", true, "run the end-to-end MNIST epoch workloads")
 	flagSens       = flag.Bool("sens", true, "run the sensitivity pre-training workload")
-	flagProfile    = flag.Bool("profile", true, "CPU-profile BenchmarkTrainStepMLP784 (go test) and include the top functions")
+	flagProfile    = flag.Bool("profile", true, "CPU-profile BenchmarkTrainStepMLP784/binary/stage (go test) and include the top functions")
 	flagEpochModel = flag.String("epoch-models", "mlp-300-100,mlp-784-784", "models of the end-to-end epoch workload")
 	flagOnly       = flag.String("only", "", "run only the step workloads whose name contains this (e.g. mlp-300-100)")
 	flagRender     = flag.String("render", "", "only rewrite -out from a JSON file of an earlier run (e.g. after editing analysis.md)")
@@ -356,8 +356,8 @@ func run() error {
 		}
 	}
 	if *flagProfile {
-		logf("CPU profile of BenchmarkTrainStepMLP784")
-		rep.Profile, rep.ProfileCmd, err = profile("TrainStepMLP784", "4s", false)
+		logf("CPU profile of BenchmarkTrainStepMLP784/binary/stage")
+		rep.Profile, rep.ProfileCmd, err = profile("TrainStepMLP784/binary/stage$", "4s", false)
 		if err != nil {
 			logf("profile failed: %v", err)
 			rep.Profile = "profile failed: " + err.Error()
@@ -1070,7 +1070,7 @@ func profile(bench, benchtime string, peek bool) (string, string, error) {
 	prof := filepath.Join(dir, "cpu.out")
 	bin := filepath.Join(dir, "training.test")
 	args := []string{"test", "-run", "^$", "-bench", bench, "-benchtime", benchtime, "-cpuprofile", prof, "-o", bin, "./binnet/training"}
-	cmdline := fmt.Sprintf("go test -run '^$' -bench %s -benchtime %s -cpuprofile cpu.out ./binnet/training", bench, benchtime)
+	cmdline := fmt.Sprintf("go test -run '^$' -bench '%s' -benchtime %s -cpuprofile cpu.out ./binnet/training", bench, benchtime)
 	cmd := exec.Command("go", args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
