@@ -38,6 +38,11 @@ type prefetched struct {
 	err error
 }
 
+// prefetchBuffers is the number of batch buffers prefetch cycles through:
+// the one being trained on, those waiting in the channel (prefetchBuffers-3)
+// and the one being filled, plus one spare.
+const prefetchBuffers = 5
+
 // augmentStream separates the augmentation draws from the shuffle's.
 const augmentStream = 0x9e3779b97f4a7c15
 
@@ -46,19 +51,28 @@ const augmentStream = 0x9e3779b97f4a7c15
 // the computation. Batch bi draws its augmentation from an rng seeded by
 // (seed, epoch, bi) alone: the batches are the same whatever the timing, and
 // a resumed run sees the same ones. stop ends the goroutine early.
+//
+// The batches' buffers are reused round-robin (prefetchBuffers of them), so
+// an epoch allocates a few batches instead of one per step. The receiver
+// must be done with a batch before it receives prefetchBuffers-2 more.
 func prefetch(src Source, perm []int, batchSize, numBatches int, seed, epoch uint64) (<-chan prefetched, func()) {
-	out := make(chan prefetched, 2)
+	out := make(chan prefetched, prefetchBuffers-3)
 	done := make(chan struct{})
 	size := exampleSize(src)
 	go func() {
 		defer close(out)
+		var ring [prefetchBuffers]prefetched
 		for bi := 0; bi < numBatches; bi++ {
 			idx := perm[bi*batchSize : min((bi+1)*batchSize, len(perm))]
-			b := prefetched{x: make([]float32, len(idx)*size), y: make([]int32, len(idx))}
+			b := &ring[bi%prefetchBuffers]
+			if cap(b.x) < len(idx)*size {
+				b.x, b.y = make([]float32, len(idx)*size), make([]int32, len(idx))
+			}
+			b.x, b.y = b.x[:len(idx)*size], b.y[:len(idx)]
 			rng := rand.New(rand.NewPCG(seed^augmentStream, epoch<<32|uint64(bi)))
 			b.err = src.Batch(idx, rng, b.x, b.y)
 			select {
-			case out <- b:
+			case out <- *b:
 			case <-done:
 				return
 			}
