@@ -245,34 +245,7 @@ func TestBatchKernelsAreAddOnly(t *testing.T) {
 				continue
 			}
 			found[fn.Name.Name] = true
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				switch e := n.(type) {
-				case *ast.BinaryExpr:
-					if e.Op == token.MUL || e.Op == token.QUO || e.Op == token.REM {
-						t.Errorf("%s: %s uses %s", fset.Position(e.Pos()), fn.Name.Name, e.Op)
-					}
-				case *ast.AssignStmt:
-					if e.Tok == token.MUL_ASSIGN || e.Tok == token.QUO_ASSIGN || e.Tok == token.REM_ASSIGN {
-						t.Errorf("%s: %s uses %s", fset.Position(e.Pos()), fn.Name.Name, e.Tok)
-					}
-				case *ast.CallExpr:
-					name := ""
-					switch f := e.Fun.(type) {
-					case *ast.Ident:
-						name = f.Name
-					case *ast.SelectorExpr:
-						if pkg, ok := f.X.(*ast.Ident); ok && (pkg.Name == "math" || pkg.Name == "archsimd") {
-							name = pkg.Name + "." + f.Sel.Name
-						} else {
-							name = f.Sel.Name
-						}
-					}
-					if !allowed[name] {
-						t.Errorf("%s: %s calls %s, which is not on the add-only list", fset.Position(e.Pos()), fn.Name.Name, name)
-					}
-				}
-				return true
-			})
+			checkAddOnly(t, fset, fn, allowed)
 		}
 	}
 	want := []string{"binaryDenseBatch", "binaryDenseBlock", "binaryDenseBlockGeneric", "binaryDenseGeneric", "binaryTotal", "binaryTotalGeneric", "binaryTree16"}

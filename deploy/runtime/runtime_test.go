@@ -453,34 +453,7 @@ func TestBinaryKernelsAreAddOnly(t *testing.T) {
 			}
 			kernels++
 			found[fn.Name.Name] = true
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				switch e := n.(type) {
-				case *ast.BinaryExpr:
-					if e.Op == token.MUL || e.Op == token.QUO || e.Op == token.REM {
-						t.Errorf("%s: %s uses %s", fset.Position(e.Pos()), fn.Name.Name, e.Op)
-					}
-				case *ast.AssignStmt:
-					if e.Tok == token.MUL_ASSIGN || e.Tok == token.QUO_ASSIGN || e.Tok == token.REM_ASSIGN {
-						t.Errorf("%s: %s uses %s", fset.Position(e.Pos()), fn.Name.Name, e.Tok)
-					}
-				case *ast.CallExpr:
-					name := ""
-					switch f := e.Fun.(type) {
-					case *ast.Ident:
-						name = f.Name
-					case *ast.SelectorExpr:
-						if pkg, ok := f.X.(*ast.Ident); ok && (pkg.Name == "math" || pkg.Name == "archsimd") {
-							name = pkg.Name + "." + f.Sel.Name
-						} else {
-							name = f.Sel.Name
-						}
-					}
-					if !allowed[name] {
-						t.Errorf("%s: %s calls %s, which is not on the add-only list", fset.Position(e.Pos()), fn.Name.Name, name)
-					}
-				}
-				return true
-			})
+			checkAddOnly(t, fset, fn, allowed)
 		}
 	}
 	for _, name := range []string{"binarySums", "binarySumsGeneric", "binaryConvBlock", "binaryConvBlock2", "binaryConvGeneric"} {
@@ -736,4 +709,40 @@ func TestResidualAgainstReference(t *testing.T) {
 	if seq.slots != 2 {
 		t.Errorf("sequential network: %d activation buffers, want 2", seq.slots)
 	}
+}
+
+// checkAddOnly fails t if kernel function fn multiplies, divides or takes a
+// remainder (of anything: weights, inputs or indices), or calls a function
+// that allowed does not list (math.* and archsimd.* by their qualified
+// names, methods by their names).
+func checkAddOnly(t *testing.T, fset *token.FileSet, fn *ast.FuncDecl, allowed map[string]bool) {
+	t.Helper()
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		switch e := n.(type) {
+		case *ast.BinaryExpr:
+			if e.Op == token.MUL || e.Op == token.QUO || e.Op == token.REM {
+				t.Errorf("%s: %s uses %s", fset.Position(e.Pos()), fn.Name.Name, e.Op)
+			}
+		case *ast.AssignStmt:
+			if e.Tok == token.MUL_ASSIGN || e.Tok == token.QUO_ASSIGN || e.Tok == token.REM_ASSIGN {
+				t.Errorf("%s: %s uses %s", fset.Position(e.Pos()), fn.Name.Name, e.Tok)
+			}
+		case *ast.CallExpr:
+			name := ""
+			switch f := e.Fun.(type) {
+			case *ast.Ident:
+				name = f.Name
+			case *ast.SelectorExpr:
+				if pkg, ok := f.X.(*ast.Ident); ok && (pkg.Name == "math" || pkg.Name == "archsimd") {
+					name = pkg.Name + "." + f.Sel.Name
+				} else {
+					name = f.Sel.Name
+				}
+			}
+			if !allowed[name] {
+				t.Errorf("%s: %s calls %s, which is not on the add-only list", fset.Position(e.Pos()), fn.Name.Name, name)
+			}
+		}
+		return true
+	})
 }
