@@ -80,20 +80,7 @@ func TestTrainCIFAR10Format(t *testing.T) {
 // (class folders of JPEG files, decoding, random resized crops, the network
 // rebuilt for 32x32 crops and 3 classes) on MNIST digits written as JPEGs.
 func TestTrainImageFolder(t *testing.T) {
-	train, test, err := datasets.Sample()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	classes := []string{"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"}
-	opts := imagefolder.WriteOptions{Width: 40, Height: 40, RGB: true}
-	tr, te := train.Slice(0, 48), test.Slice(0, 24)
-	if err := imagefolder.WriteFromGray(filepath.Join(root, "train"), classes, tr.Rows, tr.Cols, tr.Images, tr.Labels, opts); err != nil {
-		t.Fatal(err)
-	}
-	if err := imagefolder.WriteFromGray(filepath.Join(root, "val"), classes, te.Rows, te.Cols, te.Images, te.Labels, opts); err != nil {
-		t.Fatal(err)
-	}
+	root := writeDigitFolders(t, 48, 24)
 	bad := filepath.Join(root, "train", "n3", "broken.JPEG")
 	if err := os.WriteFile(bad, []byte("not a JPEG"), 0o644); err != nil {
 		t.Fatal(err)
@@ -174,4 +161,26 @@ func TestTrainPaddedMNIST(t *testing.T) {
 			t.Errorf("binnet %s: exit %d, stderr %q: want an error containing %q", strings.Join(args, " "), code, stderr, c.want)
 		}
 	}
+}
+
+// writeDigitFolders writes the first nTrain training and nTest test images
+// of the embedded sample as 40x40 RGB JPEGs in ImageNet's class-folder
+// layout (train/n0..n9, val/n0..n9) under a temporary folder it returns.
+func writeDigitFolders(t *testing.T, nTrain, nTest int) string {
+	t.Helper()
+	train, test, err := datasets.Sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	classes := []string{"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"}
+	opts := imagefolder.WriteOptions{Width: 40, Height: 40, RGB: true}
+	tr, te := train.Slice(0, nTrain), test.Slice(0, nTest)
+	if err := imagefolder.WriteFromGray(filepath.Join(root, "train"), classes, tr.Rows, tr.Cols, tr.Images, tr.Labels, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := imagefolder.WriteFromGray(filepath.Join(root, "val"), classes, te.Rows, te.Cols, te.Images, te.Labels, opts); err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

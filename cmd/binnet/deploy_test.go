@@ -7,9 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/binnet/binnet/datasets"
-	"github.com/binnet/binnet/datasets/imagefolder"
 )
 
 // TestDeployCommands trains one all-binary epoch on the embedded sample, then
@@ -154,20 +151,7 @@ func TestDeployResNetCommands(t *testing.T) {
 	if testing.Short() {
 		return
 	}
-	train, test, err := datasets.Sample()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	classes := []string{"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"}
-	opts := imagefolder.WriteOptions{Width: 40, Height: 40, RGB: true}
-	tr, te := train.Slice(0, 200), test.Slice(0, 100)
-	if err := imagefolder.WriteFromGray(filepath.Join(root, "train"), classes, tr.Rows, tr.Cols, tr.Images, tr.Labels, opts); err != nil {
-		t.Fatal(err)
-	}
-	if err := imagefolder.WriteFromGray(filepath.Join(root, "val"), classes, te.Rows, te.Cols, te.Images, te.Labels, opts); err != nil {
-		t.Fatal(err)
-	}
+	root := writeDigitFolders(t, 200, 100)
 	check("resnet21", []string{"-dataset", "imagenet", "-data-dir", root, "-image-size", "32", "-workers", "2"},
 		[]string{"-dataset", "imagenet", "-data-dir", root},
 		"l2b0.conv1:binary l2b0.conv2:binary l2b0.downsample:binary l2b0.add")
