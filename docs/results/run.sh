@@ -23,6 +23,9 @@
 # LANE r: resnet20 on the same data with the first 2,500 training images and the last 1,000 for
 #         validation, 4 layers per stage (5 stages of 1 epoch), 6 epochs, seed 1: float, binary,
 #         forward.
+# LANE g: resnet20, guided orders for lane r: sensitivity pre-training on the same 2,500 training and
+#         1,000 validation images with 3 epochs per layer (60 SGD steps: batch norm's running
+#         statistics need ~40 to settle), then ascend and descend as lane r's runs.
 # Every run resumes from its checkpoint when re-run; finished runs are skipped.
 set -euo pipefail
 lane=$1 runs=$2 mnist=$3
@@ -40,7 +43,7 @@ reduced() { # model seed
 conv() { # model order epochs epl lps seed ntrain nval ntest [sensitivity-ntrain]
   local out="$runs/$1-mnist32/n$7-e$3-l$4-s$5/$(echo "$2" | tr , -)-seed$6"
   local extra=()
-  case $2 in ascend|descend) extra=(-sensitivity "$runs/$1-mnist32/sensitivity-n${10:-$7}-e2-seed$6/sensitivity.json") ;; esac
+  case $2 in ascend|descend) extra=(-sensitivity "$runs/$1-mnist32/sensitivity-n${10:-$7}-e${SENS_EPOCHS:-2}-seed$6/sensitivity.json") ;; esac
   "$bin" train -quiet -model "$1" -dataset mnist -data-dir "$mnist" -train-size "$7" -val-size "$8" -test-size "$9" \
     -order "$2" -epochs "$3" -epochs-per-layer "$4" -layers-per-stage "$5" -seed "$6" -out "$out" "${extra[@]}" ${LR:+-lr $LR}
 }
@@ -58,5 +61,9 @@ case $lane in
        for o in float binary forward ascend reverse descend; do conv vgg5 $o 6 1 1 $s 2000 2000 5000 5000; done
      done ;;
   r) for o in float binary forward; do conv resnet20 $o 6 1 4 1 2500 1000 10000; done ;;
+  g) export SENS_EPOCHS=3
+     "$bin" sensitivity -quiet -model resnet20 -dataset mnist -data-dir "$mnist" -train-size 2500 -val-size 1000 -epochs 3 -seed 1 \
+       -out "$runs/resnet20-mnist32/sensitivity-n2500-e3-seed1"
+     for o in ascend descend; do conv resnet20 $o 6 1 4 1 2500 1000 10000; done ;;
   *) echo "unknown lane $lane" >&2; exit 2 ;;
 esac
