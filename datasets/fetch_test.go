@@ -6,15 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/binnet/binnet/datasets"
+	"github.com/binnet/binnet/datasets/internal/loopback"
 )
 
 // mirrorServer serves the real MNIST files on 127.0.0.1 under several
@@ -25,52 +23,37 @@ import (
 //	/bad/     the real files, except train-labels with its first label changed
 //	/missing/ 404 for everything
 type mirrorServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	hits map[string]int // requests per mirror
+	*loopback.Server
 	// badSHA is the SHA-256 of the uncompressed train labels served by /bad/.
 	badSHA string
 }
 
 func newMirrorServer(t *testing.T) *mirrorServer {
 	src := sharedDir(t, "mnist")
-	files := map[string]map[string][]byte{"good": {}, "raw": {}, "bad": {}}
+	files := map[string][]byte{}
+	var rawLabels []byte
 	for _, f := range []string{datasets.TrainImagesFile, datasets.TrainLabelsFile, datasets.TestImagesFile, datasets.TestLabelsFile} {
 		gz, err := os.ReadFile(filepath.Join(src, f+".gz"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		files["good"][f+".gz"] = gz
-		files["bad"][f+".gz"] = gz
-		files["raw"][f+".gz"] = gunzipFile(t, filepath.Join(src, f+".gz"))
-	}
-	badLabels := bytes.Clone(files["raw"][datasets.TrainLabelsFile+".gz"])
-	badLabels[8] = 3 // was 5
-	files["bad"][datasets.TrainLabelsFile+".gz"] = gzipBytes(t, badLabels)
-	sum := sha256.Sum256(badLabels)
-
-	m := &mirrorServer{hits: map[string]int{}, badSHA: hex.EncodeToString(sum[:])}
-	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mirror, file, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		m.mu.Lock()
-		m.hits[mirror]++
-		m.mu.Unlock()
-		data, ok := files[mirror][file]
-		if !ok {
-			http.NotFound(w, r)
-			return
+		raw := gunzipFile(t, filepath.Join(src, f+".gz"))
+		files["/good/"+f+".gz"] = gz
+		files["/bad/"+f+".gz"] = gz
+		files["/raw/"+f+".gz"] = raw
+		if f == datasets.TrainLabelsFile {
+			rawLabels = raw
 		}
-		w.Write(data)
-	}))
-	t.Cleanup(m.Close)
-	return m
+	}
+	badLabels := bytes.Clone(rawLabels)
+	badLabels[8] = 3 // was 5
+	files["/bad/"+datasets.TrainLabelsFile+".gz"] = gzipBytes(t, badLabels)
+	sum := sha256.Sum256(badLabels)
+	return &mirrorServer{Server: loopback.New(t, files), badSHA: hex.EncodeToString(sum[:])}
 }
 
-func (m *mirrorServer) count(mirror string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.hits[mirror]
-}
+// count returns the requests made to a mirror.
+func (m *mirrorServer) count(mirror string) int { return m.HitsUnder("/" + mirror + "/") }
 
 func (m *mirrorServer) opts(mirrors ...string) datasets.FetchOptions {
 	var urls []string

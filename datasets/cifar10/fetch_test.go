@@ -8,18 +8,16 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/binnet/binnet/datasets"
 	"github.com/binnet/binnet/datasets/cifar10"
+	"github.com/binnet/binnet/datasets/internal/loopback"
 )
 
 // member is one entry of a test archive.
@@ -108,35 +106,13 @@ func (f *fixture) with(name string, m member, extra ...member) []member {
 }
 
 // server serves archives by path on 127.0.0.1 and counts requests.
-type server struct {
-	*httptest.Server
-	mu    sync.Mutex
-	files map[string][]byte
-	hits  map[string]int
-}
+type server struct{ *loopback.Server }
 
 func newServer(t *testing.T, files map[string][]byte) *server {
-	s := &server{files: files, hits: map[string]int{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.hits[r.URL.Path]++
-		data, ok := s.files[r.URL.Path]
-		s.mu.Unlock()
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(data)
-	}))
-	t.Cleanup(s.Close)
-	return s
+	return &server{loopback.New(t, files)}
 }
 
-func (s *server) count(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits[path]
-}
+func (s *server) count(path string) int { return s.Hits(path) }
 
 func (s *server) opts(md5sum string, paths ...string) cifar10.FetchOptions {
 	var urls []string
@@ -173,7 +149,7 @@ func TestFetch(t *testing.T) {
 		t.Errorf("dir = %s, want %s", dir, want)
 	}
 	if srv.count("/missing.tar.gz") != 1 || srv.count("/good.tar.gz") != 1 {
-		t.Errorf("requests: %v", srv.hits)
+		t.Errorf("requests: %d for /missing.tar.gz, %d for /good.tar.gz; want 1 each", srv.count("/missing.tar.gz"), srv.count("/good.tar.gz"))
 	}
 	want := []string{"batches.meta.txt", "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
 		"data_batch_4.bin", "data_batch_5.bin", "readme.html", "test_batch.bin"}
