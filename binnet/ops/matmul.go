@@ -35,8 +35,8 @@ func DenseProduct(x, w *Node) *Node { return QuantizedDenseProduct(x, w, WeightM
 //     first in both operands, so the backend transposes dY and x and then
 //     transposes the [out, in] result back: three transposes, one of them of
 //     the whole weight matrix. Here the weights' gradient is xᵀ·dY with one
-//     explicit transpose of x (or (dYᵀ·x)ᵀ when the batch is larger than the
-//     layer's output, whichever moves fewer elements); the input's gradient
+//     explicit transpose of x, or (dYᵀ·x)ᵀ when transposing dY and the
+//     [out, in] result moves fewer elements than x; the input's gradient
 //     dY·wᵀ already has a layout the kernels read directly.
 //   - A straight-through estimator written with graph ops (sign(w) plus
 //     w - StopGradient(w)) costs a copy of w and two more passes over it;

@@ -258,27 +258,14 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 	if e.devices > 1 && len(y)%e.devices != 0 {
 		return fmt.Errorf("training: a batch of %d examples does not split over %d devices", len(y), e.devices)
 	}
+	r, err := e.runner(modes)
+	if err != nil {
+		return err
+	}
 	xt, yt := batchTensors(x, y, shape)
-	var out []*tensors.Tensor
-	if e.Gated {
-		train, _, err := e.gated()
-		if err != nil {
-			return err
-		}
-		gates, frozen := gateVectors(modes)
-		out, err = train.Exec(xt, yt, gates, frozen, float32(lr))
-		if err != nil {
-			return err
-		}
-	} else {
-		s, err := e.stage(modes)
-		if err != nil {
-			return err
-		}
-		out, err = s.train.Exec(xt, yt, float32(lr))
-		if err != nil {
-			return err
-		}
+	out, err := r.train(xt, yt, float32(lr))
+	if err != nil {
+		return err
 	}
 	for _, t := range out {
 		t.FinalizeAll()
@@ -286,21 +273,36 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 	return nil
 }
 
-// evaluator returns the evaluation graph of a binarization state as a function of a batch.
-func (e *Engine) evaluator(modes []binnet.Mode) (func(x, y *tensors.Tensor) ([]*tensors.Tensor, error), error) {
+// stageRunner runs the compiled graphs of one binarization state.
+type stageRunner struct {
+	train func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error)
+	eval  func(x, y *tensors.Tensor) ([]*tensors.Tensor, error)
+}
+
+// runner returns the training step and the evaluation of a binarization
+// state: the state's own graphs, or the gated graphs fed with its gates.
+func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 	if e.Gated {
-		_, eval, err := e.gated()
+		train, eval, err := e.gated()
 		if err != nil {
-			return nil, err
+			return stageRunner{}, err
 		}
-		gates, _ := gateVectors(modes)
-		return func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return eval.Exec(x, y, gates) }, nil
+		gates, frozen := gateVectors(modes)
+		return stageRunner{
+			train: func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error) {
+				return train.Exec(x, y, gates, frozen, lr)
+			},
+			eval: func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return eval.Exec(x, y, gates) },
+		}, nil
 	}
 	s, err := e.stage(modes)
 	if err != nil {
-		return nil, err
+		return stageRunner{}, err
 	}
-	return func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return s.eval.Exec(x, y) }, nil
+	return stageRunner{
+		train: func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error) { return s.train.Exec(x, y, lr) },
+		eval:  func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return s.eval.Exec(x, y) },
+	}, nil
 }
 
 // ResetLatentToSign replaces the latent weights of every binary (or frozen)
@@ -365,7 +367,7 @@ func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, 
 	}
 	size := exampleSize(ex)
 	shape := ex.ExampleShape()
-	run, err := e.evaluator(modes)
+	r, err := e.runner(modes)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -382,7 +384,7 @@ func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, 
 			return 0, 0, err
 		}
 		xt, yt := batchTensors(x, y, shape)
-		out, err := run(xt, yt)
+		out, err := r.eval(xt, yt)
 		if err != nil {
 			return 0, 0, err
 		}

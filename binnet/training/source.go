@@ -39,8 +39,9 @@ type prefetched struct {
 }
 
 // prefetchBuffers is the number of batch buffers prefetch cycles through:
-// the one being trained on, those waiting in the channel (prefetchBuffers-3)
-// and the one being filled, plus one spare.
+// the one being trained on, those waiting in the channel (prefetchBuffers-3),
+// the one being filled, and the previous one, which a receiver may still
+// be reading when it takes the next.
 const prefetchBuffers = 5
 
 // augmentStream separates the augmentation draws from the shuffle's.
@@ -54,7 +55,9 @@ const augmentStream = 0x9e3779b97f4a7c15
 //
 // The batches' buffers are reused round-robin (prefetchBuffers of them), so
 // an epoch allocates a few batches instead of one per step. The receiver
-// must be done with a batch before it receives prefetchBuffers-2 more.
+// must be done with a batch before it receives prefetchBuffers-3 more: once
+// it holds batch k+2, the producer may be filling batch k+5, in k's buffer
+// (Run is done with each batch before it receives the next).
 func prefetch(src Source, perm []int, batchSize, numBatches int, seed, epoch uint64) (<-chan prefetched, func()) {
 	out := make(chan prefetched, prefetchBuffers-3)
 	done := make(chan struct{})
