@@ -83,31 +83,49 @@ func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 	})
 }
 
-// withWeightGradient returns forward(tw), where tw is w behind an identity
-// whose gradient is grad(tw, v), v being the gradient arriving at the output;
-// every other input that forward reads keeps GoMLX's own gradient. It is
-// for products whose input gradient GoMLX already builds well but whose
-// weight gradient it does not (on the pure-Go backend): the input needs no
-// identity (which copies a buffer still in use, as a layer's input usually
-// is). GoMLX also builds its own weight gradient, which only reaches tw,
-// whose custom gradient ignores it, so the backend never computes it (dead
-// code). Set tie when forward has no gradient path from tw to the output (a
-// sign): a term of value zero (0 times one weight) then adds one.
-func withWeightGradient(w *Node, forward func(tw *Node) *Node, grad func(tw, v *Node) *Node, tie bool) *Node {
-	var v, tw, dw *Node
-	tw = IdentityWithCustomGradient(w, func(_, _ *Node) *Node {
+// withProductGradient returns forward(tx, tw), where tx and tw are x and w
+// behind identities whose gradients are gradX(tx, tw, v) and gradW(tx, tw,
+// v), v being the gradient arriving at the output. It is for products whose
+// gradients GoMLX builds in a layout the pure-Go backend handles badly: the
+// weights' gradient needs transposes of its operands and result there, and
+// even the input's gradient dY·wᵀ, whose layout the kernels read directly,
+// comes out of GoMLX's rule behind a transpose with the identity permutation,
+// which the backend executes as a full copy. GoMLX also builds its own
+// gradients of forward, which only reach tx and tw, whose custom gradients
+// ignore them, so the backend never computes them (dead code). The identity
+// on x moves x when nothing else reads it (a fresh im2col matrix, an
+// activation read only by the next layer) and copies it otherwise, which
+// costs no more than the transpose it replaces. gradX is only called when
+// something upstream of x needs a gradient. Set tie when forward has no
+// gradient path from tw to the output (a sign): a term of value zero (0
+// times one weight) then adds one.
+func withProductGradient(x, w *Node, forward func(tx, tw *Node) *Node, gradX, gradW func(tx, tw, v *Node) *Node, tie bool) *Node {
+	var v, tx, tw, dx, dw *Node
+	output := func() *Node {
 		if v == nil {
-			panic("ops: weight gradient requested before the output's")
+			panic("ops: product gradient requested before the output's")
 		}
+		return v
+	}
+	tx = IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
+		if dx == nil {
+			dx = gradX(tx, tw, output())
+			if !dx.Shape().Equal(x.Shape()) {
+				panic(fmt.Sprintf("ops: input gradient shaped %s for input %s", dx.Shape(), x.Shape()))
+			}
+		}
+		return dx
+	})
+	tw = IdentityWithCustomGradient(w, func(_, _ *Node) *Node {
 		if dw == nil {
-			dw = grad(tw, v)
+			dw = gradW(tx, tw, output())
 			if !dw.Shape().Equal(w.Shape()) {
 				panic(fmt.Sprintf("ops: weight gradient shaped %s for weights %s", dw.Shape(), w.Shape()))
 			}
 		}
 		return dw
 	})
-	y := forward(tw)
+	y := forward(tx, tw)
 	if tie {
 		y = Add(y, ConvertDType(MulScalar(Reshape(Slice(tw, firstElement(w.Rank())...)), 0), y.DType()))
 	}

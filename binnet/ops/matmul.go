@@ -36,8 +36,9 @@ func DenseProduct(x, w *Node) *Node { return QuantizedDenseProduct(x, w, WeightM
 //     transposes the [out, in] result back: three transposes, one of them of
 //     the whole weight matrix. Here the weights' gradient is xᵀ·dY with one
 //     explicit transpose of x, or (dYᵀ·x)ᵀ when transposing dY and the
-//     [out, in] result moves fewer elements than x; the input's gradient
-//     dY·wᵀ already has a layout the kernels read directly.
+//     [out, in] result moves fewer elements than x. The input's gradient
+//     is dY·wᵀ, which the kernels read directly; GoMLX's own rule wraps it
+//     in a transpose with the identity permutation, a full copy there.
 //   - A straight-through estimator written with graph ops (sign(w) plus
 //     w - StopGradient(w)) costs a copy of w and two more passes over it;
 //     here the latent gradient is q.Gradient applied to the product's
@@ -56,22 +57,25 @@ func QuantizedDenseProduct(x, w *Node, q WeightMap) *Node {
 	if x.Shape().Dimensions[1] != w.Shape().Dimensions[0] {
 		panic(fmt.Sprintf("ops.DenseProduct: x %s and w %s do not multiply", x.Shape(), w.Shape()))
 	}
-	// Only the weights carry a hand-written gradient; x keeps GoMLX's own
-	// (dY·wᵀ, already without transposes) and needs no identity.
-	forward := func(tw *Node) *Node {
+	var wq *Node // the weights the forward multiplies by, read by x's gradient
+	forward := func(tx, tw *Node) *Node {
+		wq = tw
 		if q.Forward != nil {
-			return MatMul(x, q.Forward(tw))
+			wq = q.Forward(tw)
 		}
-		return MatMul(x, tw)
+		return MatMul(tx, wq)
 	}
-	grad := func(tw, v *Node) *Node {
-		dw := weightGrad(x, v)
+	gradX := func(_, _, v *Node) *Node {
+		return DotGeneral(v, []int{1}, nil, wq, []int{1}, nil) // dY·wᵀ: [batch,out]·[in,out] over out
+	}
+	gradW := func(tx, tw, v *Node) *Node {
+		dw := weightGrad(tx, v)
 		if q.Gradient != nil {
 			dw = q.Gradient(tw, dw)
 		}
 		return dw
 	}
-	return withWeightGradient(w, forward, grad, q.Forward != nil)
+	return withProductGradient(x, w, forward, gradX, gradW, q.Forward != nil)
 }
 
 // graphWeightMap applies q with graph ops: q.Forward's values, and q.Gradient

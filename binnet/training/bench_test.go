@@ -1,7 +1,9 @@
 package training
 
 import (
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/binnet/binnet/binnet"
 	"github.com/binnet/binnet/binnet/models"
@@ -53,13 +55,14 @@ func benchStep(b *testing.B, net models.Network, batch int, modes []binnet.Mode,
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		x, y := batchOf(data.Train, idx)
 		if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.1); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "examples/s")
+	reportStepMetrics(b, batch, cpu)
 }
 
 // BenchmarkTrainStepConv times one all-binary training step of the
@@ -94,12 +97,31 @@ func BenchmarkTrainStepConv(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
+			cpu := processCPU()
 			for i := 0; i < b.N; i++ {
 				if err := e.TrainStep(x, y, net.InputShape(), modes, 0.01); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(c.batch*b.N)/b.Elapsed().Seconds(), "examples/s")
+			reportStepMetrics(b, c.batch, cpu)
 		})
 	}
+}
+
+// processCPU is the CPU time (user and system, all threads) this process has
+// used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportStepMetrics reports examples/s and the CPU milliseconds per step
+// since cpu (process CPU time read when the timer started): on a shared
+// machine the CPU time a step costs is steadier than its wall time.
+func reportStepMetrics(b *testing.B, batch int, cpu time.Duration) {
+	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "examples/s")
+	b.ReportMetric(float64(processCPU()-cpu)/1e6/float64(b.N), "cpu-ms/op")
 }

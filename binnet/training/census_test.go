@@ -1,0 +1,133 @@
+package training
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/models"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// census counts the operations of a compiled training step that the backend
+// executes (those the loss and the updated variables depend on), by kind,
+// with the elements each kind writes per step.
+type census struct {
+	count    map[string]int
+	elements map[string]int
+	// identityTransposes lists the transposes whose permutation is the
+	// identity: the pure-Go backend executes each as a full copy.
+	identityTransposes []string
+}
+
+// stepCensus builds the training step of e for modes and batch and returns
+// its census.
+func stepCensus(t *testing.T, e *Engine, modes []binnet.Mode, batch int) census {
+	t.Helper()
+	c := census{count: map[string]int{}, elements: map[string]int{}}
+	exec, err := model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, lr *Node) *Node {
+		loss := e.buildTrain(scope, x, labels, lr, modes, nil, nil)
+		g := x.Graph()
+		roots := []*Node{loss}
+		for v := range e.Store.IterVariables() {
+			if v.InUseByGraph(g) {
+				roots = append(roots, v.NodeValue(g))
+			}
+		}
+		seen := map[*Node]bool{}
+		var visit func(n *Node)
+		visit = func(n *Node) {
+			if seen[n] {
+				return
+			}
+			seen[n] = true
+			kind := n.Type().String()
+			c.count[kind]++
+			for i := 0; i < n.NumOutputs(); i++ {
+				c.elements[kind] += n.Shape().Size()
+			}
+			if n.Type() == NodeTypeTranspose && strings.Contains(n.String(), fmt.Sprintf("permutation=%v", identity(n.Rank()))) {
+				c.identityTransposes = append(c.identityTransposes, n.String())
+			}
+			for _, in := range n.Inputs() {
+				visit(in)
+			}
+
+		}
+		for _, r := range roots {
+			visit(r)
+		}
+		return loss
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := e.Network.InputShape()
+	size := batch
+	for _, d := range shape {
+		size *= d
+	}
+	x := tensors.FromFlatDataAndDimensions(make([]float32, size), append([]int{batch}, shape...)...)
+	y := tensors.FromFlatDataAndDimensions(make([]int32, batch), batch)
+	if _, err := exec.Exec(x, y, float32(0.01)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func identity(rank int) []int {
+	p := make([]int, rank)
+	for i := range p {
+		p[i] = i
+	}
+	return p
+}
+
+func (c census) String() string {
+	kinds := make([]string, 0, len(c.count))
+	for k := range c.count {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool { return c.elements[kinds[i]] > c.elements[kinds[j]] })
+	var b strings.Builder
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "%-28s %4d ops %12d elements\n", k, c.count[k], c.elements[k])
+	}
+	return b.String()
+}
+
+// TestStepHasNoIdentityTransposes checks that the training steps of a binary
+// MLP and of the convolutional presets contain no transpose with the
+// identity permutation. GoMLX's gradient of a matrix product wraps the
+// input's gradient dY·wᵀ in one, which the pure-Go backend executes as a
+// full copy (for vgg5's second convolution, the 236 MB column matrix per
+// step); binnet's products write that gradient themselves.
+func TestStepHasNoIdentityTransposes(t *testing.T) {
+	for _, c := range []struct {
+		preset string
+		batch  int
+	}{{"mlp-784-784", 100}, {"cnn", 4}, {"vgg5", 4}, {"resnet20", 4}} {
+		t.Run(c.preset, func(t *testing.T) {
+			p, _ := models.Lookup(c.preset)
+			e := newTestEngine(t, p.Network, Optimizer{Name: "adam", LearningRate: 0.01})
+			modes := make([]binnet.Mode, p.Network.NumBinarizable())
+			for i := range modes {
+				modes[i] = binnet.Binary
+			}
+			got := stepCensus(t, e, modes, c.batch)
+			if testing.Verbose() {
+				t.Logf("%s binary step at batch %d:\n%s", c.preset, c.batch, got)
+			}
+			if got.count["DotGeneral"] == 0 {
+				t.Fatalf("census found no matrix product; it does not walk the step:\n%s", got)
+			}
+			for _, s := range got.identityTransposes {
+				t.Errorf("identity transpose (a full copy on the Go backend): %s", s)
+			}
+		})
+	}
+}
