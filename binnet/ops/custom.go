@@ -100,31 +100,25 @@ func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 // gradient path from tw to the output (a sign): a term of value zero (0
 // times one weight) then adds one.
 func withProductGradient(x, w *Node, forward func(tx, tw *Node) *Node, gradX, gradW func(tx, tw, v *Node) *Node, tie bool) *Node {
-	var v, tx, tw, dx, dw *Node
-	output := func() *Node {
-		if v == nil {
-			panic("ops: product gradient requested before the output's")
-		}
-		return v
+	var v, tx, tw *Node
+	// tied returns operand behind an identity whose gradient grad builds
+	// once, from the gradient v arriving at the output.
+	tied := func(operand *Node, what string, grad func(tx, tw, v *Node) *Node) *Node {
+		var d *Node
+		return IdentityWithCustomGradient(operand, func(_, _ *Node) *Node {
+			if v == nil {
+				panic("ops: product gradient requested before the output's")
+			}
+			if d == nil {
+				d = grad(tx, tw, v)
+				if !d.Shape().Equal(operand.Shape()) {
+					panic(fmt.Sprintf("ops: %s gradient shaped %s for %s %s", what, d.Shape(), what, operand.Shape()))
+				}
+			}
+			return d
+		})
 	}
-	tx = IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
-		if dx == nil {
-			dx = gradX(tx, tw, output())
-			if !dx.Shape().Equal(x.Shape()) {
-				panic(fmt.Sprintf("ops: input gradient shaped %s for input %s", dx.Shape(), x.Shape()))
-			}
-		}
-		return dx
-	})
-	tw = IdentityWithCustomGradient(w, func(_, _ *Node) *Node {
-		if dw == nil {
-			dw = gradW(tx, tw, output())
-			if !dw.Shape().Equal(w.Shape()) {
-				panic(fmt.Sprintf("ops: weight gradient shaped %s for weights %s", dw.Shape(), w.Shape()))
-			}
-		}
-		return dw
-	})
+	tx, tw = tied(x, "input", gradX), tied(w, "weight", gradW)
 	y := forward(tx, tw)
 	if tie {
 		y = Add(y, ConvertDType(MulScalar(Reshape(Slice(tw, firstElement(w.Rank())...)), 0), y.DType()))
