@@ -129,6 +129,17 @@ func withProductGradient(x, w *Node, forward func(tx, tw *Node) *Node, gradX, gr
 	})
 }
 
+// StraightThrough returns a node whose value is exactly forward and whose
+// gradient is the gradient that flows into surrogate: forward +
+// (surrogate - StopGradient(surrogate)) adds an exact 0 in the forward pass
+// (a finite float minus itself), so binarized values stay exactly ±1, while
+// the backward pass sees only surrogate. It is the graph-op form of a
+// straight-through estimator (binnet's products fold the estimator into
+// their own gradient instead, see QuantizedDenseProduct).
+func StraightThrough(forward, surrogate *Node) *Node {
+	return Add(StopGradient(forward), Sub(surrogate, StopGradient(surrogate)))
+}
+
 func firstElement(rank int) []SliceAxisSpec {
 	spec := make([]SliceAxisSpec, rank)
 	for i := range spec {

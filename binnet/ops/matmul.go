@@ -88,7 +88,7 @@ func graphWeightMap(w *Node, q WeightMap) *Node {
 	if q.Gradient != nil {
 		surrogate = IdentityWithCustomGradient(w, func(w, g *Node) *Node { return q.Gradient(w, g) })
 	}
-	return Add(StopGradient(q.Forward(w)), Sub(surrogate, StopGradient(surrogate)))
+	return StraightThrough(q.Forward(w), surrogate)
 }
 
 // weightGrad returns the gradient of x·w with respect to w, [in, out], for

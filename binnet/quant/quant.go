@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/binnet/binnet/binnet/ops"
 	. "github.com/gomlx/gomlx/core/graph"
 )
 
@@ -22,15 +23,10 @@ import (
 // on the Go backend, whose comparisons are not vectorized.)
 func HardSign(x *Node) *Node { return SignPlusOrMinus(x) }
 
-// withGradient returns a node whose value is exactly forward and whose gradient
-// with respect to x is the gradient that flows into surrogate.
-//
-// forward + (surrogate - StopGradient(surrogate)) adds an exact 0 in the
-// forward pass (a finite float minus itself), so the binarized values stay
-// exactly +-1, while the backward pass sees only surrogate.
-func withGradient(forward, surrogate *Node) *Node {
-	return Add(StopGradient(forward), Sub(surrogate, StopGradient(surrogate)))
-}
+// withGradient returns a node whose value is exactly forward and whose
+// gradient with respect to x is the gradient that flows into surrogate
+// (ops.StraightThrough).
+func withGradient(forward, surrogate *Node) *Node { return ops.StraightThrough(forward, surrogate) }
 
 // SignSTE binarizes x to sign(x) in {-1,+1} with the identity
 // straight-through estimator: dL/dx = dL/dy. This is BinaryConnect's
