@@ -1,6 +1,10 @@
 package training
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/binnet/binnet/binnet/models"
+)
 
 // Source is a labelled example set that training reads batch by batch. An
 // in-memory set ([Examples]), a CIFAR-10 set with on-the-fly augmentation or a
@@ -91,4 +95,23 @@ func prefetch(src Source, perm []int, batchSize, numBatches int, seed, epoch uin
 			close(done)
 		}
 	}
+}
+
+// RandomBatch returns n examples shaped for net with standard normal
+// features and uniformly drawn labels, features first, from rng: batches for
+// timing training steps without a dataset (the work of a step does not
+// depend on the values).
+func RandomBatch(net models.Network, n int, rng *rand.Rand) (x []float32, y []int32) {
+	size := 1
+	for _, d := range net.InputShape() {
+		size *= d
+	}
+	x, y = make([]float32, n*size), make([]int32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for i := range y {
+		y[i] = int32(rng.IntN(net.NumClasses()))
+	}
+	return x, y
 }

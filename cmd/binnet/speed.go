@@ -84,18 +84,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	n := 1
-	for _, d := range net.InputShape() {
-		n *= d
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	x, y := make([]float32, *batch*n), make([]int32, *batch)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	for i := range y {
-		y[i] = int32(rng.IntN(net.NumClasses()))
-	}
+	x, y := training.RandomBatch(net, *batch, rand.New(rand.NewPCG(1, 2)))
 	// The learning rate is an input of the compiled step, so its value does not change the work; a
 	// thousandth of the preset's keeps the weights finite while they fit random labels.
 	step := func() error { return e.TrainStep(x, y, net.InputShape(), modes, opt.LearningRate*1e-3) }

@@ -672,21 +672,10 @@ func newNetStepperGated(b compute.Backend, net models.Network, opt training.Opti
 		modes[i] = mode
 	}
 	shape := net.InputShape()
-	size := 1
-	for _, d := range shape {
-		size *= d
-	}
 	if xs == nil {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for range 8 {
-			x := make([]float32, batch*size)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			y := make([]int32, batch)
-			for i := range y {
-				y[i] = int32(rng.IntN(net.NumClasses()))
-			}
+			x, y := training.RandomBatch(net, batch, rng)
 			xs, ys = append(xs, x), append(ys, y)
 		}
 	}
