@@ -8,11 +8,20 @@
 //
 // Without GOMLX_BACKEND binnet uses the pure-Go backend, which needs nothing
 // installed. Nothing in binnet hard-wires a backend.
+//
+// To a Go backend configuration that does not set it, binnet adds
+// num_executors=min(8, GOMAXPROCS) (see [Configuration]): GoMLX's default of 8
+// graph executors takes worker slots from the matrix kernels on machines with
+// few cores (on 2 cores it left the products of a training step on one core,
+// 1.3-1.8x slower). Set GOMLX_BACKEND=go:num_executors=8 for GoMLX's own
+// choice.
 package backend
 
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -31,12 +40,39 @@ var (
 	shared compute.Backend
 )
 
-// New opens a new backend as configured by GOMLX_BACKEND (default "go").
-func New() (compute.Backend, error) {
+// Configuration returns the backend configuration New opens: GOMLX_BACKEND
+// (Default when unset), with num_executors=min(8, GOMAXPROCS) added to a Go
+// backend configuration that does not set num_executors. GoMLX's Go backend
+// runs up to 8 graph executors; each takes one of the worker slots (twice
+// GOMAXPROCS) that the matrix products fan out to, so on a 2-core machine a
+// product found the slots taken and ran on one core. One executor per core
+// leaves the products theirs. The words are the Go backend's own
+// (gomlx/compute's gobackend.New); other backends' configurations pass
+// unchanged.
+func Configuration() string {
 	config, ok := os.LookupEnv(EnvVar)
 	if !ok || config == "" {
 		config = Default
 	}
+	name, options, _ := strings.Cut(config, ":")
+	if name != "go" {
+		return config
+	}
+	for _, o := range strings.Split(options, ",") {
+		if key, _, _ := strings.Cut(o, "="); key == "num_executors" {
+			return config
+		}
+	}
+	executors := fmt.Sprintf("num_executors=%d", min(8, runtime.GOMAXPROCS(0)))
+	if options == "" {
+		return "go:" + executors
+	}
+	return config + "," + executors
+}
+
+// New opens a new backend as configured by GOMLX_BACKEND (see Configuration).
+func New() (compute.Backend, error) {
+	config := Configuration()
 	b, err := compute.NewWithConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("backend: cannot open %s=%q: %w", EnvVar, config, err)

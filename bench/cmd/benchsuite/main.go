@@ -482,7 +482,7 @@ func environment(b compute.Backend) (map[string]string, []string) {
 		set("vector ISA", strings.TrimSpace(string(out)))
 	}
 	set("binnet threads (GOMAXPROCS)", fmt.Sprint(runtime.GOMAXPROCS(0)))
-	set("binnet backend", b.Name()+" ("+backend.EnvVar+"="+os.Getenv(backend.EnvVar)+")")
+	set("binnet backend", b.Name()+" ("+backend.EnvVar+"="+os.Getenv(backend.EnvVar)+", opened as "+backend.Configuration()+")")
 	set("Go", runtime.Version())
 	exp := os.Getenv("GOEXPERIMENT")
 	if bi, ok := debug.ReadBuildInfo(); ok {
