@@ -54,6 +54,12 @@ func Configuration() string {
 	if !ok || config == "" {
 		config = Default
 	}
+	return tuned(config)
+}
+
+// tuned adds num_executors=min(8, GOMAXPROCS) to a Go backend configuration
+// that does not set it, and returns other configurations unchanged.
+func tuned(config string) string {
 	name, options, _ := strings.Cut(config, ":")
 	if name != "go" {
 		return config
@@ -68,6 +74,17 @@ func Configuration() string {
 		return "go:" + executors
 	}
 	return config + "," + executors
+}
+
+// NewGo opens GoMLX's pure-Go backend as binnet configures it (one executor
+// per core, see Configuration), whatever GOMLX_BACKEND says: for
+// measurements that must run on the CPU.
+func NewGo() (compute.Backend, error) {
+	b, err := compute.NewWithConfig(tuned("go"))
+	if err != nil {
+		return nil, fmt.Errorf("backend: cannot open the Go backend: %w", err)
+	}
+	return b, nil
 }
 
 // New opens a new backend as configured by GOMLX_BACKEND (see Configuration).

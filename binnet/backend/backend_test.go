@@ -33,6 +33,15 @@ func TestConfiguration(t *testing.T) {
 	if b.Name() != "Go Backend" {
 		t.Errorf("default backend %q, want the Go backend", b.Name())
 	}
+	t.Setenv(EnvVar, "xla:cpu")
+	g, err := NewGo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Finalize()
+	if g.Name() != "Go Backend" {
+		t.Errorf("NewGo opened %q with %s=xla:cpu, want the Go backend", g.Name(), EnvVar)
+	}
 	t.Setenv(EnvVar, "go:no_such_option")
 	if _, err := New(); err == nil {
 		t.Error("an unknown Go backend option opened a backend")
