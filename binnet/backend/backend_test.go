@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+
+	"github.com/gomlx/compute"
 )
 
 // TestConfiguration checks the executor count binnet adds to Go backend
@@ -24,23 +26,19 @@ func TestConfiguration(t *testing.T) {
 			t.Errorf("%s=%q: configuration %q, want %q", EnvVar, c.env, got, c.want)
 		}
 	}
-	t.Setenv(EnvVar, "")
-	b, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Finalize()
-	if b.Name() != "Go Backend" {
-		t.Errorf("default backend %q, want the Go backend", b.Name())
-	}
-	t.Setenv(EnvVar, "xla:cpu")
-	g, err := NewGo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Finalize()
-	if g.Name() != "Go Backend" {
-		t.Errorf("NewGo opened %q with %s=xla:cpu, want the Go backend", g.Name(), EnvVar)
+	for _, c := range []struct {
+		env, what string
+		open      func() (compute.Backend, error)
+	}{{"", "New without GOMLX_BACKEND", New}, {"xla:cpu", "NewGo with GOMLX_BACKEND=xla:cpu", NewGo}} {
+		t.Setenv(EnvVar, c.env)
+		b, err := c.open()
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if b.Name() != "Go Backend" {
+			t.Errorf("%s opened %q, want the Go backend", c.what, b.Name())
+		}
+		b.Finalize()
 	}
 	t.Setenv(EnvVar, "go:no_such_option")
 	if _, err := New(); err == nil {
