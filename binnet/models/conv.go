@@ -167,28 +167,66 @@ func (r ResNetCIFAR) NumBinarizable() int { return 2 + 6*r.BlocksPerStage }
 func (r ResNetCIFAR) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
 	x = layers.Conv2D(scope.In("conv1"), ctl, x, 16).Bias(false).Done()
 	x = activation.Relu(layers.BatchNorm(scope.In("bn1"), ctl, x).Done())
-	in := 16
-	for stage, planes := range []int{16, 32, 64} {
-		for blk := 0; blk < r.BlocksPerStage; blk++ {
+	for _, b := range r.ResidualBlocks() {
+		s := scope.In("%s", b.Scope())
+		out := layers.Conv2D(s.In("conv1"), ctl, x, b.Planes).Stride(b.Stride).Bias(false).Done()
+		out = activation.Relu(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
+		out = layers.Conv2D(s.In("conv2"), ctl, out, b.Planes).Bias(false).Done()
+		out = layers.BatchNorm(s.In("bn2"), ctl, out).Done()
+		shortcut := x
+		if !b.Identity() {
+			shortcut = optionAShortcut(x, b.Stride, b.Planes-b.In)
+		}
+		x = activation.Relu(Add(out, shortcut))
+	}
+	x = ReduceMean(x, 1, 2)
+	return layers.Dense(scope.In("linear"), ctl, x, r.Classes).Done()
+}
+
+// ResidualBlock is one basic block of a ResNet: two 3x3 convolutions from
+// In to Planes channels, the first with Stride, and a shortcut.
+type ResidualBlock struct {
+	Stage, Block int // 1-based stage, 0-based block in the stage
+	In, Planes   int // input and output channels
+	Stride       int // 2 for the first block of every stage after the first
+}
+
+// Scope is the block's variable scope, "layer<stage>_block<block>".
+func (b ResidualBlock) Scope() string { return fmt.Sprintf("layer%d_block%d", b.Stage, b.Block) }
+
+// Identity reports whether the block's input reaches its sum unchanged
+// (same size and channels); otherwise the shortcut projects it.
+func (b ResidualBlock) Identity() bool { return b.Stride == 1 && b.In == b.Planes }
+
+// residualBlocks lays out stages of blocks basic blocks each, with the
+// given output channels, after a stem of stem channels: each stage after
+// the first starts with stride 2.
+func residualBlocks(stem int, planes []int, blocks int) []ResidualBlock {
+	var out []ResidualBlock
+	in := stem
+	for stage, p := range planes {
+		for blk := 0; blk < blocks; blk++ {
 			stride := 1
 			if stage > 0 && blk == 0 {
 				stride = 2
 			}
-			s := scope.In("layer%d_block%d", stage+1, blk)
-			out := layers.Conv2D(s.In("conv1"), ctl, x, planes).Stride(stride).Bias(false).Done()
-			out = activation.Relu(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
-			out = layers.Conv2D(s.In("conv2"), ctl, out, planes).Bias(false).Done()
-			out = layers.BatchNorm(s.In("bn2"), ctl, out).Done()
-			shortcut := x
-			if stride != 1 || in != planes {
-				shortcut = optionAShortcut(x, stride, planes-in)
-			}
-			x = activation.Relu(Add(out, shortcut))
-			in = planes
+			out = append(out, ResidualBlock{Stage: stage + 1, Block: blk, In: in, Planes: p, Stride: stride})
+			in = p
 		}
 	}
-	x = ReduceMean(x, 1, 2)
-	return layers.Dense(scope.In("linear"), ctl, x, r.Classes).Done()
+	return out
+}
+
+// ResidualBlocks returns the network's basic blocks in build order: three
+// stages of 16, 32 and 64 channels after a 16-channel stem.
+func (r ResNetCIFAR) ResidualBlocks() []ResidualBlock {
+	return residualBlocks(16, []int{16, 32, 64}, r.BlocksPerStage)
+}
+
+// ResidualBlocks returns the network's basic blocks in build order: four
+// stages of two blocks, 64 to 512 channels, after a 64-channel stem.
+func (r ResNet18) ResidualBlocks() []ResidualBlock {
+	return residualBlocks(64, []int{64, 128, 256, 512}, 2)
 }
 
 // optionAShortcut subsamples x by stride and pads extra channels with zeros,
@@ -243,27 +281,19 @@ func (r ResNet18) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node
 	x = layers.Conv2D(scope.In("conv1"), ctl, x, 64).KernelSize(7).Stride(2).Bias(false).KaimingNormalFanOut().Done()
 	x = activation.Relu(layers.BatchNorm(scope.In("bn1"), ctl, x).Done())
 	x = ops.MaxPool2D(x, 3, 2, 1)
-	in := 64
-	for stage, planes := range []int{64, 128, 256, 512} {
-		for blk := 0; blk < 2; blk++ {
-			stride := 1
-			if stage > 0 && blk == 0 {
-				stride = 2
-			}
-			s := scope.In("layer%d_block%d", stage+1, blk)
-			out := layers.Conv2D(s.In("conv1"), ctl, x, planes).Stride(stride).Bias(false).KaimingNormalFanOut().Done()
-			out = activation.Relu(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
-			out = layers.Conv2D(s.In("conv2"), ctl, out, planes).Bias(false).KaimingNormalFanOut().Done()
-			out = layers.BatchNorm(s.In("bn2"), ctl, out).Done()
-			shortcut := x
-			if stride != 1 || in != planes {
-				shortcut = layers.Conv2D(s.In("downsample"), ctl, x, planes).KernelSize(1).Stride(stride).NoPadding().
-					Bias(false).KaimingNormalFanOut().Done()
-				shortcut = layers.BatchNorm(s.In("downsample_bn"), ctl, shortcut).Done()
-			}
-			x = activation.Relu(Add(out, shortcut))
-			in = planes
+	for _, b := range r.ResidualBlocks() {
+		s := scope.In("%s", b.Scope())
+		out := layers.Conv2D(s.In("conv1"), ctl, x, b.Planes).Stride(b.Stride).Bias(false).KaimingNormalFanOut().Done()
+		out = activation.Relu(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
+		out = layers.Conv2D(s.In("conv2"), ctl, out, b.Planes).Bias(false).KaimingNormalFanOut().Done()
+		out = layers.BatchNorm(s.In("bn2"), ctl, out).Done()
+		shortcut := x
+		if !b.Identity() {
+			shortcut = layers.Conv2D(s.In("downsample"), ctl, x, b.Planes).KernelSize(1).Stride(b.Stride).NoPadding().
+				Bias(false).KaimingNormalFanOut().Done()
+			shortcut = layers.BatchNorm(s.In("downsample_bn"), ctl, shortcut).Done()
 		}
+		x = activation.Relu(Add(out, shortcut))
 	}
 	x = ReduceMean(x, 1, 2)
 	return layers.Dense(scope.In("fc"), ctl, x, r.Classes).Done()

@@ -200,35 +200,34 @@ type step struct {
 }
 
 // resnetBlock appends the steps of one basic block of a ResNet (two 3x3
-// convs with batch norm, the first with the given stride, and a ReLU after
+// convs with batch norm, the first with the block's stride, and a ReLU after
 // the add) to steps and returns them. The block's input is the output of
-// steps[len(steps)-1] (layer len(steps)). in and planes are the channels
-// of its input and output. The shortcut is the input itself (stride 1, same
-// channels), or an option-A shortcut (subsampled by stride, channels
+// steps[len(steps)-1] (layer len(steps)). The shortcut is the input itself
+// (b.Identity()), or an option-A shortcut (subsampled by stride, channels
 // zero-padded half on each side, models.ResNetCIFAR), or with downsample a
 // 1x1 strided conv and its batch norm reading the block's input
 // (models.ResNet18).
 //
 // The layers are named after the block, e.g. "l2b0.conv1" for the scope
 // "layer2_block0/conv1" (.bnn names have at most 16 bytes).
-func resnetBlock(steps []step, stage, blk, in, planes, stride int, downsample bool) []step {
-	scope := fmt.Sprintf("layer%d_block%d/", stage, blk)
-	short := fmt.Sprintf("l%db%d.", stage, blk)
+func resnetBlock(steps []step, b models.ResidualBlock, downsample bool) []step {
+	scope := b.Scope() + "/"
+	short := fmt.Sprintf("l%db%d.", b.Stage, b.Block)
 	x := len(steps) // the layer whose output is the block's input
 	steps = append(steps,
-		step{kind: bnn.Conv2D, scope: scope + "conv1", name: short + "conv1", bn: scope + "bn1", relu: true, units: planes, k: 3, stride: stride, pad: bnn.PadSame},
-		step{kind: bnn.Conv2D, scope: scope + "conv2", name: short + "conv2", bn: scope + "bn2", units: planes, k: 3, stride: 1, pad: bnn.PadSame})
+		step{kind: bnn.Conv2D, scope: scope + "conv1", name: short + "conv1", bn: scope + "bn1", relu: true, units: b.Planes, k: 3, stride: b.Stride, pad: bnn.PadSame},
+		step{kind: bnn.Conv2D, scope: scope + "conv2", name: short + "conv2", bn: scope + "bn2", units: b.Planes, k: 3, stride: 1, pad: bnn.PadSame})
 	switch {
-	case stride == 1 && in == planes:
+	case b.Identity():
 		return append(steps, step{kind: bnn.Add, name: short + "add", relu: true, stride: 1, residual: x})
 	case !downsample:
-		extra := planes - in
-		return append(steps, step{kind: bnn.Add, name: short + "add", relu: true, stride: stride, residual: x, offset: extra / 2})
+		extra := b.Planes - b.In
+		return append(steps, step{kind: bnn.Add, name: short + "add", relu: true, stride: b.Stride, residual: x, offset: extra / 2})
 	}
 	conv2 := len(steps)
 	return append(steps,
-		step{kind: bnn.Conv2D, scope: scope + "downsample", name: short + "downsample", bn: scope + "downsample_bn", units: planes,
-			k: 1, stride: stride, pad: bnn.PadValid, from: x},
+		step{kind: bnn.Conv2D, scope: scope + "downsample", name: short + "downsample", bn: scope + "downsample_bn", units: b.Planes,
+			k: 1, stride: b.Stride, pad: bnn.PadValid, from: x},
 		step{kind: bnn.Add, name: short + "add", relu: true, stride: 1, from: conv2, residual: bnn.Previous})
 }
 
@@ -281,16 +280,8 @@ func plan(net models.Network) ([]step, error) {
 		// global average pooling, a dense classifier with a bias and no
 		// batch norm. Convolutions have no bias.
 		steps := []step{{kind: bnn.Conv2D, scope: "conv1", bn: "bn1", relu: true, units: 16, k: 3, stride: 1, pad: bnn.PadSame}}
-		in := 16
-		for stage, planes := range []int{16, 32, 64} {
-			for blk := 0; blk < n.BlocksPerStage; blk++ {
-				stride := 1
-				if stage > 0 && blk == 0 {
-					stride = 2
-				}
-				steps = resnetBlock(steps, stage+1, blk, in, planes, stride, false)
-				in = planes
-			}
+		for _, b := range n.ResidualBlocks() {
+			steps = resnetBlock(steps, b, false)
 		}
 		return append(steps, step{kind: bnn.GlobalAvgPool, name: "avgpool"},
 			step{kind: bnn.Dense, scope: "linear", bias: true, units: n.Classes}), nil
@@ -305,16 +296,8 @@ func plan(net models.Network) ([]step, error) {
 			{kind: bnn.Conv2D, scope: "conv1", bn: "bn1", relu: true, units: 64, k: 7, stride: 2, pad: bnn.PadSame},
 			{kind: bnn.MaxPool2D, name: "maxpool", k: 3, stride: 2, pad: bnn.PadSame},
 		}
-		in := 64
-		for stage, planes := range []int{64, 128, 256, 512} {
-			for blk := 0; blk < 2; blk++ {
-				stride := 1
-				if stage > 0 && blk == 0 {
-					stride = 2
-				}
-				steps = resnetBlock(steps, stage+1, blk, in, planes, stride, true)
-				in = planes
-			}
+		for _, b := range n.ResidualBlocks() {
+			steps = resnetBlock(steps, b, true)
 		}
 		return append(steps, step{kind: bnn.GlobalAvgPool, name: "avgpool"},
 			step{kind: bnn.Dense, scope: "fc", bias: true, units: n.Classes}), nil
