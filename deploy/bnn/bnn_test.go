@@ -13,16 +13,37 @@ import (
 	"testing"
 )
 
+// normals returns n standard normal draws.
+func normals(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+// encodeDecode encodes m and decodes the bytes, failing the test unless the
+// decoded model equals m; it returns the bytes and the decoded model.
+func encodeDecode(t *testing.T, m *Model) ([]byte, *Model) {
+	t.Helper()
+	b, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, m) {
+		t.Fatalf("round trip changed the model:\n got %+v\nwant %+v", got, m)
+	}
+	return b, got
+}
+
 // testModel returns a 3-layer model 70-65-9-3: a binary layer whose fan-in is
 // not a multiple of 64, a float layer, a binary classifier.
 func testModel(r *rand.Rand) *Model {
-	floats := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64())
-		}
-		return v
-	}
+	floats := func(n int) []float32 { return normals(r, n) }
 	binLayer := func(name string, in, out int, act Activation) Layer {
 		return Layer{Name: name, Kind: Dense, Encoding: SignBits, Activation: act, Inputs: in, Outputs: out,
 			Bits: PackSigns(floats(in*out), in, out), Scale: floats(out), Offset: floats(out)}
@@ -181,18 +202,25 @@ func TestCorruptionFieldsWithValidCRC(t *testing.T) {
 	}
 }
 
+// checkFlipsRejected flips bit in each byte of the file b in turn: Decode
+// must reject every damaged copy with an error that wraps ErrCorrupt.
+func checkFlipsRejected(t *testing.T, what string, b []byte, bit byte) {
+	t.Helper()
+	for off := range b {
+		if _, err := Decode(damage(b, off, b[off]^bit)); err == nil {
+			t.Fatalf("%s: flipping byte %d went unnoticed", what, off)
+		} else if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%s: flipping byte %d: %v does not wrap ErrCorrupt", what, off, err)
+		}
+	}
+}
+
 // TestEveryByteFlipIsDetected flips each byte of a file in turn: every
 // damaged copy must be rejected.
 func TestEveryByteFlipIsDetected(t *testing.T) {
 	m := testModel(rand.New(rand.NewPCG(7, 8)))
 	good, _ := Encode(m)
-	for off := range good {
-		if _, err := Decode(damage(good, off, good[off]^0x40)); err == nil {
-			t.Fatalf("flipping byte %d went unnoticed", off)
-		} else if !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("flipping byte %d: %v does not wrap ErrCorrupt", off, err)
-		}
-	}
+	checkFlipsRejected(t, "version 3", good, 0x40)
 }
 
 func TestValidateRejects(t *testing.T) {
@@ -247,13 +275,7 @@ func FuzzDecode(f *testing.F) {
 // 2), a max pooling with padding, a flatten, a binary dense classifier; and
 // per-channel input normalization.
 func convModel(r *rand.Rand) *Model {
-	floats := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64())
-		}
-		return v
-	}
+	floats := func(n int) []float32 { return normals(r, n) }
 	return &Model{Name: "conv test", InputShape: []int{9, 8, 3},
 		InputMean: []float32{0.4914, 0.4822, 0.4465}, InputStd: []float32{0.2023, 0.1994, 0.2010},
 		Layers: []Layer{
@@ -282,25 +304,11 @@ func TestConvShapesAndRoundTrip(t *testing.T) {
 	if m.NumClasses() != 4 {
 		t.Errorf("NumClasses %d", m.NumClasses())
 	}
-	b, err := Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, m) {
-		t.Fatalf("round trip changed the model:\n got %+v\nwant %+v", got, m)
-	}
+	b, got := encodeDecode(t, m)
 	if mean, std := got.Normalization(2); mean != 0.4465 || std != 0.2010 {
 		t.Errorf("channel 2 normalization %v %v", mean, std)
 	}
-	for off := range b {
-		if _, err := Decode(damage(b, off, b[off]^0x08)); err == nil {
-			t.Fatalf("flipping byte %d went unnoticed", off)
-		}
-	}
+	checkFlipsRejected(t, "version 3", b, 0x08)
 	for _, c := range []struct {
 		name string
 		edit func(m *Model)
@@ -356,11 +364,7 @@ func TestReadsVersion1(t *testing.T) {
 		t.Errorf("version %d file is %d bytes, version 1 %d: want 8 more (the normalization section)", Version, len(b2), len(b))
 	}
 	// Every byte flip of the version 1 file is still detected.
-	for off := range b {
-		if _, err := Decode(damage(b, off, b[off]^0x40)); err == nil {
-			t.Fatalf("version 1: flipping byte %d went unnoticed", off)
-		}
-	}
+	checkFlipsRejected(t, "version 1", b, 0x40)
 	// A version 1 file cannot hold the new layer kinds.
 	c := bytes.Clone(b)
 	l1 := 64 + 16
@@ -397,11 +401,7 @@ func TestReadsVersion2(t *testing.T) {
 	if binary.LittleEndian.Uint32(b3[8:]) != Version || len(b3) != len(b) {
 		t.Errorf("re-encoded: version %d, %d bytes; want version %d, %d bytes", binary.LittleEndian.Uint32(b3[8:]), len(b3), Version, len(b))
 	}
-	for off := range b {
-		if _, err := Decode(damage(b, off, b[off]^0x40)); err == nil {
-			t.Fatalf("version 2: flipping byte %d went unnoticed", off)
-		}
-	}
+	checkFlipsRejected(t, "version 2", b, 0x40)
 	// Layer 1's descriptor follows the header, the 16 bytes of name ("conv
 	// test" padded) and the 3+3 floats of normalization.
 	l1 := 64 + 16 + 24
@@ -429,13 +429,7 @@ func TestReadsVersion2(t *testing.T) {
 // layer, an add whose first operand is not its predecessor, global average
 // pooling and a dense classifier.
 func residualModel(r *rand.Rand) *Model {
-	floats := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64())
-		}
-		return v
-	}
+	floats := func(n int) []float32 { return normals(r, n) }
 	conv := func(name string, bin bool, k, stride, cin, cout int, act Activation) Layer {
 		in := k * k * cin
 		l := Layer{Name: name, Kind: Conv2D, Activation: act, Inputs: in, Outputs: cout, KernelH: k, KernelW: k, Stride: stride,
@@ -489,17 +483,7 @@ func TestResidualShapesAndRoundTrip(t *testing.T) {
 			t.Errorf("layer %d reads %v, want %v", i+1, got, w)
 		}
 	}
-	b, err := Encode(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, m) {
-		t.Fatalf("round trip changed the model:\n got %+v\nwant %+v", got, m)
-	}
+	b, _ := encodeDecode(t, m)
 	// The descriptors hold explicit activation numbers.
 	off := 64 + 16 + 24
 	le := binary.LittleEndian
@@ -514,11 +498,7 @@ func TestResidualShapesAndRoundTrip(t *testing.T) {
 		}
 		off += descriptorSize + pad8(m.Layers[i].WeightBytes()) + 8*m.Layers[i].Outputs
 	}
-	for off := range b {
-		if _, err := Decode(damage(b, off, b[off]^0x08)); err == nil {
-			t.Fatalf("flipping byte %d went unnoticed", off)
-		}
-	}
+	checkFlipsRejected(t, "version 3", b, 0x08)
 	for _, c := range []struct {
 		name string
 		edit func(m *Model)

@@ -14,26 +14,35 @@ import (
 	"github.com/binnet/binnet/deploy/bnn"
 )
 
+// normals returns n draws of a normal distribution of standard deviation s.
+func normals(r *rand.Rand, n int, s float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64() * s)
+	}
+	return v
+}
+
+// setWeights stores the weights w, [l.Inputs, l.Outputs], in l: packed sign
+// bits when binary, float32 otherwise.
+func setWeights(l *bnn.Layer, w []float32, binary bool) {
+	if binary {
+		l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, l.Inputs, l.Outputs)
+	} else {
+		l.Encoding, l.Weights = bnn.Float32, w
+	}
+}
+
 // randomModel returns an MLP with the given widths; binary says which layers
 // are sign-bit layers. Hidden layers have ReLU.
 func randomModel(r *rand.Rand, widths []int, binary []bool) *bnn.Model {
-	floats := func(n int, s float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * s)
-		}
-		return v
-	}
+	floats := func(n int, s float64) []float32 { return normals(r, n, s) }
 	m := &bnn.Model{Name: "random", InputShape: []int{widths[0]}, InputMean: []float32{0.5}, InputStd: []float32{0.25}}
 	for i := 0; i+1 < len(widths); i++ {
 		in, out := widths[i], widths[i+1]
 		l := bnn.Layer{Name: "dense", Kind: bnn.Dense, Inputs: in, Outputs: out, Scale: floats(out, 1/math.Sqrt(float64(in))), Offset: floats(out, 1)}
 		w := floats(in*out, 1/math.Sqrt(float64(in)))
-		if binary[i] {
-			l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, in, out)
-		} else {
-			l.Encoding, l.Weights = bnn.Float32, w
-		}
+		setWeights(&l, w, binary[i])
 		if i+2 < len(widths) {
 			l.Activation = bnn.ReLU
 		}
@@ -158,13 +167,7 @@ type convSpec struct {
 }
 
 func randomConvModel(r *rand.Rand, input []int, convs []convSpec, pool [3]int, denseBinary bool) *bnn.Model {
-	floats := func(n int, s float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * s)
-		}
-		return v
-	}
+	floats := func(n int, s float64) []float32 { return normals(r, n, s) }
 	m := &bnn.Model{Name: "random conv", InputShape: input, InputMean: []float32{0.5}, InputStd: []float32{0.25}}
 	c := input[2]
 	for i, cs := range convs {
@@ -173,11 +176,7 @@ func randomConvModel(r *rand.Rand, input []int, convs []convSpec, pool [3]int, d
 			KernelH: cs.k, KernelW: cs.k, Stride: cs.st, Padding: cs.pad,
 			Scale: floats(cs.channels, 1/math.Sqrt(float64(in))), Offset: floats(cs.channels, 1)}
 		w := floats(in*cs.channels, 1/math.Sqrt(float64(in)))
-		if cs.binary {
-			l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, in, cs.channels)
-		} else {
-			l.Encoding, l.Weights = bnn.Float32, w
-		}
+		setWeights(&l, w, cs.binary)
 		if i == 0 {
 			l.Activation = bnn.None // negative values reach the pooling
 		}
@@ -192,11 +191,7 @@ func randomConvModel(r *rand.Rand, input []int, convs []convSpec, pool [3]int, d
 	m.Layers = append(m.Layers, bnn.Layer{Name: "flatten", Kind: bnn.Flatten})
 	l := bnn.Layer{Name: "dense", Kind: bnn.Dense, Inputs: in, Outputs: 10, Scale: floats(10, 1/math.Sqrt(float64(in))), Offset: floats(10, 1)}
 	w := floats(in*10, 1)
-	if denseBinary {
-		l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, in, 10)
-	} else {
-		l.Encoding, l.Weights = bnn.Float32, w
-	}
+	setWeights(&l, w, denseBinary)
 	m.Layers = append(m.Layers, l)
 	return m
 }
@@ -215,13 +210,24 @@ func lastShape(m *bnn.Model) []int {
 	return cur
 }
 
-func randomInput(r *rand.Rand, n int) []float32 {
-	x := make([]float32, n)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
+// checkBatchEqualsSingle checks that the logits of a batch of examples x,
+// computed on 2 goroutines, are bit for bit those of each example alone.
+func checkBatchEqualsSingle(t *testing.T, what string, net *Network, x []float32, batch int) {
+	t.Helper()
+	in := len(x) / batch
+	out := net.LogitsBatchWorkers(x, batch, nil, 2)
+	for e := 0; e < batch; e++ {
+		one := net.Logits(x[e*in:(e+1)*in], nil)
+		for j := range one {
+			if one[j] != out[e*len(one)+j] {
+				t.Fatalf("%s: example %d logit %d: batch %v, single %v", what, e, j, out[e*len(one)+j], one[j])
+			}
+		}
 	}
-	return x
 }
+
+// randomInput returns n standard normal inputs.
+func randomInput(r *rand.Rand, n int) []float32 { return normals(r, n, 1) }
 
 func checkClose(t *testing.T, what string, got []float32, want []float64) {
 	t.Helper()
@@ -304,17 +310,7 @@ func TestConvAgainstReference(t *testing.T) {
 			x := randomInput(r, in)
 			checkClose(t, c.name, net.Logits(x, nil), reference(m, x))
 		}
-		const batch = 5
-		x := randomInput(r, batch*in)
-		out := net.LogitsBatchWorkers(x, batch, nil, 2)
-		for e := 0; e < batch; e++ {
-			one := net.Logits(x[e*in:(e+1)*in], nil)
-			for j := range one {
-				if one[j] != out[e*10+j] {
-					t.Fatalf("%s: example %d logit %d: batch %v, single %v", c.name, e, j, out[e*10+j], one[j])
-				}
-			}
-		}
+		checkBatchEqualsSingle(t, c.name, net, randomInput(r, 5*in), 5)
 	}
 }
 
@@ -597,13 +593,7 @@ func BenchmarkConv(b *testing.B) {
 // add. With flatten, a flatten (sharing its input's buffer) and a vector add
 // of the pooled features with the flattened ones replace the pooling.
 func randomResidualModel(r *rand.Rand, input []int, binary bool, flatten bool) *bnn.Model {
-	floats := func(n int, s float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * s)
-		}
-		return v
-	}
+	floats := func(n int, s float64) []float32 { return normals(r, n, s) }
 	m := &bnn.Model{Name: "random residual", InputShape: input, InputMean: []float32{0.5}, InputStd: []float32{0.25}}
 	conv := func(name string, k, stride, cin, cout int, relu bool, from int) {
 		in := k * k * cin
@@ -616,11 +606,7 @@ func randomResidualModel(r *rand.Rand, input []int, binary bool, flatten bool) *
 			l.Activation = bnn.ReLU
 		}
 		w := floats(in*cout, 1)
-		if binary && k != 7 {
-			l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, in, cout)
-		} else {
-			l.Encoding, l.Weights = bnn.Float32, w
-		}
+		setWeights(&l, w, binary && k != 7)
 		m.Layers = append(m.Layers, l)
 	}
 	add := func(name string, from, res, stride, offset int) {
@@ -650,11 +636,7 @@ func randomResidualModel(r *rand.Rand, input []int, binary bool, flatten bool) *
 	}
 	l := bnn.Layer{Name: "fc", Kind: bnn.Dense, Inputs: in, Outputs: 10, Scale: floats(10, 1/math.Sqrt(float64(in))), Offset: floats(10, 1)}
 	w := floats(in*10, 1)
-	if binary {
-		l.Encoding, l.Bits = bnn.SignBits, bnn.PackSigns(w, in, 10)
-	} else {
-		l.Encoding, l.Weights = bnn.Float32, w
-	}
+	setWeights(&l, w, binary)
 	m.Layers = append(m.Layers, l)
 	return m
 }
@@ -690,17 +672,7 @@ func TestResidualAgainstReference(t *testing.T) {
 			x := randomInput(r, in)
 			checkClose(t, fmt.Sprintf("residual %v binary %v flatten %v", c.input, c.binary, c.flatten), net.Logits(x, nil), reference(m, x))
 		}
-		const batch = 5
-		x := randomInput(r, batch*in)
-		out := net.LogitsBatchWorkers(x, batch, nil, 2)
-		for e := 0; e < batch; e++ {
-			one := net.Logits(x[e*in:(e+1)*in], nil)
-			for j := range one {
-				if one[j] != out[e*10+j] {
-					t.Fatalf("%v: example %d logit %d: batch %v, single %v", c.input, e, j, out[e*10+j], one[j])
-				}
-			}
-		}
+		checkBatchEqualsSingle(t, fmt.Sprint(c.input), net, randomInput(r, 5*in), 5)
 	}
 	seq, err := New(randomConvModel(r, []int{6, 6, 1}, []convSpec{{true, 8, 3, 1, bnn.PadSame}}, [3]int{2, 2, 0}, true))
 	if err != nil {
