@@ -49,7 +49,7 @@ func Conv2DForward(x, w *Node, stride, pad int) *Node {
 		return Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
 	}
 	c := newIm2colConv(x, w, stride, pad)
-	return c.product(c.columns(), w)
+	return c.product(c.columns(), Reshape(w, c.k, c.out))
 }
 
 // useIm2Col reports whether g's backend wants the im2col formulation.
@@ -67,25 +67,27 @@ func useIm2Col(g *Graph) bool {
 func Conv2DIm2Col(x, w *Node, stride, pad int) *Node {
 	c := newIm2colConv(x, w, stride, pad)
 	col := c.columns()
-	forward := func(tcol, tw *Node) *Node { return c.product(tcol, tw) }
-	// Both gradients read dY and the kernel as matrices; one reshape of each
-	// serves both (the backend copies a reshaped buffer that is still read
-	// elsewhere).
-	var dy, w2 *Node
-	matrices := func(tw, v *Node) {
+	// The kernel as a matrix, built by the forward product, and dY as a
+	// matrix, built once for both gradients: the backend copies a reshaped
+	// buffer that is still read elsewhere, so each is reshaped only once.
+	var w2, dy *Node
+	forward := func(tcol, tw *Node) *Node {
+		w2 = Reshape(tw, c.k, c.out)
+		return c.product(tcol, w2)
+	}
+	dyMatrix := func(v *Node) *Node {
 		if dy == nil {
-			dy, w2 = Reshape(v, c.n, c.out), Reshape(tw, c.k, c.out)
+			dy = Reshape(v, c.n, c.out)
 		}
+		return dy
 	}
-	gradCol := func(_, tw, v *Node) *Node {
-		matrices(tw, v)
+	gradCol := func(_, _, v *Node) *Node {
 		// dY·wᵀ, [n,out]·[k,out] over out: the layout the kernels read.
-		return DotGeneral(dy, []int{1}, nil, w2, []int{1}, nil)
+		return DotGeneral(dyMatrix(v), []int{1}, nil, w2, []int{1}, nil)
 	}
-	gradW := func(tcol, tw, v *Node) *Node {
-		matrices(tw, v)
+	gradW := func(tcol, _, v *Node) *Node {
 		// (dYᵀ·col)ᵀ: the backend transposes the small dY, not the large col.
-		dwt := DotGeneral(Transpose(dy, 0, 1), []int{1}, nil, tcol, []int{0}, nil) // [out,n]·[n,k]
+		dwt := DotGeneral(Transpose(dyMatrix(v), 0, 1), []int{1}, nil, tcol, []int{0}, nil) // [out,n]·[n,k]
 		return Reshape(Transpose(dwt, 0, 1), c.kh, c.kw, c.in, c.out)
 	}
 	return withProductGradient(col, w, forward, gradCol, gradW, false)
@@ -125,10 +127,10 @@ func (c im2colConv) columns() *Node {
 	return Reshape(gatherWindows(c.x, c.kh, c.kw, c.stride, c.pad, 0), c.n, c.k)
 }
 
-// product multiplies the column matrix by the kernel w and shapes the result
-// [b, ho, wo, out].
-func (c im2colConv) product(col, w *Node) *Node {
-	return Reshape(MatMul(col, Reshape(w, c.k, c.out)), c.b, c.ho, c.wo, c.out)
+// product multiplies the column matrix by the kernel as a matrix, w2 [k,
+// out], and shapes the result [b, ho, wo, out].
+func (c im2colConv) product(col, w2 *Node) *Node {
+	return Reshape(MatMul(col, w2), c.b, c.ho, c.wo, c.out)
 }
 
 // Im2Col returns the columns of a kh x kw window over x, shaped [batch,
