@@ -42,13 +42,11 @@ var (
 
 // Configuration returns the backend configuration New opens: GOMLX_BACKEND
 // (Default when unset), with num_executors=min(8, GOMAXPROCS) added to a Go
-// backend configuration that does not set num_executors. GoMLX's Go backend
-// runs up to 8 graph executors; each takes one of the worker slots (twice
-// GOMAXPROCS) that the matrix products fan out to, so on a 2-core machine a
-// product found the slots taken and ran on one core. One executor per core
-// leaves the products theirs. The words are the Go backend's own
-// (gomlx/compute's gobackend.New); other backends' configurations pass
-// unchanged.
+// backend configuration that does not set num_executors (see the package
+// documentation: each of GoMLX's graph executors holds one of the worker
+// slots, twice GOMAXPROCS, that the matrix products fan out to). The option
+// words are the Go backend's own (gomlx/compute's gobackend.New); other
+// backends' configurations pass unchanged.
 func Configuration() string {
 	config, ok := os.LookupEnv(EnvVar)
 	if !ok || config == "" {
