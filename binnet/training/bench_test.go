@@ -1,12 +1,12 @@
 package training
 
 import (
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/binnet/binnet/binnet"
 	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/internal/cputime"
 )
 
 // BenchmarkTrainStepMLP300 times one training step of the binary mlp-300-100
@@ -109,13 +109,10 @@ func BenchmarkTrainStepConv(b *testing.B) {
 }
 
 // processCPU is the CPU time (user and system, all threads) this process has
-// used so far.
+// used so far, or 0 where it cannot be read.
 func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	user, sys, _ := cputime.Process()
+	return user + sys
 }
 
 // reportStepMetrics reports examples/s and the CPU milliseconds per step

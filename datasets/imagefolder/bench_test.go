@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/binnet/binnet/datasets/imagefolder"
+	"github.com/binnet/binnet/internal/cputime"
 )
 
 // BenchmarkBatch measures batches of 32 examples of 224×224 from 64 colour
@@ -63,9 +63,6 @@ func BenchmarkBatch(b *testing.B) {
 // cpuTime returns the user and system CPU time of the process so far, or 0
 // where getrusage is not available.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	user, sys, _ := cputime.Process()
+	return user + sys
 }

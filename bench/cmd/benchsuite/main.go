@@ -44,7 +44,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/binnet/binnet/binnet"
@@ -54,6 +53,7 @@ import (
 	"github.com/binnet/binnet/binnet/sensitivity"
 	"github.com/binnet/binnet/binnet/training"
 	"github.com/binnet/binnet/datasets"
+	"github.com/binnet/binnet/internal/cputime"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -729,11 +729,11 @@ func (s *stepper) measureCPU(batch int, minSec float64, minSteps int) (ex, exCPU
 
 // cpuSeconds is the user and system CPU time of this process so far.
 func cpuSeconds() (user, sys float64) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	u, s, ok := cputime.Process()
+	if !ok {
 		return math.NaN(), math.NaN()
 	}
-	return time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds()
+	return u.Seconds(), s.Seconds()
 }
 
 func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, error) {
@@ -912,17 +912,16 @@ func epochWorkload(b compute.Backend, name string, data training.Data, load floa
 	// One unmeasured epoch first: the process's first training.Run of a
 	// network is slower (fresh memory for every buffer), which would
 	// otherwise count as data-loading overhead in the first round.
-	warm := training.Config{Model: name, Dataset: "mnist", Network: net, Schedule: sched, Order: "binary",
+	base := training.Config{Model: name, Dataset: "mnist", Network: net, Schedule: sched, Order: "binary",
 		Optimizer: training.Optimizer{Name: "adam", LearningRate: 0.1}, BatchSize: batch, Seed: 99, Backend: b, SkipTest: true}
-	if _, err := training.Run(context.Background(), warm, data); err != nil {
+	if _, err := training.Run(context.Background(), base, data); err != nil {
 		return nil, err
 	}
 	for round := 0; round < *flagEpochRnds; round++ {
 		// A: training.Run, one all-binary epoch with validation (no test).
 		var epochSec float64
-		cfg := training.Config{Model: name, Dataset: "mnist", Network: net, Schedule: sched, Order: "binary",
-			Optimizer: training.Optimizer{Name: "adam", LearningRate: 0.1}, BatchSize: batch, Seed: int64(round + 1),
-			Backend: b, SkipTest: true, OnEpoch: func(rec training.EpochRecord) { epochSec = rec.Seconds }}
+		cfg := base
+		cfg.Seed, cfg.OnEpoch = int64(round+1), func(rec training.EpochRecord) { epochSec = rec.Seconds }
 		runtime.GC()
 		t0 := time.Now()
 		if _, err := training.Run(context.Background(), cfg, data); err != nil {
