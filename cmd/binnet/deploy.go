@@ -248,14 +248,8 @@ func imageFolderData(dir string, m *bnn.Model, limit int) (*testImages, error) {
 	opts := imagefolder.Options{Size: shape[0], Name: "imagenet/val"}
 	copy(opts.Mean[:], m.InputMean)
 	copy(opts.Std[:], m.InputStd)
-	if entries, err := os.ReadDir(filepath.Join(dir, "train")); err == nil {
-		// imagefolder's rule: subfolders (links followed), sorted, not hidden.
-		for _, e := range entries {
-			if fi, err := os.Stat(filepath.Join(dir, "train", e.Name())); err == nil && fi.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-				opts.Classes = append(opts.Classes, e.Name())
-			}
-		}
-		sort.Strings(opts.Classes)
+	if classes, err := imagefolder.ClassFolders(filepath.Join(dir, "train")); err == nil {
+		opts.Classes = classes
 	}
 	val, err := imagefolder.Open(filepath.Join(dir, "val"), opts)
 	if err != nil {

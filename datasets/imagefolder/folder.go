@@ -216,7 +216,7 @@ func Open(root string, opts Options) (*Folder, error) {
 	if !fi.IsDir() {
 		return nil, &datasets.FileError{Path: root, Kind: datasets.ErrNotFound, Msg: "is not a folder"}
 	}
-	folders, err := classFolders(root)
+	folders, err := ClassFolders(root)
 	if err != nil {
 		return nil, err
 	}
@@ -290,9 +290,10 @@ func Open(root string, opts Options) (*Folder, error) {
 	return f, nil
 }
 
-// classFolders returns the names of the subfolders of root (following
-// symbolic links), sorted, without those starting with ".".
-func classFolders(root string) ([]string, error) {
+// ClassFolders returns the names of the subfolders of root (following
+// symbolic links), sorted, without those starting with ".": the classes
+// Open finds in root when Options.Classes is empty.
+func ClassFolders(root string) ([]string, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil, &datasets.FileError{Path: root, Msg: "cannot list", Err: err}
