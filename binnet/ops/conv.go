@@ -22,9 +22,10 @@ func ConvOutputSize(n, k, stride, pad int) int { return (n+2*pad-k)/stride + 1 }
 // The convolution is computed as im2col followed by a single matrix product
 // [batch*outHeight*outWidth, kh*kw*in] x [kh*kw*in, out]. The columns are
 // gathered as whole rows of channels (see [Im2Col]). The product's
-// gradients are written by hand: the kernel's, (dYᵀ·col)ᵀ, so that the
-// backend transposes the small dY instead of the large column matrix
-// (GoMLX's own gradient would transpose both and the result), and the
+// gradients are written by hand: the kernel's, colᵀ·dY with one transpose
+// of the smaller of dY and the column matrix (dY for most layers, the
+// columns for a first convolution with few taps x inputs; GoMLX's own
+// gradient would transpose both and the result), and the
 // columns', dY·wᵀ, without the identity-permutation transpose (a full copy
 // of the column matrix on the pure-Go backend) that GoMLX's rule adds; the
 // columns' gradient then reaches the input through GoMLX's own ScatterSum
@@ -86,9 +87,10 @@ func Conv2DIm2Col(x, w *Node, stride, pad int) *Node {
 		return DotGeneral(dyMatrix(v), []int{1}, nil, w2, []int{1}, nil)
 	}
 	gradW := func(tcol, _, v *Node) *Node {
-		// (dYᵀ·col)ᵀ: the backend transposes the small dY, not the large col.
-		dwt := DotGeneral(Transpose(dyMatrix(v), 0, 1), []int{1}, nil, tcol, []int{0}, nil) // [out,n]·[n,k]
-		return Reshape(Transpose(dwt, 0, 1), c.kh, c.kw, c.in, c.out)
+		// colᵀ·dY, transposing whichever of col and dY is smaller (dY for
+		// most layers, col when the kernel has fewer taps x inputs than
+		// outputs, as a first convolution does).
+		return Reshape(weightGrad(tcol, dyMatrix(v)), c.kh, c.kw, c.in, c.out)
 	}
 	return withProductGradient(col, w, forward, gradCol, gradW, false)
 }
