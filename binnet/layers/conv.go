@@ -89,10 +89,6 @@ func (b *Conv2DBuilder) Done() *Node {
 	if pad < 0 {
 		pad = (b.kernel - 1) / 2
 	}
-	conv := func(w *Node) *Node { return ops.Conv2D(x, w, b.stride, pad) }
-	if !b.ctl.Training() {
-		conv = func(w *Node) *Node { return ops.Conv2DForward(x, w, b.stride, pad) }
-	}
 	var info *Info
 	if b.binarizable {
 		q := b.quantizer
@@ -104,13 +100,22 @@ func (b *Conv2DBuilder) Done() *Node {
 		info = &b.ctl.layers[idx]
 		w = b.ctl.effectiveWeights(b.scope, idx, w, 3, q)
 	}
-	y := conv(w)
-	if info != nil {
-		info.OutputSize = y.Shape().Dimensions[1] * y.Shape().Dimensions[2]
-	}
+	var bias *Node
 	if b.bias {
 		bVar := b.scope.WithInitializer(init).VariableWithShape("bias", shapes.Make(x.DType(), b.channels))
-		y = Add(y, ExpandLeftToRank(bVar.ValueGraph(g), y.Rank()))
+		bias = bVar.ValueGraph(g)
+	}
+	var y *Node
+	if b.ctl.Training() {
+		y = ops.Conv2DBias(x, w, bias, b.stride, pad)
+	} else {
+		y = ops.Conv2DForward(x, w, b.stride, pad)
+		if bias != nil {
+			y = Add(y, ExpandLeftToRank(bias, y.Rank()))
+		}
+	}
+	if info != nil {
+		info.OutputSize = y.Shape().Dimensions[1] * y.Shape().Dimensions[2]
 	}
 	return y
 }

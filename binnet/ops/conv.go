@@ -35,11 +35,24 @@ func ConvOutputSize(n, k, stride, pad int) int { return (n+2*pad-k)/stride + 1 }
 // On other backends (XLA on GPUs or CPUs), whose native convolution is fast,
 // Conv2D uses GoMLX's Convolve. The environment variable BINNET_CONV=im2col
 // or BINNET_CONV=native forces one formulation (for benchmarks and tests).
-func Conv2D(x, w *Node, stride, pad int) *Node {
+func Conv2D(x, w *Node, stride, pad int) *Node { return Conv2DBias(x, w, nil, stride, pad) }
+
+// Conv2DBias is Conv2D plus bias, shaped [out], added to every output
+// position (nil: none). In the im2col formulation the bias is added to the
+// product's [positions, out] matrix before it is shaped as an image, so
+// that the gradient arriving at the image reaches the bias's sum and both
+// of the product's gradients as that one matrix (added to the image, the
+// gradient would be read by the bias's sum and by the product's reshape,
+// and the backend would copy it for the reshape).
+func Conv2DBias(x, w, bias *Node, stride, pad int) *Node {
 	if !useIm2Col(x.Graph()) {
-		return Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
+		y := Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
+		if bias != nil {
+			y = Add(y, ExpandLeftToRank(bias, y.Rank()))
+		}
+		return y
 	}
-	return Conv2DIm2Col(x, w, stride, pad)
+	return conv2DIm2Col(x, w, bias, stride, pad)
 }
 
 // Conv2DForward is Conv2D without a hand-written gradient, for evaluation
@@ -65,34 +78,36 @@ func useIm2Col(g *Graph) bool {
 }
 
 // Conv2DIm2Col is Conv2D's im2col formulation, on any backend.
-func Conv2DIm2Col(x, w *Node, stride, pad int) *Node {
+func Conv2DIm2Col(x, w *Node, stride, pad int) *Node { return conv2DIm2Col(x, w, nil, stride, pad) }
+
+// conv2DIm2Col is Conv2DBias's im2col formulation.
+func conv2DIm2Col(x, w, bias *Node, stride, pad int) *Node {
 	c := newIm2colConv(x, w, stride, pad)
 	col := c.columns()
-	// The kernel as a matrix, built by the forward product, and dY as a
-	// matrix, built once for both gradients: the backend copies a reshaped
-	// buffer that is still read elsewhere, so each is reshaped only once.
-	var w2, dy *Node
+	// The kernel as a matrix, built by the forward product and read by the
+	// columns' gradient: the backend copies a reshaped buffer that is still
+	// read elsewhere, so it is reshaped only once. The product's output,
+	// and so the gradient v that arrives at it, is the matrix [n, out].
+	var w2 *Node
 	forward := func(tcol, tw *Node) *Node {
 		w2 = Reshape(tw, c.k, c.out)
-		return c.product(tcol, w2)
-	}
-	dyMatrix := func(v *Node) *Node {
-		if dy == nil {
-			dy = Reshape(v, c.n, c.out)
-		}
-		return dy
+		return MatMul(tcol, w2)
 	}
 	gradCol := func(_, _, v *Node) *Node {
 		// dY·wᵀ, [n,out]·[k,out] over out: the layout the kernels read.
-		return DotGeneral(dyMatrix(v), []int{1}, nil, w2, []int{1}, nil)
+		return DotGeneral(v, []int{1}, nil, w2, []int{1}, nil)
 	}
 	gradW := func(tcol, _, v *Node) *Node {
 		// colᵀ·dY, transposing whichever of col and dY is smaller (dY for
 		// most layers, col when the kernel has fewer taps x inputs than
 		// outputs, as a first convolution does).
-		return Reshape(weightGrad(tcol, dyMatrix(v)), c.kh, c.kw, c.in, c.out)
+		return Reshape(weightGrad(tcol, v), c.kh, c.kw, c.in, c.out)
 	}
-	return withProductGradient(col, w, forward, gradCol, gradW, false)
+	y := withProductGradient(col, w, forward, gradCol, gradW, false)
+	if bias != nil {
+		y = Add(y, ExpandLeftToRank(bias, 2))
+	}
+	return Reshape(y, c.b, c.ho, c.wo, c.out)
 }
 
 // im2colConv is the geometry of an im2col convolution of x by a kernel.

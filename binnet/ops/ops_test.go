@@ -108,6 +108,48 @@ func TestConv2DMatchesGoMLX(t *testing.T) {
 	}
 }
 
+// TestConv2DBiasMatchesGoMLX compares Conv2DBias's value and its gradients
+// with respect to the input, the kernel and the bias with GoMLX's
+// convolution plus a broadcast bias.
+func TestConv2DBiasMatchesGoMLX(t *testing.T) {
+	be := testBackend(t)
+	for _, cc := range []convCase{{2, 6, 6, 3, 4, 3, 1, 1}, {2, 7, 5, 2, 3, 3, 2, 1}, {3, 5, 5, 2, 3, 3, 1, 0}} {
+		t.Run(cc.String(), func(t *testing.T) {
+			ho, wo := ConvOutputSize(cc.h, cc.k, cc.stride, cc.pad), ConvOutputSize(cc.w, cc.k, cc.stride, cc.pad)
+			xt := tensors.FromFlatDataAndDimensions(randomData(1, cc.b*cc.h*cc.w*cc.c), cc.b, cc.h, cc.w, cc.c)
+			wt := tensors.FromFlatDataAndDimensions(randomData(2, cc.k*cc.k*cc.c*cc.o), cc.k, cc.k, cc.c, cc.o)
+			bt := tensors.FromFlatDataAndDimensions(randomData(8, cc.o), cc.o)
+			rt := tensors.FromFlatDataAndDimensions(randomData(3, cc.b*ho*wo*cc.o), cc.b, ho, wo, cc.o)
+			run := func(f func(x, w, b *Node) *Node) [][]float32 {
+				exec := MustNewExec(be, func(x, w, b, r *Node) []*Node {
+					y := f(x, w, b)
+					return append([]*Node{y}, Gradient(ReduceAllSum(Mul(y, r)), x, w, b)...)
+				})
+				var res [][]float32
+				for _, o := range exec.MustExec(xt, wt, bt, rt) {
+					res = append(res, tensors.MustCopyFlatData[float32](o))
+				}
+				return res
+			}
+			want := run(func(x, w, b *Node) *Node {
+				y := gomlxConv(cc.stride, cc.pad)(x, w)
+				return Add(y, ExpandLeftToRank(b, 4))
+			})
+			got := run(func(x, w, b *Node) *Node { return conv2DIm2Col(x, w, b, cc.stride, cc.pad) })
+			for i, name := range []string{"output", "dx", "dw", "dbias"} {
+				if len(want[i]) != len(got[i]) {
+					t.Fatalf("%s: %d values, want %d", name, len(got[i]), len(want[i]))
+				}
+				for j := range want[i] {
+					if d := math.Abs(float64(want[i][j] - got[i][j])); d > 1e-4*(1+math.Abs(float64(want[i][j]))) {
+						t.Fatalf("%s[%d] = %v, GoMLX's convolution plus bias gives %v", name, j, got[i][j], want[i][j])
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestConv2DFiniteDifferences checks the hand-written gradient against
 // central differences of the loss in float64.
 func TestConv2DFiniteDifferences(t *testing.T) {
