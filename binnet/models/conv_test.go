@@ -9,8 +9,12 @@ import (
 	"github.com/binnet/binnet/binnet/backend"
 	"github.com/binnet/binnet/binnet/layers"
 	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/ops"
 	"github.com/binnet/binnet/binnet/quant"
 	"github.com/binnet/binnet/binnet/training"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -153,5 +157,54 @@ func TestConvNetworksLearn(t *testing.T) {
 				t.Errorf("training loss %.4f -> %.4f after 30 steps: want a drop of 30%%", before, after)
 			}
 		})
+	}
+}
+
+// TestPoolThenReLU checks what VGG.Logits and SmallCNN.Logits rely on when
+// they apply a block's last ReLU after its max pooling: ReLU(MaxPool(x))
+// equals MaxPool(ReLU(x)) bit for bit, and so do their gradients, also on
+// ties and on windows whose maximum is zero or negative.
+func TestPoolThenReLU(t *testing.T) {
+	be, err := backend.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	levels := []float32{-1, -0.5, 0, 0.25, 0.5, 1}
+	x := make([]float32, 4*8*8*3)
+	for i := range x {
+		x[i] = levels[rng.IntN(len(levels))]
+	}
+	r := make([]float32, 4*4*4*3)
+	for i := range r {
+		r[i] = float32(rng.NormFloat64())
+	}
+	xt := tensors.FromFlatDataAndDimensions(x, 4, 8, 8, 3)
+	rt := tensors.FromFlatDataAndDimensions(r, 4, 4, 4, 3)
+	run := func(f func(x *Node) *Node) ([]float32, []float32) {
+		out := MustNewExec(be, func(x, r *Node) []*Node {
+			y := f(x)
+			return []*Node{y, Gradient(ReduceAllSum(Mul(y, r)), x)[0]}
+		}).MustExec(xt, rt)
+		return tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+	}
+	wantY, wantG := run(func(x *Node) *Node { return ops.MaxPool2D(activation.Relu(x), 2, 2, 0) })
+	gotY, gotG := run(func(x *Node) *Node { return activation.Relu(ops.MaxPool2D(x, 2, 2, 0)) })
+	zeros := 0
+	for i := range wantY {
+		if gotY[i] != wantY[i] {
+			t.Fatalf("output[%d] = %v, pooling after ReLU gives %v", i, gotY[i], wantY[i])
+		}
+		if wantY[i] == 0 {
+			zeros++
+		}
+	}
+	for i := range wantG {
+		if gotG[i] != wantG[i] {
+			t.Fatalf("gradient[%d] = %v, pooling after ReLU gives %v", i, gotG[i], wantG[i])
+		}
+	}
+	if zeros == 0 {
+		t.Fatal("no window with a non-positive maximum: the test data miss the case")
 	}
 }
