@@ -154,8 +154,8 @@ func (c im2colConv) product(col, w2 *Node) *Node {
 // outHeight, outWidth, kh*kw*channels], ordered (dy, dx, channel) so that a
 // kernel [kh, kw, in, out] reshaped to [kh*kw*in, out] multiplies it. Padding
 // is zeros. It is one Gather that copies whole rows of channels from x
-// (viewed as [batch*height*width, channels] plus one padding row); its
-// gradient is the matching ScatterSum.
+// (viewed as [batch*height*width, channels] plus a padding row, the first of
+// one extra image of zeros); its gradient is the matching ScatterSum.
 func Im2Col(x *Node, kh, kw, stride, pad int) *Node {
 	return windows(x, kh, kw, stride, pad, 0)
 }
@@ -176,10 +176,14 @@ func gatherWindows(x *Node, kh, kw, stride, pad int, fill float64) *Node {
 	b, h, w, c := dims[0], dims[1], dims[2], dims[3]
 	ho, wo := ConvOutputSize(h, kh, stride, pad), ConvOutputSize(w, kw, stride, pad)
 	g := x.Graph()
-	extra := BroadcastToDims(Scalar(g, x.DType(), fill), 1, c)
-	xz := Concatenate([]*Node{Reshape(x, b*h*w, c), extra}, 0)
+	// One more image of fill values after the batch: its first row is the
+	// padding row. The concatenation writes a fresh buffer, which the
+	// reshape to rows then moves; reshaping x itself would copy it, since
+	// ReLU's gradient (or another layer) still reads x.
+	extra := BroadcastToDims(Scalar(g, x.DType(), fill), 1, h, w, c)
+	xz := Concatenate([]*Node{x, extra}, 0)
 	idx := Const(g, windowIndices(b, h, w, kh, kw, stride, pad))
-	return Reshape(Gather(xz, idx), b, ho, wo, kh*kw*c)
+	return Reshape(Gather(Reshape(xz, (b+1)*h*w, c), idx), b, ho, wo, kh*kw*c)
 }
 
 // scatterWindows sums the column gradients v, [outPositions*taps, c], back

@@ -22,6 +22,16 @@ type census struct {
 	// identityTransposes lists the transposes whose permutation is the
 	// identity: the pure-Go backend executes each as a full copy.
 	identityTransposes []string
+	// copies lists the reshapes and identities whose input other
+	// operations also read: the pure-Go backend copies those (it moves the
+	// buffer of an input no one else reads), largest first.
+	copies []copied
+}
+
+// copied is a reshape or identity the backend executes as a copy.
+type copied struct {
+	elements int
+	what     string
 }
 
 // stepCensus builds the training step of e for modes and batch and returns
@@ -39,12 +49,16 @@ func stepCensus(t *testing.T, e *Engine, modes []binnet.Mode, batch int) census 
 			}
 		}
 		seen := map[*Node]bool{}
+		readers := map[*Node][]*Node{}
 		var visit func(n *Node)
 		visit = func(n *Node) {
 			if seen[n] {
 				return
 			}
 			seen[n] = true
+			for _, in := range n.Inputs() {
+				readers[in] = append(readers[in], n)
+			}
 			kind := n.Type().String()
 			c.count[kind]++
 			for i := 0; i < n.NumOutputs(); i++ {
@@ -61,6 +75,19 @@ func stepCensus(t *testing.T, e *Engine, modes []binnet.Mode, batch int) census 
 		for _, r := range roots {
 			visit(r)
 		}
+		for n := range seen {
+			if t := n.Type(); (t == NodeTypeReshape || t == NodeTypeIdentity) && len(readers[n.Inputs()[0]]) > 1 {
+				in := n.Inputs()[0]
+				var by []string
+				for _, r := range readers[in] {
+					by = append(by, r.Type().String())
+				}
+				sort.Strings(by)
+				c.copies = append(c.copies, copied{n.Shape().Size(), fmt.Sprintf("%s to %v of %s %v (also read by %s)",
+					n.Type(), n.Shape().Dimensions, in.Type(), in.Shape().Dimensions, strings.Join(by, ", "))})
+			}
+		}
+		sort.Slice(c.copies, func(i, j int) bool { return c.copies[i].elements > c.copies[j].elements })
 		return loss
 	})
 	if err != nil {
@@ -127,6 +154,47 @@ func TestStepHasNoIdentityTransposes(t *testing.T) {
 			}
 			for _, s := range got.identityTransposes {
 				t.Errorf("identity transpose (a full copy on the Go backend): %s", s)
+			}
+		})
+	}
+}
+
+// TestConvStepCopies lists the reshapes and identities that the pure-Go
+// backend executes as copies in the training steps of the convolutional
+// presets, and fails on any as large as a convolution's output (batch x
+// height x width x channels): the gradient arriving at a convolution with
+// a bias, the activations read both by a pooling's reshape and by ReLU's
+// gradient, and a convolution's input reshaped to rows for the im2col
+// gather were such copies (26 MB each per vgg5 step at batch 100) until
+// ops.Conv2DBias, the ReLU after the pooling and the gather's padded copy
+// removed them. Copies of the latent weights are left out.
+func TestConvStepCopies(t *testing.T) {
+	for _, c := range []struct {
+		preset string
+		batch  int
+	}{{"cnn", 4}, {"vgg5", 4}} {
+		t.Run(c.preset, func(t *testing.T) {
+			p, _ := models.Lookup(c.preset)
+			e := newTestEngine(t, p.Network, Optimizer{Name: "adam", LearningRate: 0.01})
+			modes := make([]binnet.Mode, p.Network.NumBinarizable())
+			for i := range modes {
+				modes[i] = binnet.Binary
+			}
+			got := stepCensus(t, e, modes, c.batch)
+			// The smallest convolution output: the first one's, at the
+			// input's size with its channels (32 for cnn, 64 for vgg5).
+			shape := p.Network.InputShape()
+			limit := c.batch * (shape[0] - 2) * (shape[1] - 2) * 32
+			for _, cp := range got.copies {
+				if testing.Verbose() {
+					t.Logf("%s: copy of %d elements: %s", c.preset, cp.elements, cp.what)
+				}
+				// The latent weights' identities are copies too (the
+				// optimizer reads the weights after the gradient), known and
+				// measured to cost no step time; they do not grow with the batch.
+				if cp.elements >= limit && !strings.Contains(cp.what, "of Parameter") {
+					t.Errorf("%s: a copy of %d elements (a convolution's output has %d or more): %s", c.preset, cp.elements, limit, cp.what)
+				}
 			}
 		})
 	}
