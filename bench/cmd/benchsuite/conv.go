@@ -88,6 +88,10 @@ func convOptimizer(p models.Preset) training.Optimizer {
 	return training.Optimizer{Name: h.Optimizer, LearningRate: h.LearningRate, Momentum: h.Momentum, WeightDecay: h.WeightDecay}
 }
 
+// convPeerWarmup is the number of untimed steps before each convolutional
+// step measurement, the peer's (cnn_bench.py --warmup) and binnet's alike.
+const convPeerWarmup = 2
+
 func convPeerBench(w ConvWorkload, lr float64, threads int, minSec float64, convOps bool) (map[string]any, error) {
 	mode := "float"
 	if w.Binary {
@@ -95,7 +99,7 @@ func convPeerBench(w ConvWorkload, lr float64, threads int, minSec float64, conv
 	}
 	args := []string{"bench/pytorch/cnn_bench.py", "--json", "--model", w.Model, "--mode", mode,
 		"--batch", fmt.Sprint(w.Batch), "--threads", fmt.Sprint(threads), "--lr", fmt.Sprint(lr),
-		"--warmup", "2", "--windows", "1", "--steps", "3", "--min-window-seconds", fmt.Sprint(minSec)}
+		"--warmup", fmt.Sprint(convPeerWarmup), "--windows", "1", "--steps", "3", "--min-window-seconds", fmt.Sprint(minSec)}
 	if !convOps {
 		args = append(args, "--no-profile")
 	}
@@ -122,7 +126,7 @@ func convWorkload(b compute.Backend, w ConvWorkload, threads []int) (*ConvResult
 	logf("%s: first step %.1f s, %.1f M forward MACs per example", w.ID(), r.Compile, float64(r.MACs)/1e6)
 	for round := 0; round < *flagRounds; round++ {
 		r.LoadAvg = append(r.LoadAvg, loadavg())
-		ex, exCPU, sys, err := s.measureCPU(w.Batch, *flagMinSec, 3)
+		ex, exCPU, sys, err := s.measureCPU(w.Batch, *flagMinSec, 3, convPeerWarmup)
 		if err != nil {
 			return nil, err
 		}
@@ -175,9 +179,13 @@ func convMarkdown(p func(string, ...any), c *ConvReport, mlpStarted string) {
 	p("; load average %s at the start, %s at the end.*\n\n", c.Env["load average at the start"], c.Env["load average at the end"])
 	p("binnet's convolutional presets (`binnet/models`: `cnn` conv32-conv64-maxpool-dense10 on 28×28×1, `vgg5` conv64-conv64-maxpool-FC 256-256-10\n")
 	p("on 32×32×3, `resnet20` on 32×32×3) against the same networks in PyTorch (`bench/pytorch/cnn_bench.py`, a fresh process per\n")
-	p("measurement, %d warm-up steps, then one window of at least 3 steps and %.1f s), interleaved as above: binnet, then PyTorch with\n", 2, c.MinSeconds)
+	p("measurement, %d warm-up steps, then one window of at least 3 steps and %.1f s), interleaved as above: binnet, then PyTorch with\n", convPeerWarmup, c.MinSeconds)
 	p("each thread count (%s), for %s. binnet: `training.Engine.TrainStep` in this process (graph compiled beforehand, at\n", joinInts(c.Threads), plural(c.Rounds, "round"))
-	p("least 3 steps and %.1f s per measurement), convolutions by `ops.Conv2D` (im2col gather + one matrix product, hand-written\n", c.MinSeconds)
+	if c.Warmup > 0 {
+		p("least 3 steps and %.1f s per measurement, after %d untimed warm-up steps as the peer's), convolutions by `ops.Conv2D` (im2col gather + one matrix product, hand-written\n", c.MinSeconds, c.Warmup)
+	} else {
+		p("least 3 steps and %.1f s per measurement, no warm-up steps but the 3 after compilation), convolutions by `ops.Conv2D` (im2col gather + one matrix product, hand-written\n", c.MinSeconds)
+	}
 	p("gradient) on GoMLX's pure-Go backend. PyTorch runs its convolutions through oneDNN (`conv_ops` below) and its dense\n")
 	p("layers through OpenBLAS. Same batch, same optimizer and learning rate (the preset's: Adam for cnn and vgg5, SGD with momentum\n")
 	p("0.9 and weight decay 1e-4 for resnet20), random inputs and labels. *binary*: every convolution and dense layer binary (sign\n")

@@ -188,6 +188,10 @@ type Report struct {
 	Command           string
 	Threads           []int
 	MinSeconds        float64
+	// Warmup is the number of untimed binnet steps before each step
+	// measurement, as many as the peer's (0 in reports from before they
+	// were added).
+	Warmup int `json:",omitempty"`
 	// Conv is the convolutional part, possibly from another run (-merge).
 	Conv *ConvReport `json:",omitempty"`
 }
@@ -209,6 +213,7 @@ type ConvReport struct {
 	Threads           []int
 	MinSeconds        float64
 	Rounds            int
+	Warmup            int `json:",omitempty"` // as Report.Warmup
 	Steps             []*ConvResult
 	Profile           string
 	ProfileCmd        string
@@ -271,7 +276,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	rep := &Report{Started: time.Now(), Threads: threads, MinSeconds: *flagMinSec, Command: "go run ./bench/cmd/benchsuite " + quoteArgs(os.Args[1:])}
+	rep := &Report{Started: time.Now(), Threads: threads, MinSeconds: *flagMinSec, Warmup: mlpPeerWarmup, Command: "go run ./bench/cmd/benchsuite " + quoteArgs(os.Args[1:])}
 	rep.Env, rep.EnvOrder = environment(b)
 	convModels := strings.Split(*flagConvModels, ",")
 	if *flagConv {
@@ -307,7 +312,7 @@ func run() error {
 	}
 	if *flagConv {
 		cr := &ConvReport{Started: time.Now(), Command: rep.Command, Sgemm: rep.Sgemm, Threads: threads,
-			MinSeconds: *flagMinSec, Rounds: *flagRounds}
+			MinSeconds: *flagMinSec, Rounds: *flagRounds, Warmup: convPeerWarmup}
 		cr.Env, cr.EnvOrder = environment(b)
 		for _, w := range convWorkloads(convModels) {
 			if *flagOnly != "" && !strings.Contains(w.ID(), *flagOnly) {
@@ -608,9 +613,13 @@ func (s Sgemm) Peak() (float64, int) {
 	return best, bt
 }
 
+// mlpPeerWarmup is the number of untimed steps before each MLP step
+// measurement, the peer's (mlp_mnist.py --warmup) and binnet's alike.
+const mlpPeerWarmup = 5
+
 func peerBench(w Workload, threads int, minSec float64) (map[string]any, error) {
 	args := []string{"--bench", "--model", w.peerModel(), "--batch", fmt.Sprint(w.Batch),
-		"--threads", fmt.Sprint(threads), "--steps", "10", "--warmup", "5", "--min-seconds", fmt.Sprint(minSec)}
+		"--threads", fmt.Sprint(threads), "--steps", "10", "--warmup", fmt.Sprint(mlpPeerWarmup), "--min-seconds", fmt.Sprint(minSec)}
 	if w.Binary {
 		args = append(args, "--binary")
 	}
@@ -699,18 +708,28 @@ func (s *stepper) step() error {
 	return s.e.TrainStep(s.xs[i], s.ys[i], s.shape, s.modes, 0.1)
 }
 
-// measure runs steps for at least minSec seconds (and 5 steps); examples/s.
+// measure runs mlpPeerWarmup untimed steps, then steps for at least minSec
+// seconds (and 5 steps); examples/s.
 func (s *stepper) measure(batch int, minSec float64) (float64, error) {
-	ex, _, _, err := s.measureCPU(batch, minSec, 5)
+	ex, _, _, err := s.measureCPU(batch, minSec, 5, mlpPeerWarmup)
 	return ex, err
 }
 
-// measureCPU runs steps for at least minSec seconds and minSteps steps and
-// returns examples per second of wall time and per CPU-second of this
-// process (user + system, all threads, the garbage collector included), and
-// the system (kernel: page faults, madvise) share of that CPU time.
-func (s *stepper) measureCPU(batch int, minSec float64, minSteps int) (ex, exCPU, sysShare float64, err error) {
+// measureCPU collects the garbage, runs warmup untimed steps (as many as
+// the peer runs in its fresh process before its window: the collection
+// empties the backend's buffer pools, and memory the Go runtime returned to
+// the system while the peer ran is faulted in again by the first steps),
+// then steps for at least minSec seconds and minSteps steps, and returns
+// examples per second of wall time and per CPU-second of this process
+// (user + system, all threads, the garbage collector included), and the
+// system (kernel: page faults, madvise) share of that CPU time.
+func (s *stepper) measureCPU(batch int, minSec float64, minSteps, warmup int) (ex, exCPU, sysShare float64, err error) {
 	runtime.GC()
+	for range warmup {
+		if err := s.step(); err != nil {
+			return 0, 0, 0, err
+		}
+	}
 	n := 0
 	u0, s0 := cpuSeconds()
 	t0 := time.Now()
@@ -1226,7 +1245,12 @@ func markdown(rep *Report) string {
 	}
 	p("How it measures: every workload runs binnet (in this process, `training.Engine.TrainStep`, graph compiled\n")
 	p("beforehand) and the PyTorch peer (`bench/pytorch/mlp_mnist.py --bench`, a fresh process per measurement)\n")
-	p("in turns, binnet then PyTorch with each thread count, for several rounds; each measurement is at least\n")
+	if rep.Warmup > 0 {
+		p("in turns, binnet then PyTorch with each thread count, for several rounds; each measurement is %d untimed\n", rep.Warmup)
+		p("warm-up steps (binnet's and the peer's alike), then at least\n")
+	} else {
+		p("in turns, binnet then PyTorch with each thread count, for several rounds; each measurement is at least\n")
+	}
 	p("%.1f s of training steps (forward, backward, Adam, the same network: Dense, BatchNorm, ReLU, with\n", rep.MinSeconds)
 	p("sign + identity straight-through estimator for binary layers) on random MNIST-shaped batches.\n")
 	p("Figures are medians over rounds with (min–max); ratios are binnet/PyTorch per round, paired.\n")
