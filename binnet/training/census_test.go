@@ -106,6 +106,19 @@ func stepCensus(t *testing.T, e *Engine, modes []binnet.Mode, batch int) census 
 	return c
 }
 
+// binaryStepCensus is the census of preset's training step at batch with
+// every binarizable layer binary (Adam).
+func binaryStepCensus(t *testing.T, preset string, batch int) census {
+	t.Helper()
+	p, _ := models.Lookup(preset)
+	e := newTestEngine(t, p.Network, Optimizer{Name: "adam", LearningRate: 0.01})
+	modes := make([]binnet.Mode, p.Network.NumBinarizable())
+	for i := range modes {
+		modes[i] = binnet.Binary
+	}
+	return stepCensus(t, e, modes, batch)
+}
+
 func identity(rank int) []int {
 	p := make([]int, rank)
 	for i := range p {
@@ -139,13 +152,7 @@ func TestStepHasNoIdentityTransposes(t *testing.T) {
 		batch  int
 	}{{"mlp-784-784", 100}, {"cnn", 4}, {"vgg5", 4}, {"resnet20", 4}} {
 		t.Run(c.preset, func(t *testing.T) {
-			p, _ := models.Lookup(c.preset)
-			e := newTestEngine(t, p.Network, Optimizer{Name: "adam", LearningRate: 0.01})
-			modes := make([]binnet.Mode, p.Network.NumBinarizable())
-			for i := range modes {
-				modes[i] = binnet.Binary
-			}
-			got := stepCensus(t, e, modes, c.batch)
+			got := binaryStepCensus(t, c.preset, c.batch)
 			if testing.Verbose() {
 				t.Logf("%s binary step at batch %d:\n%s", c.preset, c.batch, got)
 			}
@@ -166,23 +173,19 @@ func TestStepHasNoIdentityTransposes(t *testing.T) {
 // a bias, the activations read both by a pooling's reshape and by ReLU's
 // gradient, and a convolution's input reshaped to rows for the im2col
 // gather were such copies (26 MB each per vgg5 step at batch 100) until
-// ops.Conv2DBias, the ReLU after the pooling and the gather's padded copy
-// removed them. Copies of the latent weights are left out.
+// ops.Conv2DBias, the ReLU after the pooling and the gather's 4-D
+// concatenation removed them. Copies of the latent weights are left out.
 func TestConvStepCopies(t *testing.T) {
 	for _, c := range []struct {
 		preset string
 		batch  int
 	}{{"cnn", 4}, {"vgg5", 4}} {
 		t.Run(c.preset, func(t *testing.T) {
+			got := binaryStepCensus(t, c.preset, c.batch)
+			// At most the smallest convolution output: 32 channels (cnn's
+			// first convolution has 32, vgg5's 64) on the input image less
+			// a border of one pixel.
 			p, _ := models.Lookup(c.preset)
-			e := newTestEngine(t, p.Network, Optimizer{Name: "adam", LearningRate: 0.01})
-			modes := make([]binnet.Mode, p.Network.NumBinarizable())
-			for i := range modes {
-				modes[i] = binnet.Binary
-			}
-			got := stepCensus(t, e, modes, c.batch)
-			// The smallest convolution output: the first one's, at the
-			// input's size with its channels (32 for cnn, 64 for vgg5).
 			shape := p.Network.InputShape()
 			limit := c.batch * (shape[0] - 2) * (shape[1] - 2) * 32
 			for _, cp := range got.copies {
