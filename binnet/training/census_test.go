@@ -167,8 +167,8 @@ func TestStepHasNoIdentityTransposes(t *testing.T) {
 }
 
 // TestConvStepCopies lists the reshapes and identities that the pure-Go
-// backend executes as copies in the training steps of the convolutional
-// presets, and fails on any as large as a convolution's output (batch x
+// backend executes as copies in the training steps of cnn, vgg5 and
+// resnet20, and fails on any as large as a convolution's output (batch x
 // height x width x channels): the gradient arriving at a convolution with
 // a bias, the activations read both by a pooling's reshape and by ReLU's
 // gradient, and a convolution's input reshaped to rows for the im2col
@@ -179,7 +179,7 @@ func TestConvStepCopies(t *testing.T) {
 	for _, c := range []struct {
 		preset string
 		batch  int
-	}{{"cnn", 4}, {"vgg5", 4}} {
+	}{{"cnn", 4}, {"vgg5", 4}, {"resnet20", 4}} {
 		t.Run(c.preset, func(t *testing.T) {
 			got := binaryStepCensus(t, c.preset, c.batch)
 			// At most the smallest convolution output: 32 channels (cnn's
