@@ -45,6 +45,9 @@ func Conv2D(x, w *Node, stride, pad int) *Node { return Conv2DBias(x, w, nil, st
 // gradient would be read by the bias's sum and by the product's reshape,
 // and the backend would copy it for the reshape).
 func Conv2DBias(x, w, bias *Node, stride, pad int) *Node {
+	if bias != nil && (bias.Rank() != 1 || w.Rank() != 4 || bias.Shape().Dimensions[0] != w.Shape().Dimensions[3]) {
+		panic(fmt.Sprintf("ops.Conv2DBias: want a bias [out] for the kernel %s, got %s", w.Shape(), bias.Shape()))
+	}
 	if !useIm2Col(x.Graph()) {
 		y := Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
 		if bias != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/binnet/binnet/binnet/backend"
@@ -147,6 +148,26 @@ func TestConv2DBiasMatchesGoMLX(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConv2DBiasRejectsWrongShape checks that a bias that does not match the
+// kernel's output channels is refused, while the graph is built, with a
+// message naming both shapes.
+func TestConv2DBiasRejectsWrongShape(t *testing.T) {
+	be := testBackend(t)
+	for _, dims := range [][]int{{3}, {4, 1}} {
+		msg := func() (msg string) {
+			defer func() { msg = fmt.Sprint(recover()) }()
+			MustNewExec(be, func(x, w, b *Node) *Node { return Conv2DBias(x, w, b, 1, 1) }).
+				MustExec(tensors.FromFlatDataAndDimensions(make([]float32, 2*5*5*2), 2, 5, 5, 2),
+					tensors.FromFlatDataAndDimensions(make([]float32, 3*3*2*4), 3, 3, 2, 4),
+					tensors.FromFlatDataAndDimensions(make([]float32, prod(dims)), dims...))
+			return ""
+		}()
+		if !strings.Contains(msg, "ops.Conv2DBias: want a bias [out] for the kernel") {
+			t.Errorf("bias %v: got %q, want the shape check's panic", dims, msg)
+		}
 	}
 }
 
