@@ -62,6 +62,22 @@ func oursConv(stride, pad int) func(x, w *Node) *Node {
 	return func(x, w *Node) *Node { return Conv2DIm2Col(x, w, stride, pad) }
 }
 
+// assertClose fails unless got[i] equals want[i] within 1e-4 relative (plus
+// 1e-4 absolute) for every named output; ref names where want comes from.
+func assertClose(t *testing.T, names []string, want, got [][]float32, ref string) {
+	t.Helper()
+	for i, name := range names {
+		if len(want[i]) != len(got[i]) {
+			t.Fatalf("%s: %d values, want %d", name, len(got[i]), len(want[i]))
+		}
+		for j := range want[i] {
+			if d := math.Abs(float64(want[i][j] - got[i][j])); d > 1e-4*(1+math.Abs(float64(want[i][j]))) {
+				t.Fatalf("%s[%d] = %v, %s gives %v", name, j, got[i][j], ref, want[i][j])
+			}
+		}
+	}
+}
+
 // TestConv2DMatchesGoMLX compares values and both gradients with GoMLX's own
 // convolution (whose gradients pass finite-difference checks on this backend).
 func TestConv2DMatchesGoMLX(t *testing.T) {
@@ -95,16 +111,7 @@ func TestConv2DMatchesGoMLX(t *testing.T) {
 				return res
 			}
 			want, got := run(gomlxConv(cc.stride, cc.pad)), run(oursConv(cc.stride, cc.pad))
-			for i, name := range []string{"output", "dx", "dw"} {
-				if len(want[i]) != len(got[i]) {
-					t.Fatalf("%s: %d values, want %d", name, len(got[i]), len(want[i]))
-				}
-				for j := range want[i] {
-					if d := math.Abs(float64(want[i][j] - got[i][j])); d > 1e-4*(1+math.Abs(float64(want[i][j]))) {
-						t.Fatalf("%s[%d] = %v, GoMLX's convolution gives %v", name, j, got[i][j], want[i][j])
-					}
-				}
-			}
+			assertClose(t, []string{"output", "dx", "dw"}, want, got, "GoMLX's convolution")
 		})
 	}
 }
@@ -137,16 +144,7 @@ func TestConv2DBiasMatchesGoMLX(t *testing.T) {
 				return Add(y, ExpandLeftToRank(b, 4))
 			})
 			got := run(func(x, w, b *Node) *Node { return conv2DIm2Col(x, w, b, cc.stride, cc.pad) })
-			for i, name := range []string{"output", "dx", "dw", "dbias"} {
-				if len(want[i]) != len(got[i]) {
-					t.Fatalf("%s: %d values, want %d", name, len(got[i]), len(want[i]))
-				}
-				for j := range want[i] {
-					if d := math.Abs(float64(want[i][j] - got[i][j])); d > 1e-4*(1+math.Abs(float64(want[i][j]))) {
-						t.Fatalf("%s[%d] = %v, GoMLX's convolution plus bias gives %v", name, j, got[i][j], want[i][j])
-					}
-				}
-			}
+			assertClose(t, []string{"output", "dx", "dw", "dbias"}, want, got, "GoMLX's convolution plus bias")
 		})
 	}
 }
