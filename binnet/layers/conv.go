@@ -105,15 +105,11 @@ func (b *Conv2DBuilder) Done() *Node {
 		bVar := b.scope.WithInitializer(init).VariableWithShape("bias", shapes.Make(x.DType(), b.channels))
 		bias = bVar.ValueGraph(g)
 	}
-	var y *Node
-	if b.ctl.Training() {
-		y = ops.Conv2DBias(x, w, bias, b.stride, pad)
-	} else {
-		y = ops.Conv2DForward(x, w, b.stride, pad)
-		if bias != nil {
-			y = Add(y, ExpandLeftToRank(bias, y.Rank()))
-		}
+	conv := ops.Conv2DBias
+	if !b.ctl.Training() {
+		conv = ops.Conv2DForward
 	}
+	y := conv(x, w, bias, b.stride, pad)
 	if info != nil {
 		info.OutputSize = y.Shape().Dimensions[1] * y.Shape().Dimensions[2]
 	}

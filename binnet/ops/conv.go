@@ -45,28 +45,41 @@ func Conv2D(x, w *Node, stride, pad int) *Node { return Conv2DBias(x, w, nil, st
 // gradient would be read by the bias's sum and by the product's reshape,
 // and the backend would copy it for the reshape).
 func Conv2DBias(x, w, bias *Node, stride, pad int) *Node {
-	if bias != nil && (bias.Rank() != 1 || w.Rank() != 4 || bias.Shape().Dimensions[0] != w.Shape().Dimensions[3]) {
-		panic(fmt.Sprintf("ops.Conv2DBias: want a bias [out] for the kernel %s, got %s", w.Shape(), bias.Shape()))
-	}
+	checkBias(w, bias)
 	if !useIm2Col(x.Graph()) {
-		y := Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
-		if bias != nil {
-			y = Add(y, ExpandLeftToRank(bias, y.Rank()))
-		}
-		return y
+		return convolve(x, w, bias, stride, pad)
 	}
 	return conv2DIm2Col(x, w, bias, stride, pad)
 }
 
-// Conv2DForward is Conv2D without a hand-written gradient, for evaluation
-// graphs: on the pure-Go backend the im2col gather and one product, with no
-// identity to carry a gradient; elsewhere GoMLX's Convolve.
-func Conv2DForward(x, w *Node, stride, pad int) *Node {
+// Conv2DForward is Conv2DBias without a hand-written gradient, for
+// evaluation graphs: on the pure-Go backend the im2col gather and one
+// product, with no identity to carry a gradient; elsewhere GoMLX's
+// Convolve. bias may be nil.
+func Conv2DForward(x, w, bias *Node, stride, pad int) *Node {
+	checkBias(w, bias)
 	if !useIm2Col(x.Graph()) {
-		return Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
+		return convolve(x, w, bias, stride, pad)
 	}
 	c := newIm2colConv(x, w, stride, pad)
-	return c.product(c.columns(), Reshape(w, c.k, c.out))
+	return c.image(MatMul(c.columns(), Reshape(w, c.k, c.out)), bias)
+}
+
+// checkBias panics unless bias is nil or shaped [out] for the kernel w.
+func checkBias(w, bias *Node) {
+	if bias != nil && (bias.Rank() != 1 || w.Rank() != 4 || bias.Shape().Dimensions[0] != w.Shape().Dimensions[3]) {
+		panic(fmt.Sprintf("ops.Conv2DBias: want a bias [out] for the kernel %s, got %s", w.Shape(), bias.Shape()))
+	}
+}
+
+// convolve is GoMLX's Convolve plus bias (nil: none), for backends whose
+// native convolution is fast.
+func convolve(x, w, bias *Node, stride, pad int) *Node {
+	y := Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
+	if bias != nil {
+		y = Add(y, ExpandLeftToRank(bias, y.Rank()))
+	}
+	return y
 }
 
 // useIm2Col reports whether g's backend wants the im2col formulation.
@@ -106,11 +119,7 @@ func conv2DIm2Col(x, w, bias *Node, stride, pad int) *Node {
 		// outputs, as a first convolution does).
 		return Reshape(weightGrad(tcol, v), c.kh, c.kw, c.in, c.out)
 	}
-	y := withProductGradient(col, w, forward, gradCol, gradW, false)
-	if bias != nil {
-		y = Add(y, ExpandLeftToRank(bias, 2))
-	}
-	return Reshape(y, c.b, c.ho, c.wo, c.out)
+	return c.image(withProductGradient(col, w, forward, gradCol, gradW, false), bias)
 }
 
 // im2colConv is the geometry of an im2col convolution of x by a kernel.
@@ -147,10 +156,13 @@ func (c im2colConv) columns() *Node {
 	return Reshape(gatherWindows(c.x, c.kh, c.kw, c.stride, c.pad, 0), c.n, c.k)
 }
 
-// product multiplies the column matrix by the kernel as a matrix, w2 [k,
-// out], and shapes the result [b, ho, wo, out].
-func (c im2colConv) product(col, w2 *Node) *Node {
-	return Reshape(MatMul(col, w2), c.b, c.ho, c.wo, c.out)
+// image adds bias (nil: none) to the product's matrix y, [n, out], and
+// shapes it [b, ho, wo, out].
+func (c im2colConv) image(y, bias *Node) *Node {
+	if bias != nil {
+		y = Add(y, ExpandLeftToRank(bias, 2))
+	}
+	return Reshape(y, c.b, c.ho, c.wo, c.out)
 }
 
 // Im2Col returns the columns of a kh x kw window over x, shaped [batch,

@@ -118,7 +118,7 @@ func TestConv2DForwardEqualsConv2D(t *testing.T) {
 		xt := tensors.FromFlatDataAndDimensions(randomData(31, cc.b*cc.h*cc.w*cc.c), cc.b, cc.h, cc.w, cc.c)
 		wt := tensors.FromFlatDataAndDimensions(randomData(32, cc.k*cc.k*cc.c*cc.o), cc.k, cc.k, cc.c, cc.o)
 		exec := MustNewExec(be, func(x, w *Node) []*Node {
-			return []*Node{Conv2D(x, w, cc.stride, cc.pad), Conv2DForward(x, w, cc.stride, cc.pad)}
+			return []*Node{Conv2D(x, w, cc.stride, cc.pad), Conv2DForward(x, w, nil, cc.stride, cc.pad)}
 		})
 		out := exec.MustExec(xt, wt)
 		a, b := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
