@@ -39,10 +39,10 @@ type copied struct {
 func stepCensus(t *testing.T, e *Engine, modes []binnet.Mode, batch int) census {
 	t.Helper()
 	c := census{count: map[string]int{}, elements: map[string]int{}}
-	exec, err := model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, lr *Node) *Node {
-		loss := e.buildTrain(scope, x, labels, lr, modes, nil, nil)
+	exec, err := model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, lr *Node) []*Node {
+		outputs := e.buildTrain(scope, x, labels, lr, modes, nil, nil, e.newPlan())
 		g := x.Graph()
-		roots := []*Node{loss}
+		roots := append([]*Node(nil), outputs...)
 		for v := range e.Store.IterVariables() {
 			if v.InUseByGraph(g) {
 				roots = append(roots, v.NodeValue(g))
@@ -88,7 +88,7 @@ func stepCensus(t *testing.T, e *Engine, modes []binnet.Mode, batch int) census 
 			}
 		}
 		sort.Slice(c.copies, func(i, j int) bool { return c.copies[i].elements > c.copies[j].elements })
-		return loss
+		return outputs
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/binnet/binnet/binnet/internal/atomicfile"
 	"github.com/gomlx/compute/dtypes"
@@ -54,7 +55,7 @@ type checkpointMeta struct {
 func encodeCheckpoint(store *model.Store, meta checkpointMeta) ([]byte, error) {
 	var vars []*model.Variable
 	for v := range store.IterVariables() {
-		if v.HasValue() {
+		if v.HasValue() && !strings.HasPrefix(v.Scope(), GradientScope) {
 			vars = append(vars, v)
 		}
 	}

@@ -45,8 +45,15 @@ type Engine struct {
 	// costs more (benchmarked in docs/performance.md).
 	Gated bool
 
+	// InGraphUpdate, set before the first step, keeps the optimizer update
+	// in the training graph on every backend. By default a backend whose
+	// buffers are host memory (the pure-Go backend) leaves it to the fused
+	// host update (fused.go), which gives the same bits in fewer passes.
+	InGraphUpdate bool
+
 	stages              map[string]*stageExecs
 	gatedTrain, gatedEv *model.Exec
+	gatedPlan           *hostPlan
 	layerInfo           []layers.Info
 	devices             int // > 1 after DataParallel
 	mesh                *distributed.DeviceMesh
@@ -56,6 +63,7 @@ type Engine struct {
 // stageExecs are the compiled graphs of one binarization state.
 type stageExecs struct {
 	train, eval *model.Exec
+	plan        *hostPlan // the fused update's variables, nil if the update is in the graph
 }
 
 // NewEngine prepares an engine; graphs compile on first use.
@@ -94,8 +102,9 @@ func (e *Engine) stage(modes []binnet.Mode) (*stageExecs, error) {
 		return s, nil
 	}
 	modes = append([]binnet.Mode(nil), modes...)
-	train, err := model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, lr *Node) *Node {
-		return e.buildTrain(scope, x, labels, lr, modes, nil, nil)
+	s := &stageExecs{plan: e.newPlan()}
+	train, err := model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, lr *Node) []*Node {
+		return e.buildTrain(scope, x, labels, lr, modes, nil, nil, s.plan)
 	})
 	if err != nil {
 		return nil, err
@@ -109,7 +118,7 @@ func (e *Engine) stage(modes []binnet.Mode) (*stageExecs, error) {
 	if e.mesh != nil {
 		train.AutoSharding(e.mesh).WithInputShardingSpecs(e.specs...)
 	}
-	s := &stageExecs{train: train, eval: eval}
+	s.train, s.eval = train, eval
 	e.stages[key] = s
 	return s, nil
 }
@@ -119,8 +128,9 @@ func (e *Engine) gated() (train, eval *model.Exec, err error) {
 	if e.gatedTrain != nil {
 		return e.gatedTrain, e.gatedEv, nil
 	}
-	train, err = model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, gates, frozen, lr *Node) *Node {
-		return e.buildTrain(scope, x, labels, lr, nil, gates, frozen)
+	plan := e.newPlan()
+	train, err = model.NewExec(e.Backend, e.Store, func(scope *model.Scope, x, labels, gates, frozen, lr *Node) []*Node {
+		return e.buildTrain(scope, x, labels, lr, nil, gates, frozen, plan)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -135,7 +145,7 @@ func (e *Engine) gated() (train, eval *model.Exec, err error) {
 		rep := distributed.NewReplicatedShardingSpec(e.mesh)
 		train.AutoSharding(e.mesh).WithInputShardingSpecs(e.specs[0], e.specs[1], rep, rep, e.specs[2])
 	}
-	e.gatedTrain, e.gatedEv = train, eval
+	e.gatedTrain, e.gatedEv, e.gatedPlan = train, eval, plan
 	return train, eval, nil
 }
 
@@ -167,9 +177,19 @@ func (e *Engine) control(training bool, modes []binnet.Mode, gates *Node) *layer
 	return ctl.WithModes(modes...)
 }
 
+// newPlan returns an empty plan for a training graph's fused update, or nil
+// if the engine keeps the update in the graph.
+func (e *Engine) newPlan() *hostPlan {
+	if e.fusedUpdate() {
+		return &hostPlan{}
+	}
+	return nil
+}
+
 // buildTrain builds the training step: static modes (gates and frozen nil)
-// or the gated graph (modes nil).
-func (e *Engine) buildTrain(scope *model.Scope, x, labels, lr *Node, modes []binnet.Mode, gates, frozen *Node) *Node {
+// or the gated graph (modes nil). Its outputs are the loss, then, if plan is
+// not nil, the fused update's scalars (buildTrain fills plan).
+func (e *Engine) buildTrain(scope *model.Scope, x, labels, lr *Node, modes []binnet.Mode, gates, frozen *Node, plan *hostPlan) []*Node {
 	g := x.Graph()
 	layers.LiveVariables(scope, g)
 	ctl := e.control(true, modes, gates)
@@ -209,13 +229,26 @@ func (e *Engine) buildTrain(scope *model.Scope, x, labels, lr *Node, modes []bin
 		}
 		updates = append(updates, u)
 	}
-	e.Optimizer.apply(e.Store, g, lr, updates)
+	outputs := []*Node{loss}
+	if plan != nil {
+		layerOf := func(v *model.Variable) int {
+			if info, ok := latent[v]; ok {
+				return info.Index
+			}
+			return -1
+		}
+		scalars, p := e.Optimizer.hostOutputs(e.Store, g, lr, updates, layerOf)
+		*plan = *p
+		outputs = append(outputs, scalars...)
+	} else {
+		e.Optimizer.apply(e.Store, g, lr, updates)
+	}
 
 	lossVar, correctVar, countVar := e.accumulators()
 	lossVar.SetNodeValue(Add(lossVar.NodeValue(g), ConvertDType(sumLoss, dtypes.Float32)))
 	correctVar.SetNodeValue(Add(correctVar.NodeValue(g), correct))
 	countVar.SetNodeValue(AddScalar(countVar.NodeValue(g), float64(x.Shape().Dimensions[0])))
-	return loss
+	return outputs
 }
 
 // buildEval builds the evaluation graph (static modes, or gates).
@@ -267,16 +300,21 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 	if err != nil {
 		return err
 	}
+	if r.plan != nil {
+		err = e.Optimizer.applyHost(r.plan, out[1:], r.held)
+	}
 	for _, t := range out {
 		t.FinalizeAll()
 	}
-	return nil
+	return err
 }
 
 // stageRunner runs the compiled graphs of one binarization state.
 type stageRunner struct {
 	train func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error)
 	eval  func(x, y *tensors.Tensor) ([]*tensors.Tensor, error)
+	plan  *hostPlan            // the fused update after train, or nil
+	held  func(layer int) bool // layers whose fused update is held, or nil
 }
 
 // runner returns the training step and the evaluation of a binarization
@@ -293,6 +331,8 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 				return train.Exec(x, y, gates, frozen, lr)
 			},
 			eval: func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return eval.Exec(x, y, gates) },
+			plan: e.gatedPlan,
+			held: func(layer int) bool { return layer < len(modes) && modes[layer] == binnet.Frozen },
 		}, nil
 	}
 	s, err := e.stage(modes)
@@ -302,6 +342,7 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 	return stageRunner{
 		train: func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error) { return s.train.Exec(x, y, lr) },
 		eval:  func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return s.eval.Exec(x, y) },
+		plan:  s.plan,
 	}, nil
 }
 

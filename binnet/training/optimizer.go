@@ -58,17 +58,31 @@ type update struct {
 	clip   bool
 }
 
+// countStep advances the optimizer's step counter (both optimizers keep it,
+// so checkpoints hold the step count) and returns the new count t.
+func countStep(store *model.Store, g *Graph) *Node {
+	stepVar := store.Scope("/optimizer").WithInitializer(initializer.Zero).VariableWithShape("step", shapeScalar(dtypes.Float32))
+	step := AddScalar(stepVar.NodeValue(g), 1)
+	stepVar.SetNodeValue(step)
+	return step
+}
+
+// adamScalars returns Adam's per-step scalars at step t: lr/(1-beta1^t) and
+// sqrt(1-beta2^t), in dtype.
+func (o Optimizer) adamScalars(step, lr *Node, dtype dtypes.DType) (stepSize, sqrtCorr2 *Node) {
+	// Bias corrections 1-beta^t.
+	corr1 := OneMinus(Exp(MulScalar(step, math.Log(o.Beta1))))
+	corr2 := OneMinus(Exp(MulScalar(step, math.Log(o.Beta2))))
+	return Div(ConvertDType(lr, dtype), ConvertDType(corr1, dtype)), ConvertDType(Sqrt(corr2), dtype)
+}
+
 // apply builds the optimizer's update of every variable; lr is a scalar node.
 func (o Optimizer) apply(store *model.Store, g *Graph, lr *Node, updates []update) {
 	dtype := dtypes.Float32
-	stepVar := store.Scope("/optimizer").WithInitializer(initializer.Zero).VariableWithShape("step", shapeScalar(dtype))
-	step := AddScalar(stepVar.NodeValue(g), 1)
-	stepVar.SetNodeValue(step)
-	var corr1, corr2 *Node
+	step := countStep(store, g)
+	var stepSize, sqrtCorr2 *Node
 	if o.Name == "adam" {
-		// Bias corrections 1-beta^t.
-		corr1 = OneMinus(Exp(MulScalar(step, math.Log(o.Beta1))))
-		corr2 = OneMinus(Exp(MulScalar(step, math.Log(o.Beta2))))
+		stepSize, sqrtCorr2 = o.adamScalars(step, lr, dtype)
 	}
 	for _, u := range updates {
 		v := u.v.NodeValue(g)
@@ -76,7 +90,7 @@ func (o Optimizer) apply(store *model.Store, g *Graph, lr *Node, updates []updat
 		if o.WeightDecay != 0 {
 			grad = Add(grad, MulScalar(v, o.WeightDecay))
 		}
-		stateScope := store.Scope(model.JoinPath("/optimizer", o.Name, u.v.Scope())).WithInitializer(initializer.Zero)
+		stateScope := o.stateScope(store, u.v)
 		hold := func(newValue, old *Node) *Node {
 			if u.frozen == nil {
 				return newValue
@@ -84,7 +98,6 @@ func (o Optimizer) apply(store *model.Store, g *Graph, lr *Node, updates []updat
 			return Where(u.frozen, old, newValue)
 		}
 		var newV *Node
-		lrc := ConvertDType(lr, v.DType())
 		switch o.Name {
 		case "adam":
 			mVar := stateScope.VariableWithShape(u.v.Name()+"_m", u.v.Shape())
@@ -94,8 +107,7 @@ func (o Optimizer) apply(store *model.Store, g *Graph, lr *Node, updates []updat
 			// denom = sqrt(s)/sqrt(1-beta2^t) + eps; w -= lr/(1-beta1^t) * m/denom.
 			m := Add(MulScalar(m0, o.Beta1), MulScalar(grad, 1-o.Beta1))
 			s := Add(MulScalar(s0, o.Beta2), MulScalar(Mul(grad, grad), 1-o.Beta2))
-			denom := AddScalar(Div(Sqrt(s), ConvertDType(Sqrt(corr2), v.DType())), o.Epsilon)
-			stepSize := Div(lrc, ConvertDType(corr1, v.DType()))
+			denom := AddScalar(Div(Sqrt(s), sqrtCorr2), o.Epsilon)
 			newV = Sub(v, Mul(stepSize, Div(m, denom)))
 			mVar.SetNodeValue(hold(m, m0))
 			sVar.SetNodeValue(hold(s, s0))
@@ -107,7 +119,7 @@ func (o Optimizer) apply(store *model.Store, g *Graph, lr *Node, updates []updat
 				bVar.SetNodeValue(hold(buf, b0))
 				grad = buf
 			}
-			newV = Sub(v, Mul(lrc, grad))
+			newV = Sub(v, Mul(ConvertDType(lr, dtype), grad))
 		}
 		if u.clip {
 			newV = ClipScalar(newV, -1, 1)

@@ -373,65 +373,80 @@ func batchOf(src Source, idx []int) ([]float32, []int32) {
 	return x, y
 }
 
+// threeStages goes float -> one binary -> binary + frozen for smallMLP.
+var threeStages = [][]binnet.Mode{
+	{binnet.Float, binnet.Float, binnet.Float},
+	{binnet.Binary, binnet.Float, binnet.Float},
+	{binnet.Frozen, binnet.Binary, binnet.Float},
+	{binnet.Frozen, binnet.Binary, binnet.Binary},
+}
+
+// trainThroughStages trains smallMLP three steps of 16 examples in each of
+// threeStages with an engine that configure sets up, and returns the engine
+// and the validation accuracy after each stage.
+func trainThroughStages(t *testing.T, opt Optimizer, configure func(*Engine)) (*Engine, []float64) {
+	t.Helper()
+	data := smallData(t)
+	e := newTestEngine(t, smallMLP, opt)
+	configure(e)
+	var accs []float64
+	for s, modes := range threeStages {
+		for step := 0; step < 3; step++ {
+			from := (s*3 + step) * 16
+			idx := make([]int, 16)
+			for i := range idx {
+				idx[i] = from + i
+			}
+			x, y := batchOf(data.Train, idx)
+			if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, opt.LearningRate); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, acc, err := e.Evaluate(data.Val, modes, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accs = append(accs, acc)
+	}
+	return e, accs
+}
+
 // TestStageGraphsEqualGatedGraph: the graphs compiled per binarization state
 // must compute exactly (bit for bit) what the single gated graph computes,
 // through a schedule that goes float -> one binary -> binary + frozen, for
 // every variable (weights, batch norm, optimizer state) and for evaluation.
 func TestStageGraphsEqualGatedGraph(t *testing.T) {
-	data := smallData(t)
-	stages := [][]binnet.Mode{
-		{binnet.Float, binnet.Float, binnet.Float},
-		{binnet.Binary, binnet.Float, binnet.Float},
-		{binnet.Frozen, binnet.Binary, binnet.Float},
-		{binnet.Frozen, binnet.Binary, binnet.Binary},
-	}
-	run := func(gated bool) (*Engine, []float64) {
-		e := newTestEngine(t, smallMLP, Optimizer{Name: "adam", LearningRate: 0.05})
-		e.Gated = gated
-		var accs []float64
-		for s, modes := range stages {
-			for step := 0; step < 3; step++ {
-				from := (s*3 + step) * 16
-				idx := make([]int, 16)
-				for i := range idx {
-					idx[i] = from + i
-				}
-				x, y := batchOf(data.Train, idx)
-				if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.05); err != nil {
-					t.Fatal(err)
-				}
-			}
-			_, acc, err := e.Evaluate(data.Val, modes, 50)
-			if err != nil {
-				t.Fatal(err)
-			}
-			accs = append(accs, acc)
-		}
-		return e, accs
-	}
-	staged, accStaged := run(false)
-	gated, accGated := run(true)
-	if len(staged.stages) != len(stages) {
-		t.Errorf("%d stage graphs compiled for %d states", len(staged.stages), len(stages))
+	opt := Optimizer{Name: "adam", LearningRate: 0.05}
+	staged, accStaged := trainThroughStages(t, opt, func(e *Engine) {})
+	gated, accGated := trainThroughStages(t, opt, func(e *Engine) { e.Gated = true })
+	if len(staged.stages) != len(threeStages) {
+		t.Errorf("%d stage graphs compiled for %d states", len(staged.stages), len(threeStages))
 	}
 	if fmt.Sprint(accStaged) != fmt.Sprint(accGated) {
 		t.Errorf("validation accuracies per stage: staged %v, gated %v", accStaged, accGated)
 	}
+	assertSameVariables(t, "gated", gated, "staged", staged)
+}
+
+// assertSameVariables fails unless every model and optimizer variable of
+// engine a has the same bits in engine b.
+func assertSameVariables(t *testing.T, nameA string, a *Engine, nameB string, b *Engine) {
+	t.Helper()
 	compared := 0
-	for v := range gated.Store.IterVariables() {
+	for v := range a.Store.IterVariables() {
 		if !strings.HasPrefix(v.Scope(), "/model") && !strings.HasPrefix(v.Scope(), "/optimizer") {
 			continue
 		}
-		w := staged.Store.GetVariable(v.Path())
+		w := b.Store.GetVariable(v.Path())
 		if w == nil {
-			t.Errorf("variable %s/%s missing in the staged engine", v.Scope(), v.Name())
+			t.Errorf("variable %s missing in the %s engine", v.Path(), nameB)
 			continue
 		}
-		a := tensors.MustCopyFlatData[float32](v.MustValue())
-		b := tensors.MustCopyFlatData[float32](w.MustValue())
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				t.Fatalf("%s/%s[%d]: gated %v, staged %v", v.Scope(), v.Name(), i, a[i], b[i])
+		va := tensors.MustCopyFlatData[float32](v.MustValue())
+		vb := tensors.MustCopyFlatData[float32](w.MustValue())
+		for i := range va {
+			if math.Float32bits(va[i]) != math.Float32bits(vb[i]) {
+				t.Fatalf("%s[%d]: %s %v, %s %v", v.Path(), i, nameA, va[i], nameB, vb[i])
 			}
 		}
 		compared++

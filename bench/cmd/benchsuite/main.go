@@ -81,7 +81,7 @@ var (
 	flagConvModels = flag.String("conv-models", "cnn,vgg5,resnet20", "presets of the convolutional step workloads (each at its preset's batch size)")
 	flagConvProf   = flag.Bool("conv-profile", true, "with -conv: CPU-profile BenchmarkTrainStepConv/vgg5 (go test) and include the top functions")
 	flagConvOnly   = flag.Bool("conv-only", false, "only the convolutional workloads and their profile (-steps=false -epoch=false -sens=false -profile=false -conv)")
-	flagBefore     = flag.Bool("before", true, "also measure, in the same rounds, the MLP step as formulated before 2026-11-27 (one gated graph, GoMLX's own product gradient)")
+	flagBefore     = flag.Bool("before", true, "also measure, in the same rounds, the MLP step as formulated before 2026-11-27 (one gated graph, GoMLX's own product gradient, the optimizer update in the graph)")
 	flagMerge      = flag.Bool("merge", true, "keep the parts of the existing -json report this run does not measure (the MLP part, or the convolutional part) and render them too")
 )
 
@@ -657,12 +657,12 @@ func newStepper(b compute.Backend, net models.MLP, batch int, binary bool, xs []
 // newNetStepper builds an engine for net, makes 8 random batches unless xs is
 // given, compiles the training graph with a first step and runs warm more.
 func newNetStepper(b compute.Backend, net models.Network, opt training.Optimizer, batch int, binary bool, xs [][]float32, ys [][]int32, warm int) (*stepper, error) {
-	return newNetStepperGated(b, net, opt, batch, binary, xs, ys, warm, false)
+	return newNetStepperWith(b, net, opt, batch, binary, xs, ys, warm, func(*training.Engine) {})
 }
 
-// newNetStepperGated is newNetStepper with a choice of the engine's single
-// gated graph (training.Engine.Gated).
-func newNetStepperGated(b compute.Backend, net models.Network, opt training.Optimizer, batch int, binary bool, xs [][]float32, ys [][]int32, warm int, gated bool) (*stepper, error) {
+// newNetStepperWith is newNetStepper with an engine that configure sets up
+// before the first step (training.Engine.Gated, InGraphUpdate).
+func newNetStepperWith(b compute.Backend, net models.Network, opt training.Optimizer, batch int, binary bool, xs [][]float32, ys [][]int32, warm int, configure func(*training.Engine)) (*stepper, error) {
 	store := model.NewStore()
 	if err := store.SetRNGStateFromSeed(1); err != nil {
 		return nil, err
@@ -671,7 +671,7 @@ func newNetStepperGated(b compute.Backend, net models.Network, opt training.Opti
 	if err != nil {
 		return nil, err
 	}
-	e.Gated = gated
+	configure(e)
 	mode := binnet.Float
 	if binary {
 		mode = binnet.Binary
@@ -806,7 +806,8 @@ func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, er
 // beforeStepper is binnet's training step as formulated until 2026-11-27:
 // one graph for every stage with the layer modes as a run-time input
 // (training.Engine.Gated: every weight through the quantizer and a select,
-// held optimizer updates) and GoMLX's own gradient of the dense products
+// held optimizer updates), the optimizer update in the graph
+// (training.Engine.InGraphUpdate) and GoMLX's own gradient of the dense products
 // (BINNET_DENSE=native while the graph compiles: transposes of the weights'
 // gradient, the straight-through estimator as graph ops). It is measured in
 // the same rounds as the current step, to show what the formulation changes
@@ -821,7 +822,8 @@ func beforeStepper(b compute.Backend, w Workload) (*stepper, error) {
 			os.Unsetenv("BINNET_DENSE")
 		}
 	}()
-	return newNetStepperGated(b, w.network(), training.Optimizer{Name: "adam", LearningRate: 0.1}, w.Batch, w.Binary, nil, nil, 3, true)
+	before := func(e *training.Engine) { e.Gated, e.InGraphUpdate = true, true }
+	return newNetStepperWith(b, w.network(), training.Optimizer{Name: "adam", LearningRate: 0.1}, w.Batch, w.Binary, nil, nil, 3, before)
 }
 
 // hasBefore reports whether any step result measured the earlier formulation.
@@ -1290,10 +1292,13 @@ func markdown(rep *Report) string {
 			p("in the same rounds (one compiled graph for every stage with the layer modes as a run-time input, so every weight went\n")
 			p("through the quantizer and a select and every update through a hold; GoMLX's own gradient of the dense products, whose\n")
 			p("weight gradient the Go backend computes with three transposes, one of them of the whole weight matrix; the\n")
-			p("straight-through estimator as graph ops, a copy and two passes over the weights). *after* (the binnet column above): one graph per\n")
+			p("straight-through estimator as graph ops, a copy and two passes over the weights; Adam as 13 single-threaded graph\n")
+			p("operations, each a pass over the weights). *after* (the binnet column above): one graph per\n")
 			p("binarization state, `ops.QuantizedDenseProduct` (one transpose of the layer's input, the estimator folded into the\n")
-			p("product's gradient). Both compute the same numbers up to the order of additions in the weights' gradient (tests:\n")
-			p("`TestStageGraphsEqualGatedGraph`, `TestQuantizedDenseProductMatchesAutodiff`).\n\n")
+			p("product's gradient), and the fused optimizer update (the graph stops at the gradients; Adam runs on the host in one\n")
+			p("pass over each weight matrix, on every core). Both compute the same numbers up to the order of additions in the weights'\n")
+			p("gradient (tests: `TestStageGraphsEqualGatedGraph`, `TestQuantizedDenseProductMatchesAutodiff`; the fused update gives\n")
+			p("the in-graph update's bits, `TestFusedUpdateMatchesGraph`).\n\n")
 			p("| workload | batch | binnet before | binnet after | after / before | before / PyTorch best | after / PyTorch best |\n")
 			p("|---|---:|---:|---:|---:|---:|---:|\n")
 			for _, r := range rep.Steps {

@@ -1,0 +1,309 @@
+package training
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+// The fused update: on a backend whose buffers are host memory (GoMLX's
+// pure-Go backend), the training graph stops at the gradients and the
+// optimizer updates every trainable variable on the host, in place, in one
+// pass over its elements (latent weight, gradient and optimizer state read
+// once, written once) spread over the CPU cores. The graph form of the same
+// update (Optimizer.apply) is 13 separate element-wise operations, each a
+// full pass over the weights and each single-threaded in the Go backend.
+//
+// Both forms compute the same float32 operations in the same order, each
+// rounded on its own (no fused multiply-add), so they give the same bits
+// (TestFusedUpdateMatchesGraph).
+
+// hostVar is a trainable variable updated on the host, with the variable the
+// graph writes its gradient to and its optimizer state (Adam's two moments,
+// SGD's momentum buffer, or none).
+type hostVar struct {
+	v, grad *model.Variable
+	state   []*model.Variable
+	layer   int // binarizable layer index, -1 for other variables
+	clip    bool
+}
+
+// hostPlan is what one compiled training graph leaves to the host: its
+// outputs after the loss are the optimizer's scalars, and it writes the
+// gradient of each variable of vars to a variable under GradientScope.
+type hostPlan struct {
+	vars    []hostVar
+	scalars int
+}
+
+// GradientScope holds the variables the training graph writes the
+// gradients to for the fused update: scratch space, left out of checkpoints.
+// Variables, rather than outputs, so that each step's gradient buffers
+// return to the backend's pool when the next step replaces them (an output
+// the caller finalizes is garbage for Go's collector instead, a fresh
+// allocation each step).
+const GradientScope = "/fused_gradients"
+
+// fusedUpdate reports whether the engine's training graphs leave the
+// optimizer update to the host: the backend shares its buffers with the host
+// (no transfer to update them), the step runs on one device, and
+// InGraphUpdate is not set.
+func (e *Engine) fusedUpdate() bool {
+	return !e.InGraphUpdate && e.mesh == nil && e.Backend.HasSharedBuffers()
+}
+
+// hostOutputs builds the graph's side of the fused update: it advances the
+// step counter and returns the scalars the host needs (Adam: lr/(1-beta1^t)
+// and sqrt(1-beta2^t); SGD: the learning rate) and the plan of variables,
+// and sets each variable's gradient variable to its gradient.
+func (o Optimizer) hostOutputs(store *model.Store, g *Graph, lr *Node, updates []update, layerOf func(*model.Variable) int) ([]*Node, *hostPlan) {
+	plan := &hostPlan{}
+	step := countStep(store, g)
+	var scalars []*Node
+	switch o.Name {
+	case "adam":
+		stepSize, sqrtCorr2 := o.adamScalars(step, lr, dtypes.Float32)
+		scalars = []*Node{stepSize, sqrtCorr2}
+	default:
+		scalars = []*Node{ConvertDType(lr, dtypes.Float32)}
+	}
+	for _, u := range updates {
+		hv := hostVar{v: u.v, layer: layerOf(u.v), clip: u.clip}
+		hv.grad = store.Scope(model.JoinPath(GradientScope, u.v.Scope())).WithInitializer(initializer.Zero).
+			VariableWithShape(u.v.Name(), u.v.Shape()).SetTrainable(false)
+		hv.grad.SetNodeValue(u.grad)
+		for _, suffix := range o.stateSuffixes() {
+			hv.state = append(hv.state, o.stateScope(store, u.v).VariableWithShape(u.v.Name()+suffix, u.v.Shape()))
+		}
+		plan.vars = append(plan.vars, hv)
+	}
+	plan.scalars = len(scalars)
+	return scalars, plan
+}
+
+// stateSuffixes names the optimizer's per-variable state, as Optimizer.apply
+// stores it (so checkpoints are the same either way).
+func (o Optimizer) stateSuffixes() []string {
+	switch {
+	case o.Name == "adam":
+		return []string{"_m", "_v"}
+	case o.Momentum != 0:
+		return []string{"_momentum"}
+	}
+	return nil
+}
+
+// stateScope is the scope of a variable's optimizer state.
+func (o Optimizer) stateScope(store *model.Store, v *model.Variable) *model.Scope {
+	return store.Scope(model.JoinPath("/optimizer", o.Name, v.Scope())).WithInitializer(initializer.Zero)
+}
+
+// hostFloats returns the float32 elements of a tensor for the host update.
+// Mutable access invalidates a device copy and makes later executions share
+// the host memory (GoMLX's shared buffers); the slice stays the tensor's own
+// storage while no graph runs, which is when the host update runs.
+func hostFloats(t *tensors.Tensor, mutable bool) ([]float32, error) {
+	if t.DType() != dtypes.Float32 {
+		return nil, fmt.Errorf("training: fused update of a %s tensor (want float32)", t.DType())
+	}
+	var flat []float32
+	access := func(f []float32) { flat = f }
+	var err error
+	if mutable {
+		err = tensors.MutableFlatData(t, access)
+	} else {
+		err = tensors.ConstFlatData(t, access)
+	}
+	return flat, err
+}
+
+// variableFloats is hostFloats of a variable's value, zeros first if the
+// variable has none yet.
+func variableFloats(v *model.Variable) ([]float32, error) {
+	if !v.HasValue() {
+		if err := v.SetValue(tensors.FromShape(v.Shape())); err != nil {
+			return nil, err
+		}
+	}
+	t, err := v.Value()
+	if err != nil {
+		return nil, err
+	}
+	flat, err := hostFloats(t, true)
+	if err != nil {
+		return nil, fmt.Errorf("%w (variable %s)", err, v.Path())
+	}
+	return flat, nil
+}
+
+// fusedChunk is the number of elements of one host-update task: large
+// weights split into several, spread over the cores.
+const fusedChunk = 1 << 15
+
+// applyHost runs the optimizer update of every variable of plan with the
+// graph's scalar outputs and gradient variables, in place. Variables of the
+// layers that held reports (frozen layers of the gated graph) keep their
+// values and state; held may be nil.
+func (o Optimizer) applyHost(plan *hostPlan, scalars []*tensors.Tensor, held func(layer int) bool) error {
+	if len(scalars) != plan.scalars {
+		return fmt.Errorf("training: fused update got %d scalars, want %d", len(scalars), plan.scalars)
+	}
+	var sc [2]float32
+	for i, t := range scalars {
+		s, err := hostFloats(t, false)
+		if err != nil {
+			return err
+		}
+		sc[i] = s[0]
+	}
+	type task struct {
+		w, g  []float32
+		state [][]float32
+		clip  bool
+	}
+	var tasks []task
+	for _, hv := range plan.vars {
+		if held != nil && hv.layer >= 0 && held(hv.layer) {
+			continue
+		}
+		w, err := variableFloats(hv.v)
+		if err != nil {
+			return err
+		}
+		gt, err := hv.grad.Value()
+		if err != nil {
+			return err
+		}
+		g, err := hostFloats(gt, false)
+		if err != nil {
+			return err
+		}
+		if len(g) != len(w) {
+			return fmt.Errorf("training: fused update of %s: gradient of %d elements for %d weights", hv.v.Path(), len(g), len(w))
+		}
+		state := make([][]float32, len(hv.state))
+		for j, sv := range hv.state {
+			if state[j], err = variableFloats(sv); err != nil {
+				return err
+			}
+		}
+		for lo := 0; lo < len(w); lo += fusedChunk {
+			hi := min(lo+fusedChunk, len(w))
+			part := make([][]float32, len(state))
+			for j := range state {
+				part[j] = state[j][lo:hi]
+			}
+			tasks = append(tasks, task{w: w[lo:hi], g: g[lo:hi], state: part, clip: hv.clip})
+		}
+	}
+	run := func(t task) {
+		switch o.Name {
+		case "adam":
+			a := adamStep{
+				beta1: float32(o.Beta1), oneMinusBeta1: float32(1 - o.Beta1),
+				beta2: float32(o.Beta2), oneMinusBeta2: float32(1 - o.Beta2),
+				eps: float32(o.Epsilon), decay: float32(o.WeightDecay),
+				stepSize: sc[0], sqrtCorr2: sc[1], clip: t.clip,
+			}
+			adamUpdate(t.w, t.g, t.state[0], t.state[1], a)
+		default:
+			s := sgdStep{lr: sc[0], momentum: float32(o.Momentum), decay: float32(o.WeightDecay), clip: t.clip}
+			var buf []float32
+			if len(t.state) > 0 {
+				buf = t.state[0]
+			}
+			sgdUpdate(t.w, t.g, buf, s)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(tasks))
+	if workers <= 1 {
+		for _, t := range tasks {
+			run(t)
+		}
+		return nil
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(tasks); i = int(next.Add(1)) - 1 {
+				run(tasks[i])
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// adamStep holds the float32 constants of one Adam update, rounded as the
+// graph rounds them.
+type adamStep struct {
+	beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, decay float32
+	stepSize                                               float32 // lr / (1 - beta1^t)
+	sqrtCorr2                                              float32 // sqrt(1 - beta2^t)
+	clip                                                   bool
+}
+
+// adamScalar is PyTorch's Adam on w[i], op for op as Optimizer.apply builds
+// it: every product and quotient rounded to float32 on its own.
+func adamScalar(w, g, m, s []float32, a adamStep) {
+	for i := range w {
+		gi := g[i]
+		if a.decay != 0 {
+			gi += float32(w[i] * a.decay)
+		}
+		mi := float32(m[i]*a.beta1) + float32(gi*a.oneMinusBeta1)
+		si := float32(s[i]*a.beta2) + float32(float32(gi*gi)*a.oneMinusBeta2)
+		denom := float32(float32(math.Sqrt(float64(si)))/a.sqrtCorr2) + a.eps
+		wi := w[i] - float32(a.stepSize*float32(mi/denom))
+		if a.clip {
+			wi = clip1(wi)
+		}
+		m[i], s[i], w[i] = mi, si, wi
+	}
+}
+
+// sgdStep holds the float32 constants of one SGD update.
+type sgdStep struct {
+	lr, momentum, decay float32
+	clip                bool
+}
+
+// sgdUpdate is PyTorch's SGD (momentum buffer buf, nil without momentum),
+// op for op as Optimizer.apply builds it.
+func sgdUpdate(w, g, buf []float32, s sgdStep) {
+	for i := range w {
+		gi := g[i]
+		if s.decay != 0 {
+			gi += float32(w[i] * s.decay)
+		}
+		if buf != nil {
+			gi = float32(buf[i]*s.momentum) + gi
+			buf[i] = gi
+		}
+		wi := w[i] - float32(s.lr*gi)
+		if s.clip {
+			wi = clip1(wi)
+		}
+		w[i] = wi
+	}
+}
+
+// clip1 is min(max(x,-1),1), NaN kept.
+func clip1(x float32) float32 {
+	if x < -1 {
+		return -1
+	}
+	if x > 1 {
+		return 1
+	}
+	return x
+}

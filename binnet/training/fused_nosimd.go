@@ -1,0 +1,6 @@
+//go:build !(goexperiment.simd && amd64)
+
+package training
+
+// adamUpdate is adamScalar where Go's SIMD package is not built in.
+func adamUpdate(w, g, m, s []float32, a adamStep) { adamScalar(w, g, m, s, a) }

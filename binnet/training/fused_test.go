@@ -1,0 +1,93 @@
+package training
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestFusedUpdateMatchesGraph trains through float, binary and frozen stages
+// with the optimizer update in the graph and with the fused host update, in
+// staged and gated graphs, and requires the same bits in every variable
+// (weights, batch norm, optimizer state, step count) and the same
+// validation accuracies: Adam (with weight decay and every latent weight
+// clipped too) and SGD (with momentum and weight decay, and plain).
+func TestFusedUpdateMatchesGraph(t *testing.T) {
+	for _, c := range []struct {
+		opt     Optimizer
+		clipAll bool
+		gated   bool
+	}{
+		{Optimizer{Name: "adam", LearningRate: 0.05}, false, false},
+		{Optimizer{Name: "adam", LearningRate: 0.05}, false, true},
+		{Optimizer{Name: "adam", LearningRate: 0.01, WeightDecay: 1e-2}, true, false},
+		{Optimizer{Name: "sgd", LearningRate: 0.1, Momentum: 0.9, WeightDecay: 1e-4}, true, true},
+		{Optimizer{Name: "sgd", LearningRate: 0.2}, false, false},
+	} {
+		t.Run(fmt.Sprintf("%s/wd=%g/clip=%v/gated=%v", c.opt.Name, c.opt.WeightDecay, c.clipAll, c.gated), func(t *testing.T) {
+			setup := func(inGraph bool) func(*Engine) {
+				return func(e *Engine) { e.Gated, e.ClipAll, e.InGraphUpdate = c.gated, c.clipAll, inGraph }
+			}
+			graph, accGraph := trainThroughStages(t, c.opt, setup(true))
+			fused, accFused := trainThroughStages(t, c.opt, setup(false))
+			if !fused.fusedUpdate() || graph.fusedUpdate() {
+				t.Fatalf("fused update: %v with InGraphUpdate, %v without (want false, true)", graph.fusedUpdate(), fused.fusedUpdate())
+			}
+			plans := 0
+			for _, s := range fused.stages {
+				if s.plan == nil || len(s.plan.vars) == 0 {
+					t.Fatal("a stage graph of the fused engine has no fused update")
+				}
+				plans++
+			}
+			if c.gated && (fused.gatedPlan == nil || len(fused.gatedPlan.vars) == 0) {
+				t.Fatal("the gated graph of the fused engine has no fused update")
+			}
+			if !c.gated && plans != len(threeStages) {
+				t.Fatalf("%d stage plans, want %d", plans, len(threeStages))
+			}
+			if fmt.Sprint(accGraph) != fmt.Sprint(accFused) {
+				t.Errorf("validation accuracies per stage: in graph %v, fused %v", accGraph, accFused)
+			}
+			assertSameVariables(t, "in-graph", graph, "fused", fused)
+		})
+	}
+}
+
+// TestAdamUpdateKernels: the SIMD kernel (where built) and the scalar one
+// give the same bits, on lengths with and without a tail, and a handful of
+// elements checked against the update written out in float64.
+func TestAdamUpdateKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 15, 16, 37, 1000} {
+		for _, a := range []adamStep{
+			{beta1: 0.9, oneMinusBeta1: 0.1, beta2: 0.999, oneMinusBeta2: float32(1 - 0.999), eps: 1e-8, stepSize: 0.3, sqrtCorr2: 0.05},
+			{beta1: 0.9, oneMinusBeta1: 0.1, beta2: 0.999, oneMinusBeta2: float32(1 - 0.999), eps: 1e-8, decay: 0.01, stepSize: 0.02, sqrtCorr2: 0.7, clip: true},
+		} {
+			w, g, m, s := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+			for i := range w {
+				w[i], g[i], m[i], s[i] = float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64()*0.1), float32(r.Float64()*0.01)
+			}
+			w2, m2, s2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), s...)
+			w0, m0, s0 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), s...)
+			adamUpdate(w, g, m, s, a)
+			adamScalar(w2, g, m2, s2, a)
+			for i := range w {
+				if math.Float32bits(w[i]) != math.Float32bits(w2[i]) || math.Float32bits(m[i]) != math.Float32bits(m2[i]) || math.Float32bits(s[i]) != math.Float32bits(s2[i]) {
+					t.Fatalf("n=%d [%d]: kernel (%v, %v, %v), scalar (%v, %v, %v)", n, i, w[i], m[i], s[i], w2[i], m2[i], s2[i])
+				}
+				gi := float64(g[i]) + float64(w0[i])*float64(a.decay)
+				mi := float64(m0[i])*0.9 + 0.1*gi
+				si := float64(s0[i])*0.999 + 0.001*gi*gi
+				wi := float64(w0[i]) - float64(a.stepSize)*mi/(math.Sqrt(si)/float64(a.sqrtCorr2)+1e-8)
+				if a.clip {
+					wi = math.Max(-1, math.Min(1, wi))
+				}
+				if math.Abs(wi-float64(w[i])) > 1e-5*(1+math.Abs(wi)) || math.Abs(mi-float64(m[i])) > 1e-6 {
+					t.Fatalf("n=%d [%d]: w %v m %v, float64 %v %v", n, i, w[i], m[i], wi, mi)
+				}
+			}
+		}
+	}
+}
