@@ -54,6 +54,7 @@ type Engine struct {
 	stages              map[string]*stageExecs
 	gatedTrain, gatedEv *model.Exec
 	gatedPlan           *hostPlan
+	batches             map[string][2]*tensors.Tensor // batch tensors shared with the backend, by shape
 	layerInfo           []layers.Info
 	devices             int // > 1 after DataParallel
 	mesh                *distributed.DeviceMesh
@@ -281,9 +282,42 @@ func gateVectors(modes []binnet.Mode) (gates, frozen []float32) {
 	return
 }
 
-func batchTensors(x []float32, y []int32, shape []int) (*tensors.Tensor, *tensors.Tensor) {
+// batchTensors returns the tensors of a batch. On a backend whose buffers
+// are host memory it copies the batch into tensors kept per batch shape and
+// shared with the backend (one copy, no allocation per step); elsewhere it
+// makes new tensors, which the execution transfers to the device.
+func (e *Engine) batchTensors(x []float32, y []int32, shape []int) (*tensors.Tensor, *tensors.Tensor, error) {
 	dims := append([]int{len(y)}, shape...)
-	return tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(y, len(y))
+	if size := shapes.Make(dtypes.Float32, dims...).Size(); len(x) != size {
+		return nil, nil, fmt.Errorf("training: a batch of %d examples shaped %v needs %d features, got %d", len(y), shape, size, len(x))
+	}
+	if e.mesh != nil || !e.Backend.HasSharedBuffers() {
+		return tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(y, len(y)), nil
+	}
+	key := fmt.Sprint(dims)
+	b, ok := e.batches[key]
+	if !ok {
+		xt, err := tensors.FromShapeForBackend(e.Backend, 0, shapes.Make(dtypes.Float32, dims...))
+		if err != nil {
+			return nil, nil, err
+		}
+		yt, err := tensors.FromShapeForBackend(e.Backend, 0, shapes.Make(dtypes.Int32, len(y)))
+		if err != nil {
+			return nil, nil, err
+		}
+		b = [2]*tensors.Tensor{xt, yt}
+		if e.batches == nil {
+			e.batches = map[string][2]*tensors.Tensor{}
+		}
+		e.batches[key] = b
+	}
+	if err := tensors.MutableFlatData(b[0], func(flat []float32) { copy(flat, x) }); err != nil {
+		return nil, nil, err
+	}
+	if err := tensors.MutableFlatData(b[1], func(flat []int32) { copy(flat, y) }); err != nil {
+		return nil, nil, err
+	}
+	return b[0], b[1], nil
 }
 
 // TrainStep runs one optimizer step on a batch with the given layer modes.
@@ -295,7 +329,10 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 	if err != nil {
 		return err
 	}
-	xt, yt := batchTensors(x, y, shape)
+	xt, yt, err := e.batchTensors(x, y, shape)
+	if err != nil {
+		return err
+	}
 	out, err := r.train(xt, yt, float32(lr))
 	if err != nil {
 		return err
@@ -424,7 +461,10 @@ func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, 
 		if err := ex.Batch(indices, nil, x, y); err != nil {
 			return 0, 0, err
 		}
-		xt, yt := batchTensors(x, y, shape)
+		xt, yt, err := e.batchTensors(x, y, shape)
+		if err != nil {
+			return 0, 0, err
+		}
 		out, err := r.eval(xt, yt)
 		if err != nil {
 			return 0, 0, err

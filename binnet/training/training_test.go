@@ -236,6 +236,42 @@ func TestEvaluationSeesTraining(t *testing.T) {
 	}
 }
 
+// TestBatchTensorsReused: the engine copies each batch into tensors it keeps
+// per batch shape; evaluating one set, then another of the same shape, then
+// the first again must give the first numbers again, and a batch whose
+// features do not match its labels and example shape is refused.
+func TestBatchTensorsReused(t *testing.T) {
+	data := smallData(t)
+	e := newTestEngine(t, smallMLP, Optimizer{Name: "adam", LearningRate: 0.01})
+	modes := []binnet.Mode{binnet.Binary, binnet.Float, binnet.Float}
+	x, y := batchOf(data.Train, []int{0, 1, 2, 3, 4, 5, 6, 7})
+	if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.01); err != nil {
+		t.Fatal(err)
+	}
+	l1, a1, err := e.Evaluate(data.Val, modes, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, _, err := e.Evaluate(data.Test, modes, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l3, a3, err := e.Evaluate(data.Val, modes, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l1 != l3 || a1 != a3 {
+		t.Errorf("validation set evaluated twice: loss %v then %v, accuracy %v then %v", l1, l3, a1, a3)
+	}
+	if l1 == l2 {
+		t.Errorf("validation and test sets give the same loss %v", l1)
+	}
+	err = e.TrainStep(x[:len(x)-1], y, data.Train.ExampleShape(), modes, 0.01)
+	if err == nil || !strings.Contains(err.Error(), "needs 6272 features, got 6271") {
+		t.Errorf("a batch one feature short: got error %v", err)
+	}
+}
+
 // TestFrozenAndClipped checks the per-layer modes of the optimizer: a frozen
 // layer's latent weights do not move; a training one does; clipping keeps
 // latent weights in [-1,1].
