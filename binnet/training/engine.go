@@ -46,9 +46,10 @@ type Engine struct {
 	Gated bool
 
 	// InGraphUpdate, set before the first step, keeps the optimizer update
-	// in the training graph on every backend. By default a backend whose
-	// buffers are host memory (the pure-Go backend) leaves it to the fused
-	// host update (fused.go), which gives the same bits in fewer passes.
+	// in the training graph on every backend. By default the pure-Go
+	// backend, whose buffers are host memory, leaves it to the fused host
+	// update (fused.go), which gives the same bits in fewer passes; XLA
+	// keeps it in the graph.
 	InGraphUpdate bool
 
 	stages              map[string]*stageExecs
@@ -282,8 +283,8 @@ func gateVectors(modes []binnet.Mode) (gates, frozen []float32) {
 	return
 }
 
-// batchTensors returns the tensors of a batch. On a backend whose buffers
-// are host memory it copies the batch into tensors kept per batch shape and
+// batchTensors returns the tensors of a batch. On the pure-Go backend, whose
+// buffers are host memory, it copies the batch into tensors kept per batch shape and
 // shared with the backend (one copy, no allocation per step); elsewhere it
 // makes new tensors, which the execution transfers to the device.
 func (e *Engine) batchTensors(x []float32, y []int32, shape []int) (*tensors.Tensor, *tensors.Tensor, error) {
@@ -291,7 +292,7 @@ func (e *Engine) batchTensors(x []float32, y []int32, shape []int) (*tensors.Ten
 	if size := shapes.Make(dtypes.Float32, dims...).Size(); len(x) != size {
 		return nil, nil, fmt.Errorf("training: a batch of %d examples shaped %v needs %d features, got %d", len(y), shape, size, len(x))
 	}
-	if e.mesh != nil || !e.Backend.HasSharedBuffers() {
+	if e.mesh != nil || !onHost(e.Backend) {
 		return tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(y, len(y)), nil
 	}
 	key := fmt.Sprint(dims)

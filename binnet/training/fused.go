@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -14,8 +15,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model/initializer"
 )
 
-// The fused update: on a backend whose buffers are host memory (GoMLX's
-// pure-Go backend), the training graph stops at the gradients and the
+// The fused update: on GoMLX's pure-Go backend, whose buffers are host
+// memory, the training graph stops at the gradients and the
 // optimizer updates every trainable variable on the host, in place, in one
 // pass over its elements (latent weight, gradient and optimizer state read
 // once, written once) spread over the CPU cores. The graph form of the same
@@ -53,12 +54,17 @@ type hostPlan struct {
 const GradientScope = "/fused_gradients"
 
 // fusedUpdate reports whether the engine's training graphs leave the
-// optimizer update to the host: the backend shares its buffers with the host
-// (no transfer to update them), the step runs on one device, and
-// InGraphUpdate is not set.
+// optimizer update to the host: the backend is GoMLX's pure-Go one (its
+// buffers are host memory, shared with the tensors, and its executions
+// complete before they return), the step runs on one device, and
+// InGraphUpdate is not set. XLA keeps the update in the graph, on the
+// device.
 func (e *Engine) fusedUpdate() bool {
-	return !e.InGraphUpdate && e.mesh == nil && e.Backend.HasSharedBuffers()
+	return !e.InGraphUpdate && e.mesh == nil && onHost(e.Backend)
 }
+
+// onHost reports whether b is GoMLX's pure-Go backend.
+func onHost(b compute.Backend) bool { return b.String() == "go" && b.HasSharedBuffers() }
 
 // hostOutputs builds the graph's side of the fused update: it advances the
 // step counter and returns the scalars the host needs (Adam: lr/(1-beta1^t)
