@@ -339,7 +339,7 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 		return err
 	}
 	if r.plan != nil {
-		err = e.Optimizer.applyHost(r.plan, out[1:], r.held)
+		err = e.Optimizer.applyHost(e.Backend, r.plan, out[1:], r.held)
 	}
 	for _, t := range out {
 		t.FinalizeAll()

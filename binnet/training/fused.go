@@ -132,8 +132,13 @@ func hostFloats(t *tensors.Tensor, mutable bool) ([]float32, error) {
 }
 
 // variableFloats is hostFloats of a variable's value, zeros first if the
-// variable has none yet.
-func variableFloats(v *model.Variable) ([]float32, error) {
+// variable has none yet. With a backend b, a value that is not shared with
+// it yet (the variable's initial value, a restored checkpoint, the output
+// of an in-graph update) is first replaced by a shared copy: one copy, where
+// mutable access would copy it to local memory and the next execution copy
+// it again into a shared buffer. b is nil for the optimizer's state, which
+// no graph reads.
+func variableFloats(v *model.Variable, b compute.Backend) ([]float32, error) {
 	if !v.HasValue() {
 		if err := v.SetValue(tensors.FromShape(v.Shape())); err != nil {
 			return nil, err
@@ -142,6 +147,26 @@ func variableFloats(v *model.Variable) ([]float32, error) {
 	t, err := v.Value()
 	if err != nil {
 		return nil, err
+	}
+	if b != nil && !t.IsShared() && t.DType() == dtypes.Float32 {
+		shared, err := tensors.FromShapeForBackend(b, 0, t.Shape())
+		if err != nil {
+			return nil, err
+		}
+		var copyErr error
+		if err := tensors.ConstFlatData(t, func(src []float32) {
+			copyErr = tensors.MutableFlatData(shared, func(dst []float32) { copy(dst, src) })
+		}); err != nil {
+			return nil, err
+		}
+		if copyErr != nil {
+			return nil, copyErr
+		}
+		if err := v.SetValue(shared); err != nil {
+			return nil, err
+		}
+		t.FinalizeAll()
+		t = shared
 	}
 	flat, err := hostFloats(t, true)
 	if err != nil {
@@ -155,10 +180,11 @@ func variableFloats(v *model.Variable) ([]float32, error) {
 const fusedChunk = 1 << 15
 
 // applyHost runs the optimizer update of every variable of plan with the
-// graph's scalar outputs and gradient variables, in place. Variables of the
+// graph's scalar outputs and gradient variables, in place, on backend's
+// shared buffers. Variables of the
 // layers that held reports (frozen layers of the gated graph) keep their
 // values and state; held may be nil.
-func (o Optimizer) applyHost(plan *hostPlan, scalars []*tensors.Tensor, held func(layer int) bool) error {
+func (o Optimizer) applyHost(backend compute.Backend, plan *hostPlan, scalars []*tensors.Tensor, held func(layer int) bool) error {
 	if len(scalars) != plan.scalars {
 		return fmt.Errorf("training: fused update got %d scalars, want %d", len(scalars), plan.scalars)
 	}
@@ -180,7 +206,7 @@ func (o Optimizer) applyHost(plan *hostPlan, scalars []*tensors.Tensor, held fun
 		if held != nil && hv.layer >= 0 && held(hv.layer) {
 			continue
 		}
-		w, err := variableFloats(hv.v)
+		w, err := variableFloats(hv.v, backend)
 		if err != nil {
 			return err
 		}
@@ -197,7 +223,7 @@ func (o Optimizer) applyHost(plan *hostPlan, scalars []*tensors.Tensor, held fun
 		}
 		state := make([][]float32, len(hv.state))
 		for j, sv := range hv.state {
-			if state[j], err = variableFloats(sv); err != nil {
+			if state[j], err = variableFloats(sv, nil); err != nil {
 				return err
 			}
 		}
