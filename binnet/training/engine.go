@@ -47,9 +47,9 @@ type Engine struct {
 
 	// InGraphUpdate, set before the first step, keeps the optimizer update
 	// in the training graph on every backend. By default the pure-Go
-	// backend, whose buffers are host memory, leaves it to the fused host
-	// update (fused.go), which gives the same bits in fewer passes; XLA
-	// keeps it in the graph.
+	// backend, whose buffers are host memory, leaves Adam to the fused host
+	// update (fused.go), which gives the same bits in fewer passes; SGD,
+	// and every update on XLA, stay in the graph.
 	InGraphUpdate bool
 
 	stages              map[string]*stageExecs
