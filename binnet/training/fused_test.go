@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
+
+	"github.com/binnet/binnet/binnet"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // TestFusedUpdateMatchesGraph trains through float, binary and frozen stages
@@ -52,6 +56,56 @@ func TestFusedUpdateMatchesGraph(t *testing.T) {
 			assertSameVariables(t, "in-graph", graph, "fused", fused)
 		})
 	}
+}
+
+// TestFusedUpdateResumesInGraphState: the fused update keeps Adam's state
+// where the graph form keeps it (names, shapes, step count), so a run
+// checkpointed by one continues exactly with the other. Three steps with
+// the update in the graph, then the variables copied to a fresh fused
+// engine, and both engines three steps more: the same bits.
+func TestFusedUpdateResumesInGraphState(t *testing.T) {
+	data := smallData(t)
+	opt := Optimizer{Name: "adam", LearningRate: 0.05}
+	steps := func(e *Engine, modes []binnet.Mode, from int) {
+		for step := from; step < from+3; step++ {
+			idx := make([]int, 16)
+			for i := range idx {
+				idx[i] = step*16 + i
+			}
+			x, y := batchOf(data.Train, idx)
+			if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, opt.LearningRate); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	graph := newTestEngine(t, smallMLP, opt)
+	graph.InGraphUpdate = true
+	steps(graph, []binnet.Mode{binnet.Binary, binnet.Float, binnet.Float}, 0)
+	fused := newTestEngine(t, smallMLP, opt)
+	copied := 0
+	for v := range graph.Store.IterVariables() {
+		if !strings.HasPrefix(v.Scope(), "/model") && !strings.HasPrefix(v.Scope(), "/optimizer") {
+			continue
+		}
+		value := v.MustValue()
+		clone := tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[float32](value), value.Shape().Dimensions...)
+		nv, err := fused.Store.Scope(v.Scope()).CreateVariable(v.Name(), clone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nv.SetTrainable(v.Trainable)
+		copied++
+	}
+	if copied < 10 {
+		t.Fatalf("copied %d variables", copied)
+	}
+	next := []binnet.Mode{binnet.Binary, binnet.Binary, binnet.Float}
+	steps(graph, next, 3)
+	steps(fused, next, 3)
+	if !fused.fusedUpdate() {
+		t.Fatal("the second engine keeps its update in the graph")
+	}
+	assertSameVariables(t, "in-graph", graph, "fused after resuming", fused)
 }
 
 // TestSGDUpdateStaysInGraph: SGD's few passes stay in the graph, where they
