@@ -30,6 +30,11 @@ func shapeScalar(dtype dtypes.DType) shapes.Shape { return shapes.Make(dtype) }
 // switch left in the graph. A schedule of L layers has at most L+1 states, so
 // a run compiles a handful of graphs (the first step of each new stage pays
 // it). Gated switches to a single graph with the state as a run-time input.
+//
+// On the pure-Go backend the engine keeps each batch's input tensors and
+// updates Adam's variables in place on the host between executions (see
+// InGraphUpdate), so an Engine must not be used from several goroutines at
+// once; its steps and evaluations run one after another.
 type Engine struct {
 	Backend   compute.Backend
 	Store     *model.Store
