@@ -457,13 +457,16 @@ func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, 
 	}
 	var sumLoss, correct float64
 	indices := make([]int, 0, batchSize)
+	// One buffer for every batch: batchTensors copies it out.
+	rows := min(batchSize, ex.Len())
+	xs, ys := make([]float32, rows*size), make([]int32, rows)
 	for from := 0; from < ex.Len(); from += batchSize {
 		to := min(from+batchSize, ex.Len())
 		indices = indices[:0]
 		for i := from; i < to; i++ {
 			indices = append(indices, i)
 		}
-		x, y := make([]float32, len(indices)*size), make([]int32, len(indices))
+		x, y := xs[:len(indices)*size], ys[:len(indices)]
 		if err := ex.Batch(indices, nil, x, y); err != nil {
 			return 0, 0, err
 		}

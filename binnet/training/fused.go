@@ -40,11 +40,10 @@ type hostVar struct {
 }
 
 // hostPlan is what one compiled training graph leaves to the host: its
-// outputs after the loss are the optimizer's scalars, and it writes the
-// gradient of each variable of vars to a variable under GradientScope.
+// outputs after the loss are Adam's two scalars (adamScalars), and it writes
+// the gradient of each variable of vars to a variable under GradientScope.
 type hostPlan struct {
-	vars    []hostVar
-	scalars int
+	vars []hostVar
 }
 
 // GradientScope holds the variables the training graph writes the
@@ -81,18 +80,10 @@ func (o Optimizer) hostOutputs(store *model.Store, g *Graph, lr *Node, updates [
 		hv.grad = store.Scope(model.JoinPath(GradientScope, u.v.Scope())).WithInitializer(initializer.Zero).
 			VariableWithShape(u.v.Name(), u.v.Shape()).SetTrainable(false)
 		hv.grad.SetNodeValue(u.grad)
-		// Named as Optimizer.apply names them, so checkpoints are the same either way.
-		hv.m = o.stateScope(store, u.v).VariableWithShape(u.v.Name()+"_m", u.v.Shape())
-		hv.s = o.stateScope(store, u.v).VariableWithShape(u.v.Name()+"_v", u.v.Shape())
+		hv.m, hv.s = o.adamMoments(store, u.v)
 		plan.vars = append(plan.vars, hv)
 	}
-	plan.scalars = len(scalars)
 	return scalars, plan
-}
-
-// stateScope is the scope of a variable's optimizer state.
-func (o Optimizer) stateScope(store *model.Store, v *model.Variable) *model.Scope {
-	return store.Scope(model.JoinPath("/optimizer", o.Name, v.Scope())).WithInitializer(initializer.Zero)
 }
 
 // hostFloats returns the float32 elements of a tensor for the host update.
@@ -168,10 +159,10 @@ const fusedChunk = 1 << 15
 // layers that held reports (frozen layers of the gated graph) keep their
 // values and state; held may be nil.
 func (o Optimizer) applyHost(backend compute.Backend, plan *hostPlan, scalars []*tensors.Tensor, held func(layer int) bool) error {
-	if len(scalars) != plan.scalars {
-		return fmt.Errorf("training: fused update got %d scalars, want %d", len(scalars), plan.scalars)
+	var sc [2]float32 // lr/(1-beta1^t), sqrt(1-beta2^t)
+	if len(scalars) != len(sc) {
+		return fmt.Errorf("training: fused update got %d scalars, want %d", len(scalars), len(sc))
 	}
-	var sc [2]float32
 	for i, t := range scalars {
 		s, err := hostFloats(t, false)
 		if err != nil {

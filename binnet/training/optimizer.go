@@ -76,6 +76,19 @@ func (o Optimizer) adamScalars(step, lr *Node, dtype dtypes.DType) (stepSize, sq
 	return Div(ConvertDType(lr, dtype), ConvertDType(corr1, dtype)), ConvertDType(Sqrt(corr2), dtype)
 }
 
+// stateScope is the scope of a variable's optimizer state.
+func (o Optimizer) stateScope(store *model.Store, v *model.Variable) *model.Scope {
+	return store.Scope(model.JoinPath("/optimizer", o.Name, v.Scope())).WithInitializer(initializer.Zero)
+}
+
+// adamMoments returns the variables of Adam's first and second moments of
+// v, the same for the graph's update and the fused host update (so a
+// checkpoint of either continues under the other).
+func (o Optimizer) adamMoments(store *model.Store, v *model.Variable) (m, s *model.Variable) {
+	scope := o.stateScope(store, v)
+	return scope.VariableWithShape(v.Name()+"_m", v.Shape()), scope.VariableWithShape(v.Name()+"_v", v.Shape())
+}
+
 // apply builds the optimizer's update of every variable; lr is a scalar node.
 func (o Optimizer) apply(store *model.Store, g *Graph, lr *Node, updates []update) {
 	dtype := dtypes.Float32
@@ -100,8 +113,7 @@ func (o Optimizer) apply(store *model.Store, g *Graph, lr *Node, updates []updat
 		var newV *Node
 		switch o.Name {
 		case "adam":
-			mVar := stateScope.VariableWithShape(u.v.Name()+"_m", u.v.Shape())
-			sVar := stateScope.VariableWithShape(u.v.Name()+"_v", u.v.Shape())
+			mVar, sVar := o.adamMoments(store, u.v)
 			m0, s0 := mVar.NodeValue(g), sVar.NodeValue(g)
 			// PyTorch's Adam, op for op (13 passes over the weights):
 			// denom = sqrt(s)/sqrt(1-beta2^t) + eps; w -= lr/(1-beta1^t) * m/denom.
