@@ -73,13 +73,22 @@ type DivergenceError struct {
 	Stage        int   // 1-based
 	BinaryLayers []int // 1-based
 	Loss         float64
+	// Checkpoint is the checkpoint file left as it was, holding the last
+	// good epoch (CheckpointEpoch); empty when the run writes none or no
+	// epoch had finished.
+	Checkpoint      string
+	CheckpointEpoch int
 }
 
 // Error says at which epoch and stage, with which binary layers, the loss
-// became non-finite.
+// became non-finite, and which checkpoint, if any, is kept.
 func (e *DivergenceError) Error() string {
-	return fmt.Sprintf("training diverged: loss %v in epoch %d (stage %d, binary layers %v); the last good checkpoint is kept",
-		e.Loss, e.Epoch, e.Stage, e.BinaryLayers)
+	kept := "no checkpoint was written (no epoch finished)"
+	if e.Checkpoint != "" {
+		kept = fmt.Sprintf("%s still holds epoch %d", e.Checkpoint, e.CheckpointEpoch)
+	}
+	return fmt.Sprintf("training diverged: loss %v in epoch %d (stage %d, binary layers %v); %s; a lower learning rate may help",
+		e.Loss, e.Epoch, e.Stage, e.BinaryLayers, kept)
 }
 
 // fingerprint is what must match for a checkpoint to be resumed.
@@ -178,8 +187,8 @@ func (c *Config) LearningRate(epoch int) float64 {
 // Run trains cfg.Network on data as cfg.Schedule says and returns the results.
 // With cfg.OutDir set, it checkpoints after every epoch and resumes from an
 // existing checkpoint of the same configuration. A diverging run returns a
-// *DivergenceError, writes results with status "failed", and keeps the last
-// good checkpoint.
+// *DivergenceError, writes results with status "failed", and leaves the
+// checkpoint of the last good epoch as it was.
 func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
@@ -323,6 +332,9 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		rec.TrainLoss, rec.TrainAccuracy, _ = engine.Accumulated()
 		if math.IsNaN(rec.TrainLoss) || math.IsInf(rec.TrainLoss, 0) {
 			derr := &DivergenceError{Epoch: rec.Epoch, Stage: rec.Stage, BinaryLayers: rec.BinaryLayers, Loss: rec.TrainLoss}
+			if ckptPath != "" && epoch > 0 {
+				derr.Checkpoint, derr.CheckpointEpoch = ckptPath, epoch
+			}
 			res.Status = StatusFailed
 			res.Error = derr.Error()
 			prog.finishEpoch(rec, derr)

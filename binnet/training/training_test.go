@@ -138,6 +138,10 @@ func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
 	if !strings.Contains(err.Error(), "epoch 2") || !strings.Contains(err.Error(), "stage 2") {
 		t.Errorf("message %q does not name the epoch and stage", err)
 	}
+	if ckpt := filepath.Join(cfg.OutDir, CheckpointFile); div.Checkpoint != ckpt || div.CheckpointEpoch != 1 ||
+		!strings.Contains(err.Error(), ckpt+" still holds epoch 1") {
+		t.Errorf("divergence names checkpoint %q of epoch %d (%q), want %s of epoch 1", div.Checkpoint, div.CheckpointEpoch, err, ckpt)
+	}
 	onDisk, rerr := ReadResults(filepath.Join(cfg.OutDir, ResultsFile))
 	if rerr != nil || onDisk.Status != StatusFailed || !strings.Contains(onDisk.Error, "diverged") || len(onDisk.History) != 1 {
 		t.Errorf("results.json after divergence: %+v, %v", onDisk, rerr)
@@ -527,5 +531,13 @@ func TestRandomBatch(t *testing.T) {
 	x2, y2 := RandomBatch(p.Network, n, rand.New(rand.NewPCG(7, 8)))
 	if !slices.Equal(x, x2) || !slices.Equal(y, y2) {
 		t.Error("the same seed gave another batch")
+	}
+}
+
+func TestDivergenceMessageWithoutCheckpoint(t *testing.T) {
+	err := &DivergenceError{Epoch: 1, Stage: 1, BinaryLayers: []int{1}, Loss: math.NaN()}
+	want := "training diverged: loss NaN in epoch 1 (stage 1, binary layers [1]); no checkpoint was written (no epoch finished); a lower learning rate may help"
+	if err.Error() != want {
+		t.Errorf("got %q\nwant %q", err.Error(), want)
 	}
 }

@@ -377,6 +377,27 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+func TestCompareGoesOnPastDivergence(t *testing.T) {
+	// At lr 1e8 Adam's float network diverges in its second epoch, while
+	// the binary one (signs of the latent weights) keeps finite losses.
+	code, stdout, stderr := cli(t, "compare", "-lr", "1e8", "-epochs", "3", "-epochs-per-layer", "1", "-train-size", "1000",
+		"-test-size", "500", "-orders", "float,binary", "-seeds", "1,2", "-quiet")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 (some runs diverged)", code)
+	}
+	if !regexp.MustCompile(`(?m)^float\s+diverged\s+diverged\s+-`).MatchString(stdout) {
+		t.Errorf("no diverged row for float:\n%s", stdout)
+	}
+	if !regexp.MustCompile(`(?m)^binary\s+0\.\d{4} ± 0\.\d{4}\s`).MatchString(stdout) {
+		t.Errorf("the binary runs did not go on after float diverged:\n%s", stdout)
+	}
+	for _, want := range []string{"2 of 4 runs diverged", "order float, seed 1: training diverged", "order float, seed 2: training diverged"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
 func TestCompare(t *testing.T) {
 	// 3 epochs: with 1 epoch per layer, the 3 layers of mlp-300-100 need 3 stages.
 	stdout, _ := mustCLI(t, "compare", "-epochs", "3", "-epochs-per-layer", "1", "-orders", "float,forward", "-seeds", "1", "-quiet")

@@ -134,8 +134,10 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	type row struct {
 		order          string
 		test, val, sec []float64
+		diverged       int // runs (seeds) that diverged
 	}
 	var rows []row
+	var diverged []error
 	for _, o := range orderList {
 		rw := row{order: o}
 		for _, seed := range seedList {
@@ -154,6 +156,13 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				fmt.Fprintf(stderr, "== %s, order %s, seed %d\n", p.Name, o, seed)
 			}
 			res, err := training.Run(ctx, cfg, data)
+			if div := (*training.DivergenceError)(nil); errors.As(err, &div) {
+				// A diverging order is a result of the comparison: the
+				// other runs go on, and the table says which diverged.
+				rw.diverged++
+				diverged = append(diverged, fmt.Errorf("order %s, seed %d: %w", o, seed, err))
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("order %s, seed %d: %w", o, seed, err)
 			}
@@ -169,9 +178,22 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "order\ttest accuracy\tfinal val accuracy\ttrain time (s)\t")
 	for _, rw := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", rw.order, meanStd(rw.test, 4), meanStd(rw.val, 4), meanStd(rw.sec, 1))
+		test, val, sec := "diverged", "diverged", "-"
+		if len(rw.test) > 0 {
+			test, val, sec = meanStd(rw.test, 4), meanStd(rw.val, 4), meanStd(rw.sec, 1)
+		}
+		if n := rw.diverged; n > 0 && len(rw.test) > 0 {
+			test += fmt.Sprintf(" (%d of %d diverged)", n, n+len(rw.test))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", rw.order, test, val, sec)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(diverged) > 0 {
+		return fmt.Errorf("%d of %d runs diverged:\n%w", len(diverged), len(orderList)*len(seedList), errors.Join(diverged...))
+	}
+	return nil
 }
 
 func firstNonZero(a, b float64) float64 {

@@ -181,3 +181,27 @@ func TestSweepResume(t *testing.T) {
 		t.Errorf("%s differs from the same train run made alone:\nsweep %v\nalone %v", check.sub, got, want)
 	}
 }
+
+// TestSweepReportsDivergedRuns runs a sweep whose float run diverges (Adam at
+// lr 1e8) while its binary run completes: the sweep exits 1, names the
+// failed job, and still prints the report, where the float row counts one
+// failed run and the binary row has its accuracy.
+func TestSweepReportsDivergedRuns(t *testing.T) {
+	bin := binnetBinary(t)
+	dir := filepath.Join(t.TempDir(), "sweep")
+	cmd := exec.Command(bin, "sweep", "-lr", "1e8", "-epochs", "3", "-epochs-per-layer", "1", "-train-size", "1000",
+		"-test-size", "500", "-orders", "float;binary", "-seeds", "1", "-quiet", "-out", dir)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 {
+		t.Errorf("exit code %d (%v), want 1", code, err)
+	}
+	if !strings.Contains(e.String(), "1 of 2 jobs failed (float seed 1") || !strings.Contains(e.String(), "training diverged") {
+		t.Errorf("stderr does not name the diverged run:\n%s", e.String())
+	}
+	if !regexp.MustCompile(`\| float \| 1 failed \| \| \| \|`).MatchString(o.String()) ||
+		!regexp.MustCompile(`\| binary \| 1 \(seeds 1\) \| 0\.\d{4} \|`).MatchString(o.String()) {
+		t.Errorf("the report does not show the failed float run and the binary one:\n%s", o.String())
+	}
+}

@@ -30,11 +30,20 @@ type reportKey struct {
 type reportGroup struct {
 	test, val, sec []float64
 	seeds          []int64
-	running        int
+	// Runs without a test accuracy: still running (or killed), stopped by
+	// an interrupt (both resume when re-run), failed (diverged).
+	running, interrupted, failed int
 }
 
 func (g *reportGroup) add(r *training.Results) {
-	if r.Status != training.StatusCompleted || len(r.History) == 0 {
+	switch {
+	case r.Status == training.StatusFailed && strings.HasPrefix(r.Error, "interrupted"):
+		g.interrupted++
+		return
+	case r.Status == training.StatusFailed:
+		g.failed++
+		return
+	case r.Status != training.StatusCompleted || len(r.History) == 0:
 		g.running++
 		return
 	}
@@ -158,13 +167,22 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
 	for _, k := range keys {
 		g := groups[k]
-		if len(g.test) == 0 {
-			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %d running | | | |\n", k.model, k.dataset, k.protocol, k.order, g.running)
-			continue
+		var parts []string
+		if len(g.test) > 0 {
+			parts = append(parts, fmt.Sprintf("%d (seeds %s)", len(g.test), joinSeeds(g.seeds)))
 		}
-		runs := fmt.Sprintf("%d (seeds %s)", len(g.test), joinSeeds(g.seeds))
-		if g.running > 0 {
-			runs += fmt.Sprintf(", %d running", g.running)
+		for _, c := range []struct {
+			n    int
+			what string
+		}{{g.failed, "failed"}, {g.interrupted, "interrupted"}, {g.running, "running"}} {
+			if c.n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+			}
+		}
+		runs := strings.Join(parts, ", ")
+		if len(g.test) == 0 {
+			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | | | |\n", k.model, k.dataset, k.protocol, k.order, runs)
+			continue
 		}
 		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.model, k.dataset, k.protocol, k.order, runs,
 			meanStd(g.test, 4), meanStd(g.val, 4), meanStd(g.sec, 0))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -90,7 +91,12 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		if err := runChildren(ctx, exe, runs, *parallel, true, r.quiet, stderr); err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// Some runs failed (a diverged one fails again when re-run):
+			// the report still shows the others, and counts the failures.
+			return errors.Join(runReport(ctx, []string{"-runs", dir}, stdout, stderr), err)
 		}
 	}
 	return runReport(ctx, []string{"-runs", dir}, stdout, stderr)
