@@ -142,7 +142,7 @@ func fetchFile(ctx context.Context, dir, base string, want fileSum, opts FetchOp
 		if err == nil {
 			return nil
 		}
-		opts.Logf("datasets: %v; downloading it again", err)
+		opts.Logf("%v; downloading it again", err) // err names the package and the file
 		stale = append(stale, p)
 	}
 	var errs []error
@@ -154,7 +154,7 @@ func fetchFile(ctx context.Context, dir, base string, want fileSum, opts FetchOp
 		opts.Logf("datasets: downloading %s", url)
 		final, err := download(ctx, opts.Client, url, dir, base, want)
 		if err != nil {
-			opts.Logf("datasets: %v", err)
+			opts.Logf("%v", err)
 			errs = append(errs, err)
 			continue
 		}
