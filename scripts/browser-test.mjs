@@ -2,7 +2,7 @@
 // Run it through scripts/browser-test.sh, which starts the Notebook server and installs playwright-core
 // outside the repository. It opens a notebook, clears its saved outputs, runs all cells from the
 // Cell menu, and asserts that every code cell ran, that no cell has an error output, and that a plot
-// (an SVG chart) is rendered. It writes a full-page screenshot to $SCREENSHOT.
+// (an SVG chart) or a picture (a PNG) is rendered. It writes a full-page screenshot to $SCREENSHOT.
 //
 // Environment: NOTEBOOK_URL (the notebook's page, token included), PLAYWRIGHT_DIR (the folder whose
 // node_modules holds playwright-core), SCREENSHOT (PNG path), CHROMIUM (default /usr/bin/chromium),
@@ -38,8 +38,8 @@ try {
 	if (kernelName !== 'gonb') throw new Error(`kernel is ${kernelName}, want gonb`);
 	// Never write this test's outputs into the repository's notebook.
 	await page.evaluate(() => { Jupyter.notebook.set_autosave_interval(0); Jupyter.notebook.clear_all_output(); });
-	const before = await page.evaluate(() => document.querySelectorAll('.output_subarea svg').length);
-	if (before !== 0) throw new Error(`${before} SVG outputs remain after clearing the outputs`);
+	const before = await page.evaluate(() => document.querySelectorAll('.output_subarea svg, .output_subarea img').length);
+	if (before !== 0) throw new Error(`${before} SVG or PNG outputs remain after clearing the outputs`);
 
 	// Cell > Run All, as a user would.
 	const start = Date.now();
@@ -75,8 +75,11 @@ try {
 			const r = s.getBoundingClientRect();
 			return r.width > 300 && r.height > 200 && s.querySelectorAll('polyline').length > 0;
 		});
+		// PNG outputs (pictures of images), decoded by the browser.
+		const images = Array.from(document.querySelectorAll('.output_subarea img')).filter((im) =>
+			im.complete && im.naturalWidth >= 200 && im.naturalHeight >= 20);
 		return {
-			codeCells: cells.length, errors, plots: plots.length,
+			codeCells: cells.length, errors, plots: plots.length, images: images.length,
 			trained: text.includes(expected),
 		};
 	}, expected);
@@ -92,10 +95,10 @@ try {
 	await page.screenshot({ path: screenshot, fullPage: true });
 	console.log(`screenshot: ${screenshot}`);
 	if (report.errors.length > 0) throw new Error(`error outputs: ${report.errors.join('; ')}`);
-	if (report.plots < 1) throw new Error('no rendered plot (SVG chart) in the outputs');
+	if (report.plots + report.images < 1) throw new Error('no rendered plot (SVG chart) or picture (PNG) in the outputs');
 	if (!report.trained) throw new Error(`the training cell did not print "${expected}"`);
 	if (consoleErrors.length > 0) console.log(`page errors (not fatal): ${consoleErrors.join('; ')}`);
-	console.log(`PASS: ${report.codeCells} code cells ran without error, ${report.plots} plots rendered`);
+	console.log(`PASS: ${report.codeCells} code cells ran without error, ${report.plots} plots and ${report.images} pictures rendered`);
 } catch (e) {
 	failed = true;
 	console.error(`FAIL: ${e.message}`);

@@ -13,6 +13,7 @@ nb="${1:-notebooks/01-quickstart.ipynb}"
 # What the notebook's training cell prints once it has trained (checked in the page).
 case "$(basename "$nb")" in
 	04-*) export BROWSER_EXPECT="${BROWSER_EXPECT:-fully binary ResNet-21: validation accuracy}" ;;
+	05-*) export BROWSER_EXPECT="${BROWSER_EXPECT:-test accuracy: add-only runtime}" ;;
 	*) export BROWSER_EXPECT="${BROWSER_EXPECT:-test accuracy of the fully binary network}" ;;
 esac
 dir="${BROWSER_TEST_DIR:-/tmp/binnet-browser-test}"
