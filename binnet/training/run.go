@@ -91,6 +91,21 @@ func (e *DivergenceError) Error() string {
 		e.Loss, e.Epoch, e.Stage, e.BinaryLayers, kept)
 }
 
+// interrupted is the error of a run stopped by its context (an interrupt)
+// after epochs finished epochs: it says what was kept and wraps cause, so
+// that errors.Is(err, context.Canceled) holds. Its text starts with
+// "interrupted", which results.json keeps as the run's error.
+func interrupted(epochs int, checkpoint string, cause error) error {
+	switch {
+	case checkpoint == "":
+		return fmt.Errorf("interrupted with %d finished epoch(s); no output folder, so nothing was kept: %w", epochs, cause)
+	case epochs == 0:
+		return fmt.Errorf("interrupted before the first epoch finished; no checkpoint was written: %w", cause)
+	default:
+		return fmt.Errorf("interrupted after epoch %d, checkpointed in %s; running the same configuration again resumes from it: %w", epochs, checkpoint, cause)
+	}
+}
+
 // fingerprint is what must match for a checkpoint to be resumed.
 type fingerprint struct {
 	Model     string             `json:"model"`
@@ -297,10 +312,11 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 	}
 	for epoch := startEpoch; epoch < sched.TotalEpochs(); epoch++ {
 		if err := ctx.Err(); err != nil {
+			ierr := interrupted(epoch, ckptPath, err)
 			res.Status = StatusFailed
-			res.Error = "interrupted: " + err.Error()
+			res.Error = ierr.Error()
 			saveResults()
-			return res, err
+			return res, ierr
 		}
 		start := time.Now()
 		modes := sched.Modes(epoch)

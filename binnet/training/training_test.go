@@ -78,11 +78,15 @@ func TestResumeIsExact(t *testing.T) {
 			cancel()
 		}
 	}
-	if _, err := Run(ctx, part, data); !errors.Is(err, context.Canceled) {
+	_, err = Run(ctx, part, data)
+	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run returned %v, want context.Canceled", err)
 	}
+	if want := "interrupted after epoch 2, checkpointed in " + filepath.Join(part.OutDir, CheckpointFile); !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("interruption message %q does not start with %q", err, want)
+	}
 	partial, err := ReadResults(filepath.Join(part.OutDir, ResultsFile))
-	if err != nil || len(partial.History) != 2 || partial.Status != StatusFailed {
+	if err != nil || len(partial.History) != 2 || partial.Status != StatusFailed || !strings.HasPrefix(partial.Error, "interrupted after epoch 2") {
 		t.Fatalf("results after interruption: %+v, %v", partial, err)
 	}
 	part.OnEpoch = nil
