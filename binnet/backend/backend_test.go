@@ -45,3 +45,38 @@ func TestConfiguration(t *testing.T) {
 		t.Error("an unknown Go backend option opened a backend")
 	}
 }
+
+// TestStepThreads checks the thread policy: one thread for small steps on
+// the pure-Go backend, the current GOMAXPROCS otherwise or when the user set
+// GOMAXPROCS or another backend.
+func TestStepThreads(t *testing.T) {
+	current := runtime.GOMAXPROCS(0)
+	t.Setenv("GOMAXPROCS", "")
+	for _, c := range []struct {
+		env  string
+		macs int64
+		want int
+	}{
+		{"", 56_000_000, 1},
+		{"go", SmallStepMACs - 1, 1},
+		{"go:num_executors=2", 1_000_000, 1},
+		{"", SmallStepMACs, current},
+		{"", 370_000_000, current},
+		{"xla:cpu", 56_000_000, current},
+	} {
+		t.Setenv(EnvVar, c.env)
+		if got := StepThreads(c.macs); got != c.want {
+			t.Errorf("%s=%q, %d MACs: %d threads, want %d", EnvVar, c.env, c.macs, got, c.want)
+		}
+	}
+	t.Setenv(EnvVar, "")
+	t.Setenv("GOMAXPROCS", "3")
+	if got := StepThreads(1000); got != current {
+		t.Errorf("with GOMAXPROCS set by the user: %d threads, want the current %d", got, current)
+	}
+	prev := UseThreads(1)
+	if runtime.GOMAXPROCS(0) != 1 || prev != current {
+		t.Errorf("UseThreads(1): GOMAXPROCS %d, returned %d (want 1 and %d)", runtime.GOMAXPROCS(0), prev, current)
+	}
+	UseThreads(prev)
+}

@@ -49,6 +49,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := r.applyThreads(p, stderr); err != nil {
+		return err
+	}
 	name, data, err := d.load(ctx, &p, stderr)
 	if err != nil {
 		return err
@@ -126,6 +129,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if _, err := rr.schedule(p); err != nil {
 			return fmt.Errorf("order %q: %w", o, err)
 		}
+	}
+	if err := r.applyThreads(p, stderr); err != nil {
+		return err
 	}
 	name, data, err := d.load(ctx, &p, stderr)
 	if err != nil {
@@ -303,6 +309,9 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	layers, err := parseLayerList(*layerList, p.Network.NumBinarizable())
 	if err != nil {
+		return err
+	}
+	if err := r.applyThreads(p, stderr); err != nil {
 		return err
 	}
 	name, data, err := d.load(ctx, &p, stderr)

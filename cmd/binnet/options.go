@@ -32,6 +32,7 @@ type runOptions struct {
 	resetLatent    bool
 	quiet          bool
 	devices        int
+	threads        int
 
 	flags *flag.FlagSet // the flag set registered on: tells a flag given as 0 from an omitted one
 }
@@ -57,6 +58,7 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	fs.BoolVar(&o.resetLatent, "official-eval-reset", false, "set the latent weights of binary layers to sign(w) after every epoch, the side effect of the official code's evaluation")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	fs.IntVar(&o.devices, "devices", 1, "split each training batch over this many devices of the backend (data parallel; XLA on several GPUs)")
+	fs.IntVar(&o.threads, "threads", 0, threadsUsage)
 	if withOrder {
 		fs.IntVar(&o.epochs, "epochs", 0, "total epochs (default: the preset's, 450 as in the paper)")
 		fs.IntVar(&o.epochsPerLayer, "epochs-per-layer", 0, "epochs before the next layer of the order is binarized (default: the preset's, 150)")
@@ -68,6 +70,12 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 }
 
 func (o *runOptions) preset() (models.Preset, error) { return models.Lookup(o.model) }
+
+// applyThreads sets the threads of a run of preset p in this process (see
+// applyThreads): -threads, or one thread for a small training step.
+func (o *runOptions) applyThreads(p models.Preset, stderr io.Writer) error {
+	return applyThreads(o.threads, p.Network, firstNonZeroInt(o.batch, p.Hyper.BatchSize), o.quiet, stderr)
+}
 
 // schedule resolves the order and builds the schedule, rejecting impossible
 // ones before any training.

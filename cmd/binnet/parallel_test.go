@@ -7,15 +7,20 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/binnet/binnet/binnet/training"
 )
 
 // sensitivityNumbers returns sensitivity.json without the layers' seconds.
@@ -203,5 +208,63 @@ func TestSweepReportsDivergedRuns(t *testing.T) {
 	if !regexp.MustCompile(`\| float \| 1 failed \| \| \| \|`).MatchString(o.String()) ||
 		!regexp.MustCompile(`\| binary \| 1 \(seeds 1\) \| 0\.\d{4} \|`).MatchString(o.String()) {
 		t.Errorf("the report does not show the failed float run and the binary one:\n%s", o.String())
+	}
+}
+
+// TestThreads checks the thread choice of the binary (a fresh process, so
+// that GOMAXPROCS is its own): one thread for mlp-300-100's small step at
+// batch 100, every core for mlp-784-784's, -threads when given; and that a
+// short training run gives the same numbers on one thread and on two.
+func TestThreads(t *testing.T) {
+	bin := binnetBinary(t)
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: nothing to choose")
+	}
+	speed := func(args ...string) (threads int, stderr string) {
+		cmd := exec.Command(bin, append([]string{"speed", "-steps", "2", "-windows", "1", "-json"}, args...)...)
+		cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") })
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("binnet speed %v: %v\n%s", args, err, e.String())
+		}
+		var r struct{ Threads int }
+		if err := json.Unmarshal(o.Bytes(), &r); err != nil {
+			t.Fatalf("binnet speed %v: %v in %q", args, err, o.String())
+		}
+		return r.Threads, e.String()
+	}
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"-model", "mlp-300-100", "-batch", "100"}, 1},
+		{[]string{"-model", "mlp-784-784", "-batch", "100"}, runtime.NumCPU()},
+		{[]string{"-model", "mlp-300-100", "-batch", "1000"}, runtime.NumCPU()},
+		{[]string{"-model", "mlp-300-100", "-batch", "100", "-threads", "2"}, 2},
+	} {
+		if got, stderr := speed(c.args...); got != c.want {
+			t.Errorf("speed %v ran on %d threads, want %d\n%s", c.args, got, c.want, stderr)
+		}
+	}
+
+	dir := t.TempDir()
+	histories := map[string]string{}
+	for _, threads := range []string{"1", "2"} {
+		out := filepath.Join(dir, "t"+threads)
+		runBinary(t, bin, "train", "-threads", threads, "-epochs", "3", "-epochs-per-layer", "1", "-train-size", "2000", "-quiet", "-out", out)
+		res, err := training.ReadResults(filepath.Join(out, training.ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		for _, h := range res.History {
+			fmt.Fprintf(&sb, "%v %v %v %v; ", h.TrainLoss, h.TrainAccuracy, h.ValLoss, h.ValAccuracy)
+		}
+		fmt.Fprintf(&sb, "test %v %v", res.TestLoss, res.TestAccuracy)
+		histories[threads] = sb.String()
+	}
+	if histories["1"] != histories["2"] {
+		t.Errorf("one thread and two threads trained differently:\n1: %s\n2: %s", histories["1"], histories["2"])
 	}
 }

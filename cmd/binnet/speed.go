@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"time"
 
@@ -28,6 +29,7 @@ type speedResult struct {
 	StepMs      float64 `json:"step_ms"`      // median of the timed windows
 	ExamplesPS  float64 `json:"examples_per_s"`
 	ForwardMACs int64   `json:"forward_macs_per_example"`
+	Threads     int     `json:"threads"` // GOMAXPROCS during the run
 }
 
 func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,6 +41,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	steps := fs.Int("steps", 10, "timed steps per window")
 	windows := fs.Int("windows", 3, "timed windows (the median is reported)")
 	asJSON := fs.Bool("json", false, "print one JSON line")
+	threads := fs.Int("threads", 0, threadsUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -72,6 +75,9 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "float":
 	default:
 		return fmt.Errorf("-mode %q: want binary or float", *mode)
+	}
+	if err := applyThreads(*threads, net, *batch, *asJSON, stderr); err != nil {
+		return err
 	}
 	b, err := backend.Shared()
 	if err != nil {
@@ -113,11 +119,11 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		macs += in.MACs()
 	}
 	r := speedResult{Model: p.Name, Network: net.Name(), Mode: *mode, Batch: *batch, Backend: b.Name(), FirstStepS: first,
-		StepMs: med * 1000, ExamplesPS: float64(*batch) / med, ForwardMACs: macs}
+		StepMs: med * 1000, ExamplesPS: float64(*batch) / med, ForwardMACs: macs, Threads: runtime.GOMAXPROCS(0)}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}
-	fmt.Fprintf(stdout, "%s (%s) %s, batch %d on %s: %.1f ms/step, %.1f examples/s (first step with compilation %.1f s; %.1f forward MFLOP per example in binarizable layers)\n",
-		r.Model, r.Network, r.Mode, r.Batch, r.Backend, r.StepMs, r.ExamplesPS, r.FirstStepS, 2*float64(macs)/1e6)
+	fmt.Fprintf(stdout, "%s (%s) %s, batch %d on %s (GOMAXPROCS %d): %.2f ms/step, %.1f examples/s (first step with compilation %.1f s; %.1f forward MFLOP per example in binarizable layers)\n",
+		r.Model, r.Network, r.Mode, r.Batch, r.Backend, r.Threads, r.StepMs, r.ExamplesPS, r.FirstStepS, 2*float64(macs)/1e6)
 	return nil
 }
