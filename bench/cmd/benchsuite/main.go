@@ -130,6 +130,7 @@ type StepResult struct {
 	Peer    map[int][]float64        `json:"pytorch_examples_per_s"`                 // by thread count
 	PeerEnv map[string]any           `json:"pytorch_env,omitempty"`
 	Compile float64                  `json:"binnet_first_step_s"`
+	Threads int                      `json:"binnet_threads,omitempty"` // binnet's GOMAXPROCS while stepping (backend.StepThreads); 0: not recorded
 	PeerRaw map[int][]map[string]any `json:"-"`
 }
 
@@ -149,6 +150,7 @@ type EpochResult struct {
 	PeerThreads     int       `json:"pytorch_threads"`
 	PeerExamples    int       `json:"pytorch_train_examples"` // mlp_mnist.py always trains on the first 55,000
 	PeerStepsOnlyEx float64   `json:"pytorch_steps_only_examples_per_s"`
+	Threads         int       `json:"binnet_threads,omitempty"` // binnet's GOMAXPROCS during its part (backend.StepThreads); 0: not recorded
 }
 
 // SensResult is the sensitivity pre-training of mlp-784-784.
@@ -641,13 +643,14 @@ func execPython(args ...string) *exec.Cmd {
 // Step workloads
 
 type stepper struct {
-	e      *training.Engine
-	xs     [][]float32
-	ys     [][]int32
-	shape  []int
-	modes  []binnet.Mode
-	next   int
-	compil float64
+	e       *training.Engine
+	xs      [][]float32
+	ys      [][]int32
+	shape   []int
+	modes   []binnet.Mode
+	next    int
+	compil  float64
+	threads int // GOMAXPROCS while measuring; 0: the process's
 }
 
 func newStepper(b compute.Backend, net models.MLP, batch int, binary bool, xs [][]float32, ys [][]int32) (*stepper, error) {
@@ -724,6 +727,9 @@ func (s *stepper) measure(batch int, minSec float64) (float64, error) {
 // (user + system, all threads, the garbage collector included), and the
 // system (kernel: page faults, madvise) share of that CPU time.
 func (s *stepper) measureCPU(batch int, minSec float64, minSteps, warmup int) (ex, exCPU, sysShare float64, err error) {
+	if s.threads > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(s.threads))
+	}
 	runtime.GC()
 	for range warmup {
 		if err := s.step(); err != nil {
@@ -757,10 +763,26 @@ func cpuSeconds() (user, sys float64) {
 
 func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, error) {
 	r := &StepResult{Workload: w, Params: denseParams(w.Hidden), Peer: map[int][]float64{}}
-	s, err := newStepper(b, w.network(), w.Batch, w.Binary, nil, nil)
+	// binnet steps on the threads its command line picks for this step
+	// (backend.StepThreads: one for a small step), on a backend of its own
+	// opened with that many threads, so that it has as many executors.
+	r.Threads = backend.StepThreads(3 * int64(w.Batch) * int64(r.Params))
+	sb := b
+	if r.Threads != runtime.GOMAXPROCS(0) {
+		prev := runtime.GOMAXPROCS(r.Threads)
+		own, err := backend.NewGo()
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			return nil, err
+		}
+		defer own.Finalize()
+		sb = own
+	}
+	s, err := newStepper(sb, w.network(), w.Batch, w.Binary, nil, nil)
 	if err != nil {
 		return nil, err
 	}
+	s.threads = r.Threads
 	r.Compile = s.compil
 	var before *stepper
 	if *flagBefore {
@@ -908,6 +930,23 @@ func epochWorkload(b compute.Backend, name string, data training.Data, load floa
 	const batch = 100
 	steps := data.Train.Len() / batch
 	r := &EpochResult{Model: name, Steps: steps, Batch: batch, LoadSeconds: load, PeerThreads: peerThreads, PeerExamples: 55000}
+	// binnet's part runs on the threads "binnet train" picks (one for a small
+	// step), on a backend of its own opened with them (as many executors).
+	r.Threads = backend.StepThreads(3 * batch * int64(denseParams(net.Hidden)))
+	if r.Threads != runtime.GOMAXPROCS(0) {
+		prev := runtime.GOMAXPROCS(r.Threads)
+		own, err := backend.NewGo()
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			return nil, err
+		}
+		defer own.Finalize()
+		b = own
+	}
+	withThreads := func(f func() error) error {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(r.Threads))
+		return f()
+	}
 	sched, err := schedule.New(schedule.Config{NumLayers: 3, Kind: schedule.KindBinary, TotalEpochs: 1})
 	if err != nil {
 		return nil, err
@@ -935,49 +974,55 @@ func epochWorkload(b compute.Backend, name string, data training.Data, load floa
 	// otherwise count as data-loading overhead in the first round.
 	base := training.Config{Model: name, Dataset: "mnist", Network: net, Schedule: sched, Order: "binary",
 		Optimizer: training.Optimizer{Name: "adam", LearningRate: 0.1}, BatchSize: batch, Seed: 99, Backend: b, SkipTest: true}
-	if _, err := training.Run(context.Background(), base, data); err != nil {
+	if err := withThreads(func() error { _, err := training.Run(context.Background(), base, data); return err }); err != nil {
 		return nil, err
 	}
 	for round := 0; round < *flagEpochRnds; round++ {
-		// A: training.Run, one all-binary epoch with validation (no test).
-		var epochSec float64
-		cfg := base
-		cfg.Seed, cfg.OnEpoch = int64(round+1), func(rec training.EpochRecord) { epochSec = rec.Seconds }
-		runtime.GC()
-		t0 := time.Now()
-		if _, err := training.Run(context.Background(), cfg, data); err != nil {
-			return nil, err
-		}
-		r.RunSeconds = append(r.RunSeconds, time.Since(t0).Seconds())
-		r.EpochSeconds = append(r.EpochSeconds, epochSec)
+		var epochSec, stepsOnly float64
+		err := withThreads(func() error {
+			// A: training.Run, one all-binary epoch with validation (no test).
+			cfg := base
+			cfg.Seed, cfg.OnEpoch = int64(round+1), func(rec training.EpochRecord) { epochSec = rec.Seconds }
+			runtime.GC()
+			t0 := time.Now()
+			if _, err := training.Run(context.Background(), cfg, data); err != nil {
+				return err
+			}
+			r.RunSeconds = append(r.RunSeconds, time.Since(t0).Seconds())
+			r.EpochSeconds = append(r.EpochSeconds, epochSec)
 
-		// The same number of bare steps (and the validation pass alone) on a fresh engine.
-		s, err := newStepper(b, net, batch, true, xs, ys)
+			// The same number of bare steps (and the validation pass alone) on a fresh engine.
+			s, err := newStepper(b, net, batch, true, xs, ys)
+			if err != nil {
+				return err
+			}
+			runtime.GC()
+			t0 = time.Now()
+			for range steps {
+				if err := s.step(); err != nil {
+					return err
+				}
+			}
+			stepsOnly = time.Since(t0).Seconds()
+			r.StepsOnly = append(r.StepsOnly, stepsOnly)
+			t0 = time.Now()
+			if _, _, err := s.e.Evaluate(data.Val, modes, 1000); err != nil { // compiles
+				return err
+			}
+			firstVal := time.Since(t0).Seconds()
+			t0 = time.Now()
+			if _, _, err := s.e.Evaluate(data.Val, modes, 1000); err != nil {
+				return err
+			}
+			val := time.Since(t0).Seconds()
+			r.ValSeconds = append(r.ValSeconds, val)
+			// Compilation of both graphs: first call minus a warm one.
+			r.CompileSeconds = append(r.CompileSeconds, math.Max(0, s.compil-stepsOnly/float64(steps))+math.Max(0, firstVal-val))
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		runtime.GC()
-		t0 = time.Now()
-		for range steps {
-			if err := s.step(); err != nil {
-				return nil, err
-			}
-		}
-		stepsOnly := time.Since(t0).Seconds()
-		r.StepsOnly = append(r.StepsOnly, stepsOnly)
-		t0 = time.Now()
-		if _, _, err := s.e.Evaluate(data.Val, modes, 1000); err != nil { // compiles
-			return nil, err
-		}
-		firstVal := time.Since(t0).Seconds()
-		t0 = time.Now()
-		if _, _, err := s.e.Evaluate(data.Val, modes, 1000); err != nil {
-			return nil, err
-		}
-		val := time.Since(t0).Seconds()
-		r.ValSeconds = append(r.ValSeconds, val)
-		// Compilation of both graphs: first call minus a warm one.
-		r.CompileSeconds = append(r.CompileSeconds, math.Max(0, s.compil-stepsOnly/float64(steps))+math.Max(0, firstVal-val))
 
 		// B: PyTorch's own epoch (train_epoch: batch gathering, loss.item()).
 		tmp, err := os.CreateTemp("", "benchsuite-*.json")
@@ -1273,7 +1318,7 @@ func markdown(rep *Report) string {
 
 	if len(rep.Steps) > 0 {
 		p("## Training steps (examples/s, higher is better)\n\n")
-		p("| workload | batch | binnet | PyTorch 1 thread | PyTorch best (threads) | binnet / PyTorch best | binnet / PyTorch 1 thread | binnet GFLOP/s (%% peak) | PyTorch best GFLOP/s (%% peak) |\n")
+		p("| workload | batch | binnet (threads) | PyTorch 1 thread | PyTorch best (threads) | binnet / PyTorch best | binnet / PyTorch 1 thread | binnet GFLOP/s (%% peak) | PyTorch best GFLOP/s (%% peak) |\n")
 		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, r := range rep.Steps {
 			bt, best := r.bestPeer()
@@ -1282,8 +1327,12 @@ func markdown(rep *Report) string {
 				kind = "binary"
 			}
 			gf := func(ex float64) float64 { return ex * 6 * float64(r.Params) / 1e9 }
-			p("| %s %s | %d | %s | %s | %s (%d) | %s | %s | %.1f (%.1f%%) | %.1f (%.1f%%) |\n",
-				kind, r.Name, r.Batch, fmtEx(r.Binnet), fmtEx(r.Peer[1]), fmtEx(best), bt,
+			bthreads := "" // runs before 2026-11-27 11:30 UTC did not record binnet's threads (it used every core)
+			if r.Threads > 0 {
+				bthreads = fmt.Sprintf(" (%d)", r.Threads)
+			}
+			p("| %s %s | %d | %s%s | %s | %s (%d) | %s | %s | %.1f (%.1f%%) | %.1f (%.1f%%) |\n",
+				kind, r.Name, r.Batch, fmtEx(r.Binnet), bthreads, fmtEx(r.Peer[1]), fmtEx(best), bt,
 				fmtSpread(ratios(r.Binnet, best), "%.2f"), fmtSpread(ratios(r.Binnet, r.Peer[1]), "%.2f"),
 				gf(median(r.Binnet)), 100*gf(median(r.Binnet))/peak, gf(median(best)), 100*gf(median(best))/peak)
 		}
@@ -1344,7 +1393,11 @@ func markdown(rep *Report) string {
 			for _, s := range r.PeerEpoch {
 				peerEx = append(peerEx, float64(r.PeerExamples)/s)
 			}
-			p("| %s | %d | %s | %s | %s | %s | %s | %s %% | %s | %s | %s (%d thr) | %s |\n", r.Model, r.Steps,
+			model := r.Model
+			if r.Threads > 0 {
+				model += fmt.Sprintf(" (binnet %d thr)", r.Threads)
+			}
+			p("| %s | %d | %s | %s | %s | %s | %s | %s %% | %s | %s | %s (%d thr) | %s |\n", model, r.Steps,
 				fmtSpread(r.RunSeconds, "%.1f"), fmtSpread(r.EpochSeconds, "%.1f"), fmtSpread(r.ValSeconds, "%.2f"),
 				fmtSpread(r.CompileSeconds, "%.2f"), fmtSpread(r.StepsOnly, "%.1f"), fmtSpread(over, "%+.1f"),
 				fmtEx(exs), fmtSpread(r.PeerEpoch, "%.1f"), fmtEx(peerEx), r.PeerThreads, fmtSpread(ratios(exs, peerEx), "%.2f"))
