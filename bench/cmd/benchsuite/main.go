@@ -488,7 +488,7 @@ func environment(b compute.Backend) (map[string]string, []string) {
 	if out, err := exec.Command("sh", "-c", "grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\\n' ' '").Output(); err == nil {
 		set("vector ISA", strings.TrimSpace(string(out)))
 	}
-	set("binnet threads (GOMAXPROCS)", fmt.Sprint(runtime.GOMAXPROCS(0)))
+	set("binnet threads (GOMAXPROCS)", fmt.Sprintf("%d; fewer for a small step (backend.StepThreads: 1 under %d M multiply-accumulates), as the table rows say", runtime.GOMAXPROCS(0), backend.SmallStepMACs/1_000_000))
 	set("binnet backend", b.Name()+" ("+backend.EnvVar+"="+os.Getenv(backend.EnvVar)+", opened as "+backend.Configuration()+")")
 	set("Go", runtime.Version())
 	exp := os.Getenv("GOEXPERIMENT")
