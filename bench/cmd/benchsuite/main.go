@@ -761,23 +761,33 @@ func cpuSeconds() (user, sys float64) {
 	return u.Seconds(), s.Seconds()
 }
 
+// backendFor returns the backend to run binnet on threads threads (while
+// measuring, the caller sets GOMAXPROCS to threads): b itself for the
+// process's thread count, else a Go backend of its own opened with that
+// many threads (so with as many graph executors, as "binnet train" opens
+// it after picking them), and the function that closes it.
+func backendFor(b compute.Backend, threads int) (compute.Backend, func(), error) {
+	if threads == runtime.GOMAXPROCS(0) {
+		return b, func() {}, nil
+	}
+	prev := runtime.GOMAXPROCS(threads)
+	own, err := backend.NewGo()
+	runtime.GOMAXPROCS(prev)
+	if err != nil {
+		return nil, nil, err
+	}
+	return own, own.Finalize, nil
+}
+
 func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, error) {
 	r := &StepResult{Workload: w, Params: denseParams(w.Hidden), Peer: map[int][]float64{}}
-	// binnet steps on the threads its command line picks for this step
-	// (backend.StepThreads: one for a small step), on a backend of its own
-	// opened with that many threads, so that it has as many executors.
+	// binnet steps on the threads its command line picks for this step.
 	r.Threads = backend.StepThreads(3 * int64(w.Batch) * int64(r.Params))
-	sb := b
-	if r.Threads != runtime.GOMAXPROCS(0) {
-		prev := runtime.GOMAXPROCS(r.Threads)
-		own, err := backend.NewGo()
-		runtime.GOMAXPROCS(prev)
-		if err != nil {
-			return nil, err
-		}
-		defer own.Finalize()
-		sb = own
+	sb, done, err := backendFor(b, r.Threads)
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	s, err := newStepper(sb, w.network(), w.Batch, w.Binary, nil, nil)
 	if err != nil {
 		return nil, err
@@ -930,19 +940,13 @@ func epochWorkload(b compute.Backend, name string, data training.Data, load floa
 	const batch = 100
 	steps := data.Train.Len() / batch
 	r := &EpochResult{Model: name, Steps: steps, Batch: batch, LoadSeconds: load, PeerThreads: peerThreads, PeerExamples: 55000}
-	// binnet's part runs on the threads "binnet train" picks (one for a small
-	// step), on a backend of its own opened with them (as many executors).
+	// binnet's part runs on the threads "binnet train" picks.
 	r.Threads = backend.StepThreads(3 * batch * int64(denseParams(net.Hidden)))
-	if r.Threads != runtime.GOMAXPROCS(0) {
-		prev := runtime.GOMAXPROCS(r.Threads)
-		own, err := backend.NewGo()
-		runtime.GOMAXPROCS(prev)
-		if err != nil {
-			return nil, err
-		}
-		defer own.Finalize()
-		b = own
+	b, done, err := backendFor(b, r.Threads)
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	withThreads := func(f func() error) error {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(r.Threads))
 		return f()
