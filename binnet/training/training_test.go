@@ -545,3 +545,32 @@ func TestDivergenceMessageWithoutCheckpoint(t *testing.T) {
 		t.Errorf("got %q\nwant %q", err.Error(), want)
 	}
 }
+
+// TestStepMACs checks the step estimate against hand-computed products:
+// mlp-300-100 has 784·300 + 300·100 + 100·10 = 266,200 multiply-accumulates
+// per example forward; cnn's two 3x3 convolutions keep the 28x28 size
+// (28·28·9·32 and 28·28·288·64) and its dense layer reads the 14x14x64
+// pooled map (14·14·64·10).
+func TestStepMACs(t *testing.T) {
+	for _, c := range []struct {
+		model string
+		batch int
+		want  int64
+	}{
+		{"mlp-300-100", 100, 3 * 100 * 266_200},
+		{"mlp-784-784", 100, 3 * 100 * (784*784*2 + 784*10)},
+		{"cnn", 100, 3 * 100 * (28*28*9*32 + 28*28*288*64 + 14*14*64*10)},
+	} {
+		p, err := models.Lookup(c.model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := StepMACs(p.Network, c.batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s at batch %d: %d multiply-accumulates per step, want %d", c.model, c.batch, got, c.want)
+		}
+	}
+}
