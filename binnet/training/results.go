@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/binnet/binnet/binnet/internal/atomicfile"
 	"github.com/binnet/binnet/binnet/schedule"
@@ -18,6 +19,17 @@ const (
 	StatusCompleted = "completed"
 	StatusFailed    = "failed"
 )
+
+// interruptedPrefix starts the error of a run stopped by an interrupt (see
+// interrupted), which Results.Interrupted recognizes.
+const interruptedPrefix = "interrupted"
+
+// Interrupted reports whether the run stopped at an interrupt (its status
+// failed, its error written by an interrupted Run): it resumes when run
+// again, where a diverged run diverges again.
+func (r *Results) Interrupted() bool {
+	return r.Status == StatusFailed && strings.HasPrefix(r.Error, interruptedPrefix)
+}
 
 // EpochRecord is the history entry of one epoch. Epochs and layers are 1-based.
 type EpochRecord struct {

@@ -93,16 +93,17 @@ func (e *DivergenceError) Error() string {
 
 // interrupted is the error of a run stopped by its context (an interrupt)
 // after epochs finished epochs: it says what was kept and wraps cause, so
-// that errors.Is(err, context.Canceled) holds. Its text starts with
-// "interrupted", which results.json keeps as the run's error.
+// that errors.Is(err, context.Canceled) holds. Its text, which results.json
+// keeps as the run's error, starts with interruptedPrefix
+// (Results.Interrupted).
 func interrupted(epochs int, checkpoint string, cause error) error {
 	switch {
 	case checkpoint == "":
-		return fmt.Errorf("interrupted with %d finished epoch(s); no output folder, so nothing was kept: %w", epochs, cause)
+		return fmt.Errorf("%s with %d finished epoch(s); no output folder, so nothing was kept: %w", interruptedPrefix, epochs, cause)
 	case epochs == 0:
-		return fmt.Errorf("interrupted before the first epoch finished; no checkpoint was written: %w", cause)
+		return fmt.Errorf("%s before the first epoch finished; no checkpoint was written: %w", interruptedPrefix, cause)
 	default:
-		return fmt.Errorf("interrupted after epoch %d, checkpointed in %s; running the same configuration again resumes from it: %w", epochs, checkpoint, cause)
+		return fmt.Errorf("%s after epoch %d, checkpointed in %s; running the same configuration again resumes from it: %w", interruptedPrefix, epochs, checkpoint, cause)
 	}
 }
 

@@ -86,7 +86,7 @@ func TestResumeIsExact(t *testing.T) {
 		t.Errorf("interruption message %q does not start with %q", err, want)
 	}
 	partial, err := ReadResults(filepath.Join(part.OutDir, ResultsFile))
-	if err != nil || len(partial.History) != 2 || partial.Status != StatusFailed || !strings.HasPrefix(partial.Error, "interrupted after epoch 2") {
+	if err != nil || len(partial.History) != 2 || partial.Status != StatusFailed || !strings.HasPrefix(partial.Error, "interrupted after epoch 2") || !partial.Interrupted() {
 		t.Fatalf("results after interruption: %+v, %v", partial, err)
 	}
 	part.OnEpoch = nil
@@ -147,7 +147,7 @@ func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
 		t.Errorf("divergence names checkpoint %q of epoch %d (%q), want %s of epoch 1", div.Checkpoint, div.CheckpointEpoch, err, ckpt)
 	}
 	onDisk, rerr := ReadResults(filepath.Join(cfg.OutDir, ResultsFile))
-	if rerr != nil || onDisk.Status != StatusFailed || !strings.Contains(onDisk.Error, "diverged") || len(onDisk.History) != 1 {
+	if rerr != nil || onDisk.Status != StatusFailed || !strings.Contains(onDisk.Error, "diverged") || len(onDisk.History) != 1 || onDisk.Interrupted() {
 		t.Errorf("results.json after divergence: %+v, %v", onDisk, rerr)
 	}
 	if res.Status != StatusFailed {

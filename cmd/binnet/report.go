@@ -37,7 +37,7 @@ type reportGroup struct {
 
 func (g *reportGroup) add(r *training.Results) {
 	switch {
-	case r.Status == training.StatusFailed && strings.HasPrefix(r.Error, "interrupted"):
+	case r.Interrupted():
 		g.interrupted++
 		return
 	case r.Status == training.StatusFailed:
