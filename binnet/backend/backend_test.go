@@ -69,10 +69,20 @@ func TestStepThreads(t *testing.T) {
 			t.Errorf("%s=%q, %d MACs: %d threads, want %d", EnvVar, c.env, c.macs, got, c.want)
 		}
 	}
+	for _, env := range []string{"", "go:num_executors=2"} {
+		t.Setenv(EnvVar, env)
+		if !PicksThreads() {
+			t.Errorf("%s=%q without GOMAXPROCS: PicksThreads false, want true", EnvVar, env)
+		}
+	}
+	t.Setenv(EnvVar, "xla:cpu")
+	if PicksThreads() {
+		t.Errorf("%s=xla:cpu: PicksThreads true, want false", EnvVar)
+	}
 	t.Setenv(EnvVar, "")
 	t.Setenv("GOMAXPROCS", "3")
-	if got := StepThreads(1000); got != current {
-		t.Errorf("with GOMAXPROCS set by the user: %d threads, want the current %d", got, current)
+	if got := StepThreads(1000); got != current || PicksThreads() {
+		t.Errorf("with GOMAXPROCS set by the user: %d threads (want the current %d), PicksThreads %v (want false)", got, current, PicksThreads())
 	}
 	prev := UseThreads(1)
 	if runtime.GOMAXPROCS(0) != 1 || prev != current {

@@ -25,11 +25,18 @@ const SmallStepMACs = 200_000_000
 // GOMAXPROCS. A GOMAXPROCS environment variable (the user's choice) or a
 // backend other than the pure-Go one keeps the current value.
 func StepThreads(stepMACs int64) int {
-	current := runtime.GOMAXPROCS(0)
-	if os.Getenv("GOMAXPROCS") != "" || !strings.HasPrefix(Configuration(), "go") || stepMACs >= SmallStepMACs {
-		return current
+	if !PicksThreads() || stepMACs >= SmallStepMACs {
+		return runtime.GOMAXPROCS(0)
 	}
 	return 1
+}
+
+// PicksThreads reports whether binnet chooses the threads of a training
+// step (StepThreads): the configured backend is the pure-Go one and the
+// GOMAXPROCS environment variable is not set.
+func PicksThreads() bool {
+	name, _, _ := strings.Cut(Configuration(), ":")
+	return name == "go" && os.Getenv("GOMAXPROCS") == ""
 }
 
 // UseThreads sets GOMAXPROCS to n (n >= 1) for the rest of the process and

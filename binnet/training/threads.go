@@ -1,7 +1,6 @@
 package training
 
 import (
-	"os"
 	"runtime"
 
 	"github.com/binnet/binnet/binnet/backend"
@@ -35,7 +34,7 @@ func StepMACs(net models.Network, batch int) (int64, error) {
 // is open (its graph executors were sized to the threads then): call it
 // before anything else of binnet's. It returns the threads in use.
 func UseStepThreads(net models.Network, batch int) (int, error) {
-	if os.Getenv("GOMAXPROCS") != "" || backend.Opened() || backend.StepThreads(0) != 1 {
+	if !backend.PicksThreads() || backend.Opened() {
 		return runtime.GOMAXPROCS(0), nil
 	}
 	macs, err := StepMACs(net, batch)
