@@ -761,6 +761,16 @@ func cpuSeconds() (user, sys float64) {
 	return u.Seconds(), s.Seconds()
 }
 
+// stepThreads is the thread count "binnet train" picks for a training step
+// of net at batch (backend.StepThreads of training.StepMACs).
+func stepThreads(net models.Network, batch int) (int, error) {
+	macs, err := training.StepMACs(net, batch)
+	if err != nil {
+		return 0, err
+	}
+	return backend.StepThreads(macs), nil
+}
+
 // backendFor returns the backend to run binnet on threads threads (while
 // measuring, the caller sets GOMAXPROCS to threads): b itself for the
 // process's thread count, else a Go backend of its own opened with that
@@ -782,7 +792,10 @@ func backendFor(b compute.Backend, threads int) (compute.Backend, func(), error)
 func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, error) {
 	r := &StepResult{Workload: w, Params: denseParams(w.Hidden), Peer: map[int][]float64{}}
 	// binnet steps on the threads its command line picks for this step.
-	r.Threads = backend.StepThreads(3 * int64(w.Batch) * int64(r.Params))
+	var err error
+	if r.Threads, err = stepThreads(w.network(), w.Batch); err != nil {
+		return nil, err
+	}
 	sb, done, err := backendFor(b, r.Threads)
 	if err != nil {
 		return nil, err
@@ -941,7 +954,9 @@ func epochWorkload(b compute.Backend, name string, data training.Data, load floa
 	steps := data.Train.Len() / batch
 	r := &EpochResult{Model: name, Steps: steps, Batch: batch, LoadSeconds: load, PeerThreads: peerThreads, PeerExamples: 55000}
 	// binnet's part runs on the threads "binnet train" picks.
-	r.Threads = backend.StepThreads(3 * batch * int64(denseParams(net.Hidden)))
+	if r.Threads, err = stepThreads(net, batch); err != nil {
+		return nil, err
+	}
 	b, done, err := backendFor(b, r.Threads)
 	if err != nil {
 		return nil, err
