@@ -120,6 +120,26 @@ func TestSpeed(t *testing.T) {
 	}
 }
 
+// TestSpeedCPUProfile checks that -cpuprofile writes a profile (pprof's
+// gzip-compressed protocol buffer) and that an unwritable path is refused
+// before any timing, naming the flag.
+func TestSpeedCPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "step.prof")
+	mustCLI(t, "speed", "-model", "mlp-300-100", "-batch", "10", "-steps", "2", "-windows", "1", "-cpuprofile", prof)
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 20 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("-cpuprofile wrote %d bytes starting % x, want a gzip stream", len(b), b[:min(len(b), 4)])
+	}
+	bad := filepath.Join(t.TempDir(), "missing", "step.prof")
+	if code, _, stderr := cli(t, "speed", "-model", "mlp-300-100", "-batch", "10", "-steps", "1", "-windows", "1", "-cpuprofile", bad); code == 0 ||
+		!strings.Contains(stderr, "-cpuprofile") || !strings.Contains(stderr, bad) {
+		t.Fatalf("-cpuprofile into a missing folder: exit %d, %q", code, stderr)
+	}
+}
+
 // TestTrainPaddedMNIST trains VGG-5 on the embedded MNIST sample padded to
 // 32x32x3 (the CLI's route for the CIFAR-10 models on grey images), and
 // checks the sizes the run records and the refusals of impossible requests.

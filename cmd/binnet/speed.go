@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -42,6 +44,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	windows := fs.Int("windows", 3, "timed windows (the median is reported)")
 	asJSON := fs.Bool("json", false, "print one JSON line")
 	threads := fs.Int("threads", 0, threadsUsage)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed windows (not the first step and its compilation) to this file, for \"go tool pprof\"")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +79,13 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return fmt.Errorf("-mode %q: want binary or float", *mode)
 	}
+	var profile *os.File // created before any work, so that a bad path fails at once
+	if *cpuProfile != "" {
+		if profile, err = os.Create(*cpuProfile); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer profile.Close()
+	}
 	if err := applyThreads(*threads, net, *batch, *asJSON, stderr); err != nil {
 		return err
 	}
@@ -99,6 +109,12 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	first := time.Since(t0).Seconds()
+	if profile != nil {
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			return fmt.Errorf("-cpuprofile %s: %w", *cpuProfile, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var per []float64
 	for w := 0; w < *windows; w++ {
 		if err := ctx.Err(); err != nil {
