@@ -346,6 +346,12 @@ func TestSchedule(t *testing.T) {
 	if n := len(regexp.MustCompile(`(?m)^\s*\d+\s+\d+(-\d+)?\s+[\d,]+\s*$`).FindAllString(stdout, -1)); n != 3 {
 		t.Errorf("stage table has %d rows, want 3:\n%s", n, stdout)
 	}
+	// schedule takes only the flags that shape a schedule: a training flag is
+	// refused rather than silently ignored.
+	if code, _, stderr := cli(t, "schedule", "-quantizer", "bogus", "-epochs", "6", "-epochs-per-layer", "2"); code != 2 ||
+		!strings.Contains(stderr, "flag provided but not defined: -quantizer") {
+		t.Errorf("schedule -quantizer: exit %d, %q", code, stderr)
+	}
 }
 
 func TestModels(t *testing.T) {

@@ -371,7 +371,7 @@ func zeroBased(l []int) []int {
 func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("schedule", "Prints the stage table of a schedule: which layers are binary in which epochs.", stderr)
 	var r runOptions
-	r.register(fs, true)
+	r.registerSchedule(fs, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

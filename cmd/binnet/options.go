@@ -46,10 +46,10 @@ func (o *runOptions) given(name string) bool {
 	return found
 }
 
+// register registers the flags of a training run; withOrder adds the
+// schedule's (see registerSchedule).
 func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
-	o.flags = fs
-	fs.StringVar(&o.model, "model", "mlp-300-100", "model preset: "+strings.Join(models.Names(), " | "))
-	fs.Int64Var(&o.seed, "seed", 1, "random seed (initialization, shuffling, random order, noise)")
+	o.registerSchedule(fs, withOrder)
 	fs.Float64Var(&o.lr, "lr", 0, "learning rate (default: the preset's, 0.1 with Adam as in the paper's scripts)")
 	fs.StringVar(&o.optimizer, "optimizer", "", "adam | sgd (default: the preset's)")
 	fs.IntVar(&o.batch, "batch", 0, "batch size (default: the preset's, 100)")
@@ -59,6 +59,14 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	fs.IntVar(&o.devices, "devices", 1, "split each training batch over this many devices of the backend (data parallel; XLA on several GPUs)")
 	fs.IntVar(&o.threads, "threads", 0, threadsUsage)
+}
+
+// registerSchedule registers the flags that choose a model and, withOrder,
+// its schedule: all that "binnet schedule" reads.
+func (o *runOptions) registerSchedule(fs *flag.FlagSet, withOrder bool) {
+	o.flags = fs
+	fs.StringVar(&o.model, "model", "mlp-300-100", "model preset: "+strings.Join(models.Names(), " | "))
+	fs.Int64Var(&o.seed, "seed", 1, "random seed (initialization, shuffling, random order, noise)")
 	if withOrder {
 		fs.IntVar(&o.epochs, "epochs", 0, "total epochs (default: the preset's, 450 as in the paper)")
 		fs.IntVar(&o.epochsPerLayer, "epochs-per-layer", 0, "epochs before the next layer of the order is binarized (default: the preset's, 150)")
