@@ -12,8 +12,8 @@
 // To a Go backend configuration that does not set it, binnet adds
 // num_executors=min(8, GOMAXPROCS) (see [Configuration]): GoMLX's default of 8
 // graph executors takes worker slots from the matrix kernels on machines with
-// few cores (on 2 cores it left the products of a training step on one core,
-// 1.3-1.8x slower). Set GOMLX_BACKEND=go:num_executors=8 for GoMLX's own
+// few cores (on 2 cores it left the products of a training step on one core:
+// up to 1.8x slower steps, 1.03-1.26x on most workloads). Set GOMLX_BACKEND=go:num_executors=8 for GoMLX's own
 // choice.
 package backend
 

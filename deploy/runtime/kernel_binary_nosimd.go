@@ -23,4 +23,6 @@ func binaryConvBlock2(bits []uint64, x []float32, taps []tap, inC, lanes, dx int
 }
 
 // Kernel names the binary kernel in use.
-func Kernel() string { return "generic (sign-bit XOR + add; conv: sign-bit AND + add)" }
+func Kernel() string {
+	return "generic (dense of 64+ outputs: input bits ANDed with the weight bit's mask + add, z = 2P - T; smaller dense: sign-bit XOR + add; conv: sign-bit AND + add)"
+}

@@ -10,7 +10,7 @@ var useSIMD = archsimd.X86.AVX512()
 // Kernel names the binary kernel in use.
 func Kernel() string {
 	if useSIMD {
-		return "avx512 (dense: masked select of x or -x + add, 16 lanes; conv: masked add over 64 channels)"
+		return "avx512 (dense of 64+ outputs: masked add of each input to 64 outputs' sums, z = 2P - T; smaller dense: masked select of x or -x + add, 16 lanes; conv: masked add over 64 channels)"
 	}
 	return "generic (sign-bit XOR + add; conv: sign-bit AND + add)"
 }

@@ -6,11 +6,17 @@
 // convolutions, and global average pooling).
 //
 // In binarized layers no input is multiplied by a weight: output o is
-// sum_i s_oi*x_i with s_oi in {-1,+1} given by one bit, computed by flipping
-// the sign of x_i where the bit is 0 and adding (XOR of the float's sign bit,
-// or, with GOEXPERIMENT=simd on AVX-512 CPUs, a masked select of x or -x, 16
-// lanes at a time). Dense layers vectorize over the inputs of one output;
-// convolutions over 64 (or 16) output channels of one output position. The
+// sum_i s_oi*x_i with s_oi in {-1,+1} given by one bit. Dense layers of 64
+// outputs or more (at any batch size) add each input to the sums of the
+// outputs whose weight bit is 1 and subtract the total once: with P_o that
+// sum and T the sum of all inputs, z_o = 2*P_o - T (with GOEXPERIMENT=simd on
+// AVX-512 CPUs a merge-masked add to 64 outputs at a time; portable: the
+// input's bits ANDed with the bit's all-ones or all-zeros mask). Smaller
+// dense layers (a 10-class classifier) flip the sign of x_i where the bit is
+// 0 and add (XOR of the float's sign bit, or on AVX-512 a masked select of x
+// or -x, 16 lanes at a time), vectorized over the inputs of one output.
+// Convolutions vectorize over 64 (or 16) output channels of one output
+// position. The
 // folded batch norm then applies one multiply and one add per output (scale
 // and offset), and ReLU on hidden layers. Float layers are plain dot
 // products.

@@ -6,9 +6,9 @@
 # LANE a: mlp-300-100, reduced protocol (5 epochs per layer, 20 epochs: 3 stages of 5, then 5 more
 #         all-binary), seeds 1-3: sensitivity pre-training (5 epochs per layer), float, binary,
 #         all 6 permutations (ascend and descend are two of them).
-# LANE b: mlp-300-100, the paper's full protocol (150 epochs per layer, 450 epochs), seed 1:
-#         float, forward, binary, reverse.
-# LANE c: mlp-784-784, reduced protocol, seed 1.
+# LANE b: mlp-300-100, the paper's full protocol (150 epochs per layer, 450 epochs), seeds $SEEDS
+#         (default 1): float, forward, binary, reverse.
+# LANE c: mlp-784-784, reduced protocol, seeds $SEEDS (default 1).
 # LANE p: mlp-300-100, float, binary and forward with 10 epochs per layer and 40 epochs, seed 1: the
 #         protocol of the PyTorch reference runs (bench/pytorch/REFERENCE.md).
 # LANE q: mlp-784-784, float and binary, 40 epochs, seed 1 (the PyTorch reference protocol).
@@ -49,8 +49,8 @@ conv() { # model order epochs epl lps seed ntrain nval ntest [sensitivity-ntrain
 }
 case $lane in
   a) for s in 1 2 3; do reduced mlp-300-100 $s; done ;;
-  b) for o in float forward binary reverse; do train mlp-300-100 $o 450 150 1; done ;;
-  c) reduced mlp-784-784 1 ;;
+  b) for s in ${SEEDS:-1}; do for o in float forward binary reverse; do train mlp-300-100 $o 450 150 $s; done; done ;;
+  c) for s in ${SEEDS:-1}; do reduced mlp-784-784 $s; done ;;
   p) for o in float binary 1,2,3; do train mlp-300-100 $o 40 10 1; done ;;
   q) for o in float binary; do train mlp-784-784 $o 40 10 1; done ;;
   s) "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed 1 -out "$runs/mlp-300-100/sensitivity-e10-seed1" ;;

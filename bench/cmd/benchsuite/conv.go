@@ -189,7 +189,7 @@ func convMarkdown(p func(string, ...any), c *ConvReport, mlpStarted string) {
 	p("gradient) on GoMLX's pure-Go backend. PyTorch runs its convolutions through oneDNN (`conv_ops` below) and its dense\n")
 	p("layers through OpenBLAS. Same batch, same optimizer and learning rate (the preset's: Adam for cnn and vgg5, SGD with momentum\n")
 	p("0.9 and weight decay 1e-4 for resnet20), random inputs and labels. *binary*: every convolution and dense layer binary (sign\n")
-	p("forward, identity straight-through estimator); *float*: none (binnet still computes the sign path and the gate, as for the MLPs).\n")
+	p("forward, identity straight-through estimator); *float*: none (the float graph of the stage, with no quantizer).\n")
 	p("FLOPs of a step are 6 × the forward multiply-adds of the convolution and dense layers (forward, input gradient, weight gradient;\n")
 	p("batch norm, pooling, activations and the optimizer not counted): per example ")
 	seen := map[string]bool{}

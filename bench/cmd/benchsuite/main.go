@@ -1306,7 +1306,7 @@ func markdown(rep *Report) string {
 		strings.TrimSpace(rep.Command), rep.Started.UTC().Format("2006-01-02 15:04 UTC"), rep.Finished.Sub(rep.Started).Minutes())
 	separateConv := rep.Conv != nil && !rep.Conv.Started.Equal(rep.Started) && rep.Conv.Command != rep.Command
 	if separateConv {
-		p("*The [convolutional section](#convolutional-networks-training-steps-examples-s-higher-is-better) comes from a separate run, `%s` on %s, merged into this report (`-merge`).*\n\n",
+		p("*The [convolutional section](#convolutional-networks-training-steps-exampless-higher-is-better) comes from a separate run, `%s` on %s, merged into this report (`-merge`).*\n\n",
 			strings.TrimSpace(rep.Conv.Command), rep.Conv.Started.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	p("How it measures: every workload runs binnet (in this process, `training.Engine.TrainStep`, graph compiled\n")
