@@ -38,7 +38,7 @@ type VGG struct {
 	Input   []int  // [height, width, channels], [32, 32, 3] for CIFAR-10
 	Blocks  []int  // channels of each block: [64] for VGG-5, [64, 128, 256] for VGG-9
 	Hidden  []int  // hidden dense layers: [256, 256]
-	Classes int
+	Classes int    // output classes, 10 for CIFAR-10
 }
 
 // Name returns the label and the input shape, e.g. "vgg5-32x32x3".
@@ -107,7 +107,7 @@ func (v VGG) Adapt(inputShape []int, classes int) (Network, error) {
 // batch norm. Three binarizable layers.
 type SmallCNN struct {
 	Input   []int // [28, 28, 1]
-	Classes int
+	Classes int   // output classes, 10 for MNIST
 }
 
 // Name returns "cnn-" and the input shape.
@@ -161,7 +161,7 @@ type ResNetCIFAR struct {
 	Label          string // "resnet20"
 	Input          []int  // [32, 32, 3]
 	BlocksPerStage int    // 3 for ResNet-20
-	Classes        int
+	Classes        int    // output classes, 10 for CIFAR-10
 }
 
 // Name returns the label and the input shape.

@@ -86,7 +86,7 @@ type Hyper struct {
 	// LRMilestones are the epochs (0-based, PyTorch's MultiStepLR) at which
 	// the learning rate is multiplied by LRGamma; none for a constant rate.
 	LRMilestones []int
-	LRGamma      float64
+	LRGamma      float64 // factor per milestone, e.g. 0.1 (the rate divided by 10); 0 without milestones
 	// Dataset is the data set the paper trains the preset on: "mnist",
 	// "cifar10" or "imagenet".
 	Dataset string
@@ -94,10 +94,10 @@ type Hyper struct {
 
 // Preset is a named network with the hyper-parameters of the paper's code.
 type Preset struct {
-	Name        string
-	Description string
-	Network     Network
-	Hyper       Hyper
+	Name        string  // the name Lookup finds it by, e.g. "vgg5"
+	Description string  // one line for the list of presets (binnet models)
+	Network     Network // the network, for the input shape and classes of the preset's data set
+	Hyper       Hyper   // the training hyper-parameters
 }
 
 // mnistHyper follows the official scripts for MNIST (scripts/mnist/*/run):

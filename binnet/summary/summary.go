@@ -46,8 +46,8 @@ type Row struct {
 // Summary is the table of a network.
 type Summary struct {
 	Network string // e.g. "mlp-784-300-100-10"
-	Rows    []Row
-	Total   Row // sums over Rows
+	Rows    []Row  // one per variable scope under /model (layer or batch norm), in build order
+	Total   Row    // sums over Rows
 	// Ratio is Total.Float32Bytes / Total.PackedBytes.
 	Ratio float64
 	// DeployedBytes is what the layers take in a .bnn file: sign bits (rows

@@ -193,7 +193,7 @@ func restoreVariables(store *model.Store, values map[string]*tensors.Tensor) err
 
 // Checkpoint is a checkpoint read back from disk.
 type Checkpoint struct {
-	Path       string
+	Path       string                     // the file it was read from, as given to ReadCheckpoint
 	EpochsDone int                        // epochs completed when it was written
 	History    []EpochRecord              // the history up to then
 	Values     map[string]*tensors.Tensor // every variable of the store, by path (e.g. "/model/dense1/weights")

@@ -9,7 +9,7 @@ import (
 
 // Examples is a labelled set of examples as float32 features.
 type Examples struct {
-	Name   string
+	Name   string    // names the set in messages (String), e.g. "mnist/train[0:55000]"
 	X      []float32 // Len()*prod(Shape) features, example after example
 	Y      []uint8   // labels
 	Shape  []int     // shape of one example
@@ -62,6 +62,11 @@ func (e *Examples) Batch(indices []int, _ *rand.Rand, x []float32, y []int32) er
 
 // Data holds the three splits of a run.
 type Data struct {
+	// Train is the training set, shuffled every epoch and read with its
+	// augmentation; it needs at least one batch of examples. Val is the
+	// validation set, evaluated after every epoch; Test is the test set,
+	// evaluated once after the last epoch (unless Config.SkipTest). Each must
+	// be non-empty, its examples shaped as the network's input.
 	Train, Val, Test Source
 }
 

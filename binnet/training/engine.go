@@ -36,12 +36,12 @@ func shapeScalar(dtype dtypes.DType) shapes.Shape { return shapes.Make(dtype) }
 // InGraphUpdate), so an Engine must not be used from several goroutines at
 // once; its steps and evaluations run one after another.
 type Engine struct {
-	Backend   compute.Backend
-	Store     *model.Store
-	Network   models.Network
-	Quantizer quant.Quantizer
-	Optimizer Optimizer
-	ClipAll   bool // clip the latent weights of every binarizable layer to [-1,1]
+	Backend   compute.Backend // the backend the graphs compile and run on
+	Store     *model.Store    // holds the variables: /model (the network's), /optimizer, /metrics (the epoch's sums), GradientScope (the fused update's scratch)
+	Network   models.Network  // the network trained, built under the scope /model
+	Quantizer quant.Quantizer // quantizes the weights of binary and frozen layers; NewEngine's default is quant.STESign
+	Optimizer Optimizer       // the update, its defaults filled in by NewEngine
+	ClipAll   bool            // clip the latent weights of every binarizable layer to [-1,1]
 
 	// Gated, set before the first step, makes one compiled training graph
 	// and one evaluation graph serve every stage: the binarization state is

@@ -16,12 +16,12 @@ import (
 type Optimizer struct {
 	// Name is "adam" (PyTorch's Adam) or "sgd" (PyTorch's SGD with momentum).
 	Name         string  `json:"name"`
-	LearningRate float64 `json:"learning_rate"`
-	Beta1        float64 `json:"beta1,omitempty"`   // Adam, default 0.9
-	Beta2        float64 `json:"beta2,omitempty"`   // Adam, default 0.999
-	Epsilon      float64 `json:"epsilon,omitempty"` // Adam, default 1e-8
-	Momentum     float64 `json:"momentum,omitempty"`
-	WeightDecay  float64 `json:"weight_decay,omitempty"`
+	LearningRate float64 `json:"learning_rate"`          // > 0; the rate before the first of Config.LRMilestones
+	Beta1        float64 `json:"beta1,omitempty"`        // Adam, default 0.9
+	Beta2        float64 `json:"beta2,omitempty"`        // Adam, default 0.999
+	Epsilon      float64 `json:"epsilon,omitempty"`      // Adam, default 1e-8
+	Momentum     float64 `json:"momentum,omitempty"`     // SGD momentum, PyTorch's (no dampening, not Nesterov); 0 for none
+	WeightDecay  float64 `json:"weight_decay,omitempty"` // both optimizers: WeightDecay*w added to every gradient (PyTorch's L2); 0 for none
 }
 
 // withDefaults fills PyTorch's defaults and validates.

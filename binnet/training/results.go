@@ -33,44 +33,112 @@ func (r *Results) Interrupted() bool {
 
 // EpochRecord is the history entry of one epoch. Epochs and layers are 1-based.
 type EpochRecord struct {
-	Epoch         int     `json:"epoch"`
-	Stage         int     `json:"stage"`
-	BinaryLayers  []int   `json:"binary_layers"`
-	FrozenLayers  []int   `json:"frozen_layers,omitempty"`
-	LearningRate  float64 `json:"learning_rate"`
-	TrainLoss     float64 `json:"train_loss"`
+	// Epoch is the epoch's number, from 1.
+	Epoch int `json:"epoch"`
+	// Stage is the schedule's stage during the epoch, from 1 (always 1 for
+	// a schedule that is not iterative).
+	Stage int `json:"stage"`
+	// BinaryLayers are the layers whose forward pass used sign(w) during
+	// the epoch (binary or frozen), from 1; [] when none.
+	BinaryLayers []int `json:"binary_layers"`
+	// FrozenLayers are the layers of BinaryLayers whose latent weights were
+	// frozen (not updated) during the epoch; omitted when none.
+	FrozenLayers []int `json:"frozen_layers,omitempty"`
+	// LearningRate is the epoch's learning rate, milestones applied
+	// (Config.LearningRate).
+	LearningRate float64 `json:"learning_rate"`
+	// TrainLoss is the mean cross-entropy (natural log) over the examples
+	// of the epoch's training batches, each batch's computed by its training
+	// step (training mode, the weights before the step's update).
+	TrainLoss float64 `json:"train_loss"`
+	// TrainAccuracy is the fraction (0 to 1) of those examples predicted
+	// correctly, counted as TrainLoss.
 	TrainAccuracy float64 `json:"train_accuracy"`
-	ValLoss       float64 `json:"val_loss"`
-	ValAccuracy   float64 `json:"val_accuracy"`
-	Seconds       float64 `json:"seconds"`
+	// ValLoss is the mean cross-entropy on the validation set after the
+	// epoch's training (and latent reset, Config.ResetLatentEachEpoch), in
+	// evaluation mode (batch norm's running averages) with the epoch's
+	// layer modes.
+	ValLoss float64 `json:"val_loss"`
+	// ValAccuracy is the fraction (0 to 1) of the validation set predicted
+	// correctly, evaluated as ValLoss.
+	ValAccuracy float64 `json:"val_accuracy"`
+	// Seconds is the epoch's wall-clock time in seconds: its training steps,
+	// latent reset and validation; the checkpoint and results writes excluded.
+	Seconds float64 `json:"seconds"`
 }
 
 // Results is what a run writes to results.json.
 type Results struct {
-	Status        string             `json:"status"`
-	Error         string             `json:"error,omitempty"`
-	Model         string             `json:"model"`
-	Network       string             `json:"network"`
-	Dataset       string             `json:"dataset"`
-	Order         string             `json:"order"`
-	Schedule      *schedule.Schedule `json:"schedule"`
-	Seed          int64              `json:"seed"`
-	Quantizer     string             `json:"quantizer"`
-	Optimizer     Optimizer          `json:"optimizer"`
-	BatchSize     int                `json:"batch_size"`
-	ClipLatent    bool               `json:"clip_latent,omitempty"`
-	ResetLatent   bool               `json:"reset_latent_each_epoch,omitempty"`
-	TrainExamples int                `json:"train_examples"`
-	ValExamples   int                `json:"val_examples"`
-	TestExamples  int                `json:"test_examples"`
-	Backend       string             `json:"backend"`
-	History       []EpochRecord      `json:"history"`
-	BestEpoch     int                `json:"best_epoch,omitempty"`
-	BestValAcc    float64            `json:"best_val_accuracy,omitempty"`
-	TestLoss      float64            `json:"test_loss"`
-	TestAccuracy  float64            `json:"test_accuracy"`
-	TrainSeconds  float64            `json:"train_seconds"`
-	ResumedAt     []int              `json:"resumed_at_epoch,omitempty"`
+	// Status is StatusRunning while epochs remain, StatusCompleted once the
+	// last epoch and the test evaluation are done, and StatusFailed when
+	// the run diverged or was interrupted (see Error).
+	Status string `json:"status"`
+	// Error is the text of the error that failed the run: a
+	// *DivergenceError, or an interrupt (see Interrupted); omitted otherwise.
+	Error string `json:"error,omitempty"`
+	// Model is the preset's name (Config.Model), e.g. "vgg5"; export
+	// looks the preset up by it.
+	Model string `json:"model"`
+	// Network is the trained network's Name(), e.g. "mlp-784-300-100-10" or
+	// "vgg5-32x32x3"; export rebuilds an adapted network from it.
+	Network string `json:"network"`
+	// Dataset is the data set's name (Config.Dataset), e.g. "mnist" or
+	// "cifar10"; export derives the input normalization from it.
+	Dataset string `json:"dataset"`
+	// Order is the binarization order as the user gave it (Config.Order),
+	// e.g. "forward", "reverse", "random" or "1,3,2".
+	Order string `json:"order"`
+	// Schedule is the run's schedule, which gives the mode of every layer
+	// at every epoch.
+	Schedule *schedule.Schedule `json:"schedule"`
+	// Seed seeded the initialization, the shuffles, the augmentation and
+	// the noise (Config.Seed).
+	Seed int64 `json:"seed"`
+	// Quantizer is the quantizer's name, as quant.Parse reads it (e.g.
+	// "ste_sign").
+	Quantizer string `json:"quantizer"`
+	// Optimizer is the optimizer with its defaults filled in.
+	Optimizer Optimizer `json:"optimizer"`
+	// BatchSize is the number of examples of a training batch.
+	BatchSize int `json:"batch_size"`
+	// ClipLatent says that the latent weights of every binarizable layer
+	// were clipped to [-1,1] after each update (Config.ClipLatent);
+	// omitted when false.
+	ClipLatent bool `json:"clip_latent,omitempty"`
+	// ResetLatent says that the latent weights of binary and frozen layers
+	// were set to sign(w) after every epoch, before validation
+	// (Config.ResetLatentEachEpoch); omitted when false.
+	ResetLatent bool `json:"reset_latent_each_epoch,omitempty"`
+	// TrainExamples is the number of examples of the training set.
+	TrainExamples int `json:"train_examples"`
+	// ValExamples is the number of examples of the validation set.
+	ValExamples int `json:"val_examples"`
+	// TestExamples is the number of examples of the test set.
+	TestExamples int `json:"test_examples"`
+	// Backend is the name of the backend the run trained on (its last
+	// session's, for a resumed run).
+	Backend string `json:"backend"`
+	// History has one record per finished epoch, in order, including the
+	// epochs run before a resume (restored from the checkpoint).
+	History []EpochRecord `json:"history"`
+	// BestEpoch is the epoch (from 1) of the highest validation accuracy,
+	// the first on ties; set once every epoch has run, omitted while 0.
+	BestEpoch int `json:"best_epoch,omitempty"`
+	// BestValAcc is BestEpoch's validation accuracy (0 to 1); omitted while 0.
+	BestValAcc float64 `json:"best_val_accuracy,omitempty"`
+	// TestLoss is the mean cross-entropy on the test set, evaluated after
+	// the last epoch with its layer modes; 0 before, for a failed run, and
+	// with Config.SkipTest.
+	TestLoss float64 `json:"test_loss"`
+	// TestAccuracy is the fraction (0 to 1) of the test set predicted
+	// correctly, evaluated as TestLoss.
+	TestAccuracy float64 `json:"test_accuracy"`
+	// TrainSeconds is the sum of the epochs' Seconds, over every session of
+	// a resumed run (carried over from its previous results.json).
+	TrainSeconds float64 `json:"train_seconds"`
+	// ResumedAt lists the epochs (from 1) at which the run resumed from its
+	// checkpoint, one per resume, oldest first; omitted when it never did.
+	ResumedAt []int `json:"resumed_at_epoch,omitempty"`
 }
 
 // WriteResults writes r to path atomically, as indented JSON.

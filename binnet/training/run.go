@@ -69,15 +69,15 @@ type Config struct {
 
 // DivergenceError reports a run stopped by a non-finite loss.
 type DivergenceError struct {
-	Epoch        int   // 1-based
-	Stage        int   // 1-based
-	BinaryLayers []int // 1-based
-	Loss         float64
+	Epoch        int     // 1-based
+	Stage        int     // 1-based
+	BinaryLayers []int   // 1-based
+	Loss         float64 // the epoch's mean training loss: NaN, +Inf or -Inf
 	// Checkpoint is the checkpoint file left as it was, holding the last
 	// good epoch (CheckpointEpoch); empty when the run writes none or no
 	// epoch had finished.
 	Checkpoint      string
-	CheckpointEpoch int
+	CheckpointEpoch int // the last good epoch (1-based), which Checkpoint holds; 0 when Checkpoint is empty
 }
 
 // Error says at which epoch and stage, with which binary layers, the loss

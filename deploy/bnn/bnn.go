@@ -56,6 +56,8 @@ const (
 	numKinds           = 7
 )
 
+// String returns the kind's name: "dense", "conv2d", "maxpool2d",
+// "flatten", "add" or "globalavgpool", or "Kind(n)" for an unknown kind.
 func (k Kind) String() string {
 	switch k {
 	case Dense:
@@ -88,6 +90,8 @@ const (
 	numEncode          = 2
 )
 
+// String returns "float32" or "sign-bits", or "Encoding(n)" for an
+// unknown encoding.
 func (e Encoding) String() string {
 	switch e {
 	case Float32:
@@ -107,6 +111,8 @@ const (
 	ReLU Activation = 1
 )
 
+// String returns "none" or "relu", or "Activation(n)" for an unknown
+// activation.
 func (a Activation) String() string {
 	switch a {
 	case None:
@@ -168,9 +174,9 @@ func ActivationOf(i, ref int) int {
 // channels zero-padded on both sides). Inputs that are not images must have
 // the same shape, with Stride 1 and ChannelOffset 0.
 type Layer struct {
-	Name       string // at most 16 bytes, e.g. "dense1"
-	Kind       Kind
-	Encoding   Encoding
+	Name       string     // at most 16 bytes, e.g. "dense1"
+	Kind       Kind       // the layer's type: Dense, Conv2D, MaxPool2D, Flatten, Add or GlobalAvgPool
+	Encoding   Encoding   // SignBits (weights in Bits) or Float32 (in Weights); Float32 for kinds without weights
 	Activation Activation // Dense, Conv2D and Add only
 	Inputs     int        // fan-in of one output unit (dense: input features; conv: kh*kw*in channels); 0 without weights
 	Outputs    int        // output units (dense) or channels (conv); 0 without weights
@@ -186,9 +192,9 @@ type Layer struct {
 	// Window geometry of Conv2D and MaxPool2D layers (zero for the others);
 	// an Add layer has a Stride, its residual's subsampling (>= 1), and a
 	// ChannelOffset (zero for every other kind).
-	KernelH, KernelW, Stride int
-	Padding                  uint8
-	ChannelOffset            int
+	KernelH, KernelW, Stride int   // window height and width, and its step on both axes; each 1 to 65535 where used
+	Padding                  uint8 // PadValid or PadSame (Conv2D and MaxPool2D); 0 (PadValid) for the others
+	ChannelOffset            int   // Add only: the channel of the input that the residual's channel 0 is added to (0 to 65535)
 
 	// Bits holds SignBits weights: Outputs rows of WordsPerRow() words; bit
 	// i%64 of word i/64 of row o is 1 when the weight from input i to output
@@ -246,7 +252,7 @@ type Model struct {
 	// input (length 1) or one per channel, the last axis of InputShape
 	// (e.g. CIFAR-10's three), c being the input's channel.
 	InputMean, InputStd []float32
-	Layers              []Layer
+	Layers              []Layer // in the order they run; layer i (from 0) is numbered i+1 in From, Residual and errors
 }
 
 // Normalization returns the mean and std of input channel c (of the last
@@ -422,9 +428,10 @@ var ErrCorrupt = errors.New("bnn: corrupt model file")
 type FormatError struct {
 	Offset int64  // byte offset of the field (or section) at fault
 	Field  string // e.g. "header.version", "layer 2 (dense2).outputs", "layer 1 (dense1).weights"
-	Msg    string
+	Msg    string // what is wrong, e.g. "version 9; this reader reads versions 1 to 3"
 }
 
+// Error returns "bnn: <Field> at offset <Offset>: <Msg>".
 func (e *FormatError) Error() string {
 	return fmt.Sprintf("bnn: %s at offset %d: %s", e.Field, e.Offset, e.Msg)
 }

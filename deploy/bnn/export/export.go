@@ -35,11 +35,11 @@ const BatchNormEpsilon = 1e-5
 
 // Run is a finished (or interrupted) training run read back from its folder.
 type Run struct {
-	Dir        string
-	Results    *training.Results
-	Checkpoint *training.Checkpoint
-	Preset     models.Preset
-	Quantizer  quant.Quantizer
+	Dir        string               // the run's output folder, as given to ReadRun
+	Results    *training.Results    // its results.json
+	Checkpoint *training.Checkpoint // its checkpoint.bin, verified
+	Preset     models.Preset        // the preset Results.Model names, its Network the one the run trained (adapted if need be)
+	Quantizer  quant.Quantizer      // the quantizer Results.Quantizer names; quant.STESign when it names none
 	// Modes are the layer modes of the checkpoint's last epoch (float,
 	// binary or frozen per binarizable layer).
 	Modes []binnet.Mode
