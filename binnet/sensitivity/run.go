@@ -95,7 +95,11 @@ func Run(ctx context.Context, cfg Config, data training.Data) (*Result, error) {
 
 // runLayer runs (or skips, when already completed) one layer's training.
 func runLayer(ctx context.Context, run training.Config, data training.Data) (*training.Results, bool, error) {
-	if prev, err := training.ReadResults(filepath.Join(run.OutDir, training.ResultsFile)); err == nil && prev.Status == training.StatusCompleted {
+	prev, err := training.CompletedRun(run, data)
+	if err != nil {
+		return nil, false, err
+	}
+	if prev != nil {
 		return prev, true, nil
 	}
 	res, err := training.Run(ctx, run, data)

@@ -2,7 +2,9 @@ package training
 
 import (
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
+	"unsafe"
 
 	"github.com/binnet/binnet/datasets"
 )
@@ -42,6 +44,17 @@ func (e *Examples) String() string { return e.Name }
 
 // ExampleShape returns the shape of one example.
 func (e *Examples) ExampleShape() []int { return append([]int(nil), e.Shape...) }
+
+// Fingerprint identifies the examples' content: the CRC-32C of their
+// features (as float32 bytes) and of their labels, with their count and
+// shape (see Fingerprinter).
+func (e *Examples) Fingerprint() string {
+	x := crc32.Checksum(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(e.X))), 4*len(e.X)), castagnoli)
+	y := crc32.Checksum(e.Y, castagnoli)
+	return fmt.Sprintf("%d x %v, crc32c %08x %08x", len(e.Y), e.Shape, x, y)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Batch copies the examples at indices into x and their labels into y.
 // In-memory examples have no augmentation: rng is ignored.

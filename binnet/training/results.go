@@ -139,6 +139,10 @@ type Results struct {
 	// ResumedAt lists the epochs (from 1) at which the run resumed from its
 	// checkpoint, one per resume, oldest first; omitted when it never did.
 	ResumedAt []int `json:"resumed_at_epoch,omitempty"`
+	// Fingerprint is what a resume or a rerun in the same folder must match:
+	// the configuration and the data's content (see Fingerprinter); omitted
+	// by versions of binnet before it was recorded.
+	Fingerprint json.RawMessage `json:"fingerprint,omitempty"`
 }
 
 // WriteResults writes r to path atomically, as indented JSON.

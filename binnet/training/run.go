@@ -5,6 +5,7 @@
 package training
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/binnet/binnet/binnet"
@@ -123,6 +125,51 @@ type fingerprint struct {
 	Gamma     float64            `json:"lr_gamma,omitempty"`
 	Train     int                `json:"train_examples"`
 	Val       int                `json:"val_examples"`
+	// Added later: a checkpoint written without them is resumed without
+	// checking them (fingerprintDiff skips fields the old one lacks).
+	Test      int    `json:"test_examples,omitempty"` // 0 with Config.SkipTest
+	TrainData string `json:"train_data,omitempty"`
+	ValData   string `json:"val_data,omitempty"`
+	TestData  string `json:"test_data,omitempty"`
+}
+
+// runFingerprint returns the fingerprint of cfg (its defaults set) on data.
+func runFingerprint(cfg Config, data Data) ([]byte, error) {
+	fp := fingerprint{Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
+		Schedule: cfg.Schedule, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(), Optimizer: cfg.Optimizer,
+		Batch: cfg.BatchSize, Clip: cfg.ClipLatent, Reset: cfg.ResetLatentEachEpoch, Train: data.Train.Len(), Val: data.Val.Len(),
+		Mile: cfg.LRMilestones, Gamma: cfg.LRGamma,
+		TrainData: sourceFingerprint(data.Train), ValData: sourceFingerprint(data.Val)}
+	if !cfg.SkipTest {
+		fp.Test, fp.TestData = data.Test.Len(), sourceFingerprint(data.Test)
+	}
+	return json.Marshal(fp)
+}
+
+// CompletedRun returns the results of a completed run of cfg on data in
+// cfg.OutDir, or nil when the folder holds no completed run. A completed run
+// of another configuration or on other data is an error naming the first
+// difference (runs recorded by binnet versions without a fingerprint are
+// taken as they are). Sensitivity pre-training uses it to skip the layers
+// already trained.
+func CompletedRun(cfg Config, data Data) (*Results, error) {
+	prev, err := ReadResults(filepath.Join(cfg.OutDir, ResultsFile))
+	if err != nil || prev.Status != StatusCompleted {
+		return nil, nil
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	fp, err := runFingerprint(cfg, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(prev.Fingerprint) > 0 {
+		if d := fingerprintDiff(prev.Fingerprint, fp); d != "" {
+			return nil, fmt.Errorf("training: %s holds a completed run of a different configuration (%s); use another output folder or remove it", cfg.OutDir, d)
+		}
+	}
+	return prev, nil
 }
 
 func oneBased(idx []int) []int {
@@ -245,13 +292,11 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		TrainExamples: data.Train.Len(),
 		ValExamples:   data.Val.Len(), TestExamples: data.Test.Len(), Backend: b.Name(),
 	}
-	fp, err := json.Marshal(fingerprint{Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
-		Schedule: sched, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(), Optimizer: engine.Optimizer,
-		Batch: cfg.BatchSize, Clip: cfg.ClipLatent, Reset: cfg.ResetLatentEachEpoch, Train: data.Train.Len(), Val: data.Val.Len(),
-		Mile: cfg.LRMilestones, Gamma: cfg.LRGamma})
+	fp, err := runFingerprint(cfg, data)
 	if err != nil {
 		return nil, err
 	}
+	res.Fingerprint = fp
 
 	var ckptPath, resultsPath string
 	startEpoch := 0
@@ -277,6 +322,13 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		meta, values, err := readCheckpoint(ckptPath)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
+			// No checkpoint: results of another run here must not be
+			// overwritten by this one.
+			if prev, err := ReadResults(resultsPath); err == nil && len(prev.Fingerprint) > 0 {
+				if d := fingerprintDiff(prev.Fingerprint, fp); d != "" {
+					return nil, fmt.Errorf("training: %s holds the results of a different run (%s) and no checkpoint; use another output folder or remove them", cfg.OutDir, d)
+				}
+			}
 		case err != nil:
 			return nil, fmt.Errorf("training: cannot resume from %s (move it away to start afresh): %w", ckptPath, err)
 		default:
@@ -408,12 +460,31 @@ func fingerprintDiff(a, b []byte) string {
 	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
 		return "unreadable fingerprint"
 	}
-	for k, vb := range mb {
-		if va, ok := ma[k]; !ok || string(va) != string(vb) {
-			return fmt.Sprintf("%s: checkpoint has %s, this run has %s", k, truncate(string(va)), truncate(string(vb)))
+	keys := make([]string, 0, len(mb))
+	for k := range mb {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same first difference every time
+	for _, k := range keys {
+		vb := mb[k]
+		va, ok := ma[k]
+		if !ok && (k == "test_examples" || k == "train_data" || k == "val_data" || k == "test_data") {
+			continue // recorded before binnet fingerprinted the data
+		}
+		if !ok || compactJSON(va) != compactJSON(vb) { // results.json holds it indented
+			return fmt.Sprintf("%s: checkpoint has %s, this run has %s", k, truncate(compactJSON(va)), truncate(compactJSON(vb)))
 		}
 	}
 	return ""
+}
+
+// compactJSON is v without insignificant spaces (v itself if it is not JSON).
+func compactJSON(v []byte) string {
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return string(v)
+	}
+	return b.String()
 }
 
 func truncate(s string) string {

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"fmt"
 	"math/rand/v2"
 
 	"github.com/binnet/binnet/binnet/models"
@@ -24,6 +25,23 @@ type Source interface {
 	// drawing every random choice from rng so that a batch is a function of
 	// the seed (exact resume); with a nil rng it applies none (evaluation).
 	Batch(indices []int, rng *rand.Rand, x []float32, y []int32) error
+}
+
+// Fingerprinter is implemented by a Source that can identify its content
+// (Examples: a checksum of its features and labels), so that a run refuses
+// to resume, or to rerun its test, on other data than it was trained on.
+// For other sources the run records their String and Len.
+type Fingerprinter interface {
+	// Fingerprint returns a short text that changes when the examples do.
+	Fingerprint() string
+}
+
+// sourceFingerprint identifies s's content as well as s allows.
+func sourceFingerprint(s Source) string {
+	if f, ok := s.(Fingerprinter); ok {
+		return f.Fingerprint()
+	}
+	return fmt.Sprintf("%s, %d examples", s, s.Len())
 }
 
 // exampleSize is the number of values of one example of s.

@@ -203,6 +203,104 @@ func TestDifferentRunInSameFolderIsRefused(t *testing.T) {
 	}
 }
 
+// TestRunOnOtherDataIsRefused: a finished run is not re-tested on another
+// test set, an interrupted one does not resume on other training data, and
+// a run does not overwrite the results.json of a different run whose
+// checkpoint is gone; the files are left as they were.
+func TestRunOnOtherDataIsRefused(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.OutDir = t.TempDir()
+	first, err := Run(context.Background(), cfg, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resultsPath := filepath.Join(cfg.OutDir, ResultsFile)
+	before, _ := os.ReadFile(resultsPath)
+	train, test, err := datasets.Sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data Data
+		want string
+	}{
+		{"fewer test images", Data{Train: data.Train, Val: data.Val, Test: mnistExamples(t, test.Slice(0, 500))}, "test_data: checkpoint has \"1000 x [784], crc32c"},
+		{"other test images", Data{Train: data.Train, Val: data.Val, Test: mnistExamples(t, test.Slice(1000, 2000))}, "test_data: checkpoint has"},
+		{"other training images", Data{Train: mnistExamples(t, train.Slice(2000, 4000)), Val: data.Val, Test: data.Test}, "train_data: checkpoint has"},
+	} {
+		_, err := Run(context.Background(), cfg, c.data)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "different run") {
+			t.Errorf("%s: Run returned %v, want an error with %q", c.name, err, c.want)
+		}
+	}
+	if after, _ := os.ReadFile(resultsPath); string(after) != string(before) {
+		t.Error("a refused run rewrote results.json")
+	}
+	// The same data again: accepted, the same test accuracy.
+	again, err := Run(context.Background(), cfg, data)
+	if err != nil || again.TestAccuracy != first.TestAccuracy {
+		t.Fatalf("rerun on the same data: %v, test accuracy %v want %v", err, again.TestAccuracy, first.TestAccuracy)
+	}
+	// Without the checkpoint, a different run must not replace the results.
+	if err := os.Remove(filepath.Join(cfg.OutDir, CheckpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ = os.ReadFile(resultsPath)
+	other := cfg
+	other.Seed = 8
+	if _, err := Run(context.Background(), other, data); err == nil || !strings.Contains(err.Error(), "seed: checkpoint has 7, this run has 8") ||
+		!strings.Contains(err.Error(), "no checkpoint") {
+		t.Errorf("another seed over results without a checkpoint: %v", err)
+	}
+	if after, _ := os.ReadFile(resultsPath); string(after) != string(before) {
+		t.Error("a refused run rewrote results.json")
+	}
+}
+
+// TestCompletedRun: the completed run of the same configuration and data
+// is returned as it was recorded, one of another configuration is an error,
+// and a folder without a completed run gives nil.
+func TestCompletedRun(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.OutDir = t.TempDir()
+	if prev, err := CompletedRun(cfg, data); prev != nil || err != nil {
+		t.Fatalf("empty folder: %v, %v", prev, err)
+	}
+	res, err := Run(context.Background(), cfg, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, err := CompletedRun(cfg, data)
+	if err != nil || prev == nil || prev.TestAccuracy != res.TestAccuracy || len(prev.History) != 3 {
+		t.Fatalf("completed run: %+v, %v", prev, err)
+	}
+	other := cfg
+	other.Optimizer.LearningRate = 0.02
+	if _, err := CompletedRun(other, data); err == nil || !strings.Contains(err.Error(), "optimizer: checkpoint has") {
+		t.Errorf("another learning rate: %v", err)
+	}
+}
+
+// TestOldFingerprintsResume: a checkpoint written before the data and test
+// set were fingerprinted still resumes (the fields it lacks are not
+// compared), while the fields it has still are.
+func TestOldFingerprintsResume(t *testing.T) {
+	old := []byte(`{"model":"m","seed":7,"train_examples":2000}`)
+	now := []byte(`{"model":"m","seed":7,"train_examples":2000,"test_examples":1000,"train_data":"a","val_data":"b","test_data":"c"}`)
+	if d := fingerprintDiff(old, now); d != "" {
+		t.Errorf("old fingerprint: %s", d)
+	}
+	if d := fingerprintDiff([]byte(`{"model":"m","seed":7}`), now); !strings.Contains(d, "train_examples: checkpoint has nothing") {
+		t.Errorf("a field present before the change but missing: %q", d)
+	}
+	if d := fingerprintDiff(now, []byte(`{"model":"m","seed":7,"train_examples":2000,"test_examples":1000,"train_data":"x","val_data":"b","test_data":"c"}`)); !strings.Contains(d, "train_data: checkpoint has") {
+		t.Errorf("other training data: %q", d)
+	}
+}
+
 func newTestEngine(t *testing.T, net models.Network, opt Optimizer) *Engine {
 	t.Helper()
 	b, err := backend.Shared()

@@ -321,6 +321,18 @@ func TestSensitivity(t *testing.T) {
 		t.Errorf("a re-run changed order_ascend from %v to %v (file was %s)", s.OrderAscend, again.OrderAscend, before)
 	}
 
+	// The same folder with other settings: the layers done are not taken
+	// as its results, and sensitivity.json stays as it was.
+	for _, extra := range [][]string{{"-lr", "0.01"}, {"-train-size", "5000"}} {
+		code, _, stderr := cli(t, append(slices.Clone(base), extra...)...)
+		if code == 0 || !strings.Contains(stderr, "completed run of a different configuration") {
+			t.Errorf("sensitivity %v over another configuration's layers: exit %d, %q", extra, code, stderr)
+		}
+	}
+	if after := fileBytes(t, file); string(after) != string(before) {
+		t.Errorf("refused re-runs rewrote %s", file)
+	}
+
 	// Train with the ascend order.
 	out := filepath.Join(t.TempDir(), "ascend")
 	mustCLI(t, "train", "-model", "mlp-300-100", "-order", "ascend", "-sensitivity", file,
