@@ -55,9 +55,11 @@ func candidates(base string) []string {
 //
 // Besides the checks of [ReadImages] and [ReadLabels], Load checks that each
 // images file has as many images as its labels file has labels and that
-// training and test images have the same size. A missing file gives an error
-// matching [ErrNotFound]; bad content one matching [ErrCorrupt]. Errors name
-// the file.
+// training and test images have the same size, and that neither images
+// file is empty (0 images). A missing file, or a directory where a file
+// should be, gives an error matching [ErrNotFound]; bad content one matching
+// [ErrCorrupt]. Errors name the file. Each Set's File is the display name
+// of its images file.
 func Load(name, dir string) (train, test *Set, err error) {
 	if err := checkName(name); err != nil {
 		return nil, nil, err
@@ -124,11 +126,17 @@ func loadFS(fsys fs.FS, display func(string) string, name string) (train, test *
 	}
 	var sets [2]*Set
 	for i, split := range []string{"train", "test"} {
-		if n := len(imgs[i]) / (rows[i] * cols[i]); n != len(labels[i]) {
+		n := len(imgs[i]) / (rows[i] * cols[i])
+		if n == 0 {
+			return nil, nil, corrupt(display(paths[2*i]), "has no images (its header declares 0 images of %dx%d): the %s set cannot be empty",
+				rows[i], cols[i], [2]string{"training", "test"}[i])
+		}
+		if n != len(labels[i]) {
 			return nil, nil, corrupt(display(paths[2*i+1]), "has %d labels but %s has %d images",
 				len(labels[i]), display(paths[2*i]), n)
 		}
-		sets[i] = &Set{Name: name + "/" + split, Rows: rows[i], Cols: cols[i], Images: imgs[i], Labels: labels[i]}
+		sets[i] = &Set{Name: name + "/" + split, Rows: rows[i], Cols: cols[i], Images: imgs[i], Labels: labels[i],
+			File: display(paths[2*i])}
 	}
 	if rows[0] != rows[1] || cols[0] != cols[1] {
 		return nil, nil, corrupt(display(paths[2]), "has images of %dx%d but %s has %dx%d",
@@ -137,17 +145,27 @@ func loadFS(fsys fs.FS, display func(string) string, name string) (train, test *
 	return sets[0], sets[1], nil
 }
 
-// findFile returns the name in fsys of the first existing candidate for base.
+// findFile returns the name in fsys of the first existing candidate for base
+// that is not a directory. When the only candidates that exist are
+// directories, the error says so, naming the first.
 func findFile(fsys fs.FS, display func(string) string, base string) (string, error) {
 	cands := candidates(base)
+	dir := ""
 	for _, c := range cands {
 		fi, err := fs.Stat(fsys, c)
 		if err == nil && !fi.IsDir() {
 			return c, nil
 		}
+		if err == nil && dir == "" {
+			dir = c
+		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", &FileError{Path: display(c), Msg: "cannot access", Err: err}
 		}
+	}
+	if dir != "" {
+		return "", &FileError{Path: display(dir), Kind: ErrNotFound,
+			Msg: fmt.Sprintf("is a directory, not an IDX file (looked for a file named %s)", strings.Join(cands, ", "))}
 	}
 	return "", &FileError{Path: display(base), Kind: ErrNotFound,
 		Msg: fmt.Sprintf("not found (looked for %s)", strings.Join(cands, ", "))}

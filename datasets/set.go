@@ -11,6 +11,11 @@ type Set struct {
 	Rows, Cols int     // image size in pixels: 28, 28 for MNIST and Fashion-MNIST
 	Images     []uint8 // Len()*Rows*Cols bytes, row-major, image after image
 	Labels     []uint8 // Len() labels in 0..NumClasses-1
+	// File is the images file the set was read from, as named in error
+	// messages (set by Load and Sample, kept by Slice and HoldOutLast;
+	// empty for sets built otherwise). Messages about the images' shape
+	// name it.
+	File string
 }
 
 // Len returns the number of examples.
@@ -37,6 +42,7 @@ func (s *Set) Slice(from, to int) *Set {
 		Cols:   s.Cols,
 		Images: s.Images[from*rc : to*rc : to*rc],
 		Labels: s.Labels[from:to:to],
+		File:   s.File,
 	}
 }
 
@@ -46,11 +52,24 @@ func (s *Set) Slice(from, to int) *Set {
 // examples: the last ones, not a random split). Both share memory with s.
 // It fails unless 0 < n < Len().
 func (s *Set) HoldOutLast(n int) (train, val *Set, err error) {
-	if n <= 0 || n >= s.Len() {
+	switch {
+	case s.Len() == 0:
+		return nil, nil, fmt.Errorf("datasets: %s%s has no examples: cannot hold out %d for validation", s.Name, s.fileSuffix(), n)
+	case s.Len() == 1:
+		return nil, nil, fmt.Errorf("datasets: %s%s has only 1 example: cannot hold out %d for validation and keep some for training", s.Name, s.fileSuffix(), n)
+	case n <= 0 || n >= s.Len():
 		return nil, nil, fmt.Errorf("datasets: %s: cannot hold out %d of %d examples: want 0 < n < %d", s.Name, n, s.Len(), s.Len())
 	}
 	k := s.Len() - n
 	return s.Slice(0, k), s.Slice(k, s.Len()), nil
+}
+
+// fileSuffix returns " (FILE)" when the set knows its file, else "".
+func (s *Set) fileSuffix() string {
+	if s.File == "" {
+		return ""
+	}
+	return " (" + s.File + ")"
 }
 
 // Features returns the pixels of all images as float32 values

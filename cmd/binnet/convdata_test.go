@@ -80,7 +80,7 @@ func TestTrainCIFAR10Format(t *testing.T) {
 // (class folders of JPEG files, decoding, random resized crops, the network
 // rebuilt for 32x32 crops and 3 classes) on MNIST digits written as JPEGs.
 func TestTrainImageFolder(t *testing.T) {
-	root := writeDigitFolders(t, 48, 24)
+	root := writeDigitFolders(t, 48, 64) // 64 test digits include all ten classes, as val/ must
 	bad := filepath.Join(root, "train", "n3", "broken.JPEG")
 	if err := os.WriteFile(bad, []byte("not a JPEG"), 0o644); err != nil {
 		t.Fatal(err)

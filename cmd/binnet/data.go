@@ -71,7 +71,7 @@ func (o *dataOptions) load(ctx context.Context, p *models.Preset, stderr io.Writ
 	case "cifar10":
 		data, err = o.loadCIFAR10(ctx, *p, augment, stderr)
 	case "imagenet":
-		data, err = o.loadImageFolder(p, augment)
+		data, err = o.loadImageFolder(p, augment, stderr)
 	case "sample", "mnist", "fashion-mnist":
 		data, err = o.loadGray(ctx, name, *p, augment, stderr)
 	default:
@@ -111,13 +111,14 @@ func (o *dataOptions) loadGray(ctx context.Context, name string, p models.Preset
 	case o.dataDir != "":
 		train, test, err = datasets.Load(name, o.dataDir)
 	default:
-		dir, derr := cachedDir(ctx, name, o.fetch, stderr)
-		if derr != nil {
-			return training.Data{}, derr
-		}
-		train, test, err = datasets.Load(name, dir)
+		train, test, err = loadCached(ctx, name, o.fetch, stderr)
 	}
 	if err != nil {
+		return training.Data{}, err
+	}
+	// datasets.Load has checked that the test images have the training
+	// images' size.
+	if err := checkGrayShape(p, name, train); err != nil {
 		return training.Data{}, err
 	}
 	val := o.valSize
@@ -171,6 +172,42 @@ func (o *dataOptions) loadGray(ctx context.Context, name string, p models.Preset
 		}
 	}
 	return data, nil
+}
+
+// checkGrayShape checks that the grey images of s (s.Rows x s.Cols pixels,
+// one channel) fit the input of p's network: a [rows, cols, 1] input must
+// have the same rows and columns (comparing only the pixel counts would read
+// 14x56 images as 28x28 ones), a flat [n] input (an MLP) n = rows*cols
+// values, and a 32x32x3 input (the CIFAR-10 networks) images of at most
+// 32x32, which are padded and replicated to three channels. The error names
+// the data set, the images file, the shape found and the shape wanted.
+func checkGrayShape(p models.Preset, name string, s *datasets.Set) error {
+	want := p.Network.InputShape()
+	file := s.File
+	if file == "" {
+		file = s.Name
+	}
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("data set %s: %s has grey images of %dx%d pixels (shape %dx%dx1), but model %s %s",
+			name, file, s.Rows, s.Cols, s.Rows, s.Cols, p.Name, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case slices.Equal(want, []int{cifar10.Rows, cifar10.Cols, cifar10.Channels}):
+		if s.Rows > cifar10.Rows || s.Cols > cifar10.Cols {
+			return fail("wants %s colour images, and only grey images of at most %dx%d can be padded to them", shapeString(want), cifar10.Rows, cifar10.Cols)
+		}
+	case len(want) == 3:
+		if want[0] != s.Rows || want[1] != s.Cols || want[2] != 1 {
+			return fail("wants %s images", shapeString(want))
+		}
+	case len(want) == 1:
+		if want[0] != s.Rows*s.Cols {
+			return fail("wants %d input values (flattened images), not %d", want[0], s.Rows*s.Cols)
+		}
+	default:
+		return fail("wants examples of shape %s", shapeString(want))
+	}
+	return nil
 }
 
 // loadCIFAR10 loads the CIFAR-10 binary files and holds out the validation
@@ -236,20 +273,29 @@ func (o *dataOptions) loadCIFAR10(ctx context.Context, p models.Preset, augment 
 // per class) as streaming JPEG sources; val/ serves as both the validation
 // and the test set, as in the paper's ImageNet code. The network is rebuilt
 // for the crop size and the number of classes.
-func (o *dataOptions) loadImageFolder(p *models.Preset, augment bool) (training.Data, error) {
+func (o *dataOptions) loadImageFolder(p *models.Preset, augment bool, stderr io.Writer) (training.Data, error) {
 	if o.dataDir == "" {
 		return training.Data{}, errors.New("-dataset imagenet needs -data-dir DIR with train/ and val/ class folders (ImageNet cannot be downloaded automatically)")
+	}
+	if o.trainSize > 0 || o.testSize > 0 {
+		return training.Data{}, errors.New("-train-size and -test-size do not apply to imagenet: point -data-dir at a smaller folder tree")
 	}
 	size := o.imageSize
 	if size == 0 {
 		size = p.Network.InputShape()[0]
 	}
 	opts := imagefolder.Options{Size: size, Workers: o.workers, Name: "imagenet/train"}
-	train, err := imagefolder.Open(filepath.Join(o.dataDir, "train"), opts)
+	trainDir := filepath.Join(o.dataDir, "train")
+	train, err := imagefolder.Open(trainDir, opts)
 	if err != nil {
 		return training.Data{}, err
 	}
-	opts.Classes, opts.Name = train.Classes(), "imagenet/val"
+	if c := train.Classes(); len(c) < 2 {
+		return training.Data{}, fmt.Errorf("%s has only 1 class folder, %q: classification needs at least 2 classes (one folder per class: train/<class>/<image>.JPEG)", trainDir, c[0])
+	}
+	// Every class must be validated (and tested): val/ must have a folder
+	// for each class of train/.
+	opts.Classes, opts.AllClasses, opts.Name = train.Classes(), true, "imagenet/val"
 	val, err := imagefolder.Open(filepath.Join(o.dataDir, "val"), opts)
 	if err != nil {
 		return training.Data{}, err
@@ -265,31 +311,54 @@ func (o *dataOptions) loadImageFolder(p *models.Preset, augment bool) (training.
 	if !augment {
 		src = noAugment{train}
 	}
-	if o.trainSize > 0 || o.testSize > 0 {
-		return training.Data{}, errors.New("-train-size and -test-size do not apply to imagenet: point -data-dir at a smaller folder tree")
-	}
+	// Files are decoded only as batches need them, so the counts are of the
+	// files listed; an unreadable one is skipped (replaced by a readable
+	// file of its class) and listed when the run ends, and a class with no
+	// readable file stops the run, naming it, at the latest during the first
+	// epoch.
+	fmt.Fprintf(stderr, "imagenet: %d image files listed in %s and %d in %s (%d classes); the example counts are of files listed, unreadable ones are skipped and listed at the end\n",
+		train.Len(), trainDir, val.Len(), filepath.Join(o.dataDir, "val"), len(train.Classes()))
 	return training.Data{Train: src, Val: val, Test: val}, nil
 }
 
-// noAugment serves a source's evaluation transform for training batches too.
-type noAugment struct{ training.Source }
+// noAugment serves a folder's evaluation transform for training batches too.
+// It embeds the *imagefolder.Folder, not a training.Source, so that the
+// folder's other methods, Skipped among them, stay visible.
+type noAugment struct{ *imagefolder.Folder }
 
 // Batch ignores rng.
 func (n noAugment) Batch(indices []int, _ *rand.Rand, x []float32, y []int32) error {
-	return n.Source.Batch(indices, nil, x, y)
+	return n.Folder.Batch(indices, nil, x, y)
 }
 
-func cachedDir(ctx context.Context, name string, fetch bool, stderr io.Writer) (string, error) {
+// loadCached loads the named MNIST-like data set from its folder in the
+// cache (datasets.DefaultCacheDir: $BINNET_DATA or the user's cache). When
+// the files fail to load, with fetch it downloads them (datasets.Fetch
+// verifies the files there and downloads missing or damaged ones again);
+// without fetch it says how to get the data when the files are absent, and
+// otherwise returns the loader's error, which names the file.
+func loadCached(ctx context.Context, name string, fetch bool, stderr io.Writer) (train, test *datasets.Set, err error) {
 	cache, err := datasets.DefaultCacheDir()
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	dir := cache + string(os.PathSeparator) + name
-	if _, _, err := datasets.Load(name, dir); err == nil {
-		return dir, nil
+	dir := filepath.Join(cache, name)
+	train, test, err = datasets.Load(name, dir)
+	switch {
+	case err == nil:
+		return train, test, nil
+	case fetch:
+		dir, err := datasets.FetchWithOptions(ctx, name, cache, datasets.FetchOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+		if err != nil {
+			return nil, nil, err
+		}
+		return datasets.Load(name, dir)
+	case errors.Is(err, datasets.ErrNotFound):
+		if entries, derr := os.ReadDir(dir); derr != nil || len(entries) == 0 {
+			return nil, nil, fmt.Errorf("data set %s is not in %s: pass -data-dir DIR with its IDX files, or -fetch to download it", name, dir)
+		}
+		return nil, nil, fmt.Errorf("data set %s is incomplete in %s: %w (pass -data-dir DIR with its IDX files, or -fetch to download the missing ones)", name, dir, err)
+	default:
+		return nil, nil, fmt.Errorf("%w (in the cache folder %s: -fetch verifies the cached files and downloads damaged ones again)", err, dir)
 	}
-	if !fetch {
-		return "", fmt.Errorf("data set %s is not in %s: pass -data-dir DIR with its IDX files, or -fetch to download it", name, dir)
-	}
-	return datasets.FetchWithOptions(ctx, name, cache, datasets.FetchOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 }

@@ -29,8 +29,11 @@ import (
 // The files are read and decoded by Options.Workers goroutines; decoded
 // images are dropped as soon as their example is written. An unreadable
 // file is replaced as described in the package documentation and reported
-// by [Folder.Skipped]; Batch fails only for invalid arguments or when no file
-// at all can be read.
+// by [Folder.Skipped]; Batch fails only for invalid arguments or when an
+// example's class has no readable file at all: then the error, matching
+// [ErrUnreadableClass], names the class folder. Every file of a class is
+// tried before that error (each at most once over the Folder's life), so a
+// training epoch, which asks for every example, finds any unreadable class.
 func (f *Folder) Batch(indices []int, rng *rand.Rand, x []float32, y []int32) error {
 	n := len(indices)
 	es := f.opts.Size * f.opts.Size * 3
@@ -92,24 +95,27 @@ func (f *Folder) Batch(indices []int, rng *rand.Rand, x []float32, y []int32) er
 }
 
 // example writes the example of file i, or of its replacement if i is
-// unreadable, into out and returns its label.
+// unreadable, into out and returns its label. The replacement is the next
+// readable file of i's class, cyclically in file order; when every file of
+// the class has failed, the class is unreadable and example returns an error
+// naming it rather than use another class's image (which would train on,
+// or evaluate, examples of the class under another label).
 func (f *Folder) example(w *worker, i int, a *augment, out []float32) (int32, error) {
-	for t := range len(f.labels) {
-		j := f.candidate(i, t)
+	l := f.labels[i]
+	from, to := f.classStart[l], f.classStart[l+1]
+	n := to - from
+	for t := range n {
+		j := from + (i-from+t)%n
 		if f.isBad(j) {
 			continue
 		}
 		err := f.load(w, j, a, out)
 		if err == nil {
-			return f.labels[j], nil
+			return l, nil
 		}
 		f.markBad(j, err)
 	}
-	var first error
-	if s := f.Skipped(); len(s) > 0 {
-		first = s[0].Err
-	}
-	return 0, fmt.Errorf("imagefolder: %s: none of the %d files can be read; the first: %w", f, len(f.labels), first)
+	return 0, f.unreadableClass(l)
 }
 
 // load reads, decodes and transforms file i into out.

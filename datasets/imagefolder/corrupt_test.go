@@ -2,6 +2,8 @@ package imagefolder_test
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,11 +104,11 @@ func TestCorruptFilesSkipped(t *testing.T) {
 	check()
 }
 
-// A class whose files are all unreadable is replaced by the next class,
-// with its label; a folder of only unreadable files makes Batch fail.
-func TestUnreadableClassAndFolder(t *testing.T) {
-	root := t.TempDir()
-	for _, name := range []string{"a/1.jpg", "a/2.png", "c/1.jpg"} {
+// writeGarbage writes bytes that are no image (a JPEG start marker and
+// junk) at each path under root.
+func writeGarbage(t *testing.T, root string, names ...string) {
+	t.Helper()
+	for _, name := range names {
 		p := filepath.Join(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -115,37 +117,99 @@ func TestUnreadableClassAndFolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// checkUnreadableClass checks that err is Batch's error for a class none of
+// whose files can be read: it names the class folder and the class, says
+// why, and wraps the error of the class's first file.
+func checkUnreadableClass(t *testing.T, err error, root, class string, files int, first string) {
+	t.Helper()
+	var fe *datasets.FileError
+	switch {
+	case err == nil:
+		t.Fatalf("Batch succeeded, want an error naming class %q", class)
+	case !errors.Is(err, imagefolder.ErrUnreadableClass) || !errors.Is(err, datasets.ErrCorrupt):
+		t.Errorf("error %q does not match ErrUnreadableClass and datasets.ErrCorrupt", err)
+	case !errors.As(err, &fe) || fe.Path != filepath.Join(root, class):
+		t.Errorf("error %q is not a *datasets.FileError for %s", err, filepath.Join(root, class))
+	}
+	for _, w := range []string{filepath.Join(root, class) + ":", fmt.Sprintf("class %q of ", class), fmt.Sprintf("none of its %d image files can be read", files),
+		filepath.Join(root, class, first), "cannot decode image"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	t.Log(err)
+}
+
+// A class whose files are all unreadable is an error naming the class
+// folder as soon as a batch needs one of its examples; its files are not
+// replaced by another class's (which would give them a wrong label). The
+// other classes' examples still load, and every failed file is reported
+// once in Skipped.
+func TestUnreadableClass(t *testing.T) {
+	root := t.TempDir()
+	writeGarbage(t, root, "a/1.jpg", "a/2.png", "c/1.jpg")
 	writeDigit(t, filepath.Join(root, "b", "1.jpg"), 3)
 	f := open(t, root, imagefolder.Options{Size: 8, ResizeSize: 8, Workers: 3})
-	x, y := batch(t, f, []int{3, 0, 1, 2}, nil)
-	if want := []int32{1, 1, 1, 1}; !slices.Equal(y, want) { // all replaced by b/1.jpg
-		t.Errorf("labels %v, want %v", y, want)
+	if _, y := batch(t, f, []int{2, 2}, nil); !slices.Equal(y, []int32{1, 1}) {
+		t.Errorf("class b labels %v, want [1 1]", y)
 	}
-	// Files 0 and 1 (class a) are replaced by file 2, the only readable
-	// one; file 3 (class c) by the next file after its class, cyclically:
-	// 0, 1 unreadable, then 2.
-	for k := range 4 {
-		if !slices.Equal(example(x, k, 192), example(x, 3, 192)) {
-			t.Errorf("example %d is not file 2", k)
-		}
-	}
+	x, y := make([]float32, 4*192), make([]int32, 4)
+	// The first failing example in index order (file 0, class a) gives the
+	// error, whatever the worker that finds it.
+	err := f.Batch([]int{2, 1, 3, 0}, nil, x, y)
+	checkUnreadableClass(t, err, root, "a", 2, "1.jpg")
 	if s := f.Skipped(); len(s) != 3 {
-		t.Errorf("Skipped() = %v, want 3", s)
+		t.Errorf("Skipped() = %v, want the 3 unreadable files", s)
 	}
+	// Known unreadable files are not read again: the error is the same.
+	err = f.Batch([]int{3}, rand.New(rand.NewPCG(1, 2)), x[:192], y[:1])
+	checkUnreadableClass(t, err, root, "c", 1, "1.jpg")
 
-	bad := t.TempDir()
-	for _, name := range []string{"a/1.jpg", "b/1.jpg"} {
-		p := filepath.Join(bad, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("nope"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	// A single unreadable file among readable ones is still replaced.
+	writeDigit(t, filepath.Join(root, "c", "2.jpg"), 4)
+	g := open(t, root, imagefolder.Options{Size: 8, ResizeSize: 8})
+	if _, y := batch(t, g, []int{3, 4}, nil); !slices.Equal(y, []int32{2, 2}) {
+		t.Errorf("class c labels %v, want [2 2]", y)
 	}
-	g := open(t, bad, imagefolder.Options{Size: 8, ResizeSize: 8})
-	err := g.Batch([]int{1}, nil, make([]float32, 192), make([]int32, 1))
-	if !errors.Is(err, datasets.ErrCorrupt) || !strings.Contains(err.Error(), "none of the 2 files") {
-		t.Errorf("all unreadable: %v", err)
+	if s := g.Skipped(); len(s) != 1 || s[0].Path != filepath.Join(root, "c", "1.jpg") {
+		t.Errorf("Skipped() = %v, want c/1.jpg", s)
+	}
+}
+
+// A folder of only unreadable files fails on the class of the first
+// example asked for.
+func TestUnreadableFolder(t *testing.T) {
+	root := t.TempDir()
+	writeGarbage(t, root, "a/1.jpg", "b/1.jpg", "b/2.jpg")
+	f := open(t, root, imagefolder.Options{Size: 8, ResizeSize: 8})
+	err := f.Batch([]int{2, 0}, nil, make([]float32, 2*192), make([]int32, 2))
+	checkUnreadableClass(t, err, root, "b", 2, "1.jpg")
+}
+
+// With AllClasses, a validation folder that lacks a folder for some of the
+// given classes is refused by Open, naming the missing classes; without it
+// such a folder is accepted (TestOpenExplicitClasses).
+func TestOpenAllClasses(t *testing.T) {
+	dir := t.TempDir()
+	img := pattern(4, 4, func(x, y int) (uint8, uint8, uint8) { return 1, 2, 3 })
+	for _, p := range []string{"train/ant/1.png", "train/bee/1.png", "train/cat/1.png", "val/bee/1.png", "val/cat/1.png", "full/ant/1.png", "full/bee/1.png", "full/cat/1.png"} {
+		writeImage(t, filepath.Join(dir, p), img)
+	}
+	train := open(t, filepath.Join(dir, "train"), imagefolder.Options{})
+	_, err := imagefolder.Open(filepath.Join(dir, "val"), imagefolder.Options{Classes: train.Classes(), AllClasses: true})
+	var fe *datasets.FileError
+	if !errors.Is(err, datasets.ErrNotFound) || !errors.As(err, &fe) || fe.Path != filepath.Join(dir, "val", "ant") ||
+		!strings.Contains(err.Error(), `no folder for class "ant"`) || !strings.Contains(err.Error(), "1 of the 3 given classes missing") {
+		t.Errorf("val/ without ant: %v", err)
+	}
+	t.Log(err)
+	_, err = imagefolder.Open(filepath.Join(dir, "val"), imagefolder.Options{Classes: []string{"ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen", "ibis"}, AllClasses: true})
+	if err == nil || !strings.Contains(err.Error(), `"ant", "dog", "eel", "fox", "gnu" and 2 more`) || !strings.Contains(err.Error(), "7 of the 9") {
+		t.Errorf("val/ without 7 classes: %v", err)
+	}
+	if f, err := imagefolder.Open(filepath.Join(dir, "full"), imagefolder.Options{Classes: train.Classes(), AllClasses: true}); err != nil || f.Len() != 3 {
+		t.Errorf("complete folder: %v", err)
 	}
 }

@@ -47,10 +47,14 @@
 // dropped, as PIL's convert("RGB") does).
 //
 // A file that cannot be read or decoded is skipped: the example is replaced
-// by the next readable file of the same class (cyclically, in file order),
-// or, if the whole class is unreadable, by the next readable file of the
-// following classes, whose label is then used. The file is reported once in
-// [Folder.Skipped] and not read again by later batches.
+// by the next readable file of the same class (cyclically, in file order).
+// The file is reported once in [Folder.Skipped] and not read again by later
+// batches. A class none of whose files can be read is an error: Batch fails,
+// naming the class folder ([ErrUnreadableClass]), as soon as it has tried all
+// of them, which at the latest is during the first pass over the data (a
+// training epoch reads every example). Files are only listed by [Open], so
+// [Folder.Len] counts the files listed, readable or not; the unreadable ones
+// are known as batches read them.
 //
 // [WriteFromGray] writes grayscale images such as MNIST's as a class-folder
 // tree of JPEG or PNG files, so that the whole pipeline can be tried without

@@ -36,6 +36,12 @@ const (
 // folder.
 var ErrUnknownClass = errors.New("imagefolder: class not in the given class list")
 
+// ErrUnreadableClass means that none of the image files of a class folder
+// could be read or decoded. [Folder.Batch] returns it, in a
+// [*datasets.FileError] naming the class folder that also wraps the error of
+// the class's first file, as soon as it has tried every file of the class.
+var ErrUnreadableClass = errors.New("imagefolder: no image of the class can be read")
+
 // TrainTransform selects the random crop of the training transform, which
 // [Folder.Batch] applies when given a non-nil rng. Both are followed by a
 // horizontal flip with probability 1/2.
@@ -103,8 +109,13 @@ type Options struct {
 	// folder's label is its index in Classes, and a folder not in it is an
 	// error matching ErrUnknownClass. Pass the training folder's Classes()
 	// when opening the validation folder. Classes in the list need not
-	// have a folder.
+	// have a folder, unless AllClasses is set.
 	Classes []string
+	// AllClasses makes Open refuse a root that lacks a folder for one of
+	// Classes, with an error naming the class that matches
+	// datasets.ErrNotFound: set it when opening a validation folder that
+	// must cover every class of the training folder.
+	AllClasses bool
 	// Name names the set in messages and String (default: root).
 	Name string
 	// MaxPixels is the largest width×height of an image that is decoded;
@@ -197,7 +208,9 @@ type SkippedFile struct {
 // A missing root gives an error matching [datasets.ErrNotFound]; so do a
 // root without class folders and a class folder without image files, which
 // the error names. A class folder not in opts.Classes gives an error
-// matching [ErrUnknownClass]. All are [*datasets.FileError] values.
+// matching [ErrUnknownClass]; with opts.AllClasses, a class of opts.Classes
+// without a folder in root gives one matching [datasets.ErrNotFound] that
+// names it. All are [*datasets.FileError] values.
 func Open(root string, opts Options) (*Folder, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -248,6 +261,24 @@ func Open(root string, opts Options) (*Folder, error) {
 	present := make(map[string]bool, len(folders))
 	for _, name := range folders {
 		present[name] = true
+	}
+	if opts.AllClasses {
+		var missing, quoted []string
+		for _, c := range classes {
+			if !present[c] {
+				missing = append(missing, c)
+				quoted = append(quoted, fmt.Sprintf("%q", c))
+			}
+		}
+		if len(missing) > 0 {
+			list := strings.Join(quoted[:min(len(quoted), 5)], ", ")
+			if len(quoted) > 5 {
+				list += fmt.Sprintf(" and %d more", len(quoted)-5)
+			}
+			return nil, &datasets.FileError{Path: filepath.Join(root, missing[0]), Kind: datasets.ErrNotFound,
+				Msg: fmt.Sprintf("no folder for class %s (%d of the %d given classes missing; want root/<class>/<image>.JPEG for every class)",
+					list, len(missing), len(classes))}
+		}
 	}
 
 	f := &Folder{root: root, opts: opts, classes: classes, classStart: make([]int, len(classes)+1)}
@@ -327,7 +358,9 @@ func imageExt(name string) bool {
 // String returns the set's name: Options.Name, or the root folder.
 func (f *Folder) String() string { return f.opts.Name }
 
-// Len returns the number of image files.
+// Len returns the number of image files listed, readable or not: files are
+// read only by [Folder.Batch], so an unreadable file is known only once a
+// batch has asked for it (see [Folder.Skipped]).
 func (f *Folder) Len() int { return len(f.labels) }
 
 // ExampleShape returns [Size, Size, 3]: an example is a Size×Size RGB image,
@@ -395,16 +428,21 @@ func (f *Folder) markBad(i int, err error) {
 	f.skipped = append(f.skipped, SkippedFile{Index: i, Path: f.Path(i), Err: err})
 }
 
-// candidate returns the t-th file tried for example i (t = 0 is i itself):
-// first the other files of i's class, cyclically from i, then the files of
-// the following classes, cyclically through the whole set. It visits every
-// file once for t in 0..Len()-1.
-func (f *Folder) candidate(i, t int) int {
-	l := f.labels[i]
-	from, to := f.classStart[l], f.classStart[l+1]
-	if n := to - from; t < n {
-		return from + (i-from+t)%n
-	} else {
-		return (to + t - n) % len(f.labels)
+// unreadableClass returns the error of a class none of whose files can be
+// read: a *datasets.FileError naming the class folder, matching
+// ErrUnreadableClass and wrapping the first file's error.
+func (f *Folder) unreadableClass(label int32) error {
+	from, to := f.classStart[label], f.classStart[label+1]
+	var first error
+	f.mu.Lock()
+	for j := from; j < to && first == nil; j++ {
+		first = f.bad[j]
 	}
+	f.mu.Unlock()
+	class := f.classes[label]
+	msg := fmt.Sprintf("class %q of %s: none of its %d image files can be read", class, f, to-from)
+	if first != nil {
+		msg += "; the first"
+	}
+	return &datasets.FileError{Path: filepath.Join(f.root, class), Kind: ErrUnreadableClass, Err: first, Msg: msg}
 }
