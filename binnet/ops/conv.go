@@ -262,19 +262,166 @@ func windowIndices(b, h, w, kh, kw, stride, pad int) *tensors.Tensor {
 
 // MaxPool2D takes the maximum over k x k windows of x, [batch, height, width,
 // channels], moving by stride, with pad positions (on each side) that never
-// win. When k equals stride, there is no padding and the sizes divide, it is
-// a reshape and one reduction; otherwise the maximum of the window's shifted
-// copies. The gradient goes to the maximal entries (to each of them on ties).
+// win.
+//
+// When the windows tile the image (k equals stride, no padding, the sizes
+// divide by k) it is maxPoolTiled: element-wise maxima of gathered rows of
+// channels, along the width and then along the height, with a hand-written
+// gradient that goes to the first maximal entry of each window in row-major
+// order, as in PyTorch's max pooling (GoMLX's ReduceMax gradient gives it to
+// every tied entry, which multiplies the gradient of a window of equal values,
+// such as the uniform borders of MNIST digits). On the pure-Go backend this
+// also avoids the generic reduction over the window axes and the broadcasts of
+// its gradient (MaxPool2DReduce is that form, for comparisons). Otherwise
+// (the 3x3 stride-2 pooling of ResNet stems) it is the maximum of the
+// window's gathered copies, whose gradient goes to every maximal entry.
 func MaxPool2D(x *Node, k, stride, pad int) *Node {
 	dims := x.Shape().Dimensions
 	b, h, w, c := dims[0], dims[1], dims[2], dims[3]
 	if k == stride && pad == 0 && h%k == 0 && w%k == 0 {
-		return ReduceMax(Reshape(x, b, h/k, k, w/k, k, c), 2, 4)
+		if k == 1 {
+			return x
+		}
+		if os.Getenv("BINNET_MAXPOOL") == "reduce" {
+			return MaxPool2DReduce(x, k)
+		}
+		return maxPoolTiled(x, k)
 	}
 	lowest := x.DType().LowestValue()
 	cols := windows(x, k, k, stride, pad, toFloat(lowest))
 	ho, wo := ConvOutputSize(h, k, stride, pad), ConvOutputSize(w, k, stride, pad)
 	return ReduceMax(Reshape(cols, b, ho, wo, k*k, c), 3)
+}
+
+// MaxPool2DReduce is MaxPool2D for windows that tile the image (k equals
+// stride, no padding, the sizes divide by k) as GoMLX's ReduceMax over the
+// window axes of a reshape, with GoMLX's gradient (to every tied maximal
+// entry): the formulation MaxPool2D used before, kept for comparisons
+// (BINNET_MAXPOOL=reduce selects it inside MaxPool2D).
+func MaxPool2DReduce(x *Node, k int) *Node {
+	dims := x.Shape().Dimensions
+	b, h, w, c := dims[0], dims[1], dims[2], dims[3]
+	if h%k != 0 || w%k != 0 {
+		panic(fmt.Sprintf("ops.MaxPool2DReduce: %dx%d windows do not tile %s", k, k, x.Shape()))
+	}
+	return ReduceMax(Reshape(x, b, h/k, k, w/k, k, c), 2, 4)
+}
+
+// maxPoolTiled is MaxPool2D for k x k windows that tile x, [b, h, w, c]:
+// the maximum along the width, then along the height, each the element-wise
+// maximum of k blocks of rows of channels that one Gather each copies out
+// (from x by (image, row, column) coordinates, so that x is not reshaped,
+// which would copy it: batch norm's gradient still reads it). The gradient
+// goes to the first maximal entry of each window in row-major order, as in
+// PyTorch; it is written with selects and concatenations of whole rows, and
+// reshapes only fresh intermediates (moved, not copied).
+func maxPoolTiled(x *Node, k int) *Node {
+	dims := x.Shape().Dimensions
+	b, h, w, c := dims[0], dims[1], dims[2], dims[3]
+	ho, wo := h/k, w/k
+	n1, n2 := b*h*wo, b*ho*wo // rows of the width maxima and of the output
+	g := x.Graph()
+	var cols, rows []*Node // the forward's blocks, read again by the gradient
+	var y1, y2 *Node
+	return WithGradient([]*Node{x},
+		func(in []*Node) *Node {
+			cols, rows = make([]*Node, k), make([]*Node, k)
+			for d := range k {
+				cols[d] = Gather(in[0], Const(g, tileColumnIndices(b, h, wo, k, d)), true) // [n1, c]
+			}
+			y1 = maxOf(cols)
+			for d := range k {
+				rows[d] = Gather(y1, Const(g, tileRowIndices(b, ho, wo, k, d)), true) // [n2, c]
+			}
+			y2 = maxOf(rows)
+			return Reshape(y2, b, ho, wo, c)
+		},
+		func(_ []*Node, v *Node) []*Node {
+			// Along the height: block d of output row (n, i) came from row
+			// i*k+d of the width maxima, whose rows are ordered (n, row, j).
+			d2 := firstMaxGrads(rows, y2, Reshape(v, n2, c))
+			for d := range d2 {
+				d2[d] = Reshape(d2[d], b*ho, 1, wo*c)
+			}
+			dy1 := Reshape(Concatenate(d2, 1), n1, c)
+			// Along the width: block d of (n, row, j) came from column j*k+d.
+			d1 := firstMaxGrads(cols, y1, dy1)
+			for d := range d1 {
+				d1[d] = Reshape(d1[d], n1, 1, c)
+			}
+			return []*Node{Reshape(Concatenate(d1, 1), b, h, w, c)}
+		})
+}
+
+// maxOf is the element-wise maximum of blocks, folded from the first.
+func maxOf(blocks []*Node) *Node {
+	y := blocks[0]
+	for _, p := range blocks[1:] {
+		y = Max(y, p)
+	}
+	return y
+}
+
+// firstMaxGrads returns the gradients of y = maxOf(blocks) for the gradient
+// v of y: v where a block holds the first maximum (the lowest block index on
+// ties), zero elsewhere. Two blocks are compared with each other, so that y
+// is not read again (reading it would make its reshape a copy).
+func firstMaxGrads(blocks []*Node, y, v *Node) []*Node {
+	zero := ScalarZero(v.Graph(), v.DType())
+	k := len(blocks)
+	grads := make([]*Node, k)
+	var taken *Node // where an earlier block holds the first maximum
+	for j := range blocks {
+		var first *Node
+		switch {
+		case j == k-1:
+			first = LogicalNot(taken)
+		case k == 2:
+			first = GreaterOrEqual(blocks[0], blocks[1])
+		case j == 0:
+			first = Equal(blocks[0], y)
+		default:
+			first = LogicalAnd(Equal(blocks[j], y), LogicalNot(taken))
+		}
+		grads[j] = Where(first, v, zero)
+		if j == 0 {
+			taken = first
+		} else if j < k-1 {
+			taken = LogicalOr(taken, first)
+		}
+	}
+	return grads
+}
+
+// tileColumnIndices returns, as a constant int32 tensor [b*h*wo, 3], the
+// (image, row, column) coordinates of column j*k+d of every row and window j
+// < wo of b images of h rows, in (image, row, j) order.
+func tileColumnIndices(b, h, wo, k, d int) *tensors.Tensor {
+	idx := make([]int32, 0, 3*b*h*wo)
+	for n := range b {
+		for r := range h {
+			for j := range wo {
+				idx = append(idx, int32(n), int32(r), int32(j*k+d))
+			}
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(idx, b*h*wo, 3)
+}
+
+// tileRowIndices returns, as a constant int32 tensor [b*ho*wo, 1], the rows
+// of a matrix whose rows are ordered (image, row, j) for b images of ho*k
+// rows and wo windows per row, that hold row i*k+d of every window (n, i, j),
+// in (n, i, j) order.
+func tileRowIndices(b, ho, wo, k, d int) *tensors.Tensor {
+	idx := make([]int32, 0, b*ho*wo)
+	for n := range b {
+		for i := range ho {
+			for j := range wo {
+				idx = append(idx, int32((n*ho*k+i*k+d)*wo+j))
+			}
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(idx, b*ho*wo, 1)
 }
 
 func toFloat(v any) float64 {

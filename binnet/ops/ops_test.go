@@ -277,3 +277,89 @@ func TestMaxPool2D(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxPool2DTies: with tied maxima the gradient goes to the first
+// maximal entry of each window in row-major order, as PyTorch's max pooling
+// gives it (GoMLX's ReduceMax gives it to every tied entry), for 2x2 and
+// 3x3 windows that tile the image; the maxima are those of the ReduceMax form.
+func TestMaxPool2DTies(t *testing.T) {
+	be := testBackend(t)
+	for _, c := range []struct {
+		k    int
+		x    []float32 // one image, one channel, 2k x 2k
+		want []float32 // its gradient for an output gradient of 1, 2, 3, 4
+	}{
+		{2, []float32{
+			0, 0, 5, 1,
+			0, 0, 1, 5, // windows: all tied; 5 at (0,0) and (1,1) of the second
+			2, 7, 3, 3,
+			7, 1, 3, 3, // 7 at (0,1) and (1,0): the first in row-major order is (0,1)
+		}, []float32{
+			1, 0, 2, 0,
+			0, 0, 0, 0,
+			0, 3, 4, 0,
+			0, 0, 0, 0,
+		}},
+		{3, []float32{
+			1, 1, 1, 0, 0, 0,
+			1, 1, 1, 0, 0, 9,
+			1, 1, 1, 9, 0, 0,
+			2, 2, 2, 2, 2, 2,
+			2, 2, 2, 2, 2, 2,
+			2, 2, 2, 2, 2, 2,
+		}, []float32{
+			1, 0, 0, 0, 0, 0,
+			0, 0, 0, 0, 0, 2,
+			0, 0, 0, 0, 0, 0,
+			3, 0, 0, 4, 0, 0,
+			0, 0, 0, 0, 0, 0,
+			0, 0, 0, 0, 0, 0,
+		}},
+	} {
+		n := 2 * c.k
+		exec := MustNewExec(be, func(x *Node) []*Node {
+			y := MaxPool2D(x, c.k, c.k, 0)
+			r := AddScalar(Iota(x.Graph(), y.Shape(), 1), 1) // 1, 2 in row 0; 3, 4 in row 1
+			r = Add(MulScalar(r, 2), Iota(x.Graph(), y.Shape(), 2))
+			r = AddScalar(r, -1)
+			return []*Node{y, MaxPool2DReduce(x, c.k), Gradient(ReduceAllSum(Mul(y, r)), x)[0]}
+		})
+		out := exec.MustExec(tensors.FromFlatDataAndDimensions(c.x, 1, n, n, 1))
+		y, ref, dx := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1]), tensors.MustCopyFlatData[float32](out[2])
+		if fmt.Sprint(y) != fmt.Sprint(ref) {
+			t.Errorf("k %d: maxima %v, ReduceMax gives %v", c.k, y, ref)
+		}
+		if fmt.Sprint(dx) != fmt.Sprint(c.want) {
+			t.Errorf("k %d: gradient %v, want %v", c.k, dx, c.want)
+		}
+	}
+}
+
+// BenchmarkMaxPool2D times max pooling 2x2 of cnn's [100,28,28,64]
+// activations, forward and gradient, in MaxPool2D's block formulation and in
+// the ReduceMax one (MaxPool2DReduce).
+func BenchmarkMaxPool2D(b *testing.B) {
+	be := testBackend(b)
+	x := tensors.FromFlatDataAndDimensions(randomData(3, 100*28*28*64), 100, 28, 28, 64)
+	for _, c := range []struct {
+		name string
+		pool func(x *Node) *Node
+	}{
+		{"blocks", func(x *Node) *Node { return MaxPool2D(x, 2, 2, 0) }},
+		{"reduce", func(x *Node) *Node { return MaxPool2DReduce(x, 2) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			exec := MustNewExec(be, func(x *Node) []*Node {
+				// Pooled as in a network: the input is a fresh intermediate
+				// that nothing else reads.
+				y := c.pool(AddScalar(x, 0.5))
+				return []*Node{Gradient(ReduceAllSum(Mul(y, y)), x)[0]}
+			})
+			exec.MustExec(x)[0].FinalizeAll()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				exec.MustExec(x)[0].FinalizeAll()
+			}
+		})
+	}
+}
