@@ -2,6 +2,7 @@ package cifar10
 
 import (
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 )
 
@@ -85,6 +86,17 @@ func (s *Source) String() string { return s.set.Name }
 
 // Len returns the number of examples.
 func (s *Source) Len() int { return s.set.Len() }
+
+// Fingerprint identifies the examples served: their count, the CRC-32C of
+// their pixels and of their labels, and whether training batches are
+// augmented (binnet/training records it so that a run does not resume on
+// other data).
+func (s *Source) Fingerprint() string {
+	return fmt.Sprintf("%d cifar10 images, crc32c %08x %08x, augment %v", s.Len(),
+		crc32.Checksum(s.set.Images, castagnoli), crc32.Checksum(s.set.Labels, castagnoli), s.augment)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ExampleShape returns [Rows, Cols, Channels] = [32, 32, 3]: examples are
 // channels last.

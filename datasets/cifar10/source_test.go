@@ -1,6 +1,8 @@
 package cifar10_test
 
 import (
+	"fmt"
+	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -114,6 +116,31 @@ func TestSourceBasics(t *testing.T) {
 	}
 	if z := src.Normalized(0, 0); z != -cifar10.MeanR/cifar10.StdR || math.Abs(float64(z)+2.4291) > 1e-4 {
 		t.Errorf("a zero red byte normalizes to %v, want -0.4914/0.2023", z)
+	}
+}
+
+// TestSourceFingerprint: the fingerprint is the count and the CRC-32C of
+// the pixels and labels, and it changes with one pixel, one label or the
+// augmentation.
+func TestSourceFingerprint(t *testing.T) {
+	s := mnistAsCIFAR(t, 30)
+	fp := newSource(t, s, true).Fingerprint()
+	c := crc32.MakeTable(crc32.Castagnoli)
+	want := fmt.Sprintf("30 cifar10 images, crc32c %08x %08x, augment true", crc32.Checksum(s.Images, c), crc32.Checksum(s.Labels, c))
+	if fp != want {
+		t.Errorf("Fingerprint() = %q, want %q", fp, want)
+	}
+	if newSource(t, s, false).Fingerprint() == fp {
+		t.Error("the fingerprint does not change with the augmentation")
+	}
+	px := &cifar10.Set{Name: s.Name, Images: slices.Clone(s.Images), Labels: s.Labels}
+	px.Images[1234]++
+	lb := &cifar10.Set{Name: s.Name, Images: s.Images, Labels: slices.Clone(s.Labels)}
+	lb.Labels[7] = (lb.Labels[7] + 1) % 10
+	for name, o := range map[string]*cifar10.Set{"one pixel": px, "one label": lb} {
+		if newSource(t, o, true).Fingerprint() == fp {
+			t.Errorf("the fingerprint does not change with %s", name)
+		}
 	}
 }
 

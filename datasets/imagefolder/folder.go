@@ -3,6 +3,7 @@ package imagefolder
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"math"
 	"os"
@@ -362,6 +363,24 @@ func (f *Folder) String() string { return f.opts.Name }
 // read only by [Folder.Batch], so an unreadable file is known only once a
 // batch has asked for it (see [Folder.Skipped]).
 func (f *Folder) Len() int { return len(f.labels) }
+
+// Fingerprint identifies the examples without reading the images: the
+// number of files, the CRC-32C of the class names and file names in order,
+// and the example size (binnet/training records it so that a run does not
+// resume on another folder tree; files replaced under the same names are not
+// detected).
+func (f *Folder) Fingerprint() string {
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	for _, c := range f.classes {
+		h.Write([]byte(c))
+		h.Write([]byte{0})
+	}
+	h.Write(f.names)
+	for _, e := range f.ends {
+		h.Write([]byte{byte(e), byte(e >> 8), byte(e >> 16), byte(e >> 24)})
+	}
+	return fmt.Sprintf("%d files of %d classes, names crc32c %08x, %dx%d", f.Len(), len(f.classes), h.Sum32(), f.opts.Size, f.opts.Size)
+}
 
 // ExampleShape returns [Size, Size, 3]: an example is a Size×Size RGB image,
 // channels last.

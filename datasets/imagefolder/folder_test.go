@@ -43,6 +43,32 @@ func TestOpenMNIST(t *testing.T) {
 		if from, to := f.ClassRange(1); from != 20 || to != 40 {
 			t.Errorf("ClassRange(1) = %d, %d", from, to)
 		}
+		// The fingerprint names the files, not where the tree is: the same
+		// files elsewhere match, one more file or another size does not.
+		fp := f.Fingerprint()
+		if !strings.HasPrefix(fp, "60 files of 3 classes, names crc32c ") || !strings.HasSuffix(fp, ", 28x28") {
+			t.Errorf("Fingerprint() = %q", fp)
+		}
+		copyRoot := t.TempDir()
+		if err := os.CopyFS(copyRoot, os.DirFS(root)); err != nil {
+			t.Fatal(err)
+		}
+		if got := open(t, copyRoot, imagefolder.Options{Size: 28, ResizeSize: 28}).Fingerprint(); got != fp {
+			t.Errorf("a copy of the tree: %q, want %q", got, fp)
+		}
+		if got := open(t, root, imagefolder.Options{Size: 24, ResizeSize: 28}).Fingerprint(); got == fp {
+			t.Error("the fingerprint does not change with the example size")
+		}
+		extra, err := os.ReadFile(f.Path(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(copyRoot, f.Classes()[0], "extra.JPEG"), extra, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := open(t, copyRoot, imagefolder.Options{Size: 28, ResizeSize: 28}).Fingerprint(); got == fp {
+			t.Error("the fingerprint does not change with one more file")
+		}
 
 		x, y := batch(t, f, seq(60), nil)
 		for i := range 60 {
