@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -47,6 +48,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sched, err := r.schedule(p)
 	if err != nil {
+		return err
+	}
+	if err := r.check(p); err != nil {
+		return err
+	}
+	if err := r.checkData(&d, p); err != nil {
 		return err
 	}
 	if err := r.applyThreads(p, stderr); err != nil {
@@ -121,7 +128,16 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	orderList := splitOrders(*orders)
+	orderList, err := parseOrders(*orders)
+	if err != nil {
+		return err
+	}
+	if err := r.check(p); err != nil {
+		return err
+	}
+	if err := r.checkData(&d, p); err != nil {
+		return err
+	}
 	// Validate every schedule before training anything.
 	for _, o := range orderList {
 		rr := r
@@ -243,13 +259,43 @@ func splitOrders(s string) []string {
 	return strings.FieldsFunc(s, sep)
 }
 
+// parseOrders parses the -orders of compare and sweep (see splitOrders),
+// refusing an empty list and an order listed twice (its runs would be the
+// same, counted twice).
+func parseOrders(s string) ([]string, error) {
+	orders := splitOrders(s)
+	if len(orders) == 0 {
+		return nil, fmt.Errorf("-orders %q: no order given", s)
+	}
+	seen := map[string]bool{}
+	for _, o := range orders {
+		k := strings.ToLower(o)
+		if seen[k] {
+			return nil, fmt.Errorf("-orders %q: order %s is listed twice", s, o)
+		}
+		seen[k] = true
+	}
+	return orders, nil
+}
+
+// parseSeeds parses the comma-separated -seeds of compare and sweep,
+// refusing an empty list and a seed listed twice (the same run, counted as
+// two seeds).
 func parseSeeds(s string) ([]int64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("-seeds %q: no seed given", s)
+	}
 	var seeds []int64
+	seen := map[int64]bool{}
 	for _, f := range strings.Split(s, ",") {
-		var v int64
-		if _, err := fmt.Sscan(strings.TrimSpace(f), &v); err != nil {
+		v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
 			return nil, fmt.Errorf("-seeds: %q is not an integer", f)
 		}
+		if seen[v] {
+			return nil, fmt.Errorf("-seeds %q: seed %d is listed twice", s, v)
+		}
+		seen[v] = true
 		seeds = append(seeds, v)
 	}
 	return seeds, nil
@@ -309,6 +355,12 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	layers, err := parseLayerList(*layerList, p.Network.NumBinarizable())
 	if err != nil {
+		return err
+	}
+	if err := r.check(p); err != nil {
+		return err
+	}
+	if err := r.checkData(d, p); err != nil {
 		return err
 	}
 	if err := r.applyThreads(p, stderr); err != nil {

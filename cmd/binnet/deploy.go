@@ -17,6 +17,7 @@ import (
 
 	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/summary"
+	"github.com/binnet/binnet/binnet/training"
 	"github.com/binnet/binnet/datasets"
 	"github.com/binnet/binnet/datasets/cifar10"
 	"github.com/binnet/binnet/datasets/imagefolder"
@@ -43,6 +44,12 @@ func runSummary(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		if *name != "" && *name != run.Preset.Name {
 			return fmt.Errorf("-model %s, but %s holds a run of %s", *name, *ckpt, run.Preset.Name)
+		}
+		// Build the model as export does: a checkpoint.bin whose variables
+		// do not fit the network results.json names (another run's) is an
+		// error, not the summary of a network the checkpoint does not hold.
+		if _, err := run.Model(); err != nil {
+			return fmt.Errorf("-checkpoint %s: its %s does not hold the network its %s names (%s): %w", *ckpt, training.CheckpointFile, training.ResultsFile, run.Preset.Network.Name(), err)
 		}
 		preset = run.Preset
 	} else {
@@ -80,6 +87,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "-checkpoint is required")
 		return errUsage
 	}
+	if err := checkOutputFile("out", *out, "model.bnn"); err != nil {
+		return err
+	}
 	run, err := export.ReadRun(*ckpt)
 	if err != nil {
 		return err
@@ -87,6 +97,17 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	m, err := run.Model()
 	if err != nil {
 		return err
+	}
+	if res := run.Results; res.Status != training.StatusCompleted {
+		total := "?"
+		if res.Schedule != nil {
+			total = fmt.Sprint(res.Schedule.TotalEpochs())
+		}
+		why := ""
+		if res.Error != "" {
+			why = " (" + res.Error + ")"
+		}
+		fmt.Fprintf(stderr, "warning: exporting an unfinished run: status %s after epoch %d of %s%s\n", res.Status, run.Checkpoint.EpochsDone, total, why)
 	}
 	if err := bnn.WriteFile(*out, m); err != nil {
 		return err
@@ -131,6 +152,9 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limit := fs.Int("n", 0, "use only the first N test images (0: all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *limit < 0 {
+		return fmt.Errorf("-n %d: the number of test images cannot be negative (0 or no -n: all)", *limit)
 	}
 	net, err := runtime.Load(*path)
 	if err != nil {

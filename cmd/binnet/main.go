@@ -77,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	for _, c := range commands {
 		if c.name == args[0] {
@@ -91,13 +91,56 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 				return 2
 			default:
 				fmt.Fprintf(stderr, "binnet %s: %v\n", c.name, err)
-				return 1
+				return exitCode(ctx)
 			}
 		}
 	}
 	fmt.Fprintf(stderr, "binnet: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// signalError is the cancel cause of the context of a command interrupted
+// by a signal.
+type signalError struct{ sig syscall.Signal }
+
+func (e signalError) Error() string { return e.sig.String() + " signal received" }
+
+// Is makes the cause a context.Canceled, as signal.NotifyContext's is.
+func (e signalError) Is(target error) bool { return target == context.Canceled }
+
+// signalContext returns a context cancelled, with a signalError cause, on
+// SIGINT or SIGTERM (later signals are ignored until stop is called).
+func signalContext() (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-ch:
+			if sig, ok := s.(syscall.Signal); ok {
+				cancel(signalError{sig})
+			} else {
+				cancel(nil)
+			}
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		cancel(nil)
+		signal.Stop(ch)
+	}
+}
+
+// exitCode is the exit code of a command that failed: 1, or, when a signal
+// interrupted it, the shell's code of a command the signal killed (128 +
+// the signal's number: 130 for SIGINT, Ctrl-C, and 143 for SIGTERM).
+func exitCode(ctx context.Context) int {
+	var sig signalError
+	if errors.As(context.Cause(ctx), &sig) {
+		return 128 + int(sig.sig)
+	}
+	return 1
 }
 
 // errUsage marks a flag error already printed by the flag package.

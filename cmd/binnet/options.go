@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -57,7 +58,7 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	fs.BoolVar(&o.clip, "clip", false, "clip latent weights of binarizable layers to [-1,1] after each step (the paper's code does not)")
 	fs.BoolVar(&o.resetLatent, "official-eval-reset", false, "set the latent weights of binary layers to sign(w) after every epoch, the side effect of the official code's evaluation")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
-	fs.IntVar(&o.devices, "devices", 1, "split each training batch over this many devices of the backend (data parallel; XLA on several GPUs)")
+	fs.IntVar(&o.devices, "devices", 1, "split each training batch over this many devices of the backend (data parallel; XLA on several GPUs); at least 1")
 	fs.IntVar(&o.threads, "threads", 0, threadsUsage)
 }
 
@@ -78,6 +79,54 @@ func (o *runOptions) registerSchedule(fs *flag.FlagSet, withOrder bool) {
 }
 
 func (o *runOptions) preset() (models.Preset, error) { return models.Lookup(o.model) }
+
+// check validates the training flags that need no data, before anything
+// runs. A flag whose 0 means "the preset's value" is refused when given as
+// 0 explicitly (omitted, it keeps meaning the preset's value), and every
+// negative value is refused; each error names the flag and its value.
+func (o *runOptions) check(p models.Preset) error {
+	if o.lr < 0 || o.lr == 0 && o.given("lr") || math.IsNaN(o.lr) || math.IsInf(o.lr, 0) {
+		return fmt.Errorf("-lr %v: the learning rate must be a positive number (omit -lr for the preset's)", o.lr)
+	}
+	if o.batch < 2 && (o.batch != 0 || o.given("batch")) {
+		return fmt.Errorf("-batch %d: batch size %d: batch norm needs at least 2 examples per batch (omit -batch for the preset's)", o.batch, o.batch)
+	}
+	if o.optimizer != "" && o.optimizer != "adam" && o.optimizer != "sgd" {
+		return fmt.Errorf("-optimizer: unknown optimizer %q (want adam or sgd)", o.optimizer)
+	}
+	if _, err := quant.Parse(o.quantizer); err != nil {
+		return fmt.Errorf("-quantizer: %w", err)
+	}
+	if o.devices < 1 {
+		return fmt.Errorf("-devices %d: must be at least 1", o.devices)
+	}
+	if batch := firstNonZeroInt(o.batch, p.Hyper.BatchSize); o.devices > 1 && batch%o.devices != 0 {
+		return fmt.Errorf("-devices %d: batch size %d does not split over %d devices", o.devices, batch, o.devices)
+	}
+	return checkThreads(o.threads)
+}
+
+// checkData validates the data flags of a run of preset p before any data
+// is read: -workers (not 0 given explicitly, not negative) and -image-size,
+// which only applies to -dataset imagenet (image folders), must be a
+// positive side at least the network's minimum, and must leave a training
+// step that fits in memory (checkStepMemory).
+func (o *runOptions) checkData(d *dataOptions, p models.Preset) error {
+	if d.workers < 0 || d.workers == 0 && o.given("workers") {
+		return fmt.Errorf("-workers %d: must be at least 1 (omit -workers for one per CPU)", d.workers)
+	}
+	if !o.given("image-size") && d.imageSize == 0 {
+		return nil
+	}
+	if name := datasetName(d, p); name != "imagenet" {
+		return fmt.Errorf("-image-size %d: applies only to -dataset imagenet (image folders, whose crops it sizes); the data set here is %s", d.imageSize, name)
+	}
+	net, err := imageSizeNetwork(p.Network, p.Name, d.imageSize)
+	if err != nil {
+		return err
+	}
+	return checkStepMemory(net, firstNonZeroInt(o.batch, p.Hyper.BatchSize), d.imageSize)
+}
 
 // applyThreads sets the threads of a run of preset p in this process (see
 // applyThreads): -threads, or one thread for a small training step.
@@ -140,6 +189,9 @@ func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 
 // trainingConfig returns the run configuration shared by train, compare and sensitivity.
 func (o *runOptions) trainingConfig(p models.Preset, dataset string, stderr io.Writer) (training.Config, error) {
+	if err := o.check(p); err != nil {
+		return training.Config{}, err
+	}
 	q, err := quant.Parse(o.quantizer)
 	if err != nil {
 		return training.Config{}, err

@@ -246,6 +246,16 @@ func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	// The flags every child would refuse are refused once, here.
+	if e := *sf.epochs; e < 0 || e == 0 && r.given("epochs") {
+		return fmt.Errorf("-epochs must be at least 1, got %d", e)
+	}
+	if err := r.check(p); err != nil {
+		return err
+	}
+	if err := r.checkData(d, p); err != nil {
+		return err
+	}
 	dir := *out
 	if dir == "" {
 		dir = defaultSensitivityDir(p.Name, datasetName(d, p), r.seed)

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/binnet/binnet/binnet/quant"
 	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/sensitivity"
 	"github.com/binnet/binnet/binnet/training"
@@ -17,15 +20,80 @@ import (
 
 // reportRun is one training run found by report.
 type reportRun struct {
+	dir      string // the folder of its results.json
 	res      *training.Results
 	protocol string
 	order    string // the order's canonical name: float, binary, forward, reverse, or the permutation
+	settings runSettings
+}
+
+// runSettings are the training settings, other than the model, data,
+// schedule and seed, that make runs comparable: runs that differ in any of
+// them are reported in separate rows.
+type runSettings struct {
+	optimizer                 string
+	lr, momentum, weightDecay float64
+	batch                     int
+	quantizer                 string
+	val, test                 int // examples of the validation and test sets (the training set's are in the data column)
+	clip, reset               bool
+}
+
+// settingsOf returns the settings of a run; a results.json that names no
+// optimizer or quantizer ran with the defaults (Adam, ste_sign).
+func settingsOf(r *training.Results) runSettings {
+	s := runSettings{optimizer: r.Optimizer.Name, lr: r.Optimizer.LearningRate, momentum: r.Optimizer.Momentum,
+		weightDecay: r.Optimizer.WeightDecay, batch: r.BatchSize, quantizer: r.Quantizer,
+		val: r.ValExamples, test: r.TestExamples, clip: r.ClipLatent, reset: r.ResetLatent}
+	if s.optimizer == "" {
+		s.optimizer = "adam"
+	}
+	if s.quantizer == "" {
+		s.quantizer = quant.STESign.Name()
+	}
+	return s
+}
+
+// fields lists the settings as (name, value) pairs, in the order a label
+// shows them.
+func (s runSettings) fields() [][2]string {
+	return [][2]string{{"", s.optimizer}, {"lr", fmt.Sprint(s.lr)}, {"momentum", fmt.Sprint(s.momentum)},
+		{"weight decay", fmt.Sprint(s.weightDecay)}, {"batch", fmt.Sprint(s.batch)}, {"quantizer", s.quantizer},
+		{"val", fmt.Sprint(s.val)}, {"test", fmt.Sprint(s.test)}, {"clip", fmt.Sprint(s.clip)}, {"official-eval-reset", fmt.Sprint(s.reset)}}
+}
+
+// label describes s by the settings in which the variants of one row
+// differ, e.g. "sgd lr 0.01, batch 50": the optimizer's first, separated by
+// spaces, then the others.
+func (s runSettings) label(variants []runSettings) string {
+	var optimizer, others []string
+	for i, f := range s.fields() {
+		for _, v := range variants {
+			if v.fields()[i][1] != f[1] {
+				part := strings.TrimSpace(f[0] + " " + f[1])
+				if i < 4 { // name, lr, momentum, weight decay
+					optimizer = append(optimizer, part)
+				} else {
+					others = append(others, part)
+				}
+				break
+			}
+		}
+	}
+	if len(optimizer) > 0 {
+		others = append([]string{strings.Join(optimizer, " ")}, others...)
+	}
+	return strings.Join(others, ", ")
 }
 
 // reportKey groups runs that differ only by seed.
 type reportKey struct {
 	model, dataset, protocol, order string
+	settings                        runSettings
 }
+
+// row is the part of the key a table row shows.
+func (k reportKey) row() reportKey { k.settings = runSettings{}; return k }
 
 type reportGroup struct {
 	test, val, sec []float64
@@ -33,31 +101,53 @@ type reportGroup struct {
 	// Runs without a test accuracy: still running (or killed), stopped by
 	// an interrupt (both resume when re-run), failed (diverged).
 	running, interrupted, failed int
+	dirs                         map[int64]string // the folder of each seed's run
 }
 
-func (g *reportGroup) add(r *training.Results) {
+// add counts a run in the group; a second run of the same seed (a copy of
+// a run folder, or the same run made twice) is an error naming both folders.
+func (g *reportGroup) add(r *training.Results, dir string) error {
+	if prev, ok := g.dirs[r.Seed]; ok {
+		return fmt.Errorf("%s and %s hold runs of the same seed %d with the same model, data, schedule and settings: "+
+			"one run would count as two seeds; move one of them out of the folder searched", prev, dir, r.Seed)
+	}
+	if g.dirs == nil {
+		g.dirs = map[int64]string{}
+	}
+	g.dirs[r.Seed] = dir
 	switch {
 	case r.Interrupted():
 		g.interrupted++
-		return
+		return nil
 	case r.Status == training.StatusFailed:
 		g.failed++
-		return
+		return nil
 	case r.Status != training.StatusCompleted || len(r.History) == 0:
 		g.running++
-		return
+		return nil
 	}
 	g.test = append(g.test, r.TestAccuracy)
 	g.val = append(g.val, r.History[len(r.History)-1].ValAccuracy)
 	g.sec = append(g.sec, r.TrainSeconds)
 	g.seeds = append(g.seeds, r.Seed)
+	return nil
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times. Guided orders are reported too: for\neach sensitivity result, the runs of the same model, data and seed whose order is\nits ascend (or descend) order (preferring a sensitivity result whose epochs equal\nthe run's epochs per layer).", stderr)
+	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times. Runs that differ in their optimizer,\nlearning rate, momentum, weight decay, batch, quantizer or set sizes are separate\nrows (the protocol column names the differences); two runs of one seed in one row\nare an error naming both folders. Guided orders are reported too: for\neach sensitivity result, the runs of the same model, data and seed whose order is\nits ascend (or descend) order (preferring a sensitivity result whose epochs equal\nthe run's epochs per layer).", stderr)
 	dir := flags.String("runs", "binnet-runs", "folder to search")
 	if err := parseFlags(flags, args); err != nil {
 		return err
+	}
+	if *dir == "" {
+		return errors.New("-runs: empty (give the folder to search)")
+	}
+	if st, err := os.Stat(*dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("-runs %s: no such folder", *dir)
+	} else if err != nil {
+		return fmt.Errorf("-runs %s: %w", *dir, err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("-runs %s: not a folder", *dir)
 	}
 	var runs []reportRun
 	var sens []*sensitivity.Result
@@ -80,22 +170,28 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err != nil {
 				return err
 			}
-			runs = append(runs, reportRun{res: r, protocol: protocol(r.Schedule), order: canonicalOrder(r)})
+			runs = append(runs, reportRun{dir: filepath.Dir(path), res: r, protocol: protocol(r.Schedule), order: canonicalOrder(r), settings: settingsOf(r)})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	if len(runs) == 0 && len(sens) == 0 {
+		return fmt.Errorf("-runs %s: no %s found under %s", *dir, training.ResultsFile, *dir)
+	}
 	groups := map[reportKey]*reportGroup{}
-	group := func(k reportKey) *reportGroup {
+	var dups []error
+	add := func(k reportKey, r reportRun) {
 		if groups[k] == nil {
 			groups[k] = &reportGroup{}
 		}
-		return groups[k]
+		if err := groups[k].add(r.res, r.dir); err != nil {
+			dups = append(dups, err)
+		}
 	}
 	for _, r := range runs {
-		group(reportKey{r.res.Model, dataName(r.res), r.protocol, r.order}).add(r.res)
+		add(reportKey{r.res.Model, dataName(r.res), r.protocol, r.order, r.settings}, r)
 	}
 	// Guided orders: the permutation runs that a sensitivity result of the
 	// same model, data and seed picks. A sensitivity result trained with as
@@ -133,9 +229,18 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				}
 			}
 		}
+		// A run counts once per guided order, however many sensitivity
+		// results (copies of one) pick it.
+		added := map[string]bool{}
+		guided := func(order string) {
+			if !added[order] {
+				added[order] = true
+				add(reportKey{r.res.Model, dataName(r.res), r.protocol, order, r.settings}, r)
+			}
+		}
 		if len(exact) > 0 {
 			for _, m := range exact {
-				group(reportKey{r.res.Model, dataName(r.res), r.protocol, m.name + " (guided)"}).add(r.res)
+				guided(m.name + " (guided)")
 			}
 			continue
 		}
@@ -143,8 +248,24 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			continue // several sensitivity protocols, none with this run's epochs: no pairing
 		}
 		for _, m := range any {
-			group(reportKey{r.res.Model, dataName(r.res), r.protocol, fmt.Sprintf("%s (guided, %d-epoch sensitivity)", m.name, m.epochs)}).add(r.res)
+			guided(fmt.Sprintf("%s (guided, %d-epoch sensitivity)", m.name, m.epochs))
 		}
+	}
+	if len(dups) > 0 {
+		return fmt.Errorf("-runs %s: %w", *dir, errors.Join(dups...))
+	}
+	// Runs that differ in their settings (optimizer, learning rate, batch,
+	// quantizer, set sizes...) are separate rows: their protocol says in
+	// which settings the rows differ.
+	variants := map[reportKey][]runSettings{}
+	for k := range groups {
+		variants[k.row()] = append(variants[k.row()], k.settings)
+	}
+	protocolOf := func(k reportKey) string {
+		if v := variants[k.row()]; len(v) > 1 {
+			return k.protocol + "; " + k.settings.label(v)
+		}
+		return k.protocol
 	}
 	var keys []reportKey
 	for k := range groups {
@@ -155,13 +276,16 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if a.model != b.model {
 			return a.model < b.model
 		}
-		if a.protocol != b.protocol {
-			return a.protocol < b.protocol
+		if pa, pb := protocolOf(a), protocolOf(b); pa != pb {
+			return pa < pb
 		}
 		if orderRank(a.order) != orderRank(b.order) {
 			return orderRank(a.order) < orderRank(b.order)
 		}
-		return a.order < b.order
+		if a.order != b.order {
+			return a.order < b.order
+		}
+		return a.dataset < b.dataset
 	})
 	fmt.Fprintln(stdout, "| model | data | protocol | order | runs | test accuracy | final val accuracy | train time per run (s) |")
 	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
@@ -181,10 +305,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		runs := strings.Join(parts, ", ")
 		if len(g.test) == 0 {
-			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | | | |\n", k.model, k.dataset, k.protocol, k.order, runs)
+			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | | | |\n", k.model, k.dataset, protocolOf(k), k.order, runs)
 			continue
 		}
-		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.model, k.dataset, k.protocol, k.order, runs,
+		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.model, k.dataset, protocolOf(k), k.order, runs,
 			meanStd(g.test, 4), meanStd(g.val, 4), meanStd(g.sec, 0))
 	}
 	if len(sens) > 0 {

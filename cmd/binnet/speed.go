@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -10,12 +11,14 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/binnet/binnet/binnet"
 	"github.com/binnet/binnet/binnet/backend"
 	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/quant"
+	"github.com/binnet/binnet/binnet/summary"
 	"github.com/binnet/binnet/binnet/training"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -38,7 +41,8 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("speed", "Times the training step of a model preset on random data with the backend that\nGOMLX_BACKEND selects (the batch stays the same tensor shape, so the step is compiled once),\nand prints examples/s: the number to compare with PyTorch or JAX on the same machine.", stderr)
 	modelName := fs.String("model", "vgg5", "model preset: "+fmt.Sprint(models.Names()))
 	batch := fs.Int("batch", 0, "batch size (default: the preset's)")
-	size := fs.Int("image-size", 0, "for image models, rebuild the network for this square input size (e.g. 224 for resnet21)")
+	size := fs.Int("image-size", 0, "for image models, rebuild the network for this square input size (e.g. 224 for resnet21); "+
+		"refused when the step's estimated memory exceeds the memory available")
 	mode := fs.String("mode", "binary", "binary (every layer binary) | float")
 	steps := fs.Int("steps", 10, "timed steps per window")
 	windows := fs.Int("windows", 3, "timed windows (the median is reported)")
@@ -52,22 +56,34 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := checkThreads(*threads); err != nil {
+		return err
+	}
+	given := func(name string) bool {
+		found := false
+		fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+		return found
+	}
 	net := p.Network
-	if *size > 0 {
-		ad, ok := net.(models.Adaptable)
-		if !ok {
-			return fmt.Errorf("-image-size: model %s has a fixed input", p.Name)
-		}
-		shape := net.InputShape()
-		if net, err = ad.Adapt([]int{*size, *size, shape[len(shape)-1]}, net.NumClasses()); err != nil {
+	if given("image-size") {
+		if net, err = imageSizeNetwork(net, p.Name, *size); err != nil {
 			return err
 		}
+	}
+	if *batch < 0 || *batch == 0 && given("batch") {
+		return fmt.Errorf("-batch %d: the batch size must be at least 2 (omit -batch for the preset's %d)", *batch, p.Hyper.BatchSize)
 	}
 	if *batch == 0 {
 		*batch = p.Hyper.BatchSize
 	}
 	if *batch < 2 || *steps < 1 || *windows < 1 {
-		return fmt.Errorf("-batch must be at least 2, -steps and -windows at least 1")
+		return fmt.Errorf("-batch must be at least 2, -steps and -windows at least 1 (got -batch %d, -steps %d, -windows %d)", *batch, *steps, *windows)
+	}
+	if given("image-size") || given("batch") {
+		// The preset's own step is not checked: it fits the machines binnet runs on.
+		if err := checkStepMemory(net, *batch, max(*size, 0)); err != nil {
+			return err
+		}
 	}
 	modes := make([]binnet.Mode, net.NumBinarizable())
 	switch *mode {
@@ -81,6 +97,9 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var profile *os.File // created before any work, so that a bad path fails at once
 	if *cpuProfile != "" {
+		if err := checkOutputFile("cpuprofile", *cpuProfile, "cpu.prof"); err != nil {
+			return err
+		}
 		if profile, err = os.Create(*cpuProfile); err != nil {
 			return fmt.Errorf("-cpuprofile: %w", err)
 		}
@@ -142,4 +161,152 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "%s (%s) %s, batch %d on %s (GOMAXPROCS %d): %.2f ms/step, %.1f examples/s (first step with compilation %.1f s; %.1f forward MFLOP per example in binarizable layers)\n",
 		r.Model, r.Network, r.Mode, r.Batch, r.Backend, r.Threads, r.StepMs, r.ExamplesPS, r.FirstStepS, 2*float64(macs)/1e6)
 	return nil
+}
+
+// imageSizeNetwork rebuilds net (preset name) for square images of side
+// size, the -image-size flag: refused when it is not positive, when the
+// network has a fixed input, and below the network's minimum (the error of
+// its Adapt, which names it), each error naming the flag and the value.
+func imageSizeNetwork(net models.Network, name string, size int) (models.Network, error) {
+	if size < 1 {
+		return nil, fmt.Errorf("-image-size %d: must be a positive side in pixels (omit the flag for the preset's input size)", size)
+	}
+	ad, ok := net.(models.Adaptable)
+	if !ok {
+		return nil, fmt.Errorf("-image-size %d: model %s has a fixed input", size, name)
+	}
+	shape := net.InputShape()
+	adapted, err := ad.Adapt([]int{size, size, shape[len(shape)-1]}, net.NumClasses())
+	if err != nil {
+		return nil, fmt.Errorf("-image-size %d: %w", size, err)
+	}
+	return adapted, nil
+}
+
+// stepSizes returns the values the binarizable layers of net (convolutions
+// and dense layers) output per example, and the network's parameters, from
+// its summary (built on a private pure-Go backend, so that the threads are
+// not fixed yet): a layer's output has MACs / fan-in values.
+func stepSizes(net models.Network) (acts, params float64, err error) {
+	b, err := backend.NewGo()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer b.Finalize()
+	s, err := summary.OfWithBackend(b, net, nil) // every binarizable layer binary: BinaryParams are the weights
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, r := range s.Rows {
+		if r.BinaryParams > 0 && r.Outputs > 0 {
+			acts += float64(r.BinaryMACs) * float64(r.Outputs) / float64(r.BinaryParams)
+		}
+	}
+	return acts, float64(s.Total.Params), nil
+}
+
+// stepSizeRef is the largest image side whose summary stepEstimate builds:
+// the graph of a larger image takes long to build (and its dense layers
+// huge weights), so larger sides are extrapolated from sides 128 and 256.
+const stepSizeRef = 256
+
+// stepEstimate returns stepSizes for net, whose input is an image of side
+// size when size > 0. Above stepSizeRef, the layer outputs are those of
+// side stepSizeRef times the ratio of the areas (convolutions output values
+// in proportion to the image's area), and the parameters are extrapolated
+// linearly in the area from sides stepSizeRef/2 and stepSizeRef (a VGG's
+// first dense layer has a fan-in proportional to the area; a ResNet's
+// parameters do not depend on the size).
+func stepEstimate(net models.Network, size int) (acts, params float64, err error) {
+	ad, ok := net.(models.Adaptable)
+	if size <= stepSizeRef || !ok {
+		return stepSizes(net)
+	}
+	shape := net.InputShape()
+	at := func(side int) (float64, float64, error) {
+		n, err := ad.Adapt([]int{side, side, shape[len(shape)-1]}, net.NumClasses())
+		if err != nil {
+			return 0, 0, err
+		}
+		return stepSizes(n)
+	}
+	a1, p1, err := at(stepSizeRef)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, p0, err := at(stepSizeRef / 2)
+	if err != nil {
+		return 0, 0, err
+	}
+	r0, r1, r := float64(stepSizeRef*stepSizeRef/4), float64(stepSizeRef*stepSizeRef), float64(size)*float64(size)
+	return a1 * r / r1, p1 + (p1-p0)*(r-r1)/(r1-r0), nil
+}
+
+// stepMemoryFactor is the float32 values a training step keeps or computes
+// per output value of a binarizable layer and example: the layer's output,
+// its batch norm's and activation's (kept for the backward pass) and their
+// gradients. Measured on the pure-Go backend, vgg5 steps at batch 100 and
+// sides 32 to 128 peak at 18 to 20 values (with everything else the
+// process holds), so the estimate stays below what the step takes.
+const stepMemoryFactor = 12
+
+// checkStepMemory refuses a training step of net at batch whose estimated
+// memory exceeds the memory available (MemAvailable of /proc/meminfo;
+// without it, nothing is checked): such a step dies with "fatal error:
+// runtime: out of memory", after minutes of compilation for a big one. The
+// estimate is stepMemoryFactor float32 values per layer output (see
+// stepEstimate) and example of the batch, plus the parameters 4 times
+// (weights, gradients and Adam's two moments). size is the image side of
+// -image-size (0 when the preset's); the error names it and -batch.
+func checkStepMemory(net models.Network, batch, size int) error {
+	avail, ok := memAvailable()
+	if !ok {
+		return nil
+	}
+	acts, params, err := stepEstimate(net, size)
+	if err != nil {
+		return err
+	}
+	need := (acts*float64(batch)*stepMemoryFactor + params*4) * 4
+	if need <= float64(avail) {
+		return nil
+	}
+	flags := fmt.Sprintf("-batch %d", batch)
+	if size > 0 {
+		flags = fmt.Sprintf("-image-size %d with %s", size, flags)
+	}
+	return fmt.Errorf("%s: a training step of %s at batch %d needs about %s (%.3g layer outputs per example x batch %d x %d, and %.3g parameters x 4, float32), more than the %s of memory available",
+		flags, net.Name(), batch, byteSize(need), acts, batch, stepMemoryFactor, params, byteSize(float64(avail)))
+}
+
+// memAvailable returns the memory available to new processes, in bytes:
+// MemAvailable of /proc/meminfo (Linux); false where there is none.
+func memAvailable() (int64, bool) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "MemAvailable:")
+		if !ok {
+			continue
+		}
+		var kb int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil || kb <= 0 {
+			return 0, false
+		}
+		return kb * 1024, true
+	}
+	return 0, false
+}
+
+// byteSize formats a number of bytes, e.g. "2.4 TB" or "180 MB".
+func byteSize(b float64) string {
+	for _, u := range []string{"B", "kB", "MB", "GB", "TB", "PB"} {
+		if b < 1000 || u == "PB" {
+			return fmt.Sprintf("%.3g %s", b, u)
+		}
+		b /= 1000
+	}
+	return ""
 }

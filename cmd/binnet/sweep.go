@@ -6,8 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
+
+	"github.com/binnet/binnet/binnet/models"
 )
 
 // runSweep trains every (order, seed) pair as its own "binnet train" process,
@@ -45,9 +49,17 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	orderList := splitOrders(*orders)
-	if len(orderList) == 0 {
-		return fmt.Errorf("-orders: no order given")
+	orderList, err := parseOrders(*orders)
+	if err != nil {
+		return err
+	}
+	// The training flags are checked as train checks them, once, before any
+	// job starts: a bad flag fails here rather than in every job.
+	if err := r.check(p); err != nil {
+		return err
+	}
+	if err := r.checkData(&d, p); err != nil {
+		return err
 	}
 	// Every schedule is checked, and every run has its own folder, before
 	// anything starts.
@@ -81,6 +93,15 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			runs = append(runs, childJob{name: fmt.Sprintf("%s seed %d", o, s), args: a})
 		}
 	}
+	if len(runs) > 0 {
+		// The data, loaded as each job will load it (a missing -data-dir, a
+		// damaged file, a -train-size larger than the set), and the run
+		// configuration built from it, then dropped.
+		if err := checkTrainingData(ctx, &d, &r, p, stderr); err != nil {
+			return err
+		}
+		debug.FreeOSMemory() // the data's memory, while the jobs run
+	}
 	if !r.quiet {
 		fmt.Fprintf(stderr, "sweep of %s: %d runs to train (%d already done) in %s, %d processes at a time\n",
 			p.Name, len(runs), done, dir, min(*parallel, max(len(runs), 1)))
@@ -94,10 +115,31 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if ctx.Err() != nil {
 				return err
 			}
+			if _, serr := os.Stat(dir); serr != nil {
+				return err // no job got as far as creating its folder: nothing to report
+			}
 			// Some runs failed (a diverged one fails again when re-run):
 			// the report still shows the others, and counts the failures.
 			return errors.Join(runReport(ctx, []string{"-runs", dir}, stdout, stderr), err)
 		}
 	}
 	return runReport(ctx, []string{"-runs", dir}, stdout, stderr)
+}
+
+// checkTrainingData loads the data of a run of preset p as train does and
+// builds its configuration, returning the error train would stop at; the
+// data is dropped.
+func checkTrainingData(ctx context.Context, d *dataOptions, r *runOptions, p models.Preset, stderr io.Writer) error {
+	name, data, err := d.load(ctx, &p, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := r.trainingConfig(p, name, io.Discard)
+	if err != nil {
+		return err
+	}
+	if n := data.Train.Len(); n < cfg.BatchSize {
+		return fmt.Errorf("%d training examples are fewer than one batch of %d", n, cfg.BatchSize)
+	}
+	return nil
 }

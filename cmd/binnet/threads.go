@@ -11,18 +11,36 @@ import (
 )
 
 // threadsUsage is the -threads flag's help.
-const threadsUsage = "threads running the training (GOMAXPROCS); 0 picks: one for a step under 200 M multiply-accumulates on the pure-Go backend " +
-	"(faster there: the paper's mlp-300-100 at batch 100 gains ~20 %), else every core; a GOMAXPROCS environment variable is kept"
+var threadsUsage = "threads running the training (GOMAXPROCS); 0 picks: one for a step under 200 M multiply-accumulates on the pure-Go backend " +
+	"(faster there: the paper's mlp-300-100 at batch 100 gains ~20 %), else every core; a GOMAXPROCS environment variable is kept; " +
+	fmt.Sprintf("at most %d (4 x the %d CPUs of this machine)", maxThreads(), runtime.NumCPU())
 
-// applyThreads sets the threads of this process before any backend opens:
-// threads (the -threads flag) when positive, else training.UseStepThreads
-// (one thread for a small training step of net at batch on the pure-Go
-// backend). It says on stderr when it picks one thread, unless quiet.
-func applyThreads(threads int, net models.Network, batch int, quiet bool, stderr io.Writer) error {
+// maxThreads is the most threads -threads accepts: 4 x the CPUs. Far more
+// threads only slow the step down, and tens of thousands exhaust the
+// runtime's threads (a fatal error) or stall the backend's worker pool.
+func maxThreads() int { return 4 * runtime.NumCPU() }
+
+// checkThreads validates a -threads value: 0 (pick) to maxThreads.
+func checkThreads(threads int) error {
 	switch {
 	case threads < 0:
-		return fmt.Errorf("-threads must be 0 (pick) or more, got %d", threads)
-	case threads > 0:
+		return fmt.Errorf("-threads %d: must be 0 (pick) or more", threads)
+	case threads > maxThreads():
+		return fmt.Errorf("-threads %d: at most %d, 4 x the %d CPUs of this machine", threads, maxThreads(), runtime.NumCPU())
+	}
+	return nil
+}
+
+// applyThreads sets the threads of this process before any backend opens:
+// threads (the -threads flag, refused outside 0..maxThreads) when positive,
+// else training.UseStepThreads (one thread for a small training step of net
+// at batch on the pure-Go backend). It says on stderr when it picks one
+// thread, unless quiet.
+func applyThreads(threads int, net models.Network, batch int, quiet bool, stderr io.Writer) error {
+	if err := checkThreads(threads); err != nil {
+		return err
+	}
+	if threads > 0 {
 		backend.UseThreads(threads)
 		return nil
 	}

@@ -1,0 +1,352 @@
+package main
+
+// Bad flag values and output files: every refusal exits non-zero with a
+// message naming the flag and the value (or the file), before any work, and
+// never touches a user's results or checkpoints.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/binnet/binnet/binnet/training"
+)
+
+// tinyTrain trains mlp-300-100 for one epoch on 1000 sample images into a
+// new folder and returns it.
+func tinyTrain(t *testing.T, order string, extra ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "run")
+	mustCLI(t, append([]string{"train", "-model", "mlp-300-100", "-order", order, "-epochs", "1", "-train-size", "1000",
+		"-val-size", "500", "-test-size", "500", "-quiet", "-out", dir}, extra...)...)
+	return dir
+}
+
+// mustRefuse runs the command line and checks that it exits with code and that
+// stderr contains every want.
+func mustRefuse(t *testing.T, code int, want []string, args ...string) string {
+	t.Helper()
+	got, stdout, stderr := cli(t, args...)
+	if got != code {
+		t.Errorf("binnet %s: exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), got, code, stdout, stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("binnet %s: stderr does not contain %q:\n%s", strings.Join(args, " "), w, stderr)
+		}
+	}
+	if strings.Contains(stderr, "internal error") || strings.Contains(stderr, "epoch   1/") {
+		t.Errorf("binnet %s panicked or trained:\n%s", strings.Join(args, " "), stderr)
+	}
+	return stderr
+}
+
+// TestFlagsOutputFiles checks that export -out and speed -cpuprofile refuse
+// to overwrite a checkpoint (by its magic bytes, whatever its name), a
+// results.json or a sensitivity.json, and a folder, leaving them as they
+// were; an ordinary file is overwritten as before.
+func TestFlagsOutputFiles(t *testing.T) {
+	run := tinyTrain(t, "binary")
+	ckpt := filepath.Join(run, training.CheckpointFile)
+	results := filepath.Join(run, training.ResultsFile)
+	copyOf := filepath.Join(t.TempDir(), "backup.bin") // a checkpoint under another name
+	if err := os.WriteFile(copyOf, fileBytes(t, ckpt), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sens := filepath.Join(t.TempDir(), "sensitivity.json")
+	if err := os.WriteFile(sens, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]byte{ckpt: fileBytes(t, ckpt), results: fileBytes(t, results), copyOf: fileBytes(t, copyOf), sens: fileBytes(t, sens)}
+	speed := []string{"speed", "-model", "mlp-300-100", "-batch", "10", "-steps", "1", "-windows", "1"}
+	for _, c := range []struct {
+		path string
+		want string
+	}{
+		{ckpt, "binnet training checkpoint"},
+		{copyOf, "binnet training checkpoint"},
+		{results, "results.json"},
+		{sens, "sensitivity.json"},
+	} {
+		mustRefuse(t, 1, []string{"-out " + c.path, "refusing to overwrite", c.want}, "export", "-checkpoint", run, "-out", c.path)
+		mustRefuse(t, 1, []string{"-cpuprofile " + c.path, "refusing to overwrite", c.want}, append(speed, "-cpuprofile", c.path)...)
+	}
+	for path, b := range before {
+		if !bytes.Equal(fileBytes(t, path), b) {
+			t.Errorf("%s was changed", path)
+		}
+	}
+	// A folder is refused up front, and no temporary file is left beside it.
+	folder := t.TempDir()
+	mustRefuse(t, 1, []string{"-out " + folder, "is a folder"}, "export", "-checkpoint", run, "-out", folder)
+	mustRefuse(t, 1, []string{"-cpuprofile " + folder, "is a folder"}, append(speed, "-cpuprofile", folder)...)
+	if _, err := os.Stat(folder + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("export -out FOLDER left %s.tmp (%v)", folder, err)
+	}
+	mustRefuse(t, 1, []string{"-out: empty"}, "export", "-checkpoint", run, "-out", "")
+	// Any other file is overwritten.
+	other := filepath.Join(t.TempDir(), "old.bnn")
+	if err := os.WriteFile(other, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, "export", "-checkpoint", run, "-out", other)
+	if b := fileBytes(t, other); string(b[:3]) == "old" {
+		t.Errorf("export did not overwrite %s", other)
+	}
+}
+
+// TestFlagsUnfinishedExport checks that exporting a run that did not
+// complete warns on stderr with its status and epochs (and still exports),
+// and that summary refuses a folder whose checkpoint.bin holds another
+// network than its results.json names, as export does.
+func TestFlagsUnfinishedExport(t *testing.T) {
+	run := tinyTrain(t, "binary")
+	res, err := training.ReadResults(filepath.Join(run, training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	completed := *res
+	res.Status, res.Error = training.StatusFailed, "interrupted after epoch 1"
+	if err := training.WriteResults(filepath.Join(run, training.ResultsFile), res); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := mustCLI(t, "export", "-checkpoint", run, "-out", filepath.Join(t.TempDir(), "m.bnn"))
+	if !strings.Contains(stderr, "exporting an unfinished run: status failed after epoch 1 of 1") || !strings.Contains(stdout, "wrote") {
+		t.Errorf("export of a failed run: no warning or no file\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+
+	// results.json of mlp-784-784 beside the checkpoint of an mlp-300-100.
+	mismatch := completed
+	mismatch.Model, mismatch.Network = "mlp-784-784", "mlp-784-784-784-10"
+	if err := training.WriteResults(filepath.Join(run, training.ResultsFile), &mismatch); err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, 1, []string{"-checkpoint " + run, "mlp-784-784", "checkpoint.bin"}, "summary", "-checkpoint", run)
+	mustRefuse(t, 1, []string{"/model/dense1/weights"}, "export", "-checkpoint", run, "-out", filepath.Join(t.TempDir(), "m.bnn"))
+}
+
+// TestFlagsThreads checks that -threads above 4 x the CPUs is refused (it
+// exhausted the runtime's threads or hung), and that the help says so.
+func TestFlagsThreads(t *testing.T) {
+	tiny := []string{"-epochs", "3", "-epochs-per-layer", "1", "-train-size", "1000", "-val-size", "500", "-test-size", "500", "-quiet"}
+	for _, args := range [][]string{
+		append([]string{"train", "-threads", "100000"}, tiny...),
+		append([]string{"compare", "-threads", "100000", "-orders", "float", "-seeds", "1"}, tiny...),
+		{"speed", "-model", "mlp-300-100", "-threads", "100000"},
+		append([]string{"sweep", "-threads", "100000", "-out", filepath.Join(t.TempDir(), "sw")}, tiny...),
+	} {
+		mustRefuse(t, 1, []string{"-threads 100000", "at most", "CPUs"}, args...)
+	}
+	mustRefuse(t, 1, []string{"-threads -2"}, "speed", "-model", "mlp-300-100", "-threads", "-2")
+	_, _, stderr := cli(t, "train", "-h")
+	if !regexp.MustCompile(`at most \d+ \(4 x the \d+ CPUs`).MatchString(stderr) {
+		t.Errorf("train -h does not give the most threads:\n%s", stderr)
+	}
+}
+
+// TestFlagsImageSize checks -image-size: speed refuses a size whose step
+// cannot fit in memory (it died out of memory), below the network's
+// minimum, negative or zero; train refuses it on data sets other than
+// imagenet, where it does nothing, and negative sizes.
+func TestFlagsImageSize(t *testing.T) {
+	if _, ok := memAvailable(); ok {
+		for _, size := range []string{"100000", "4000"} {
+			start := time.Now()
+			mustRefuse(t, 1, []string{"-image-size " + size, "needs about", "memory available"}, "speed", "-model", "vgg5", "-image-size", size)
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("speed -image-size %s took %v to refuse", size, d)
+			}
+		}
+	}
+	mustRefuse(t, 1, []string{"-image-size -3", "positive"}, "speed", "-model", "vgg5", "-image-size", "-3")
+	mustRefuse(t, 1, []string{"-image-size 0", "positive"}, "speed", "-model", "vgg5", "-image-size", "0")
+	mustRefuse(t, 1, []string{"-image-size 1", "at least 2x2"}, "speed", "-model", "vgg5", "-image-size", "1")
+	mustRefuse(t, 1, []string{"-batch 0"}, "speed", "-model", "vgg5", "-batch", "0")
+
+	train := []string{"train", "-epochs", "5", "-epochs-per-layer", "1", "-quiet", "-out", filepath.Join(t.TempDir(), "out")}
+	mustRefuse(t, 1, []string{"-image-size 16", "only to -dataset imagenet", "cifar10"}, append(train, "-model", "vgg5", "-dataset", "cifar10", "-image-size", "16")...)
+	mustRefuse(t, 1, []string{"-image-size 16", "only to -dataset imagenet", "sample"}, append(train, "-model", "vgg5", "-image-size", "16")...)
+	mustRefuse(t, 1, []string{"-image-size -3"}, append(train, "-model", "vgg5", "-image-size", "-3")...)
+	mustRefuse(t, 1, []string{"-image-size -3", "positive"}, append(train, "-epochs", "21", "-model", "resnet21", "-dataset", "imagenet", "-data-dir", t.TempDir(), "-image-size", "-3")...)
+	mustRefuse(t, 1, []string{"-image-size 8", "at least 32x32"}, append(train, "-epochs", "21", "-model", "resnet21", "-dataset", "imagenet", "-data-dir", t.TempDir(), "-image-size", "8")...)
+}
+
+// TestFlagsZeroAndNegative checks that an explicit 0 that used to become the
+// preset's value, and negative values, are refused naming the flag.
+func TestFlagsZeroAndNegative(t *testing.T) {
+	tiny := []string{"-epochs", "3", "-epochs-per-layer", "1", "-quiet"}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"train", "-lr", "0"}, []string{"-lr 0", "learning rate"}},
+		{[]string{"train", "-batch", "0"}, []string{"-batch 0"}},
+		{[]string{"train", "-batch", "-5"}, []string{"-batch -5"}},
+		{[]string{"train", "-devices", "0"}, []string{"-devices 0"}},
+		{[]string{"train", "-devices", "-1"}, []string{"-devices -1"}},
+		{[]string{"train", "-workers", "-5"}, []string{"-workers -5"}},
+		{[]string{"train", "-workers", "0"}, []string{"-workers 0"}},
+		{[]string{"compare", "-lr", "0", "-orders", "float", "-seeds", "1"}, []string{"-lr 0"}},
+		{[]string{"sensitivity", "-lr", "0"}, []string{"-lr 0"}},
+		{[]string{"sensitivity", "-parallel", "2", "-batch", "0"}, []string{"-batch 0"}},
+	} {
+		args := append(append(c.args, tiny...), "-out", filepath.Join(t.TempDir(), "out"))
+		if c.args[0] == "sensitivity" {
+			args = append(c.args, "-epochs", "1", "-quiet", "-out", filepath.Join(t.TempDir(), "out"))
+		}
+		mustRefuse(t, 1, c.want, args...)
+	}
+	mustRefuse(t, 1, []string{"-n -5"}, "infer", "-model", "testdata/no-such.bnn", "-n", "-5")
+}
+
+// TestFlagsSweep checks that sweep refuses bad training flags once, before
+// any job (no second "lstat" error), and repeated seeds and orders in those
+// words; and that a sweep whose jobs all fail before writing anything does
+// not run the report of a folder that does not exist.
+func TestFlagsSweep(t *testing.T) {
+	tiny := []string{"-epochs", "3", "-epochs-per-layer", "1", "-train-size", "1000", "-val-size", "500", "-test-size", "500", "-quiet"}
+	out := filepath.Join(t.TempDir(), "sw")
+	sweep := func(args ...string) []string {
+		return append(append(append([]string{"sweep"}, tiny...), args...), "-out", out)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-lr", "-1"}, []string{"-lr -1", "learning rate"}},
+		{[]string{"-optimizer", "nope"}, []string{"-optimizer", `unknown optimizer "nope"`}},
+		{[]string{"-data-dir", "/nonexistent"}, []string{"/nonexistent", "not found"}},
+		{[]string{"-batch", "0"}, []string{"-batch 0"}},
+		{[]string{"-train-size", "100000"}, []string{"-train-size 100000"}},
+		{[]string{"-seeds", "1,1"}, []string{"seed 1 is listed twice"}},
+		{[]string{"-orders", "forward;forward"}, []string{"order forward is listed twice"}},
+		{[]string{"-orders", ";"}, []string{"-orders", "no order given"}},
+	} {
+		stderr := mustRefuse(t, 1, c.want, sweep(c.args...)...)
+		if strings.Contains(stderr, "lstat") || strings.Contains(stderr, "seed 1]") {
+			t.Errorf("sweep %v started jobs or ran the report:\n%s", c.args, stderr)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("sweep %v created %s", c.args, out)
+		}
+	}
+
+	// Jobs that fail before creating their folders (the pure-Go backend has
+	// one device): the jobs' error, and no report.
+	bin := binnetBinary(t)
+	cmd := exec.Command(bin, sweep("-devices", "2", "-orders", "float", "-seeds", "1")...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Errorf("sweep -devices 2: %v, want exit code 1", err)
+	}
+	if !strings.Contains(e.String(), "1 of 1 jobs failed") || strings.Contains(e.String(), "lstat") || strings.Contains(e.String(), "-runs") {
+		t.Errorf("sweep -devices 2: stderr:\n%s", e.String())
+	}
+}
+
+// TestFlagsCompareLists checks that compare refuses an empty -orders and a
+// seed or an order listed twice (it trained it twice and counted it as two).
+func TestFlagsCompareLists(t *testing.T) {
+	compare := []string{"compare", "-epochs", "3", "-epochs-per-layer", "1", "-quiet"}
+	mustRefuse(t, 1, []string{`-orders ""`, "no order given"}, append(compare, "-orders", "")...)
+	mustRefuse(t, 1, []string{`-seeds "1,1"`, "seed 1 is listed twice"}, append(compare, "-seeds", "1,1")...)
+	mustRefuse(t, 1, []string{"order float is listed twice"}, append(compare, "-orders", "float,float", "-seeds", "1")...)
+	mustRefuse(t, 1, []string{"-seeds", "no seed given"}, append(compare, "-seeds", "")...)
+}
+
+// TestFlagsReport checks report's -runs errors, and that runs with other
+// settings are separate rows while the usual rows keep their format, and
+// two runs of one seed in one row are an error naming both folders.
+func TestFlagsReport(t *testing.T) {
+	empty := t.TempDir()
+	file := filepath.Join(t.TempDir(), "a_file.txt")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, 1, []string{"-runs " + empty + ": no results.json found under " + empty}, "report", "-runs", empty)
+	mustRefuse(t, 1, []string{"-runs " + file + ": not a folder"}, "report", "-runs", file)
+	mustRefuse(t, 1, []string{"-runs: empty"}, "report", "-runs", "")
+	mustRefuse(t, 1, []string{"-runs " + filepath.Join(empty, "missing"), "no such folder"}, "report", "-runs", filepath.Join(empty, "missing"))
+
+	run := tinyTrain(t, "float")
+	res, err := training.ReadResults(filepath.Join(run, training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := t.TempDir()
+	write := func(name string, seed int64, lr float64) {
+		r := *res
+		r.Seed, r.Optimizer.LearningRate = seed, lr
+		if err := os.MkdirAll(filepath.Join(runs, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := training.WriteResults(filepath.Join(runs, name, training.ResultsFile), &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("float-seed1", 1, 0.1)
+	write("float-seed2", 2, 0.1)
+	stdout, _ := mustCLI(t, "report", "-runs", runs)
+	if !regexp.MustCompile(`(?m)^\| mlp-300-100 \| sample, 1000 train \| 1 epochs \| float \| 2 \(seeds 1,2\) \| 0\.\d{4} ± 0\.\d{4} \|`).MatchString(stdout) {
+		t.Errorf("the usual row changed:\n%s", stdout)
+	}
+	write("lr0.01/float-seed1", 1, 0.01)
+	stdout, _ = mustCLI(t, "report", "-runs", runs)
+	for _, row := range []string{`\| 1 epochs; lr 0\.1 \| float \| 2 \(seeds 1,2\) \|`, `\| 1 epochs; lr 0\.01 \| float \| 1 \(seeds 1\) \|`} {
+		if !regexp.MustCompile(row).MatchString(stdout) {
+			t.Errorf("no row %s:\n%s", row, stdout)
+		}
+	}
+	if strings.Contains(stdout, "seeds 1,1") || strings.Contains(stdout, "3 (seeds") {
+		t.Errorf("runs of other learning rates are merged:\n%s", stdout)
+	}
+	write("copy/float-seed1", 1, 0.1)
+	mustRefuse(t, 1, []string{filepath.Join(runs, "float-seed1"), filepath.Join(runs, "copy", "float-seed1"), "same seed 1"}, "report", "-runs", runs)
+}
+
+// TestFlagsInterruptExitCode checks that an interrupted train exits with the
+// shell's codes of the signal, 130 for SIGINT (Ctrl-C) and 143 for SIGTERM,
+// with its message.
+func TestFlagsInterruptExitCode(t *testing.T) {
+	bin := binnetBinary(t)
+	for _, c := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		out := filepath.Join(t.TempDir(), "run")
+		cmd := exec.Command(bin, "train", "-model", "mlp-300-100", "-epochs", "200", "-epochs-per-layer", "50", "-out", out)
+		pipe, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		sc := bufio.NewScanner(pipe)
+		sent := false
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if !sent && strings.HasPrefix(sc.Text(), "epoch   1/") {
+				cmd.Process.Signal(c.sig)
+				sent = true
+			}
+		}
+		cmd.Wait()
+		if got := cmd.ProcessState.ExitCode(); !sent || got != c.code {
+			t.Errorf("%v: exit code %d, want %d (signal sent: %v)\n%s", c.sig, got, c.code, sent, log.String())
+		}
+		if !strings.Contains(log.String(), "interrupted after epoch") {
+			t.Errorf("%v: no interruption message:\n%s", c.sig, log.String())
+		}
+	}
+}
