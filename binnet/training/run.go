@@ -63,6 +63,10 @@ type Config struct {
 	// Devices > 1 splits every training batch over that many devices of the
 	// backend (see Engine.DataParallel); the batch size must be a multiple.
 	Devices int
+	// MaxLoss is the largest mean training loss of an epoch that is not
+	// taken as divergence (a non-finite loss always is); 0 means
+	// DefaultMaxLoss of the network's classes.
+	MaxLoss float64
 	// SkipTest skips the final test evaluation (sensitivity runs use validation only).
 	SkipTest bool
 	// OnEpoch, if set, is called after each epoch's checkpoint is written.
@@ -74,7 +78,8 @@ type DivergenceError struct {
 	Epoch        int     // 1-based
 	Stage        int     // 1-based
 	BinaryLayers []int   // 1-based
-	Loss         float64 // the epoch's mean training loss: NaN, +Inf or -Inf
+	Loss         float64 // the epoch's mean training loss: NaN, ±Inf, or above Limit
+	Limit        float64 // Config.MaxLoss the loss exceeded; 0 when the loss is not finite
 	// Checkpoint is the checkpoint file left as it was, holding the last
 	// good epoch (CheckpointEpoch); empty when the run writes none or no
 	// epoch had finished.
@@ -89,9 +94,20 @@ func (e *DivergenceError) Error() string {
 	if e.Checkpoint != "" {
 		kept = fmt.Sprintf("%s still holds epoch %d", e.Checkpoint, e.CheckpointEpoch)
 	}
-	return fmt.Sprintf("training diverged: loss %v in epoch %d (stage %d, binary layers %v); %s; a lower learning rate may help",
-		e.Loss, e.Epoch, e.Stage, e.BinaryLayers, kept)
+	above := ""
+	if e.Limit > 0 {
+		above = fmt.Sprintf(", above the limit %.4g", e.Limit)
+	}
+	return fmt.Sprintf("training diverged: loss %v%s in epoch %d (stage %d, binary layers %v); %s; a lower learning rate may help",
+		e.Loss, above, e.Epoch, e.Stage, e.BinaryLayers, kept)
 }
+
+// DefaultMaxLoss is the divergence limit of a network with the given number
+// of classes: 100 times ln(classes), the cross-entropy of a uniform guess.
+// No training that learns anything has an epoch's mean loss near it, while
+// a run that blows up without overflowing (SGD at a learning rate of 1e8
+// reaches losses of 1e7) passes it in its first epochs.
+func DefaultMaxLoss(classes int) float64 { return 100 * math.Log(float64(max(classes, 2))) }
 
 // interrupted is the error of a run stopped by its context (an interrupt)
 // after epochs finished epochs: it says what was kept and wraps cause, so
@@ -209,6 +225,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.EvalBatchSize == 0 {
 		c.EvalBatchSize = 1000
+	}
+	if c.MaxLoss == 0 {
+		c.MaxLoss = DefaultMaxLoss(c.Network.NumClasses())
+	}
+	if !(c.MaxLoss > 0) {
+		return fmt.Errorf("training: MaxLoss %v must be positive", c.MaxLoss)
 	}
 	if c.BatchSize < 2 {
 		return fmt.Errorf("training: batch size %d: batch norm needs at least 2 examples per batch", c.BatchSize)
@@ -399,8 +421,11 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		}
 		stop()
 		rec.TrainLoss, rec.TrainAccuracy, _ = engine.Accumulated()
-		if math.IsNaN(rec.TrainLoss) || math.IsInf(rec.TrainLoss, 0) {
+		if finite := !math.IsNaN(rec.TrainLoss) && !math.IsInf(rec.TrainLoss, 0); !finite || rec.TrainLoss > cfg.MaxLoss {
 			derr := &DivergenceError{Epoch: rec.Epoch, Stage: rec.Stage, BinaryLayers: rec.BinaryLayers, Loss: rec.TrainLoss}
+			if finite {
+				derr.Limit = cfg.MaxLoss
+			}
 			if ckptPath != "" && epoch > 0 {
 				derr.Checkpoint, derr.CheckpointEpoch = ckptPath, epoch
 			}

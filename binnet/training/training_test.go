@@ -636,6 +636,29 @@ func TestRandomBatch(t *testing.T) {
 	}
 }
 
+// TestDivergenceAboveMaxLoss: a finite loss above Config.MaxLoss stops the
+// run as a divergence naming the limit; the default limit is 100 x ln(classes).
+func TestDivergenceAboveMaxLoss(t *testing.T) {
+	if got, want := DefaultMaxLoss(10), 100*math.Log(10); got != want {
+		t.Errorf("DefaultMaxLoss(10) = %v, want %v", got, want)
+	}
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.MaxLoss = 0.01 // below any first epoch's loss
+	res, err := Run(context.Background(), cfg, data)
+	var div *DivergenceError
+	if !errors.As(err, &div) || div.Epoch != 1 || div.Limit != 0.01 || !(div.Loss > 0.01) || math.IsInf(div.Loss, 0) {
+		t.Fatalf("Run returned %v (%+v), want a divergence in epoch 1 above 0.01", err, div)
+	}
+	if !strings.Contains(err.Error(), ", above the limit 0.01 in epoch 1") || res.Status != StatusFailed {
+		t.Errorf("message %q, status %q", err, res.Status)
+	}
+	cfg.MaxLoss = -1
+	if _, err := Run(context.Background(), cfg, data); err == nil || !strings.Contains(err.Error(), "MaxLoss -1 must be positive") {
+		t.Errorf("negative MaxLoss: %v", err)
+	}
+}
+
 func TestDivergenceMessageWithoutCheckpoint(t *testing.T) {
 	err := &DivergenceError{Epoch: 1, Stage: 1, BinaryLayers: []int{1}, Loss: math.NaN()}
 	want := "training diverged: loss NaN in epoch 1 (stage 1, binary layers [1]); no checkpoint was written (no epoch finished); a lower learning rate may help"

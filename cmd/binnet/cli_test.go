@@ -43,6 +43,7 @@ type epochJSON struct {
 // resultsJSON is the part of results.json the tests check.
 type resultsJSON struct {
 	Status       string      `json:"status"`
+	Error        string      `json:"error"`
 	Model        string      `json:"model"`
 	Order        string      `json:"order"`
 	Seed         int64       `json:"seed"`
@@ -396,9 +397,10 @@ func TestHelp(t *testing.T) {
 }
 
 func TestCompareGoesOnPastDivergence(t *testing.T) {
-	// At lr 1e8 Adam's float network diverges in its second epoch, while
-	// the binary one (signs of the latent weights) keeps finite losses.
-	code, stdout, stderr := cli(t, "compare", "-lr", "1e8", "-epochs", "3", "-epochs-per-layer", "1", "-train-size", "1000",
+	// At lr 1e8 Adam's float network's loss overflows in its second epoch,
+	// while the binary one (signs of the latent weights) keeps finite
+	// losses, though huge (1e7 to 1e15): -max-loss 1e30 lets it finish.
+	code, stdout, stderr := cli(t, "compare", "-lr", "1e8", "-max-loss", "1e30", "-epochs", "3", "-epochs-per-layer", "1", "-train-size", "1000",
 		"-test-size", "500", "-orders", "float,binary", "-seeds", "1,2", "-quiet")
 	if code != 1 {
 		t.Errorf("exit code %d, want 1 (some runs diverged)", code)
@@ -413,6 +415,24 @@ func TestCompareGoesOnPastDivergence(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
+	}
+}
+
+// TestMaxLoss: by default a run whose loss blows up without overflowing
+// (Adam at lr 1e8: 1e7 and more) stops as diverged in its first epoch,
+// naming the limit, with exit 1 and results.json marked failed.
+func TestMaxLoss(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := cli(t, "train", "-quiet", "-order", "binary", "-lr", "1e8", "-epochs", "3", "-epochs-per-layer", "1",
+		"-train-size", "1000", "-test-size", "500", "-out", out)
+	if code != 1 || !strings.Contains(stderr, "above the limit 230.3 in epoch 1") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if r := readResults(t, out); r.Status != "failed" || !strings.Contains(r.Error, "diverged") {
+		t.Errorf("results.json: status %q, error %q", r.Status, r.Error)
+	}
+	if code, _, stderr := cli(t, "train", "-max-loss", "0", "-epochs", "3", "-epochs-per-layer", "1"); code == 0 || !strings.Contains(stderr, "-max-loss 0: must be a positive number") {
+		t.Errorf("-max-loss 0: exit %d, %q", code, stderr)
 	}
 }
 

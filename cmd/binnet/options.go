@@ -31,6 +31,7 @@ type runOptions struct {
 	quantizer      string
 	clip           bool
 	resetLatent    bool
+	maxLoss        float64
 	quiet          bool
 	devices        int
 	threads        int
@@ -56,6 +57,7 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	fs.IntVar(&o.batch, "batch", 0, "batch size (default: the preset's, 100)")
 	fs.StringVar(&o.quantizer, "quantizer", quant.STESign.Name(), "binarization: "+strings.Join(quant.Names(), " | "))
 	fs.BoolVar(&o.clip, "clip", false, "clip latent weights of binarizable layers to [-1,1] after each step (the paper's code does not)")
+	fs.Float64Var(&o.maxLoss, "max-loss", 0, "an epoch whose mean training loss is above this (or not finite) stops the run as diverged (default: 100 x ln(classes), 230 for 10 classes)")
 	fs.BoolVar(&o.resetLatent, "official-eval-reset", false, "set the latent weights of binary layers to sign(w) after every epoch, the side effect of the official code's evaluation")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	fs.IntVar(&o.devices, "devices", 1, "split each training batch over this many devices of the backend (data parallel; XLA on several GPUs); at least 1")
@@ -90,6 +92,9 @@ func (o *runOptions) check(p models.Preset) error {
 	}
 	if o.batch < 2 && (o.batch != 0 || o.given("batch")) {
 		return fmt.Errorf("-batch %d: batch size %d: batch norm needs at least 2 examples per batch (omit -batch for the preset's)", o.batch, o.batch)
+	}
+	if o.maxLoss < 0 || o.maxLoss == 0 && o.given("max-loss") || math.IsNaN(o.maxLoss) {
+		return fmt.Errorf("-max-loss %v: must be a positive number (omit -max-loss for 100 x ln(classes))", o.maxLoss)
 	}
 	if o.optimizer != "" && o.optimizer != "adam" && o.optimizer != "sgd" {
 		return fmt.Errorf("-optimizer: unknown optimizer %q (want adam or sgd)", o.optimizer)
@@ -209,7 +214,7 @@ func (o *runOptions) trainingConfig(p models.Preset, dataset string, stderr io.W
 	}
 	cfg := training.Config{Model: p.Name, Dataset: dataset, Network: p.Network, Quantizer: q, Optimizer: opt,
 		BatchSize: batch, EvalBatchSize: p.Hyper.EvalBatchSize, Seed: o.seed, ClipLatent: o.clip, ResetLatentEachEpoch: o.resetLatent,
-		LRMilestones: p.Hyper.LRMilestones, LRGamma: p.Hyper.LRGamma, Devices: o.devices}
+		LRMilestones: p.Hyper.LRMilestones, LRGamma: p.Hyper.LRGamma, Devices: o.devices, MaxLoss: o.maxLoss}
 	if !o.quiet {
 		cfg.Progress = stderr
 		cfg.Terminal = isTerminal(stderr)
