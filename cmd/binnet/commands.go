@@ -98,8 +98,13 @@ func reportSkipped(w io.Writer, data training.Data) {
 		}
 		seen[src] = true
 		if s, ok := src.(skipper); ok {
-			for _, f := range s.Skipped() {
+			skipped := s.Skipped()
+			for _, f := range skipped {
 				fmt.Fprintf(w, "skipped unreadable %s: %v\n", f.Path, f.Err)
+			}
+			if len(skipped) > 0 {
+				fmt.Fprintf(w, "%s: %d of %d listed files were unreadable and skipped (each replaced by a readable image of its class)\n",
+					src, len(skipped), src.Len())
 			}
 		}
 	}

@@ -88,7 +88,8 @@ func TestTrainImageFolder(t *testing.T) {
 	out := t.TempDir()
 	_, stderr := mustCLI(t, "train", "-quiet", "-model", "resnet21", "-dataset", "imagenet", "-data-dir", root, "-image-size", "32",
 		"-batch", "16", "-order", "binary", "-epochs", "1", "-out", out)
-	if !strings.Contains(stderr, "skipped unreadable") || !strings.Contains(stderr, "broken.JPEG") {
+	if !strings.Contains(stderr, "skipped unreadable") || !strings.Contains(stderr, "broken.JPEG") ||
+		!strings.Contains(stderr, "imagenet/train: 1 of 49 listed files were unreadable and skipped") {
 		t.Errorf("the corrupt file is not reported: stderr %q", stderr)
 	}
 	r := readResults(t, out)
