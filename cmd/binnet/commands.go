@@ -125,31 +125,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	p, err := r.preset()
+	p, orderList, seedList, err := r.ordersAndSeeds(&d, *orders, *seeds)
 	if err != nil {
 		return err
-	}
-	seedList, err := parseSeeds(*seeds)
-	if err != nil {
-		return err
-	}
-	orderList, err := parseOrders(*orders)
-	if err != nil {
-		return err
-	}
-	if err := r.check(p); err != nil {
-		return err
-	}
-	if err := r.checkData(&d, p); err != nil {
-		return err
-	}
-	// Validate every schedule before training anything.
-	for _, o := range orderList {
-		rr := r
-		rr.order = o
-		if _, err := rr.schedule(p); err != nil {
-			return fmt.Errorf("order %q: %w", o, err)
-		}
 	}
 	if err := r.applyThreads(p, stderr); err != nil {
 		return err
@@ -267,6 +245,38 @@ func splitOrders(s string) []string {
 // parseOrders parses the -orders of compare and sweep (see splitOrders),
 // refusing an empty list and an order listed twice (its runs would be the
 // same, counted twice).
+// ordersAndSeeds parses the -orders and -seeds of compare and sweep and
+// checks, before anything trains, the flags of their runs as train checks
+// them and the schedule of every order.
+func (o *runOptions) ordersAndSeeds(d *dataOptions, orders, seeds string) (models.Preset, []string, []int64, error) {
+	p, err := o.preset()
+	if err != nil {
+		return p, nil, nil, err
+	}
+	seedList, err := parseSeeds(seeds)
+	if err != nil {
+		return p, nil, nil, err
+	}
+	orderList, err := parseOrders(orders)
+	if err != nil {
+		return p, nil, nil, err
+	}
+	if err := o.check(p); err != nil {
+		return p, nil, nil, err
+	}
+	if err := o.checkData(d, p); err != nil {
+		return p, nil, nil, err
+	}
+	for _, order := range orderList {
+		oo := *o
+		oo.order = order
+		if _, err := oo.schedule(p); err != nil {
+			return p, nil, nil, fmt.Errorf("order %q: %w", order, err)
+		}
+	}
+	return p, orderList, seedList, nil
+}
+
 func parseOrders(s string) ([]string, error) {
 	orders := splitOrders(s)
 	if len(orders) == 0 {

@@ -41,28 +41,14 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *parallel < 1 {
 		return fmt.Errorf("-parallel must be at least 1, got %d", *parallel)
 	}
-	p, err := r.preset()
+	// The training flags and schedules are checked as train checks them,
+	// once, before any job starts: a bad flag fails here rather than in
+	// every job.
+	p, orderList, seedList, err := r.ordersAndSeeds(&d, *orders, *seeds)
 	if err != nil {
 		return err
 	}
-	seedList, err := parseSeeds(*seeds)
-	if err != nil {
-		return err
-	}
-	orderList, err := parseOrders(*orders)
-	if err != nil {
-		return err
-	}
-	// The training flags are checked as train checks them, once, before any
-	// job starts: a bad flag fails here rather than in every job.
-	if err := r.check(p); err != nil {
-		return err
-	}
-	if err := r.checkData(&d, p); err != nil {
-		return err
-	}
-	// Every schedule is checked, and every run has its own folder, before
-	// anything starts.
+	// Every run has its own folder, checked before anything starts.
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("binnet-runs", fmt.Sprintf("sweep-%s-%s", p.Name, datasetName(&d, p)))
@@ -72,11 +58,6 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	done := 0
 	childArgs := setFlags(fs, "orders", "seeds", "out", "parallel")
 	for _, o := range orderList {
-		rr := r
-		rr.order = o
-		if _, err := rr.schedule(p); err != nil {
-			return fmt.Errorf("order %q: %w", o, err)
-		}
 		for _, s := range seedList {
 			sub := fmt.Sprintf("%s-seed%d", safeName(o), s)
 			if prev, ok := seen[sub]; ok {
