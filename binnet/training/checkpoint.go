@@ -199,6 +199,22 @@ type Checkpoint struct {
 	Values     map[string]*tensors.Tensor // every variable of the store, by path (e.g. "/model/dense1/weights")
 }
 
+// IsCheckpointFile reports whether the file at path starts as a binnet
+// training checkpoint does (its magic bytes), damaged or not: what a command
+// must not overwrite with another kind of file.
+func IsCheckpointFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(checkpointMagic))
+	if _, err := io.ReadFull(f, head); err != nil {
+		return false
+	}
+	return string(head) == checkpointMagic
+}
+
 // ReadCheckpoint reads and validates a checkpoint file (magic, version,
 // sizes, SHA-256). Errors about damaged files wrap ErrCorruptCheckpoint and
 // name the file.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,10 +10,6 @@ import (
 	"github.com/binnet/binnet/binnet/sensitivity"
 	"github.com/binnet/binnet/binnet/training"
 )
-
-// checkpointMagic opens every binnet training checkpoint (checkpoint.bin and
-// its temporary copies): see binnet/training/checkpoint.go.
-const checkpointMagic = "BINNETCK"
 
 // checkOutputFile is called, before any work, for every flag that names a
 // file a command writes (export -out, speed -cpuprofile). It refuses an
@@ -46,23 +40,8 @@ func checkOutputFile(flagName, path, example string) error {
 	case sensitivity.ResultFile:
 		return fmt.Errorf("-%s %s: refusing to overwrite a sensitivity run's results file (%s); choose another file name", flagName, path, sensitivity.ResultFile)
 	}
-	if isCheckpoint(path) {
-		return fmt.Errorf("-%s %s: refusing to overwrite a binnet training checkpoint (the file starts with %q); choose another file name", flagName, path, checkpointMagic)
+	if training.IsCheckpointFile(path) {
+		return fmt.Errorf("-%s %s: refusing to overwrite a binnet training checkpoint; choose another file name", flagName, path)
 	}
 	return nil
-}
-
-// isCheckpoint reports whether the file at path starts with the magic bytes
-// of a binnet training checkpoint.
-func isCheckpoint(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, len(checkpointMagic))
-	if _, err := io.ReadFull(f, head); err != nil {
-		return false
-	}
-	return bytes.Equal(head, []byte(checkpointMagic))
 }
