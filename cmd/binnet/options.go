@@ -117,6 +117,14 @@ func (o *runOptions) check(p models.Preset) error {
 // positive side at least the network's minimum, and must leave a training
 // step that fits in memory (checkStepMemory).
 func (o *runOptions) checkData(d *dataOptions, p models.Preset) error {
+	for _, f := range []struct {
+		name  string
+		value int
+	}{{"train-size", d.trainSize}, {"val-size", d.valSize}, {"test-size", d.testSize}} {
+		if f.value == 0 && o.given(f.name) {
+			return fmt.Errorf("-%s 0: must be at least 1 (omit -%s for the default)", f.name, f.name)
+		}
+	}
 	if d.workers < 0 || d.workers == 0 && o.given("workers") {
 		return fmt.Errorf("-workers %d: must be at least 1 (omit -workers for one per CPU)", d.workers)
 	}
