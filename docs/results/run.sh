@@ -21,8 +21,8 @@
 #         images (the machine is shared: this keeps the lane under an hour). Adam at lr 0.01 (the
 #         preset now has the official README's 0.1; these runs were made at 0.01).
 # LANE r: resnet20 on the same data with the first 2,500 training images and the last 1,000 for
-#         validation, 4 layers per stage (5 stages of 1 epoch), 6 epochs, seed 1: float, binary,
-#         forward, reverse.
+#         validation, 4 layers per stage (5 stages of 1 epoch), 6 epochs, seeds $SEEDS (default 1):
+#         float, binary, forward, reverse.
 # LANE g: resnet20, guided orders for lane r: sensitivity pre-training on the same 2,500 training and
 #         1,000 validation images with 3 epochs per layer (60 SGD steps: batch norm's running
 #         statistics need ~40 to settle), then ascend and descend as lane r's runs.
@@ -60,7 +60,7 @@ case $lane in
          -out "$runs/vgg5-mnist32/sensitivity-n5000-e2-seed$s"
        for o in float binary forward ascend reverse descend; do conv vgg5 $o 6 1 1 $s 2000 2000 5000 5000; done
      done ;;
-  r) for o in float binary forward reverse; do conv resnet20 $o 6 1 4 1 2500 1000 10000; done ;;
+  r) for s in ${SEEDS:-1}; do for o in float binary forward reverse; do conv resnet20 $o 6 1 4 $s 2500 1000 10000; done; done ;;
   g) export SENS_EPOCHS=3
      "$bin" sensitivity -quiet -model resnet20 -dataset mnist -data-dir "$mnist" -train-size 2500 -val-size 1000 -epochs 3 -seed 1 \
        -out "$runs/resnet20-mnist32/sensitivity-n2500-e3-seed1"
