@@ -40,11 +40,13 @@ type runOptions struct {
 }
 
 // given reports whether the flag was set on the command line.
-func (o *runOptions) given(name string) bool {
+func (o *runOptions) given(name string) bool { return o.flags != nil && flagGiven(o.flags, name) }
+
+// flagGiven reports whether the flag name of fs was set on the command line
+// (a flag given as 0 rather than omitted).
+func flagGiven(fs *flag.FlagSet, name string) bool {
 	found := false
-	if o.flags != nil {
-		o.flags.Visit(func(f *flag.Flag) { found = found || f.Name == name })
-	}
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
 	return found
 }
 

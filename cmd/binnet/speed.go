@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -59,11 +58,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkThreads(*threads); err != nil {
 		return err
 	}
-	given := func(name string) bool {
-		found := false
-		fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
-		return found
-	}
+	given := func(name string) bool { return flagGiven(fs, name) }
 	net := p.Network
 	if given("image-size") {
 		if net, err = imageSizeNetwork(net, p.Name, *size); err != nil {
