@@ -272,7 +272,7 @@ func maxPoolTiled(x *Node, k int) *Node {
 	g := x.Graph()
 	var cols, rows []*Node // the forward's blocks, read again by the gradient
 	var y1, y2 *Node
-	return WithGradient([]*Node{x},
+	return withGradient([]*Node{x},
 		func(in []*Node) *Node {
 			cols, rows = make([]*Node, k), make([]*Node, k)
 			for d := range k {
@@ -299,7 +299,7 @@ func maxPoolTiled(x *Node, k int) *Node {
 				d1[d] = Reshape(d1[d], n1, 1, c)
 			}
 			return []*Node{Reshape(Concatenate(d1, 1), b, h, w, c)}
-		})
+		}, false)
 }
 
 // maxOf is the element-wise maximum of blocks, folded from the first.

@@ -36,6 +36,14 @@ import (
 // a forward without a gradient path (a sign, a comparison), so that the
 // reverse pass always visits them after the output's identity has captured v.
 func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(inputs []*Node, v *Node) []*Node) *Node {
+	return withGradient(inputs, forward, vjp, true)
+}
+
+// withGradient is WithGradient, with the zero term only when tie is set:
+// binnet's own uses whose forward has a gradient path from every input to
+// the output (a pad, a gathered maximum) leave it out, as it costs a pass
+// over the output on the pure-Go backend.
+func withGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(inputs []*Node, v *Node) []*Node, tie bool) *Node {
 	if len(inputs) == 0 {
 		panic("ops.WithGradient: no inputs")
 	}
@@ -63,7 +71,7 @@ func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 	var zero *Node
 	for i, x := range inputs {
 		tied[i] = IdentityWithCustomGradient(x, func(x, _ *Node) *Node { return gradOf(i, x) })
-		if x.DType().IsFloat() {
+		if tie && x.DType().IsFloat() {
 			first := Reshape(Slice(tied[i], firstElement(x.Rank())...))
 			term := MulScalar(first, 0)
 			if zero == nil {

@@ -363,3 +363,64 @@ func BenchmarkMaxPool2D(b *testing.B) {
 		})
 	}
 }
+
+// TestBatchNormTraining compares BatchNormTraining's values, statistics and
+// the gradients of x, gamma and beta with GoMLX's derivative of the same
+// expression, in float64, for features on the last and on a middle axis.
+func TestBatchNormTraining(t *testing.T) {
+	be := testBackend(t)
+	for _, axis := range []int{-1, 1} {
+		t.Run(fmt.Sprintf("axis%d", axis), func(t *testing.T) {
+			dims := []int{3, 4, 5, 6}
+			f := dims[(axis+4)%4]
+			x := tensors.FromFlatDataAndDimensions(float64s(randomData(11, 3*4*5*6)), dims...)
+			gm := tensors.FromFlatDataAndDimensions(float64s(randomData(12, f)), f)
+			bt := tensors.FromFlatDataAndDimensions(float64s(randomData(13, f)), f)
+			r := tensors.FromFlatDataAndDimensions(float64s(randomData(14, 3*4*5*6)), dims...)
+			build := func(ours bool) func(x, gm, bt, r *Node) []*Node {
+				return func(x, gm, bt, r *Node) []*Node {
+					var y, mean, variance *Node
+					if ours {
+						y, mean, variance = BatchNormTraining(x, gm, bt, axis, 1e-5)
+					} else {
+						a := (axis + 4) % 4
+						var axes []int
+						bd := []int{1, 1, 1, 1}
+						bd[a] = f
+						for i := range 4 {
+							if i != a {
+								axes = append(axes, i)
+							}
+						}
+						mean = ReduceMean(x, axes...)
+						c := Sub(x, Reshape(mean, bd...))
+						variance = ReduceMean(Square(c), axes...)
+						y = Add(Mul(Mul(c, Reshape(Reciprocal(Sqrt(AddScalar(variance, 1e-5))), bd...)), Reshape(gm, bd...)), Reshape(bt, bd...))
+					}
+					// A loss whose gradient reaches y unevenly.
+					loss := ReduceAllSum(Mul(Mul(y, y), r))
+					grads := Gradient(loss, x, gm, bt)
+					return append([]*Node{y, mean, variance}, grads...)
+				}
+			}
+			want := MustExecOnceN(be, build(false), x, gm, bt, r)
+			got := MustExecOnceN(be, build(true), x, gm, bt, r)
+			for i, name := range []string{"y", "mean", "variance", "dx", "dgamma", "dbeta"} {
+				w, g := tensors.MustCopyFlatData[float64](want[i]), tensors.MustCopyFlatData[float64](got[i])
+				for j := range w {
+					if math.Abs(w[j]-g[j]) > 1e-9*(1+math.Abs(w[j])) {
+						t.Fatalf("%s[%d] = %v, GoMLX's derivative gives %v", name, j, g[j], w[j])
+					}
+				}
+			}
+		})
+	}
+}
+
+func float64s(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
