@@ -5,6 +5,7 @@ import (
 	"os"
 
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // WeightMap turns latent weights into the weights a product multiplies by,
@@ -97,9 +98,34 @@ func graphWeightMap(w *Node, q WeightMap) *Node {
 func weightGrad(x, v *Node) *Node {
 	batch, in, out := x.Shape().Dimensions[0], x.Shape().Dimensions[1], v.Shape().Dimensions[1]
 	if batch*in <= batch*out+in*out {
-		return DotGeneral(Transpose(x, 0, 1), []int{1}, nil, v, []int{0}, nil) // [in,batch]·[batch,out]
+		return DotGeneral(transposeRows(x), []int{1}, nil, v, []int{0}, nil) // [in,batch]·[batch,out]
 	}
-	return Transpose(DotGeneral(Transpose(v, 0, 1), []int{1}, nil, x, []int{0}, nil), 0, 1) // ([out,batch]·[batch,in])ᵀ
+	return Transpose(DotGeneral(transposeRows(v), []int{1}, nil, x, []int{0}, nil), 0, 1) // ([out,batch]·[batch,in])ᵀ
+}
+
+// transposeRows returns the transpose of m, [rows, cols]. A tall and narrow
+// matrix (at least 8,192 rows of at most 128 columns: the gradients and
+// column matrices of convolutions) is transposed as the product I·mᵀ with the
+// identity matrix I, [cols, cols], which the pure-Go backend's matrix kernel
+// packs in cache-sized blocks: 3-4x faster there than its Transpose, which
+// moves [102,400 x 64], VGG-5's second convolution at batch 100, in 35-42 ms
+// (rows 400 KB apart, a multiple of 4 KB, fall into the same cache sets)
+// against 9-12 ms, and [32,768 x 32] in 6.8 against 1.6 ms. Finite values are
+// copied exactly (x·1 plus zeros); an infinity in a row of m turns that
+// column of the result into NaN (0·Inf), a run that is diverging either way.
+// Wider or shorter matrices (the MLPs' [batch, features]) use Transpose,
+// which is faster there, as do other backends.
+func transposeRows(m *Node) *Node {
+	rows, cols := m.Shape().Dimensions[0], m.Shape().Dimensions[1]
+	if rows < 8192 || cols > 128 || !m.DType().IsFloat() || m.Graph().Backend().String() != "go" {
+		return Transpose(m, 0, 1)
+	}
+	eye := make([]float32, cols*cols)
+	for i := range cols {
+		eye[i*cols+i] = 1
+	}
+	id := ConvertDType(Const(m.Graph(), tensors.FromFlatDataAndDimensions(eye, cols, cols)), m.DType())
+	return DotGeneral(id, []int{1}, nil, m, []int{1}, nil) // [cols,cols]·[rows,cols] over cols
 }
 
 // onGoBackend reports whether g runs on GoMLX's pure-Go backend.

@@ -129,3 +129,26 @@ func TestConv2DForwardEqualsConv2D(t *testing.T) {
 		}
 	}
 }
+
+// TestTransposeRows checks both formulations of transposeRows (the identity
+// product for a tall narrow matrix, Transpose otherwise) against the
+// element-wise definition, exactly.
+func TestTransposeRows(t *testing.T) {
+	be := testBackend(t)
+	for _, dims := range [][2]int{{8192, 24}, {100, 30}, {9000, 200}} {
+		rows, cols := dims[0], dims[1]
+		data := randomData(21, rows*cols)
+		out := MustExecOnce(be, func(m *Node) *Node { return transposeRows(m) }, tensors.FromFlatDataAndDimensions(data, rows, cols))
+		if got := out.Shape().Dimensions; got[0] != cols || got[1] != rows {
+			t.Fatalf("%dx%d: transposed shape %v", rows, cols, got)
+		}
+		got := tensors.MustCopyFlatData[float32](out)
+		for i := range rows {
+			for j := range cols {
+				if got[j*rows+i] != data[i*cols+j] {
+					t.Fatalf("%dx%d: [%d,%d] = %v, want %v", rows, cols, j, i, got[j*rows+i], data[i*cols+j])
+				}
+			}
+		}
+	}
+}
