@@ -29,3 +29,28 @@ func ExampleConv2D() {
 	// conv: [[[[12] [16]] [[24] [28]]]]
 	// max pool: [[[[5] [6]] [[8] [9]]]]
 }
+
+// Batch norm of four values of one feature, with scale 2 and offset 1: the
+// batch mean is 2.5 and the variance 1.25, so the normalized values are
+// ±1.342 and ±0.447 (epsilon 0 here), then doubled and shifted by 1. The
+// gradient of the sum of the outputs is zero for every input: the
+// normalization removes any shift.
+func ExampleBatchNormTraining() {
+	b, err := backend.Shared()
+	if err != nil {
+		panic(err)
+	}
+	exec := MustNewExec(b, func(x *Node) []*Node {
+		g := x.Graph()
+		gamma, beta := Const(g, []float32{2}), Const(g, []float32{1})
+		y, mean, variance := ops.BatchNormTraining(x, gamma, beta, -1, 0)
+		return []*Node{y, mean, variance, Gradient(ReduceAllSum(y), x)[0]}
+	})
+	out := exec.MustExec([][]float32{{1}, {2}, {3}, {4}})
+	fmt.Printf("y: %.3f\nmean %v, variance %v\ngradient: %.3f\n",
+		out[0].Value(), out[1].Value(), out[2].Value(), out[3].Value())
+	// Output:
+	// y: [[-1.683] [0.106] [1.894] [3.683]]
+	// mean [2.5], variance [1.25]
+	// gradient: [[0.000] [0.000] [0.000] [0.000]]
+}
