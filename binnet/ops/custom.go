@@ -41,7 +41,7 @@ func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 
 // withGradient is WithGradient, with the zero term only when tie is set:
 // binnet's own uses whose forward has a gradient path from every input to
-// the output (a pad, a gathered maximum) leave it out, as it costs a pass
+// the output (batch norm, a gathered maximum) leave it out, as it costs a pass
 // over the output on the pure-Go backend.
 func withGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(inputs []*Node, v *Node) []*Node, tie bool) *Node {
 	if len(inputs) == 0 {
