@@ -27,7 +27,8 @@ type BatchNormBuilder struct {
 // PyTorch's: momentum 0.1, epsilon 1e-5, learned scale and offset. The running
 // variance is the unbiased batch variance, as in PyTorch. In training the
 // normalization is ops.BatchNormTraining, whose gradient is written by hand
-// in fewer passes over x than GoMLX's derivative of the expression.
+// in fewer passes over x than GoMLX's derivative of the expression; in
+// evaluation it is ops.BatchNormInference with the running averages.
 func BatchNorm(scope *model.Scope, ctl *Control, x *Node) *BatchNormBuilder {
 	return &BatchNormBuilder{scope: scope, ctl: ctl, x: x, axis: -1, momentum: 0.1, epsilon: 1e-5, affine: true}
 }
@@ -56,21 +57,7 @@ func (b *BatchNormBuilder) Done() *Node {
 	features := x.Shape().Dimensions[axis]
 	dtype := x.DType()
 	fshape := shapes.Make(dtype, features)
-	var reduceAxes []int
-	count := 1
-	for a := 0; a < rank; a++ {
-		if a != axis {
-			reduceAxes = append(reduceAxes, a)
-			count *= x.Shape().Dimensions[a]
-		}
-	}
-	// bshape reshapes a per-feature vector to broadcast against x.
-	bdims := make([]int, rank)
-	for a := range bdims {
-		bdims[a] = 1
-	}
-	bdims[axis] = features
-	asBroadcast := func(v *Node) *Node { return Reshape(v, bdims...) }
+	count := x.Shape().Size() / features // values per feature in the batch
 
 	runMean := b.scope.WithInitializer(initializer.Zero).VariableWithShape("running_mean", fshape).SetTrainable(false)
 	runVar := b.scope.WithInitializer(initializer.One).VariableWithShape("running_var", fshape).SetTrainable(false)
@@ -90,10 +77,5 @@ func (b *BatchNormBuilder) Done() *Node {
 		}
 		return y
 	}
-	mean, variance := runMean.ValueGraph(g), runVar.ValueGraph(g)
-	y := Mul(Sub(x, asBroadcast(mean)), asBroadcast(Reciprocal(Sqrt(AddScalar(variance, b.epsilon)))))
-	if b.affine {
-		y = Add(Mul(y, asBroadcast(gamma)), asBroadcast(beta))
-	}
-	return y
+	return ops.BatchNormInference(x, runMean.ValueGraph(g), runVar.ValueGraph(g), gamma, beta, axis, b.epsilon)
 }

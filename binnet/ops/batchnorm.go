@@ -26,39 +26,15 @@ import (
 // broadcasts of per-feature vectors to x's full shape). The forward pass
 // takes four passes plus the two sums.
 func BatchNormTraining(x, gamma, beta *Node, featureAxis int, epsilon float64) (y, mean, variance *Node) {
-	rank := x.Rank()
-	if featureAxis < 0 {
-		featureAxis += rank
-	}
-	if featureAxis < 0 || featureAxis >= rank {
-		panic(fmt.Sprintf("ops.BatchNormTraining: feature axis %d for x %s", featureAxis, x.Shape()))
-	}
-	features := x.Shape().Dimensions[featureAxis]
-	for _, p := range []*Node{gamma, beta} {
-		if p != nil && (p.Rank() != 1 || p.Shape().Dimensions[0] != features) {
-			panic(fmt.Sprintf("ops.BatchNormTraining: want [%d] scale and offset for x %s, got %s", features, x.Shape(), p.Shape()))
-		}
-	}
+	axes, wide, features := featureGeometry("BatchNormTraining", x, featureAxis, gamma, beta)
 	g := x.Graph()
-	var axes []int
-	count := 1
-	bdims := make([]int, rank)
-	for a := range rank {
-		bdims[a] = 1
-		if a != featureAxis {
-			axes = append(axes, a)
-			count *= x.Shape().Dimensions[a]
-		}
-	}
-	bdims[featureAxis] = features
-	wide := func(v *Node) *Node { return Reshape(v, bdims...) } // [features] -> broadcastable to x
 	if gamma == nil {
 		gamma = Ones(g, shapes.Make(x.DType(), features))
 	}
 	if beta == nil {
 		beta = Zeros(g, shapes.Make(x.DType(), features))
 	}
-	n := float64(count)
+	n := float64(x.Shape().Size() / features)
 	var c, s *Node // read again by the gradient
 	y = withGradient([]*Node{x, gamma, beta},
 		func(in []*Node) *Node {
@@ -80,4 +56,50 @@ func BatchNormTraining(x, gamma, beta *Node, featureAxis int, epsilon float64) (
 			return []*Node{dx, Mul(s, sumDyC), sumDy}
 		}, false)
 	return y, mean, variance
+}
+
+// BatchNormInference normalizes x with given per-feature statistics (the
+// running averages of BatchNormTraining's mean and unbiased variance) and
+// applies gamma and beta (nil: none), all shaped [features]:
+// (x - mean) / sqrt(variance + epsilon) * gamma + beta. Its gradient is
+// GoMLX's.
+func BatchNormInference(x, mean, variance, gamma, beta *Node, featureAxis int, epsilon float64) *Node {
+	_, wide, _ := featureGeometry("BatchNormInference", x, featureAxis, mean, variance, gamma, beta)
+	y := Mul(Sub(x, wide(mean)), wide(Reciprocal(Sqrt(AddScalar(variance, epsilon)))))
+	if gamma != nil {
+		y = Mul(y, wide(gamma))
+	}
+	if beta != nil {
+		y = Add(y, wide(beta))
+	}
+	return y
+}
+
+// featureGeometry checks that featureAxis (negative: from the end) is an
+// axis of x and that every non-nil per-feature vector is [features]; it
+// returns the other axes (those a batch statistic reduces), a function that
+// reshapes a [features] vector to broadcast against x, and features.
+func featureGeometry(op string, x *Node, featureAxis int, perFeature ...*Node) (axes []int, wide func(*Node) *Node, features int) {
+	rank := x.Rank()
+	if featureAxis < 0 {
+		featureAxis += rank
+	}
+	if featureAxis < 0 || featureAxis >= rank {
+		panic(fmt.Sprintf("ops.%s: feature axis %d for x %s", op, featureAxis, x.Shape()))
+	}
+	features = x.Shape().Dimensions[featureAxis]
+	for _, p := range perFeature {
+		if p != nil && (p.Rank() != 1 || p.Shape().Dimensions[0] != features) {
+			panic(fmt.Sprintf("ops.%s: want per-feature vectors [%d] for x %s, got %s", op, features, x.Shape(), p.Shape()))
+		}
+	}
+	bdims := make([]int, rank)
+	for a := range rank {
+		bdims[a] = 1
+		if a != featureAxis {
+			axes = append(axes, a)
+		}
+	}
+	bdims[featureAxis] = features
+	return axes, func(v *Node) *Node { return Reshape(v, bdims...) }, features
 }

@@ -190,23 +190,25 @@ func windows(x *Node, kh, kw, stride, pad int, fill float64) *Node {
 		edge := PadAxis{Start: pad, End: pad}
 		x = Pad(x, Scalar(g, x.DType(), fill), PadAxis{}, edge, edge, PadAxis{})
 	}
-	starts := Const(g, windowStarts(b, ho, wo, stride))
+	starts := Const(g, pixelCoords(b, ho, wo, stride, stride, 0))
 	return Reshape(GatherSlices(x, []int{0, 1, 2}, starts, []int{1, kh, kw}, true), b, ho, wo, kh*kw*c)
 }
 
-// windowStarts returns, as an int32 tensor [b*ho*wo, 3], the (image, row,
-// column) of the top-left corner of every window of a (padded) image, in
-// (image, output row, output column) order, for windows moving by stride.
-func windowStarts(b, ho, wo, stride int) *tensors.Tensor {
-	idx := make([]int32, 0, 3*b*ho*wo)
+// pixelCoords returns, as an int32 tensor [b*rows*cols, 3], the (image, row,
+// column) coordinates (n, i*rowStep, j*colStep+colOffset) for every image n <
+// b, i < rows and j < cols, in (n, i, j) order: the top-left corners of
+// windows moving by a stride (rowStep = colStep = stride), or one column of
+// every tile of a row (rowStep 1, colStep the tile width).
+func pixelCoords(b, rows, cols, rowStep, colStep, colOffset int) *tensors.Tensor {
+	idx := make([]int32, 0, 3*b*rows*cols)
 	for n := range b {
-		for i := range ho {
-			for j := range wo {
-				idx = append(idx, int32(n), int32(i*stride), int32(j*stride))
+		for i := range rows {
+			for j := range cols {
+				idx = append(idx, int32(n), int32(i*rowStep), int32(j*colStep+colOffset))
 			}
 		}
 	}
-	return tensors.FromFlatDataAndDimensions(idx, b*ho*wo, 3)
+	return tensors.FromFlatDataAndDimensions(idx, b*rows*cols, 3)
 }
 
 // MaxPool2D takes the maximum over k x k windows of x, [batch, height, width,
@@ -276,7 +278,7 @@ func maxPoolTiled(x *Node, k int) *Node {
 		func(in []*Node) *Node {
 			cols, rows = make([]*Node, k), make([]*Node, k)
 			for d := range k {
-				cols[d] = Gather(in[0], Const(g, tileColumnIndices(b, h, wo, k, d)), true) // [n1, c]
+				cols[d] = Gather(in[0], Const(g, pixelCoords(b, h, wo, 1, k, d)), true) // column j*k+d of every row: [n1, c]
 			}
 			y1 = maxOf(cols)
 			for d := range k {
@@ -340,21 +342,6 @@ func firstMaxGrads(blocks []*Node, y, v *Node) []*Node {
 		}
 	}
 	return grads
-}
-
-// tileColumnIndices returns, as a constant int32 tensor [b*h*wo, 3], the
-// (image, row, column) coordinates of column j*k+d of every row and window j
-// < wo of b images of h rows, in (image, row, j) order.
-func tileColumnIndices(b, h, wo, k, d int) *tensors.Tensor {
-	idx := make([]int32, 0, 3*b*h*wo)
-	for n := range b {
-		for r := range h {
-			for j := range wo {
-				idx = append(idx, int32(n), int32(r), int32(j*k+d))
-			}
-		}
-	}
-	return tensors.FromFlatDataAndDimensions(idx, b*h*wo, 3)
 }
 
 // tileRowIndices returns, as a constant int32 tensor [b*ho*wo, 1], the rows
