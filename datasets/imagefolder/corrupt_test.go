@@ -193,10 +193,7 @@ func TestUnreadableFolder(t *testing.T) {
 // such a folder is accepted (TestOpenExplicitClasses).
 func TestOpenAllClasses(t *testing.T) {
 	dir := t.TempDir()
-	img := pattern(4, 4, func(x, y int) (uint8, uint8, uint8) { return 1, 2, 3 })
-	for _, p := range []string{"train/ant/1.png", "train/bee/1.png", "train/cat/1.png", "val/bee/1.png", "val/cat/1.png", "full/ant/1.png", "full/bee/1.png", "full/cat/1.png"} {
-		writeImage(t, filepath.Join(dir, p), img)
-	}
+	writeSmallImages(t, dir, "train/ant/1.png", "train/bee/1.png", "train/cat/1.png", "val/bee/1.png", "val/cat/1.png", "full/ant/1.png", "full/bee/1.png", "full/cat/1.png")
 	train := open(t, filepath.Join(dir, "train"), imagefolder.Options{})
 	_, err := imagefolder.Open(filepath.Join(dir, "val"), imagefolder.Options{Classes: train.Classes(), AllClasses: true})
 	var fe *datasets.FileError

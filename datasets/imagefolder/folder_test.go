@@ -202,10 +202,7 @@ func TestOpenFiles(t *testing.T) {
 // labels, and one with a class that training lacks is refused.
 func TestOpenExplicitClasses(t *testing.T) {
 	dir := t.TempDir()
-	img := pattern(4, 4, func(x, y int) (uint8, uint8, uint8) { return 1, 2, 3 })
-	for _, p := range []string{"train/ant/1.png", "train/bee/1.png", "train/cat/1.png", "val/bee/1.png", "val/cat/1.png", "val/cat/2.png", "bad/cat/1.png", "bad/dog/1.png"} {
-		writeImage(t, filepath.Join(dir, p), img)
-	}
+	writeSmallImages(t, dir, "train/ant/1.png", "train/bee/1.png", "train/cat/1.png", "val/bee/1.png", "val/cat/1.png", "val/cat/2.png", "bad/cat/1.png", "bad/dog/1.png")
 	train := open(t, filepath.Join(dir, "train"), imagefolder.Options{})
 	val := open(t, filepath.Join(dir, "val"), imagefolder.Options{Classes: train.Classes()})
 	if !slices.Equal(val.Classes(), []string{"ant", "bee", "cat"}) {

@@ -72,6 +72,16 @@ func digitFolder(t testing.TB, classes, perClass, size int, opts imagefolder.Wri
 	return root, images, labels
 }
 
+// writeSmallImages writes one 4x4 image of a single color under dir at each
+// relative path (class folder layouts for the tests of class handling).
+func writeSmallImages(t testing.TB, dir string, paths ...string) {
+	t.Helper()
+	img := pattern(4, 4, func(x, y int) (uint8, uint8, uint8) { return 1, 2, 3 })
+	for _, p := range paths {
+		writeImage(t, filepath.Join(dir, p), img)
+	}
+}
+
 // writeImage writes img to path as PNG (lossless) if the name ends in .png,
 // else as JPEG of quality 95.
 func writeImage(t testing.TB, path string, img image.Image) {
