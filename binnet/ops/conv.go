@@ -117,7 +117,8 @@ func conv2DIm2Col(x, w, bias *Node, stride, pad int) *Node {
 		// outputs, as a first convolution does).
 		return Reshape(weightGrad(tcol, v), c.kh, c.kw, c.in, c.out)
 	}
-	return c.image(withProductGradient(col, w, forward, gradCol, gradW, false), bias)
+	y, _ := withProductGradient(col, w, forward, gradCol, gradW, false)
+	return c.image(y, bias)
 }
 
 // im2colConv is the geometry of an im2col convolution of x by a kernel.

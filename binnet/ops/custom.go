@@ -106,8 +106,8 @@ func withGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 // costs no more than the transpose it replaces. gradX is only called when
 // something upstream of x needs a gradient. Set tie when forward has no
 // gradient path from tw to the output (a sign): a term of value zero (0
-// times one weight) then adds one.
-func withProductGradient(x, w *Node, forward func(tx, tw *Node) *Node, gradX, gradW func(tx, tw, v *Node) *Node, tie bool) *Node {
+// times one weight) then adds one. It also returns tw.
+func withProductGradient(x, w *Node, forward func(tx, tw *Node) *Node, gradX, gradW func(tx, tw, v *Node) *Node, tie bool) (y, through *Node) {
 	var v, tx, tw *Node
 	// tied returns operand behind an identity whose gradient grad builds
 	// once, from the gradient v arriving at the output.
@@ -127,14 +127,14 @@ func withProductGradient(x, w *Node, forward func(tx, tw *Node) *Node, gradX, gr
 		})
 	}
 	tx, tw = tied(x, "input", gradX), tied(w, "weight", gradW)
-	y := forward(tx, tw)
+	y = forward(tx, tw)
 	if tie {
 		y = Add(y, ConvertDType(MulScalar(Reshape(Slice(tw, firstElement(w.Rank())...)), 0), y.DType()))
 	}
 	return IdentityWithCustomGradient(y, func(_, vy *Node) *Node {
 		v = vy
 		return vy
-	})
+	}), tw
 }
 
 // StraightThrough returns a node whose value is exactly forward and whose

@@ -25,6 +25,18 @@ type WeightMap struct {
 // with a gradient written for the pure-Go backend; see QuantizedDenseProduct.
 func DenseProduct(x, w *Node) *Node { return QuantizedDenseProduct(x, w, WeightMap{}) }
 
+// DenseProductThrough is DenseProduct that also returns w as the product's
+// gradient reads it: w behind the identity that carries the weights'
+// gradient (w itself on other backends). The pure-Go backend copies that
+// identity's input while anything else holds it, as it holds a variable's
+// value during an execution; a caller that makes through the new value of
+// w's variable (Variable.SetValueGraph) lets GoMLX donate the variable's
+// buffer to the step, which the identity then moves instead of copying, and
+// gets the same values back. The gradient with respect to w is unchanged.
+func DenseProductThrough(x, w *Node) (y, through *Node) {
+	return quantizedDenseProduct(x, w, WeightMap{})
+}
+
 // QuantizedDenseProduct returns x·q.Forward(w) for x shaped [batch, in] and
 // latent weights w shaped [in, out]: the product of a binary dense layer,
 // with the quantizer's straight-through estimator folded into one
@@ -52,8 +64,15 @@ func DenseProduct(x, w *Node) *Node { return QuantizedDenseProduct(x, w, WeightM
 // BINNET_DENSE=native forces that formulation on the Go backend too (for
 // benchmarks).
 func QuantizedDenseProduct(x, w *Node, q WeightMap) *Node {
+	y, _ := quantizedDenseProduct(x, w, q)
+	return y
+}
+
+// quantizedDenseProduct is QuantizedDenseProduct, also returning the
+// weights as its gradient reads them (DenseProductThrough).
+func quantizedDenseProduct(x, w *Node, q WeightMap) (y, through *Node) {
 	if x.Rank() != 2 || w.Rank() != 2 || !onGoBackend(x.Graph()) {
-		return MatMul(x, graphWeightMap(w, q))
+		return MatMul(x, graphWeightMap(w, q)), w
 	}
 	if x.Shape().Dimensions[1] != w.Shape().Dimensions[0] {
 		panic(fmt.Sprintf("ops.DenseProduct: x %s and w %s do not multiply", x.Shape(), w.Shape()))

@@ -65,6 +65,26 @@ func TestQuantizedDenseProductMatchesAutodiff(t *testing.T) {
 				t.Errorf("%v: cancelled estimator passed a gradient %v to a weight of 1.5", dims, ours[2][1])
 			}
 		}
+		// DenseProductThrough: DenseProduct's value and gradients, and its
+		// second output is w's values (what a caller makes w's new value).
+		xt := tensors.FromFlatDataAndDimensions(randomData(14, batch*in), batch, in)
+		wt := tensors.FromFlatDataAndDimensions(randomData(15, in*out), in, out)
+		rt := tensors.FromFlatDataAndDimensions(randomData(16, batch*out), batch, out)
+		outs := MustNewExec(be, func(x, w, r *Node) []*Node {
+			y, through := DenseProductThrough(x, w)
+			yRef := DenseProduct(x, w)
+			grads := Gradient(ReduceAllSum(Mul(y, r)), x, w)
+			ref := Gradient(ReduceAllSum(Mul(yRef, r)), x, w)
+			return []*Node{y, yRef, grads[0], ref[0], grads[1], ref[1], through, w}
+		}).MustExec(xt, wt, rt)
+		for k := 0; k < len(outs); k += 2 {
+			got, want := tensors.MustCopyFlatData[float32](outs[k]), tensors.MustCopyFlatData[float32](outs[k+1])
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("DenseProductThrough %v: output %d [%d] = %v, want %v", dims, k/2, i, got[i], want[i])
+				}
+			}
+		}
 	}
 }
 

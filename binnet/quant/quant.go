@@ -156,6 +156,14 @@ func (q signQuantizer) LatentGradient() func(w, g *Node) *Node {
 	return nil
 }
 
+// IsSTESign reports whether q is STESign: sign(w) with the identity
+// straight-through estimator, the quantizer whose binary weights an
+// optimizer may compute outside the graph (layers.Control.WithHostSign).
+func IsSTESign(q Quantizer) bool {
+	s, ok := q.(signQuantizer)
+	return ok && s.name == "ste_sign"
+}
+
 func (q quantizer) Name() string     { return q.name }
 func (q quantizer) NeedsNoise() bool { return q.noise }
 func (q quantizer) Scaled() bool     { return q.scal }

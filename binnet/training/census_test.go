@@ -26,6 +26,10 @@ type census struct {
 	// operations also read: the pure-Go backend copies those (it moves the
 	// buffer of an input no one else reads), largest first.
 	copies []copied
+	// fromParameters lists the identities and reshapes whose input is a
+	// graph parameter (a variable's value or an input): copies unless the
+	// parameter is a variable the step updates (GoMLX donates its buffer).
+	fromParameters []copied
 }
 
 // copied is a reshape or identity the backend executes as a copy.
@@ -76,6 +80,9 @@ func stepCensus(t *testing.T, e *Engine, modes []binnet.Mode, batch int) census 
 			visit(r)
 		}
 		for n := range seen {
+			if t := n.Type(); (t == NodeTypeReshape || t == NodeTypeIdentity) && n.Inputs()[0].Type() == NodeTypeParameter {
+				c.fromParameters = append(c.fromParameters, copied{n.Shape().Size(), n.Inputs()[0].String()})
+			}
 			if t := n.Type(); (t == NodeTypeReshape || t == NodeTypeIdentity) && len(readers[n.Inputs()[0]]) > 1 {
 				in := n.Inputs()[0]
 				var by []string
@@ -200,5 +207,41 @@ func TestConvStepCopies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBinaryMLPStepTakesNoSign: with the fused update, the training step of
+// a binary MLP multiplies by the binary weights the host wrote
+// (SignScope): it computes no sign (three passes over every weight before)
+// and copies no weights (the binary weights pass through the step, donated,
+// and the latent ones are not read; before, the product's gradient identity
+// copied each latent weight matrix). What it still copies is the input batch
+// into the first product's gradient identity and the ReLU outputs, which
+// ReLU's gradient reads too.
+func TestBinaryMLPStepTakesNoSign(t *testing.T) {
+	got := binaryStepCensus(t, "mlp-300-100", 100)
+	if testing.Verbose() {
+		t.Logf("mlp-300-100 binary step at batch 100:\n%s", got)
+	}
+	if got.count["DotGeneral"] == 0 {
+		t.Fatalf("census found no matrix product; it does not walk the step:\n%s", got)
+	}
+	if got.count["Sign"] != 0 {
+		t.Errorf("%d sign operations in the step", got.count["Sign"])
+	}
+	binary := 0
+	for _, p := range got.fromParameters {
+		if testing.Verbose() {
+			t.Logf("identity or reshape of %d elements of %s", p.elements, p.what)
+		}
+		switch {
+		case strings.Contains(p.what, SignScope):
+			binary += p.elements
+		case p.elements >= 100*100 && strings.Contains(p.what, `"/model/`):
+			t.Errorf("an identity or reshape of %d elements of a model variable (a copy): %s", p.elements, p.what)
+		}
+	}
+	if want := 784*300 + 300*100 + 100*10; binary != want {
+		t.Errorf("the binary weights' identities hold %d elements, want %d (all three layers')", binary, want)
 	}
 }

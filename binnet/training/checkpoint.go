@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/binnet/binnet/binnet/internal/atomicfile"
 	"github.com/gomlx/compute/dtypes"
@@ -55,7 +54,7 @@ type checkpointMeta struct {
 func encodeCheckpoint(store *model.Store, meta checkpointMeta) ([]byte, error) {
 	var vars []*model.Variable
 	for v := range store.IterVariables() {
-		if v.HasValue() && !strings.HasPrefix(v.Scope(), GradientScope) {
+		if v.HasValue() && !isScratch(v.Scope()) {
 			vars = append(vars, v)
 		}
 	}

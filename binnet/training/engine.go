@@ -37,7 +37,7 @@ func shapeScalar(dtype dtypes.DType) shapes.Shape { return shapes.Make(dtype) }
 // once; its steps and evaluations run one after another.
 type Engine struct {
 	Backend   compute.Backend // the backend the graphs compile and run on
-	Store     *model.Store    // holds the variables: /model (the network's), /optimizer, /metrics (the epoch's sums), GradientScope (the fused update's scratch)
+	Store     *model.Store    // holds the variables: /model (the network's), /optimizer, /metrics (the epoch's sums), GradientScope and SignScope (the fused update's scratch)
 	Network   models.Network  // the network trained, built under the scope /model
 	Quantizer quant.Quantizer // quantizes the weights of binary and frozen layers; NewEngine's default is quant.STESign
 	Optimizer Optimizer       // the update, its defaults filled in by NewEngine
@@ -60,7 +60,8 @@ type Engine struct {
 	stages              map[string]*stageExecs
 	gatedTrain, gatedEv *model.Exec
 	gatedPlan           *hostPlan
-	batches             map[string][2]*tensors.Tensor // batch tensors shared with the backend, by shape
+	batches             map[string][2]*tensors.Tensor       // batch tensors shared with the backend, by shape
+	signed              map[*model.Variable]*tensors.Tensor // latent weights -> the value their SignScope binary weights hold the signs of
 	layerInfo           []layers.Info
 	devices             int // > 1 after DataParallel
 	mesh                *distributed.DeviceMesh
@@ -82,7 +83,8 @@ func NewEngine(b compute.Backend, store *model.Store, net models.Network, q quan
 	if q == nil {
 		q = quant.STESign
 	}
-	return &Engine{Backend: b, Store: store, Network: net, Quantizer: q, Optimizer: opt, stages: map[string]*stageExecs{}}, nil
+	return &Engine{Backend: b, Store: store, Network: net, Quantizer: q, Optimizer: opt, stages: map[string]*stageExecs{},
+		signed: map[*model.Variable]*tensors.Tensor{}}, nil
 }
 
 // stageKey names a binarization state: one letter per layer.
@@ -200,6 +202,21 @@ func (e *Engine) buildTrain(scope *model.Scope, x, labels, lr *Node, modes []bin
 	g := x.Graph()
 	layers.LiveVariables(scope, g)
 	ctl := e.control(true, modes, gates)
+	// With the fused update and fixed modes, binary dense layers read their
+	// binary weights from SignScope, and the gradient is taken with respect
+	// to those (the parameter node of each, recorded here).
+	var signs []signCopy
+	signNodes := map[*model.Variable]*Node{}
+	signVars := map[*model.Variable]*model.Variable{}
+	if plan != nil && gates == nil {
+		ctl.WithHostSign(func(latent *model.Variable) *model.Variable {
+			sv := e.Store.Scope(model.JoinPath(SignScope, latent.Scope())).WithInitializer(initializer.Zero).
+				VariableWithShape(latent.Name(), latent.Shape()).SetTrainable(false)
+			signs = append(signs, signCopy{latent: latent, sign: sv})
+			signNodes[latent], signVars[latent] = sv.ValueGraph(g), sv
+			return sv
+		})
+	}
 	logits := e.Network.Logits(scope.In("model"), ctl, x)
 	e.layerInfo = ctl.Layers()
 	loss, sumLoss, correct := lossAndCorrect(logits, labels)
@@ -220,14 +237,26 @@ func (e *Engine) buildTrain(scope *model.Scope, x, labels, lr *Node, modes []bin
 			if info, ok := latent[v]; ok && isFrozen(info) {
 				continue
 			}
+			if _, ok := signNodes[v]; ok {
+				continue // its gradient is the binary weights' one, below
+			}
 			vars = append(vars, v)
 			nodes = append(nodes, v.NodeValue(g))
+		}
+	}
+	for _, c := range signs {
+		if !isFrozen(latent[c.latent]) {
+			vars = append(vars, c.latent)
+			nodes = append(nodes, signNodes[c.latent])
 		}
 	}
 	grads := Gradient(loss, nodes...)
 	var updates []update
 	for i, v := range vars {
 		u := update{v: v, grad: grads[i]}
+		if nodes[i] == signNodes[v] {
+			u.sign = signVars[v]
+		}
 		if info, ok := latent[v]; ok {
 			if frozen != nil {
 				u.frozen = GreaterThan(Reshape(Slice(frozen, AxisElem(info.Index))), ScalarZero(g, frozen.DType()))
@@ -245,6 +274,7 @@ func (e *Engine) buildTrain(scope *model.Scope, x, labels, lr *Node, modes []bin
 			return -1
 		}
 		scalars, p := e.Optimizer.hostOutputs(e.Store, g, lr, updates, layerOf)
+		p.signs, p.built = signs, true
 		*plan = *p
 		outputs = append(outputs, scalars...)
 	} else {
@@ -339,12 +369,17 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 	if err != nil {
 		return err
 	}
+	if r.plan != nil {
+		if err := e.prepareSigns(r, xt, yt); err != nil {
+			return err
+		}
+	}
 	out, err := r.train(xt, yt, float32(lr))
 	if err != nil {
 		return err
 	}
 	if r.plan != nil {
-		err = e.Optimizer.applyHost(e.Backend, r.plan, out[1:], r.held)
+		err = e.Optimizer.applyHost(e.Backend, r.plan, out[1:], r.held, e.signed)
 	}
 	for _, t := range out {
 		t.FinalizeAll()
@@ -352,12 +387,29 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 	return err
 }
 
+// prepareSigns makes the binary weights that r's training graph reads from
+// SignScope the signs of the current latent weights. The first time, it
+// builds the graph (which says which layers read them) and initializes the
+// variables, as the first execution would have.
+func (e *Engine) prepareSigns(r stageRunner, x, y *tensors.Tensor) error {
+	if !r.plan.built && r.compile != nil {
+		if err := r.compile(x, y); err != nil {
+			return err
+		}
+		if err := e.Store.InitializeVariables(e.Backend, nil); err != nil {
+			return err
+		}
+	}
+	return syncSigns(e.Backend, r.plan.signs, e.signed)
+}
+
 // stageRunner runs the compiled graphs of one binarization state.
 type stageRunner struct {
-	train func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error)
-	eval  func(x, y *tensors.Tensor) ([]*tensors.Tensor, error)
-	plan  *hostPlan            // the fused update after train, or nil
-	held  func(layer int) bool // layers whose fused update is held, or nil
+	compile func(x, y *tensors.Tensor) error // builds and compiles the training graph for a batch, or nil
+	train   func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error)
+	eval    func(x, y *tensors.Tensor) ([]*tensors.Tensor, error)
+	plan    *hostPlan            // the fused update after train, or nil
+	held    func(layer int) bool // layers whose fused update is held, or nil
 }
 
 // runner returns the training step and the evaluation of a binarization
@@ -383,6 +435,10 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 		return stageRunner{}, err
 	}
 	return stageRunner{
+		compile: func(x, y *tensors.Tensor) error {
+			_, err := s.train.Compile(x.Shape(), y.Shape(), shapes.Make(dtypes.Float32))
+			return err
+		},
 		train: func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error) { return s.train.Exec(x, y, lr) },
 		eval:  func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return s.eval.Exec(x, y) },
 		plan:  s.plan,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -35,6 +36,7 @@ import (
 type hostVar struct {
 	v, grad *model.Variable
 	m, s    *model.Variable // Adam's first and second moments
+	sign    *model.Variable // the binary weights sign(v) the graph reads, written with the update, or nil
 	layer   int             // binarizable layer index, -1 for other variables
 	clip    bool
 }
@@ -42,8 +44,37 @@ type hostVar struct {
 // hostPlan is what one compiled training graph leaves to the host: its
 // outputs after the loss are Adam's two scalars (adamScalars), and it writes
 // the gradient of each variable of vars to a variable under GradientScope.
+// Its binary dense layers read sign(w) from the variables of signs, which
+// the host keeps equal to the signs of their latent weights.
 type hostPlan struct {
-	vars []hostVar
+	vars  []hostVar
+	signs []signCopy
+	built bool // buildTrain has filled the plan
+}
+
+// signCopy is the variable under SignScope that a training graph reads the
+// binary weights sign(latent) of a dense layer from (layers.Control.WithHostSign).
+type signCopy struct {
+	latent, sign *model.Variable
+}
+
+// SignScope holds the binary weights sign(w) of the binary dense layers for
+// the fused update (layers.Control.WithHostSign): the update writes them in
+// the same pass as the latent weights w, and the next step multiplies by
+// them. On mlp-300-100 at batch 100 that replaces the graph's three passes
+// of the sign over the weights and its copy of them (the product's gradient
+// identity copies a variable's value, which the execution holds; the
+// binary weights pass through the step instead, donated, and are moved).
+// Scratch space like GradientScope, left out of checkpoints; the engine
+// recomputes them from the latent weights whenever those have a value the
+// update did not write (a first step, a restored checkpoint,
+// ResetLatentToSign, a stage where the layer was float).
+const SignScope = "/fused_signs"
+
+// isScratch reports whether a variable scope holds the fused update's
+// scratch space (gradients, binary weights), which checkpoints leave out.
+func isScratch(scope string) bool {
+	return strings.HasPrefix(scope, GradientScope) || strings.HasPrefix(scope, SignScope)
 }
 
 // GradientScope holds the variables the training graph writes the
@@ -76,7 +107,7 @@ func (o Optimizer) hostOutputs(store *model.Store, g *Graph, lr *Node, updates [
 	stepSize, sqrtCorr2 := o.adamScalars(countStep(store, g), lr, dtypes.Float32)
 	scalars := []*Node{stepSize, sqrtCorr2}
 	for _, u := range updates {
-		hv := hostVar{v: u.v, layer: layerOf(u.v), clip: u.clip}
+		hv := hostVar{v: u.v, sign: u.sign, layer: layerOf(u.v), clip: u.clip}
 		hv.grad = store.Scope(model.JoinPath(GradientScope, u.v.Scope())).WithInitializer(initializer.Zero).
 			VariableWithShape(u.v.Name(), u.v.Shape()).SetTrainable(false)
 		hv.grad.SetNodeValue(u.grad)
@@ -149,16 +180,96 @@ func variableFloats(v *model.Variable, b compute.Backend) ([]float32, error) {
 	return flat, nil
 }
 
+// bufferFloats returns the float32 storage of t for writing in place, with
+// no copy: a shared tensor's own memory, or, on a backend with shared
+// buffers (the pure-Go backend's memory is the host's), the buffer of an
+// execution's output (compute.Buffer.Data), which the next execution reads
+// as it is. Other tensors go through variableFloats, which makes them
+// shared with one copy.
+func bufferFloats(v *model.Variable, b compute.Backend) ([]float32, error) {
+	if v.HasValue() {
+		t, err := v.Value()
+		if err != nil {
+			return nil, err
+		}
+		if !t.IsShared() && !t.IsLocal() && t.IsOnDevice(0) && b.HasSharedBuffers() && t.DType() == dtypes.Float32 {
+			buf, err := t.Buffer(b, 0)
+			if err != nil {
+				return nil, err
+			}
+			data, err := buf.Data()
+			if err != nil {
+				return nil, err
+			}
+			if flat, ok := data.([]float32); ok && len(flat) == t.Size() {
+				return flat, nil
+			}
+		}
+	}
+	return variableFloats(v, b)
+}
+
+// syncSigns makes every sign variable of signs hold the signs of its latent
+// weights, recomputing those whose latent value is not the one the fused
+// update last wrote them from (signed maps a latent variable to that value).
+func syncSigns(b compute.Backend, signs []signCopy, signed map[*model.Variable]*tensors.Tensor) error {
+	for _, c := range signs {
+		t, err := c.latent.Value()
+		if err != nil {
+			return fmt.Errorf("training: binary weights of %s: %w", c.latent.Path(), err)
+		}
+		if signed[c.latent] == t {
+			continue
+		}
+		dst, err := bufferFloats(c.sign, b)
+		if err != nil {
+			return err
+		}
+		var size int
+		if err := tensors.ConstFlatData(t, func(w []float32) {
+			size = len(w)
+			if len(w) == len(dst) {
+				signInto(dst, w)
+			}
+		}); err != nil {
+			return fmt.Errorf("training: binary weights of %s: %w", c.latent.Path(), err)
+		}
+		if size != len(dst) {
+			return fmt.Errorf("training: binary weights of %s: %d latent weights for %d binary ones", c.latent.Path(), size, len(dst))
+		}
+		signed[c.latent] = t
+	}
+	return nil
+}
+
+// signScalar writes sign(w[i]) to b[i]: -1 where w < 0, else +1 (sign(0) =
+// +1, and +1 for NaN, as quant.HardSign gives on the pure-Go backend).
+func signScalar(b, w []float32) {
+	for i, x := range w {
+		b[i] = sign1(x)
+	}
+}
+
+// sign1 is -1 for x < 0, else +1.
+func sign1(x float32) float32 {
+	if x < 0 {
+		return -1
+	}
+	return 1
+}
+
 // fusedChunk is the number of elements of one host-update task: large
 // weights split into several, spread over the cores.
 const fusedChunk = 1 << 15
 
 // applyHost runs the optimizer update of every variable of plan with the
 // graph's scalar outputs and gradient variables, in place, on backend's
-// shared buffers. Variables of the
-// layers that held reports (frozen layers of the gated graph) keep their
+// shared buffers, and writes the binary weights of those with a sign
+// variable, recording in signed the latent value they were written from
+// (and forgetting the others: their signs, if any, are stale). Variables of
+// the layers that held reports (frozen layers of the gated graph) keep their
 // values and state; held may be nil.
-func (o Optimizer) applyHost(backend compute.Backend, plan *hostPlan, scalars []*tensors.Tensor, held func(layer int) bool) error {
+func (o Optimizer) applyHost(backend compute.Backend, plan *hostPlan, scalars []*tensors.Tensor, held func(layer int) bool, signed map[*model.Variable]*tensors.Tensor) error {
 	var sc [2]float32 // lr/(1-beta1^t), sqrt(1-beta2^t)
 	if len(scalars) != len(sc) {
 		return fmt.Errorf("training: fused update got %d scalars, want %d", len(scalars), len(sc))
@@ -172,9 +283,11 @@ func (o Optimizer) applyHost(backend compute.Backend, plan *hostPlan, scalars []
 	}
 	type task struct {
 		w, g, m, v []float32
+		b          []float32 // sign(w) after the update, or nil
 		clip       bool
 	}
 	var tasks []task
+	var updated []hostVar
 	for _, hv := range plan.vars {
 		if held != nil && hv.layer >= 0 && held(hv.layer) {
 			continue
@@ -202,10 +315,24 @@ func (o Optimizer) applyHost(backend compute.Backend, plan *hostPlan, scalars []
 		if err != nil {
 			return err
 		}
+		var b []float32
+		if hv.sign != nil {
+			if b, err = bufferFloats(hv.sign, backend); err != nil {
+				return err
+			}
+			if len(b) != len(w) {
+				return fmt.Errorf("training: fused update of %s: %d binary weights for %d latent ones", hv.v.Path(), len(b), len(w))
+			}
+		}
 		for lo := 0; lo < len(w); lo += fusedChunk {
 			hi := min(lo+fusedChunk, len(w))
-			tasks = append(tasks, task{w: w[lo:hi], g: g[lo:hi], m: m[lo:hi], v: v[lo:hi], clip: hv.clip})
+			t := task{w: w[lo:hi], g: g[lo:hi], m: m[lo:hi], v: v[lo:hi], clip: hv.clip}
+			if b != nil {
+				t.b = b[lo:hi]
+			}
+			tasks = append(tasks, t)
 		}
+		updated = append(updated, hv)
 	}
 	a := adamStep{
 		beta1: float32(o.Beta1), oneMinusBeta1: float32(1 - o.Beta1),
@@ -216,25 +343,36 @@ func (o Optimizer) applyHost(backend compute.Backend, plan *hostPlan, scalars []
 	run := func(t task) {
 		a := a
 		a.clip = t.clip
-		adamUpdate(t.w, t.g, t.m, t.v, a)
+		adamUpdate(t.w, t.g, t.m, t.v, t.b, a)
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(tasks))
 	if workers <= 1 {
 		for _, t := range tasks {
 			run(t)
 		}
-		return nil
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := int(next.Add(1)) - 1; i < len(tasks); i = int(next.Add(1)) - 1 {
+					run(tasks[i])
+				}
+			})
+		}
+		wg.Wait()
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(tasks); i = int(next.Add(1)) - 1 {
-				run(tasks[i])
-			}
-		})
+	for _, hv := range updated {
+		if hv.sign == nil {
+			delete(signed, hv.v)
+			continue
+		}
+		t, err := hv.v.Value()
+		if err != nil {
+			return err
+		}
+		signed[hv.v] = t
 	}
-	wg.Wait()
 	return nil
 }
 
@@ -248,8 +386,9 @@ type adamStep struct {
 }
 
 // adamScalar is PyTorch's Adam on w[i], op for op as Optimizer.apply builds
-// it: every product and quotient rounded to float32 on its own.
-func adamScalar(w, g, m, s []float32, a adamStep) {
+// it: every product and quotient rounded to float32 on its own. With b not
+// nil, it also writes the sign of the updated w[i] to b[i] (signScalar).
+func adamScalar(w, g, m, s, b []float32, a adamStep) {
 	for i := range w {
 		gi := g[i]
 		if a.decay != 0 {
@@ -263,6 +402,9 @@ func adamScalar(w, g, m, s []float32, a adamStep) {
 			wi = clip1(wi)
 		}
 		m[i], s[i], w[i] = mi, si, wi
+		if b != nil {
+			b[i] = sign1(wi)
+		}
 	}
 }
 

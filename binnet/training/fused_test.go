@@ -108,6 +108,75 @@ func TestFusedUpdateResumesInGraphState(t *testing.T) {
 	assertSameVariables(t, "in-graph", graph, "fused after resuming", fused)
 }
 
+// TestHostSignFollowsLatentWeights: with the fused update, binary dense
+// layers read sign(w) from SignScope, which the update writes; when the
+// latent weights change another way (a value set as a checkpoint restore
+// sets it, ResetLatentToSign), the next step recomputes the signs. Both
+// engines, fused and in-graph (which takes the sign in the graph), are
+// changed alike and must keep the same bits; the fused one's binary weights
+// must be the signs of its latent weights after every step.
+func TestHostSignFollowsLatentWeights(t *testing.T) {
+	data := smallData(t)
+	opt := Optimizer{Name: "adam", LearningRate: 0.05}
+	modes := []binnet.Mode{binnet.Binary, binnet.Binary, binnet.Float}
+	fused, graph := newTestEngine(t, smallMLP, opt), newTestEngine(t, smallMLP, opt)
+	graph.InGraphUpdate = true
+	step := 0
+	steps := func(n int) {
+		for range n {
+			idx := make([]int, 16)
+			for i := range idx {
+				idx[i] = step*16 + i
+			}
+			x, y := batchOf(data.Train, idx)
+			for _, e := range []*Engine{fused, graph} {
+				if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, opt.LearningRate); err != nil {
+					t.Fatal(err)
+				}
+			}
+			step++
+			checkSigns(t, fused, 2)
+		}
+	}
+	steps(3)
+	for _, e := range []*Engine{fused, graph} {
+		w := e.Store.GetVariable("/model/dense1/weights")
+		values := tensors.MustCopyFlatData[float32](w.MustValue())
+		r := rand.New(rand.NewPCG(3, 4)) // the same values for both
+		for i := range values {
+			values[i] = float32(r.NormFloat64() * 0.1)
+		}
+		w.MustSetValue(tensors.FromFlatDataAndDimensions(values, w.Shape().Dimensions...))
+		if err := e.ResetLatentToSign([]binnet.Mode{binnet.Float, binnet.Binary, binnet.Float}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps(3)
+	assertSameVariables(t, "in-graph", graph, "fused", fused)
+}
+
+// checkSigns fails unless e's current stage reads want binary weight
+// variables and each holds the signs of its latent weights.
+func checkSigns(t *testing.T, e *Engine, want int) {
+	t.Helper()
+	n := 0
+	for _, s := range e.stages {
+		for _, c := range s.plan.signs {
+			n++
+			w := tensors.MustCopyFlatData[float32](c.latent.MustValue())
+			b := tensors.MustCopyFlatData[float32](c.sign.MustValue())
+			for i := range w {
+				if (w[i] < 0 && b[i] != -1) || (w[i] >= 0 && b[i] != 1) {
+					t.Fatalf("%s[%d] = %v, its binary weight %v", c.latent.Path(), i, w[i], b[i])
+				}
+			}
+		}
+	}
+	if n != want {
+		t.Fatalf("%d binary weight variables, want %d", n, want)
+	}
+}
+
 // TestSGDUpdateStaysInGraph: SGD's few passes stay in the graph, where they
 // overlap the backward pass.
 func TestSGDUpdateStaysInGraph(t *testing.T) {
@@ -134,13 +203,20 @@ func TestAdamUpdateKernels(t *testing.T) {
 			for i := range w {
 				w[i], g[i], m[i], s[i] = float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64()*0.1), float32(r.Float64()*0.01)
 			}
+			if n == 37 {
+				w[3], g[3], m[3], s[3] = 0, 0, 0, 0 // stays 0: its sign is +1
+			}
 			w2, m2, s2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), s...)
 			w0, m0, s0 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), s...)
-			adamUpdate(w, g, m, s, a)
-			adamScalar(w2, g, m2, s2, a)
+			b, b2 := make([]float32, n), make([]float32, n)
+			adamUpdate(w, g, m, s, b, a)
+			adamScalar(w2, g, m2, s2, b2, a)
 			for i := range w {
 				if math.Float32bits(w[i]) != math.Float32bits(w2[i]) || math.Float32bits(m[i]) != math.Float32bits(m2[i]) || math.Float32bits(s[i]) != math.Float32bits(s2[i]) {
 					t.Fatalf("n=%d [%d]: kernel (%v, %v, %v), scalar (%v, %v, %v)", n, i, w[i], m[i], s[i], w2[i], m2[i], s2[i])
+				}
+				if want := float32(1); (w[i] < 0 && b[i] != -1) || (w[i] >= 0 && b[i] != want) || b2[i] != b[i] {
+					t.Fatalf("n=%d [%d]: w %v, binary weight %v (kernel), %v (scalar)", n, i, w[i], b[i], b2[i])
 				}
 				gi := float64(g[i]) + float64(w0[i])*float64(a.decay)
 				mi := float64(m0[i])*0.9 + 0.1*gi

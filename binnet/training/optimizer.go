@@ -56,6 +56,7 @@ type update struct {
 	grad   *Node
 	frozen *Node // scalar bool, or nil
 	clip   bool
+	sign   *model.Variable // for the fused update: the binary weights sign(v) the graph reads, or nil
 }
 
 // countStep advances the optimizer's step counter (both optimizers keep it,
