@@ -104,7 +104,11 @@ func withGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 // on x moves x when nothing else reads it (a fresh im2col matrix, an
 // activation read only by the next layer) and copies it otherwise, which
 // costs no more than the transpose it replaces. gradX is only called when
-// something upstream of x needs a gradient. Set tie when forward has no
+// something upstream of x needs a gradient. An x that is a graph parameter
+// (a batch fed to the first layer) is read without an identity, which would
+// copy it (the execution holds it): nothing upstream of it needs a
+// gradient, and a gradient asked of it directly is GoMLX's own (correct,
+// in the slower layout). Set tie when forward has no
 // gradient path from tw to the output (a sign): a term of value zero (0
 // times one weight) then adds one. It also returns tw.
 func withProductGradient(x, w *Node, forward func(tx, tw *Node) *Node, gradX, gradW func(tx, tw, v *Node) *Node, tie bool) (y, through *Node) {
@@ -126,7 +130,10 @@ func withProductGradient(x, w *Node, forward func(tx, tw *Node) *Node, gradX, gr
 			return d
 		})
 	}
-	tx, tw = tied(x, "input", gradX), tied(w, "weight", gradW)
+	tx, tw = x, tied(w, "weight", gradW)
+	if x.Type() != NodeTypeParameter {
+		tx = tied(x, "input", gradX)
+	}
 	y = forward(tx, tw)
 	if tie {
 		y = Add(y, ConvertDType(MulScalar(Reshape(Slice(tw, firstElement(w.Rank())...)), 0), y.DType()))

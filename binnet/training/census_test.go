@@ -213,11 +213,11 @@ func TestConvStepCopies(t *testing.T) {
 // TestBinaryMLPStepTakesNoSign: with the fused update, the training step of
 // a binary MLP multiplies by the binary weights the host wrote
 // (SignScope): it computes no sign (three passes over every weight before)
-// and copies no weights (the binary weights pass through the step, donated,
-// and the latent ones are not read; before, the product's gradient identity
-// copied each latent weight matrix). What it still copies is the input batch
-// into the first product's gradient identity and the ReLU outputs, which
-// ReLU's gradient reads too.
+// and copies neither weights (the binary weights pass through the step,
+// donated, and the latent ones are not read; before, the product's gradient
+// identity copied each latent weight matrix) nor the input batch (the first
+// product reads it without a gradient identity). What it still copies are
+// the ReLU outputs, which ReLU's gradient reads too.
 func TestBinaryMLPStepTakesNoSign(t *testing.T) {
 	got := binaryStepCensus(t, "mlp-300-100", 100)
 	if testing.Verbose() {
@@ -239,6 +239,8 @@ func TestBinaryMLPStepTakesNoSign(t *testing.T) {
 			binary += p.elements
 		case p.elements >= 100*100 && strings.Contains(p.what, `"/model/`):
 			t.Errorf("an identity or reshape of %d elements of a model variable (a copy): %s", p.elements, p.what)
+		case p.elements == 100*784:
+			t.Errorf("an identity or reshape of the input batch (a copy): %s", p.what)
 		}
 	}
 	if want := 784*300 + 300*100 + 100*10; binary != want {

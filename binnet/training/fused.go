@@ -68,7 +68,9 @@ type signCopy struct {
 // Scratch space like GradientScope, left out of checkpoints; the engine
 // recomputes them from the latent weights whenever those have a value the
 // update did not write (a first step, a restored checkpoint,
-// ResetLatentToSign, a stage where the layer was float).
+// ResetLatentToSign, a stage where the layer was float): it compares the
+// tensor the latent variable holds, so a change made in place through that
+// tensor's memory goes unseen (set a new value instead).
 const SignScope = "/fused_signs"
 
 // isScratch reports whether a variable scope holds the fused update's
@@ -180,11 +182,11 @@ func variableFloats(v *model.Variable, b compute.Backend) ([]float32, error) {
 	return flat, nil
 }
 
-// bufferFloats returns the float32 storage of t for writing in place, with
-// no copy: a shared tensor's own memory, or, on a backend with shared
-// buffers (the pure-Go backend's memory is the host's), the buffer of an
-// execution's output (compute.Buffer.Data), which the next execution reads
-// as it is. Other tensors go through variableFloats, which makes them
+// bufferFloats returns the float32 storage of v's value for writing in
+// place, with no copy: a shared tensor's own memory, or, on a backend with
+// shared buffers (the pure-Go backend's memory is the host's), the buffer of
+// an execution's output (compute.Buffer.Data), which the next execution
+// reads as it is. Other values go through variableFloats, which makes them
 // shared with one copy.
 func bufferFloats(v *model.Variable, b compute.Backend) ([]float32, error) {
 	if v.HasValue() {
