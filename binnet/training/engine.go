@@ -254,9 +254,7 @@ func (e *Engine) buildTrain(scope *model.Scope, x, labels, lr *Node, modes []bin
 	var updates []update
 	for i, v := range vars {
 		u := update{v: v, grad: grads[i]}
-		if nodes[i] == signNodes[v] {
-			u.sign = signVars[v]
-		}
+		u.sign = signVars[v] // nil but for the latent weights of binary dense layers read from SignScope
 		if info, ok := latent[v]; ok {
 			if frozen != nil {
 				u.frozen = GreaterThan(Reshape(Slice(frozen, AxisElem(info.Index))), ScalarZero(g, frozen.DType()))

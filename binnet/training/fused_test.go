@@ -68,11 +68,7 @@ func TestFusedUpdateResumesInGraphState(t *testing.T) {
 	opt := Optimizer{Name: "adam", LearningRate: 0.05}
 	steps := func(e *Engine, modes []binnet.Mode, from int) {
 		for step := from; step < from+3; step++ {
-			idx := make([]int, 16)
-			for i := range idx {
-				idx[i] = step*16 + i
-			}
-			x, y := batchOf(data.Train, idx)
+			x, y := stepBatch(data, step)
 			if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, opt.LearningRate); err != nil {
 				t.Fatal(err)
 			}
@@ -124,11 +120,7 @@ func TestHostSignFollowsLatentWeights(t *testing.T) {
 	step := 0
 	steps := func(n int) {
 		for range n {
-			idx := make([]int, 16)
-			for i := range idx {
-				idx[i] = step*16 + i
-			}
-			x, y := batchOf(data.Train, idx)
+			x, y := stepBatch(data, step)
 			for _, e := range []*Engine{fused, graph} {
 				if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, opt.LearningRate); err != nil {
 					t.Fatal(err)

@@ -506,6 +506,17 @@ func TestStaleTemporaryFilesAreRemoved(t *testing.T) {
 	}
 }
 
+// stepBatch returns the step-th batch of 16 consecutive training examples
+// of data (examples 16*step to 16*step+15), the batches the multi-step tests
+// feed their engines.
+func stepBatch(data Data, step int) ([]float32, []int32) {
+	idx := make([]int, 16)
+	for i := range idx {
+		idx[i] = step*16 + i
+	}
+	return batchOf(data.Train, idx)
+}
+
 // batchOf reads the examples at idx from src, without augmentation.
 func batchOf(src Source, idx []int) ([]float32, []int32) {
 	x, y := make([]float32, len(idx)*exampleSize(src)), make([]int32, len(idx))
@@ -534,12 +545,7 @@ func trainThroughStages(t *testing.T, opt Optimizer, configure func(*Engine)) (*
 	var accs []float64
 	for s, modes := range threeStages {
 		for step := 0; step < 3; step++ {
-			from := (s*3 + step) * 16
-			idx := make([]int, 16)
-			for i := range idx {
-				idx[i] = from + i
-			}
-			x, y := batchOf(data.Train, idx)
+			x, y := stepBatch(data, s*3+step)
 			if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, opt.LearningRate); err != nil {
 				t.Fatal(err)
 			}
