@@ -2,6 +2,7 @@ package training
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/binnet/binnet/binnet"
@@ -62,6 +63,7 @@ type Engine struct {
 	gatedPlan           *hostPlan
 	batches             map[string][2]*tensors.Tensor       // batch tensors shared with the backend, by shape
 	signed              map[*model.Variable]*tensors.Tensor // latent weights -> the value their SignScope binary weights hold the signs of
+	lr                  *tensors.Tensor                     // the learning rate of the last step, kept for the next (see learningRate)
 	layerInfo           []layers.Info
 	devices             int // > 1 after DataParallel
 	mesh                *distributed.DeviceMesh
@@ -71,7 +73,8 @@ type Engine struct {
 // stageExecs are the compiled graphs of one binarization state.
 type stageExecs struct {
 	train, eval *model.Exec
-	plan        *hostPlan // the fused update's variables, nil if the update is in the graph
+	unrolled    *model.Exec // several steps in one execution (see TrainSteps), nil with the fused update
+	plan        *hostPlan   // the fused update's variables, nil if the update is in the graph
 }
 
 // NewEngine prepares an engine; graphs compile on first use.
@@ -126,6 +129,25 @@ func (e *Engine) stage(modes []binnet.Mode) (*stageExecs, error) {
 	}
 	if e.mesh != nil {
 		train.AutoSharding(e.mesh).WithInputShardingSpecs(e.specs...)
+	}
+	if s.plan == nil && e.mesh == nil {
+		// xs holds the batches of the steps along its first axis; each step
+		// reads the variables as the previous one left them.
+		s.unrolled, err = model.NewExec(e.Backend, e.Store, func(scope *model.Scope, xs, labels, lr *Node) []*Node {
+			var out []*Node
+			for k := range xs.Shape().Dimensions[0] {
+				x := Squeeze(Slice(xs, AxisElem(k)), 0)
+				y := Squeeze(Slice(labels, AxisElem(k)), 0)
+				if k > 0 {
+					scope = e.Store.Scope(scope.Scope()) // the same variables, entered again
+				}
+				out = e.buildTrain(scope, x, y, lr, modes, nil, nil, nil)
+			}
+			return out
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	s.train, s.eval = train, eval
 	e.stages[key] = s
@@ -325,7 +347,7 @@ func (e *Engine) batchTensors(x []float32, y []int32, shape []int) (*tensors.Ten
 	if size := shapes.Make(dtypes.Float32, dims...).Size(); len(x) != size {
 		return nil, nil, fmt.Errorf("training: a batch of %d examples shaped %v needs %d features, got %d", len(y), shape, size, len(x))
 	}
-	if e.mesh != nil || !onHost(e.Backend) {
+	if e.mesh != nil || !OnHost(e.Backend) {
 		return tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(y, len(y)), nil
 	}
 	key := fmt.Sprint(dims)
@@ -356,14 +378,53 @@ func (e *Engine) batchTensors(x []float32, y []int32, shape []int) (*tensors.Ten
 
 // TrainStep runs one optimizer step on a batch with the given layer modes.
 func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.Mode, lr float64) error {
-	if e.devices > 1 && len(y)%e.devices != 0 {
-		return fmt.Errorf("training: a batch of %d examples does not split over %d devices", len(y), e.devices)
-	}
-	r, err := e.runner(modes)
+	xt, yt, err := e.batchTensors(x, y, shape)
 	if err != nil {
 		return err
 	}
-	xt, yt, err := e.batchTensors(x, y, shape)
+	return e.TrainStepTensors(xt, yt, modes, lr)
+}
+
+// DeviceBatch returns steps batches of equal size as tensors held by the
+// engine's backend: for steps 1, x shaped [batch, shape...] and y [batch],
+// for [Engine.TrainStepTensors]; for more, [steps, batch, shape...] and
+// [steps, batch], for [Engine.TrainStepsTensors]. On an accelerator (XLA on
+// a GPU) the batches are copied to the device once, here, so that steps
+// repeated on them (a benchmark, a dataset kept on the device) make no
+// host-to-device copy.
+func (e *Engine) DeviceBatch(x []float32, y []int32, shape []int, steps int) (*tensors.Tensor, *tensors.Tensor, error) {
+	if steps < 1 || len(y)%steps != 0 {
+		return nil, nil, fmt.Errorf("training: %d labels do not split into %d batches of equal size", len(y), steps)
+	}
+	dims := append([]int{len(y)}, shape...)
+	if size := shapes.Make(dtypes.Float32, dims...).Size(); len(x) != size {
+		return nil, nil, fmt.Errorf("training: a batch of %d examples shaped %v needs %d features, got %d", len(y), shape, size, len(x))
+	}
+	labels := []int{len(y)}
+	if steps > 1 {
+		dims = append([]int{steps, len(y) / steps}, shape...)
+		labels = []int{steps, len(y) / steps}
+	}
+	xt := tensors.FromFlatDataAndDimensions(slices.Clone(x), dims...)
+	yt := tensors.FromFlatDataAndDimensions(slices.Clone(y), labels...)
+	if e.mesh == nil {
+		for _, t := range []*tensors.Tensor{xt, yt} {
+			if err := t.MaterializeOnDevice(e.Backend, false, 0); err != nil {
+				return nil, nil, fmt.Errorf("training: copying the batch to the device: %w", err)
+			}
+		}
+	}
+	return xt, yt, nil
+}
+
+// TrainStepTensors runs one optimizer step, as TrainStep, on a batch already
+// in tensors (see [Engine.DeviceBatch]): x shaped [batch, input shape...]
+// float32 and y [batch] int32.
+func (e *Engine) TrainStepTensors(xt, yt *tensors.Tensor, modes []binnet.Mode, lr float64) error {
+	if e.devices > 1 && yt.Shape().Dimensions[0]%e.devices != 0 {
+		return fmt.Errorf("training: a batch of %d examples does not split over %d devices", yt.Shape().Dimensions[0], e.devices)
+	}
+	r, err := e.runner(modes)
 	if err != nil {
 		return err
 	}
@@ -372,7 +433,7 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 			return err
 		}
 	}
-	out, err := r.train(xt, yt, float32(lr))
+	out, err := r.train(xt, yt, e.learningRate(float32(lr)))
 	if err != nil {
 		return err
 	}
@@ -383,6 +444,81 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 		t.FinalizeAll()
 	}
 	return err
+}
+
+// TrainSteps runs one optimizer step on each of steps consecutive batches of
+// equal size, x holding their features one batch after the other and y
+// their labels: the same steps as TrainStep on each batch in turn. Where the
+// update is in the graph (any backend but the pure-Go one, or
+// InGraphUpdate), the steps run in a single execution of a graph that
+// unrolls them, so that the host waits for the device once per call rather
+// than once per step: on a GPU the small steps of an MLP are then limited by
+// the device, not by the round trips. The unrolled graph compiles once per
+// binarization state and number of steps.
+func (e *Engine) TrainSteps(x []float32, y []int32, shape []int, steps int, modes []binnet.Mode, lr float64) error {
+	if steps < 1 || len(y)%steps != 0 {
+		return fmt.Errorf("training: %d labels do not split into %d batches of equal size", len(y), steps)
+	}
+	batch := len(y) / steps
+	if len(x)%steps != 0 || len(x) != steps*batch*shapes.Make(dtypes.Float32, shape...).Size() {
+		return fmt.Errorf("training: %d steps of %d examples shaped %v need %d features, got %d", steps, batch, shape, steps*batch*shapes.Make(dtypes.Float32, shape...).Size(), len(x))
+	}
+	if steps == 1 || !e.unrolls(modes) {
+		per := len(x) / steps
+		for k := range steps {
+			if err := e.TrainStep(x[k*per:(k+1)*per], y[k*batch:(k+1)*batch], shape, modes, lr); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	xs, ys, err := e.DeviceBatch(x, y, shape, steps)
+	if err != nil {
+		return err
+	}
+	defer xs.FinalizeAll()
+	defer ys.FinalizeAll()
+	return e.TrainStepsTensors(xs, ys, modes, lr)
+}
+
+// TrainStepsTensors runs the steps of TrainSteps on batches already in
+// tensors (see [Engine.DeviceBatch]): xs shaped [steps, batch, input
+// shape...] float32 and ys [steps, batch] int32.
+func (e *Engine) TrainStepsTensors(xs, ys *tensors.Tensor, modes []binnet.Mode, lr float64) error {
+	dims := xs.Shape().Dimensions
+	if xs.Rank() < 2 || ys.Rank() != 2 || ys.Shape().Dimensions[0] != dims[0] || ys.Shape().Dimensions[1] != dims[1] {
+		return fmt.Errorf("training: steps of batches shaped %v with labels shaped %v: want [steps, batch, ...] and [steps, batch]", xs.Shape(), ys.Shape())
+	}
+	if !e.unrolls(modes) {
+		x, y := tensors.MustCopyFlatData[float32](xs), tensors.MustCopyFlatData[int32](ys)
+		return e.TrainSteps(x, y, dims[2:], dims[0], modes, lr)
+	}
+	s, err := e.stage(modes)
+	if err != nil {
+		return err
+	}
+	out, err := s.unrolled.Exec(xs, ys, e.learningRate(float32(lr)))
+	for _, t := range out {
+		t.FinalizeAll()
+	}
+	return err
+}
+
+// unrolls reports whether TrainSteps runs its steps in one execution: with
+// the update in the graph, fixed modes, and one device.
+func (e *Engine) unrolls(modes []binnet.Mode) bool {
+	return !e.Gated && !e.fusedUpdate() && e.mesh == nil
+}
+
+// learningRate returns the learning rate as the float32 scalar tensor the
+// training step takes: the previous step's tensor while the rate stays the
+// same, so that on an accelerator it is copied to the device once, not at
+// every step.
+func (e *Engine) learningRate(lr float32) *tensors.Tensor {
+	if e.lr == nil || tensors.ToScalar[float32](e.lr) != lr {
+		e.lr = tensors.FromScalar(lr)
+	}
+	return e.lr
 }
 
 // prepareSigns makes the binary weights that r's training graph reads from
@@ -403,8 +539,8 @@ func (e *Engine) prepareSigns(r stageRunner, x, y *tensors.Tensor) error {
 
 // stageRunner runs the compiled graphs of one binarization state.
 type stageRunner struct {
-	compile func(x, y *tensors.Tensor) error // builds and compiles the training graph for a batch, or nil
-	train   func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error)
+	compile func(x, y *tensors.Tensor) error                          // builds and compiles the training graph for a batch, or nil
+	train   func(x, y, lr *tensors.Tensor) ([]*tensors.Tensor, error) // lr: a float32 scalar
 	eval    func(x, y *tensors.Tensor) ([]*tensors.Tensor, error)
 	plan    *hostPlan            // the fused update after train, or nil
 	held    func(layer int) bool // layers whose fused update is held, or nil
@@ -420,7 +556,7 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 		}
 		gates, frozen := gateVectors(modes)
 		return stageRunner{
-			train: func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error) {
+			train: func(x, y, lr *tensors.Tensor) ([]*tensors.Tensor, error) {
 				return train.Exec(x, y, gates, frozen, lr)
 			},
 			eval: func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return eval.Exec(x, y, gates) },
@@ -437,7 +573,7 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 			_, err := s.train.Compile(x.Shape(), y.Shape(), shapes.Make(dtypes.Float32))
 			return err
 		},
-		train: func(x, y *tensors.Tensor, lr float32) ([]*tensors.Tensor, error) { return s.train.Exec(x, y, lr) },
+		train: func(x, y, lr *tensors.Tensor) ([]*tensors.Tensor, error) { return s.train.Exec(x, y, lr) },
 		eval:  func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return s.eval.Exec(x, y) },
 		plan:  s.plan,
 	}, nil

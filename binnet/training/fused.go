@@ -94,11 +94,13 @@ const GradientScope = "/fused_gradients"
 // on one device, and InGraphUpdate is not set. XLA keeps the update in the
 // graph, on the device.
 func (e *Engine) fusedUpdate() bool {
-	return !e.InGraphUpdate && e.Optimizer.Name == "adam" && e.mesh == nil && onHost(e.Backend)
+	return !e.InGraphUpdate && e.Optimizer.Name == "adam" && e.mesh == nil && OnHost(e.Backend)
 }
 
-// onHost reports whether b is GoMLX's pure-Go backend.
-func onHost(b compute.Backend) bool { return b.String() == "go" && b.HasSharedBuffers() }
+// OnHost reports whether b is GoMLX's pure-Go backend, whose tensors live in
+// host memory (on any other backend, such as XLA on a GPU, a batch kept for
+// several steps belongs on the device: see [Engine.DeviceBatch]).
+func OnHost(b compute.Backend) bool { return b.String() == "go" && b.HasSharedBuffers() }
 
 // hostOutputs builds the graph's side of the fused Adam update: it advances
 // the step counter and returns the scalars the host needs, lr/(1-beta1^t)

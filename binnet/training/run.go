@@ -63,6 +63,12 @@ type Config struct {
 	// Devices > 1 splits every training batch over that many devices of the
 	// backend (see Engine.DataParallel); the batch size must be a multiple.
 	Devices int
+	// StepsPerCall > 1 runs the training steps in groups of that many
+	// batches, each group one execution of a graph that unrolls its steps
+	// (see Engine.TrainSteps): the same steps, with one host round trip per
+	// group, for small networks on a GPU. Batches left over at the end of an
+	// epoch, and the pure-Go backend's fused update, run one step per call.
+	StepsPerCall int
 	// MaxLoss is the largest mean training loss of an epoch that is not
 	// taken as divergence (a non-finite loss always is); 0 means
 	// DefaultMaxLoss of the network's classes.
@@ -238,6 +244,9 @@ func (c *Config) setDefaults() error {
 	if c.Devices > 1 && c.BatchSize%c.Devices != 0 {
 		return fmt.Errorf("training: batch size %d does not split over %d devices", c.BatchSize, c.Devices)
 	}
+	if c.StepsPerCall < 0 {
+		return fmt.Errorf("training: %d steps per call: must be at least 1", c.StepsPerCall)
+	}
 	if c.EvalBatchSize < 1 {
 		return fmt.Errorf("training: evaluation batch size %d must be positive", c.EvalBatchSize)
 	}
@@ -382,6 +391,12 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 	shape := data.Train.ExampleShape()
 	perm := make([]int, data.Train.Len())
 	numBatches := (data.Train.Len() + cfg.BatchSize - 1) / cfg.BatchSize
+	fullBatches := data.Train.Len() / cfg.BatchSize // the last may be smaller
+	perCall := max(cfg.StepsPerCall, 1)
+	var group struct { // the batches of a group of steps (StepsPerCall)
+		x []float32
+		y []int32
+	}
 	if rem := data.Train.Len() % cfg.BatchSize; rem == 1 {
 		numBatches-- // batch norm cannot train on a batch of one
 	}
@@ -407,13 +422,27 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		engine.ResetAccumulators()
 		prog.startEpoch(rec, sched.TotalEpochs(), numBatches)
 		batches, stop := prefetch(data.Train, perm, cfg.BatchSize, numBatches, uint64(cfg.Seed), uint64(epoch))
+		group.x, group.y = group.x[:0], group.y[:0]
 		for bi := 0; bi < numBatches; bi++ {
 			b := <-batches
 			if b.err != nil {
 				stop()
 				return nil, fmt.Errorf("training: epoch %d, batch %d: %w", epoch+1, bi+1, b.err)
 			}
-			if err := engine.TrainStep(b.x, b.y, shape, modes, lr); err != nil {
+			var err error
+			switch first := bi - bi%perCall; {
+			case perCall == 1 || first+perCall > fullBatches:
+				err = engine.TrainStep(b.x, b.y, shape, modes, lr)
+			default:
+				// The prefetcher reuses its buffers: the group keeps copies.
+				group.x, group.y = append(group.x, b.x...), append(group.y, b.y...)
+				if bi-first < perCall-1 {
+					continue
+				}
+				err = engine.TrainSteps(group.x, group.y, shape, perCall, modes, lr)
+				group.x, group.y = group.x[:0], group.y[:0]
+			}
+			if err != nil {
 				stop()
 				return nil, fmt.Errorf("training: epoch %d, batch %d: %w", epoch+1, bi+1, err)
 			}

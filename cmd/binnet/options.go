@@ -34,6 +34,7 @@ type runOptions struct {
 	maxLoss        float64
 	quiet          bool
 	devices        int
+	stepsPerCall   int
 	threads        int
 
 	flags *flag.FlagSet // the flag set registered on: tells a flag given as 0 from an omitted one
@@ -63,6 +64,8 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	fs.BoolVar(&o.resetLatent, "official-eval-reset", false, "set the latent weights of binary layers to sign(w) after every epoch, the side effect of the official code's evaluation")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	fs.IntVar(&o.devices, "devices", 1, "split each training batch over this many devices of the backend (data parallel; XLA on several GPUs); at least 1")
+	fs.IntVar(&o.stepsPerCall, "steps-per-call", 1, "run the training steps in groups of this many batches, each group one execution of a graph that unrolls its steps: "+
+		"the same training with one host round trip per group, for small networks on a GPU (e.g. 10 for the MLPs); the pure-Go backend runs one step per call whatever this says")
 	fs.IntVar(&o.threads, "threads", 0, threadsUsage)
 }
 
@@ -106,6 +109,9 @@ func (o *runOptions) check(p models.Preset) error {
 	}
 	if o.devices < 1 {
 		return fmt.Errorf("-devices %d: must be at least 1", o.devices)
+	}
+	if o.stepsPerCall < 1 {
+		return fmt.Errorf("-steps-per-call %d: must be at least 1", o.stepsPerCall)
 	}
 	if batch := firstNonZeroInt(o.batch, p.Hyper.BatchSize); o.devices > 1 && batch%o.devices != 0 {
 		return fmt.Errorf("-devices %d: batch size %d does not split over %d devices", o.devices, batch, o.devices)
@@ -224,7 +230,7 @@ func (o *runOptions) trainingConfig(p models.Preset, dataset string, stderr io.W
 	}
 	cfg := training.Config{Model: p.Name, Dataset: dataset, Network: p.Network, Quantizer: q, Optimizer: opt,
 		BatchSize: batch, EvalBatchSize: p.Hyper.EvalBatchSize, Seed: o.seed, ClipLatent: o.clip, ResetLatentEachEpoch: o.resetLatent,
-		LRMilestones: p.Hyper.LRMilestones, LRGamma: p.Hyper.LRGamma, Devices: o.devices, MaxLoss: o.maxLoss}
+		LRMilestones: p.Hyper.LRMilestones, LRGamma: p.Hyper.LRGamma, Devices: o.devices, StepsPerCall: o.stepsPerCall, MaxLoss: o.maxLoss}
 	if !o.quiet {
 		cfg.Progress = stderr
 		cfg.Terminal = isTerminal(stderr)

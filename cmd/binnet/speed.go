@@ -33,7 +33,8 @@ type speedResult struct {
 	StepMs      float64 `json:"step_ms"`      // median of the timed windows
 	ExamplesPS  float64 `json:"examples_per_s"`
 	ForwardMACs int64   `json:"forward_macs_per_example"`
-	Threads     int     `json:"threads"` // GOMAXPROCS during the run
+	Threads     int     `json:"threads"`        // GOMAXPROCS during the run
+	PerCall     int     `json:"steps_per_call"` // training steps per execution of the compiled graph
 }
 
 func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,6 +48,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	windows := fs.Int("windows", 3, "timed windows (the median is reported)")
 	asJSON := fs.Bool("json", false, "print one JSON line")
 	threads := fs.Int("threads", 0, threadsUsage)
+	perCall := fs.Int("steps-per-call", 1, "training steps per execution of the compiled graph (see train -steps-per-call): on a GPU more than 1 unrolls the steps, each on its own batch, so that the host waits for the device once per call")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed windows (not the first step and its compilation) to this file, for \"go tool pprof\"")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -71,9 +73,10 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *batch == 0 {
 		*batch = p.Hyper.BatchSize
 	}
-	if *batch < 2 || *steps < 1 || *windows < 1 {
-		return fmt.Errorf("-batch must be at least 2, -steps and -windows at least 1 (got -batch %d, -steps %d, -windows %d)", *batch, *steps, *windows)
+	if *batch < 2 || *steps < 1 || *windows < 1 || *perCall < 1 {
+		return fmt.Errorf("-batch must be at least 2, -steps, -windows and -steps-per-call at least 1 (got -batch %d, -steps %d, -windows %d, -steps-per-call %d)", *batch, *steps, *windows, *perCall)
 	}
+	calls := (*steps + *perCall - 1) / *perCall // executions per window
 	if given("image-size") || given("batch") {
 		// The preset's own step is not checked: it fits the machines binnet runs on.
 		if err := checkStepMemory(net, *batch, max(*size, 0)); err != nil {
@@ -114,10 +117,23 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	x, y := training.RandomBatch(net, *batch, rand.New(rand.NewPCG(1, 2)))
+	x, y := training.RandomBatch(net, *batch**perCall, rand.New(rand.NewPCG(1, 2)))
 	// The learning rate is an input of the compiled step, so its value does not change the work; a
 	// thousandth of the preset's keeps the weights finite while they fit random labels.
-	step := func() error { return e.TrainStep(x, y, net.InputShape(), modes, opt.LearningRate*1e-3) }
+	lr := opt.LearningRate * 1e-3
+	step := func() error { return e.TrainStep(x, y, net.InputShape(), modes, lr) }
+	if !training.OnHost(b) || *perCall > 1 {
+		// On an accelerator the batches stay on the device, as a peer's benchmark keeps them: the
+		// steps time the training, not a host-to-device copy of the same batch.
+		xt, yt, err := e.DeviceBatch(x, y, net.InputShape(), *perCall)
+		if err != nil {
+			return err
+		}
+		step = func() error { return e.TrainStepTensors(xt, yt, modes, lr) }
+		if *perCall > 1 {
+			step = func() error { return e.TrainStepsTensors(xt, yt, modes, lr) }
+		}
+	}
 	t0 := time.Now()
 	if err := step(); err != nil {
 		return err
@@ -135,12 +151,12 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		t := time.Now()
-		for s := 0; s < *steps; s++ {
+		for range calls {
 			if err := step(); err != nil {
 				return err
 			}
 		}
-		per = append(per, time.Since(t).Seconds()/float64(*steps))
+		per = append(per, time.Since(t).Seconds()/float64(calls**perCall))
 	}
 	sort.Float64s(per)
 	med := per[len(per)/2]
@@ -149,7 +165,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		macs += in.MACs()
 	}
 	r := speedResult{Model: p.Name, Network: net.Name(), Mode: *mode, Batch: *batch, Backend: b.Name(), FirstStepS: first,
-		StepMs: med * 1000, ExamplesPS: float64(*batch) / med, ForwardMACs: macs, Threads: runtime.GOMAXPROCS(0)}
+		StepMs: med * 1000, ExamplesPS: float64(*batch) / med, ForwardMACs: macs, Threads: runtime.GOMAXPROCS(0), PerCall: *perCall}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}

@@ -1,0 +1,113 @@
+package training
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/binnet/binnet/binnet/schedule"
+)
+
+// TestUnrolledStepsMatchSingleSteps: TrainSteps runs its batches in one
+// execution of a graph that unrolls the steps (the update in the graph, as
+// on XLA); it must give what TrainStep gives on each batch in turn, through
+// float, binary and frozen stages (Adam's step count, batch norm's running
+// statistics and the epoch's accumulators included), and take the same
+// path of single steps where it cannot unroll (the fused update).
+func TestUnrolledStepsMatchSingleSteps(t *testing.T) {
+	data := smallData(t)
+	opt := Optimizer{Name: "adam", LearningRate: 0.05}
+	shape := data.Train.ExampleShape()
+	for _, inGraph := range []bool{true, false} {
+		single, unrolled := newTestEngine(t, smallMLP, opt), newTestEngine(t, smallMLP, opt)
+		single.InGraphUpdate, unrolled.InGraphUpdate = inGraph, inGraph
+		if unrolled.unrolls(threeStages[0]) != inGraph {
+			t.Fatalf("in-graph update %v: unrolls %v", inGraph, !inGraph)
+		}
+		step := 0
+		for _, modes := range threeStages {
+			const k = 3
+			var xs []float32
+			var ys []int32
+			for range k {
+				x, y := stepBatch(data, step)
+				step++
+				if err := single.TrainStep(x, y, shape, modes, opt.LearningRate); err != nil {
+					t.Fatal(err)
+				}
+				xs, ys = append(xs, x...), append(ys, y...)
+			}
+			if err := unrolled.TrainSteps(xs, ys, shape, k, modes, opt.LearningRate); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if inGraph {
+			if s := unrolled.stages[stageKey(threeStages[2])]; s.unrolled == nil {
+				t.Fatal("no unrolled graph with the update in the graph")
+			}
+		}
+		assertSameVariables(t, "single steps", single, "unrolled steps", unrolled)
+		l1, a1, n1 := single.Accumulated()
+		l2, a2, n2 := unrolled.Accumulated()
+		if want := 16 * step; l1 != l2 || a1 != a2 || n1 != n2 || n1 != want {
+			t.Errorf("accumulated: single steps %v %v %v, unrolled %v %v %v (want %d examples)", l1, a1, n1, l2, a2, n2, want)
+		}
+	}
+}
+
+// TestTrainStepsRejectsUnevenBatches: the batches of TrainSteps must split
+// evenly, and the features must match the labels.
+func TestTrainStepsRejectsUnevenBatches(t *testing.T) {
+	data := smallData(t)
+	opt := Optimizer{Name: "adam", LearningRate: 0.05}
+	e := newTestEngine(t, smallMLP, opt)
+	modes := threeStages[0]
+	x, y := stepBatch(data, 0)
+	shape := data.Train.ExampleShape()
+	if err := e.TrainSteps(x, y, shape, 3, modes, 0.1); err == nil {
+		t.Error("16 examples in 3 steps: no error")
+	}
+	if err := e.TrainSteps(x[:len(x)-1], y, shape, 2, modes, 0.1); err == nil {
+		t.Error("features one short: no error")
+	}
+	if err := e.TrainSteps(x, y, shape, 0, modes, 0.1); err == nil {
+		t.Error("0 steps: no error")
+	}
+}
+
+// TestRunStepsPerCall: a run whose steps go in groups (StepsPerCall 3,
+// 2,000 examples in batches of 96: six groups of three, then two full
+// batches and the last one of 80 step by step) records the same numbers as
+// the same run one step per call. SGD keeps the update in the graph, so the
+// groups are unrolled on the pure-Go backend too.
+func TestRunStepsPerCall(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 4)
+	cfg.Optimizer = Optimizer{Name: "sgd", LearningRate: 0.05, Momentum: 0.9, WeightDecay: 1e-4}
+	cfg.BatchSize = 96
+	one, err := Run(context.Background(), cfg, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StepsPerCall = 3
+	grouped, err := Run(context.Background(), cfg, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one.History) != 4 || len(grouped.History) != 4 {
+		t.Fatalf("epochs recorded: %d and %d, want 4", len(one.History), len(grouped.History))
+	}
+	for i, a := range one.History {
+		b := grouped.History[i]
+		if a.TrainLoss != b.TrainLoss || a.TrainAccuracy != b.TrainAccuracy || a.ValLoss != b.ValLoss || a.ValAccuracy != b.ValAccuracy {
+			t.Errorf("epoch %d: one step per call %+v, three %+v", i+1, a, b)
+		}
+	}
+	if one.TestAccuracy != grouped.TestAccuracy || one.TestAccuracy < 0.5 {
+		t.Errorf("test accuracy: one step per call %v, three %v", one.TestAccuracy, grouped.TestAccuracy)
+	}
+	cfg.StepsPerCall = -1
+	if _, err := Run(context.Background(), cfg, data); err == nil || !strings.Contains(err.Error(), "steps per call") {
+		t.Errorf("StepsPerCall -1: error %v", err)
+	}
+}
