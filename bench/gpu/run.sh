@@ -5,11 +5,19 @@
 #
 #   bash bench/gpu/run.sh [OUT_DIR]     # default $OUT or bench/gpu/results
 #
-# It records, one JSON line each, in OUT_DIR/gpu.jsonl:
-#   - binnet (GoMLX on XLA/CUDA): ResNet-21 training step at 224x224, batch 128, binary and float;
-#     binary MLPs 784-784-784-10 and 784-2048-2048-10 at batch 100 and 1000;
-#   - PyTorch on the same GPU: ResNet-21 (bench/pytorch/cnn_bench.py --device cuda);
-#   - JAX on the same plugin: the same binary MLPs (bench/pytorch/jax_mlp_bench.py).
+# It records, one JSON line each, in OUT_DIR/gpu.jsonl, every command under a time limit (one that
+# fails or hangs is reported in OUT_DIR/gpu.log and the rest still runs):
+#   - binnet (GoMLX on XLA/CUDA): binary MLPs mlp-300-100 and mlp-784-784 at batch 100 and 1000,
+#     one step per execution and ten (-steps-per-call 10);
+#   - JAX on the same plugin: the same binary MLPs (bench/pytorch/jax_mlp_bench.py), one dispatch
+#     per step and ten (--scan 10);
+#   - binnet and PyTorch on the same GPU: ResNet-21 training step at 224x224, batch 128, binary and
+#     float; binary VGG-5 and the small CNN at batch 100;
+#   - a CPU profile of binnet's mlp-784-784 batch-100 step (OUT_DIR/mlp-step.prof) and the HLO that
+#     XLA compiled for it and for JAX's step (OUT_DIR/hlo.tar.gz), to see where the time goes;
+#   - short training runs on the embedded MNIST sample, one step per call and ten, to check the
+#     accuracy and time the epochs on XLA (OUT_DIR/train-steps-per-call-*.json).
+# SECTIONS="mlp train" (say) runs only those parts: mlp, profile, unrolled, conv, train.
 # The ratios binnet/PyTorch and binnet/JAX come from the same run on the same device.
 set -u
 out=${1:-${OUT:-bench/gpu/results}}
@@ -22,20 +30,93 @@ if [ -z "$plugin" ]; then
   echo "no CUDA PJRT plugin under $sp/jax_plugins (pip install jax[cuda13])" >&2
   exit 1
 fi
-export GOMLX_BACKEND="xla:$plugin" GOMLX_NO_AUTO_INSTALL=1
+export GOMLX_BACKEND="xla:$plugin" GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 # the plugin finds its libraries through LD_LIBRARY_PATH
 export XLA_FLAGS="--xla_gpu_cuda_data_dir=$sp/nvidia"
 export LD_LIBRARY_PATH="$(ls -d "$sp"/nvidia/*/lib 2>/dev/null | tr '\n' ':')${LD_LIBRARY_PATH:-}"
+export PYTHONUNBUFFERED=1
 bin=${BINNET:-.device/binnet}
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
-run() { echo "+ $*" >&2; "$@" | grep '^{' | tee -a "$log"; }
-for mode in binary float; do
-  run "$bin" speed -json -model resnet21 -image-size 224 -batch 128 -mode "$mode" -steps 20 -windows 5
-  run "$py" bench/pytorch/cnn_bench.py --json --device cuda --model resnet21 --mode "$mode" --batch 128
-done
-for m in mlp-784-784; do
-  for b in 100 1000; do
-    run "$bin" speed -json -model "$m" -batch "$b" -mode binary -steps 200 -windows 5
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader
+  "$py" -c 'import torch, jax; print("torch", torch.__version__, "jax", jax.__version__)'
+  nproc
+} 2>&1 | tee "$out/gpu.txt"
+# run LIMIT CMD...: runs CMD under a time limit; its JSON lines go to the log, the rest to gpu.log.
+run() {
+  local limit=$1
+  shift
+  echo "+ $*" >>"$out/gpu.log"
+  timeout -k 5 "$limit" "$@" 2>>"$out/gpu.log" | tee -a "$out/gpu.log" | grep '^{' | tee -a "$log"
+  local rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || echo "! rc $rc: $*" | tee -a "$out/gpu.log" >&2
+}
+# SECTIONS picks what runs (default all): mlp, profile, unrolled, conv, train.
+sections=" ${SECTIONS:-mlp profile unrolled conv train} "
+if [[ $sections == *" mlp "* ]]; then
+  # binnet one step per execution (as a plain training loop) and ten (-steps-per-call 10: the steps
+  # unrolled in one graph, one host round trip per ten steps); JAX one dispatch per step and ten
+  # steps per dispatch (lax.scan).
+  for m in mlp-300-100 mlp-784-784; do
+    for b in 100 1000; do
+      for k in 1 10; do
+        run 90 "$bin" speed -json -model "$m" -batch "$b" -mode binary -steps 200 -windows 5 -steps-per-call $k
+      done
+    done
   done
-done
-run "$py" bench/pytorch/jax_mlp_bench.py --model 784-784 2048-2048 --batch 100 1000 --mode binary
+  run 120 "$py" bench/pytorch/jax_mlp_bench.py --model 300-100 784-784 --batch 100 1000 --mode binary \
+    --windows 5 --min-window-seconds 0.5
+  run 120 "$py" bench/pytorch/jax_mlp_bench.py --model 300-100 784-784 --batch 100 1000 --mode binary \
+    --windows 5 --min-window-seconds 0.5 --scan 10
+fi
+if [[ $sections == *" profile "* ]]; then
+  run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode float -steps 200 -windows 5
+  run 60 "$py" bench/pytorch/jax_mlp_bench.py --model 784-784 --batch 100 --mode float \
+    --windows 5 --min-window-seconds 0.5
+  run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 500 -windows 3 \
+    -cpuprofile "$out/mlp-step.prof"
+  (
+    base=$XLA_FLAGS
+    export XLA_FLAGS="$base --xla_dump_to=/tmp/hlo/binnet --xla_dump_hlo_as_text"
+    run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 5 -windows 1
+    export XLA_FLAGS="$base --xla_dump_to=/tmp/hlo/jax --xla_dump_hlo_as_text"
+    run 60 "$py" bench/pytorch/jax_mlp_bench.py --model 784-784 --batch 100 --mode binary \
+      --windows 1 --min-window-seconds 0.1 --warmup 2
+  )
+  tar -C /tmp -czf "$out/hlo.tar.gz" hlo 2>/dev/null
+fi
+if [[ $sections == *" unrolled "* ]]; then
+  # Where an unrolled step's time goes: 30 steps per call, and the HLO and thunks XLA made of ten
+  # unrolled steps and of JAX's ten scanned steps (OUT_DIR/hlo-unrolled.tar.gz).
+  for m in mlp-300-100 mlp-784-784; do
+    run 90 "$bin" speed -json -model "$m" -batch 100 -mode binary -steps 300 -windows 3 -steps-per-call 30
+  done
+  (
+    base=$XLA_FLAGS
+    export XLA_FLAGS="$base --xla_dump_to=/tmp/hlo-unrolled/binnet --xla_dump_hlo_as_text"
+    run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 20 -windows 1 -steps-per-call 10
+    export XLA_FLAGS="$base --xla_dump_to=/tmp/hlo-unrolled/jax --xla_dump_hlo_as_text"
+    run 60 "$py" bench/pytorch/jax_mlp_bench.py --model 784-784 --batch 100 --mode binary --scan 10 \
+      --windows 1 --min-window-seconds 0.1 --warmup 2
+  )
+  tar -C /tmp -czf "$out/hlo-unrolled.tar.gz" hlo-unrolled 2>/dev/null
+fi
+if [[ $sections == *" conv "* ]]; then
+  for mode in binary float; do
+    run 150 "$bin" speed -json -model resnet21 -image-size 224 -batch 128 -mode "$mode" -steps 10 -windows 3
+    run 90 "$py" bench/pytorch/cnn_bench.py --json --device cuda --model resnet21 --mode "$mode" --batch 128 \
+      --windows 3 --min-window-seconds 0.5
+  done
+  for m in vgg5 cnn; do
+    run 60 "$bin" speed -json -model "$m" -batch 100 -mode binary -steps 50 -windows 5
+    run 60 "$py" bench/pytorch/cnn_bench.py --json --device cuda --model "$m" --mode binary --batch 100 \
+      --windows 5 --min-window-seconds 0.5
+  done
+fi
+if [[ $sections == *" train "* ]]; then
+  # End to end on the embedded MNIST sample (90 batches per epoch): one step per call, then ten.
+  for k in 1 10; do
+    run 120 "$bin" train -model mlp-300-100 -epochs 10 -epochs-per-layer 2 -order forward -steps-per-call $k \
+      -out /tmp/train-xla-$k
+    cp /tmp/train-xla-$k/results.json "$out/train-steps-per-call-$k.json" 2>/dev/null
+  done
+fi
 echo "results in $log" >&2
