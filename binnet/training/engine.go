@@ -460,11 +460,11 @@ func (e *Engine) TrainSteps(x []float32, y []int32, shape []int, steps int, mode
 		return fmt.Errorf("training: %d labels do not split into %d batches of equal size", len(y), steps)
 	}
 	batch := len(y) / steps
-	if len(x)%steps != 0 || len(x) != steps*batch*shapes.Make(dtypes.Float32, shape...).Size() {
-		return fmt.Errorf("training: %d steps of %d examples shaped %v need %d features, got %d", steps, batch, shape, steps*batch*shapes.Make(dtypes.Float32, shape...).Size(), len(x))
+	per := batch * shapes.Make(dtypes.Float32, shape...).Size() // features per batch
+	if len(x) != steps*per {
+		return fmt.Errorf("training: %d steps of %d examples shaped %v need %d features, got %d", steps, batch, shape, steps*per, len(x))
 	}
 	if steps == 1 || !e.unrolls(modes) {
-		per := len(x) / steps
 		for k := range steps {
 			if err := e.TrainStep(x[k*per:(k+1)*per], y[k*batch:(k+1)*batch], shape, modes, lr); err != nil {
 				return err
