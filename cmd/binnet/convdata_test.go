@@ -116,6 +116,15 @@ func TestSpeed(t *testing.T) {
 	if r.Model != "cnn" || r.Batch != 4 || !(r.ExamplesPS > 0) || r.ForwardMACs != wantMACs {
 		t.Fatalf("speed: %+v, want cnn, batch 4, positive examples/s and %d MACs", r, wantMACs)
 	}
+	// Three steps per call: resnet20's SGD keeps the update in the graph, so
+	// the steps are unrolled into one execution on the pure-Go backend too.
+	stdout, _ = mustCLI(t, "speed", "-model", "resnet20", "-batch", "4", "-steps", "3", "-windows", "1", "-steps-per-call", "3", "-json")
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("speed -steps-per-call 3 -json printed %q: %v", stdout, err)
+	}
+	if r.Model != "resnet20" || r.PerCall != 3 || !(r.ExamplesPS > 0) {
+		t.Fatalf("speed -steps-per-call 3: %+v, want resnet20, 3 steps per call, positive examples/s", r)
+	}
 	if code, _, stderr := cli(t, "speed", "-model", "mlp-300-100", "-image-size", "64"); code == 0 || !strings.Contains(stderr, "fixed input") {
 		t.Fatalf("speed -image-size on an MLP: exit %d, %q", code, stderr)
 	}

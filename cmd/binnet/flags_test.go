@@ -170,6 +170,7 @@ func TestFlagsImageSize(t *testing.T) {
 	mustRefuse(t, 1, []string{"-image-size 0", "positive"}, "speed", "-model", "vgg5", "-image-size", "0")
 	mustRefuse(t, 1, []string{"-image-size 1", "at least 2x2"}, "speed", "-model", "vgg5", "-image-size", "1")
 	mustRefuse(t, 1, []string{"-batch 0"}, "speed", "-model", "vgg5", "-batch", "0")
+	mustRefuse(t, 1, []string{"-steps-per-call 0"}, "speed", "-model", "vgg5", "-steps-per-call", "0")
 
 	train := []string{"train", "-epochs", "5", "-epochs-per-layer", "1", "-quiet", "-out", filepath.Join(t.TempDir(), "out")}
 	mustRefuse(t, 1, []string{"-image-size 16", "only to -dataset imagenet", "cifar10"}, append(train, "-model", "vgg5", "-dataset", "cifar10", "-image-size", "16")...)
@@ -192,6 +193,8 @@ func TestFlagsZeroAndNegative(t *testing.T) {
 		{[]string{"train", "-batch", "-5"}, []string{"-batch -5"}},
 		{[]string{"train", "-devices", "0"}, []string{"-devices 0"}},
 		{[]string{"train", "-devices", "-1"}, []string{"-devices -1"}},
+		{[]string{"train", "-steps-per-call", "0"}, []string{"-steps-per-call 0: must be at least 1"}},
+		{[]string{"compare", "-steps-per-call", "-2", "-orders", "float", "-seeds", "1"}, []string{"-steps-per-call -2"}},
 		{[]string{"train", "-workers", "-5"}, []string{"-workers -5"}},
 		{[]string{"train", "-workers", "0"}, []string{"-workers 0"}},
 		{[]string{"train", "-train-size", "0"}, []string{"-train-size 0: must be at least 1"}},
