@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/binnet/binnet/binnet/backend"
 	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/sensitivity"
@@ -75,6 +76,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !r.quiet {
 		fmt.Fprintf(stderr, "%s on %s (%d train / %d val / %d test), %s lr %g, batch %d, output %s\n%s",
 			p.Name, name, data.Train.Len(), data.Val.Len(), data.Test.Len(), cfg.Optimizer.Name, cfg.Optimizer.LearningRate, cfg.BatchSize, cfg.OutDir, sched)
+		if macs, err := training.StepMACs(p.Network, cfg.BatchSize); err == nil {
+			fmt.Fprint(stderr, stepsPerCallHint(backend.Configuration(), macs, r.stepsPerCall))
+		}
 	}
 	res, err := training.Run(ctx, cfg, data)
 	reportSkipped(stderr, data)
@@ -83,6 +87,25 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "test accuracy %.4f  best val %.4f (epoch %d)  results in %s\n", res.TestAccuracy, res.BestValAcc, res.BestEpoch, filepath.Join(cfg.OutDir, training.ResultsFile))
 	return nil
+}
+
+// smallStepMACs is the size of a training step (multiply-accumulates, as
+// training.StepMACs counts them) under which a step on an accelerator is
+// mostly the round trip of its execution: measured on an H100, the binary
+// MLPs' steps of 80 M to 3.7 G multiply-accumulates took 0.75-0.84 ms one
+// step per execution and 0.30-0.40 ms ten per execution; VGG-5's step (13 G)
+// took 1.5 ms, ResNet-21's (700 G at batch 128) 15.6 ms.
+const smallStepMACs = 1e10
+
+// stepsPerCallHint returns a line suggesting -steps-per-call for a small
+// step on a backend other than the pure-Go one (config is GOMLX_BACKEND's
+// value as the backend package completes it), or "" when it does not apply.
+func stepsPerCallHint(config string, macs int64, perCall int) string {
+	if perCall != 1 || macs >= smallStepMACs || strings.HasPrefix(config, "go") {
+		return ""
+	}
+	return fmt.Sprintf("hint: %s waits for the device after every execution, and a step of %.0f M multiply-accumulates spends most of its time in that round trip; "+
+		"-steps-per-call 10 runs ten steps per execution (the same training; each binarization stage then compiles for longer)\n", strings.SplitN(config, ":", 2)[0], float64(macs)/1e6)
 }
 
 // reportSkipped lists the files that image-folder sources could not read
