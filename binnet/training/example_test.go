@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/backend"
 	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/training"
 	"github.com/binnet/binnet/datasets"
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 // Iterative training of a small MLP on a slice of the MNIST sample embedded in
@@ -64,4 +67,69 @@ func ExampleRun() {
 	// epoch 1 (stage 1): binary layers [1]
 	// epoch 2 (stage 2): binary layers [1 2]
 	// test accuracy > 0.5: true
+}
+
+// Ten training steps in one call: on a GPU (XLA) the engine runs them in one
+// execution of a graph that unrolls them, so that the host waits for the
+// device once instead of ten times (Config.StepsPerCall does this for a
+// whole run). SGD keeps its update in the graph, so the steps are unrolled
+// on the pure-Go backend too, and give the bits of ten single steps.
+func ExampleEngine_TrainSteps() {
+	trainSet, _, err := datasets.Sample()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	examples, err := training.FromSet(trainSet.Slice(0, 1000), datasets.MNISTMean, datasets.MNISTStd, 784)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	const steps, batch = 10, 100
+	idx := make([]int, steps*batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	x, y := make([]float32, len(idx)*784), make([]int32, len(idx))
+	if err := examples.Batch(idx, nil, x, y); err != nil { // ten batches, one after the other
+		fmt.Println(err)
+		return
+	}
+	net := models.MLP{Inputs: 784, Hidden: []int{32}, Classes: 10}
+	modes := []binnet.Mode{binnet.Binary, binnet.Float}
+	opt := training.Optimizer{Name: "sgd", LearningRate: 0.05, Momentum: 0.9}
+	b, err := backend.Shared() // GOMLX_BACKEND's, the pure-Go one by default
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	newEngine := func() *training.Engine {
+		store := model.NewStore()
+		if err := store.SetRNGStateFromSeed(1); err != nil {
+			panic(err)
+		}
+		e, err := training.NewEngine(b, store, net, nil, opt)
+		if err != nil {
+			panic(err)
+		}
+		return e
+	}
+	grouped, single := newEngine(), newEngine()
+	if err := grouped.TrainSteps(x, y, []int{784}, steps, modes, opt.LearningRate); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for k := range steps {
+		if err := single.TrainStep(x[k*batch*784:(k+1)*batch*784], y[k*batch:(k+1)*batch], []int{784}, modes, opt.LearningRate); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	l1, a1, n1 := grouped.Accumulated()
+	l2, a2, n2 := single.Accumulated()
+	fmt.Println("examples trained:", n1)
+	fmt.Println("same loss and accuracy as single steps:", l1 == l2 && a1 == a2 && n1 == n2)
+	// Output:
+	// examples trained: 1000
+	// same loss and accuracy as single steps: true
 }
