@@ -17,7 +17,7 @@
 #     XLA compiled for it and for JAX's step (OUT_DIR/hlo.tar.gz), to see where the time goes;
 #   - short training runs on the embedded MNIST sample, one step per call and ten, to check the
 #     accuracy and time the epochs on XLA (OUT_DIR/train-steps-per-call-*.json).
-# SECTIONS="mlp train" (say) runs only those parts: mlp, profile, unrolled, conv, train.
+# SECTIONS="mlp train" (say) runs only those parts: mlp, profile, unrolled, cmdbuf, conv, train.
 # The ratios binnet/PyTorch and binnet/JAX come from the same run on the same device.
 set -u
 out=${1:-${OUT:-bench/gpu/results}}
@@ -49,8 +49,8 @@ run() {
   local rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || echo "! rc $rc: $*" | tee -a "$out/gpu.log" >&2
 }
-# SECTIONS picks what runs (default all): mlp, profile, unrolled, conv, train.
-sections=" ${SECTIONS:-mlp profile unrolled conv train} "
+# SECTIONS picks what runs (default all): mlp, profile, unrolled, cmdbuf, conv, train.
+sections=" ${SECTIONS:-mlp profile unrolled cmdbuf conv train} "
 if [[ $sections == *" mlp "* ]]; then
   # binnet one step per execution (as a plain training loop) and ten (-steps-per-call 10: the steps
   # unrolled in one graph, one host round trip per ten steps); JAX one dispatch per step and ten
@@ -98,6 +98,18 @@ if [[ $sections == *" unrolled "* ]]; then
       --windows 1 --min-window-seconds 0.1 --warmup 2
   )
   tar -C /tmp -czf "$out/hlo-unrolled.tar.gz" hlo-unrolled 2>/dev/null
+fi
+if [[ $sections == *" cmdbuf "* ]]; then
+  # The same MLP steps with XLA's command buffers (CUDA graphs) off: whether updating a graph of
+  # ~520 kernels at every call is what makes an unrolled step cost more device time than JAX's.
+  (
+    export XLA_FLAGS="$XLA_FLAGS --xla_gpu_enable_command_buffer="
+    for k in 1 10; do
+      run 90 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 200 -windows 5 -steps-per-call $k
+    done
+    run 60 "$py" bench/pytorch/jax_mlp_bench.py --model 784-784 --batch 100 --mode binary \
+      --windows 5 --min-window-seconds 0.5 --scan 10
+  )
 fi
 if [[ $sections == *" conv "* ]]; then
   for mode in binary float; do
