@@ -65,7 +65,7 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	fs.IntVar(&o.devices, "devices", 1, "split each training batch over this many devices of the backend (data parallel; XLA on several GPUs); at least 1")
 	fs.IntVar(&o.stepsPerCall, "steps-per-call", 1, "run the training steps in groups of this many batches, each group one execution of a graph that unrolls its steps: "+
-		"the same training with one host round trip per group, for small networks on a GPU (e.g. 10 for the MLPs); the pure-Go backend runs one step per call whatever this says")
+		"the same training with one host round trip per group, for small networks on a GPU (e.g. 10 for the MLPs); the pure-Go backend's fused Adam update runs one step per call whatever this says")
 	fs.IntVar(&o.threads, "threads", 0, threadsUsage)
 }
 
