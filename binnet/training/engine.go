@@ -2,7 +2,6 @@ package training
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/binnet/binnet/binnet"
@@ -405,8 +404,8 @@ func (e *Engine) DeviceBatch(x []float32, y []int32, shape []int, steps int) (*t
 		dims = append([]int{steps, len(y) / steps}, shape...)
 		labels = []int{steps, len(y) / steps}
 	}
-	xt := tensors.FromFlatDataAndDimensions(slices.Clone(x), dims...)
-	yt := tensors.FromFlatDataAndDimensions(slices.Clone(y), labels...)
+	xt := tensors.FromFlatDataAndDimensions(x, dims...) // copies x
+	yt := tensors.FromFlatDataAndDimensions(y, labels...)
 	if e.mesh == nil {
 		for _, t := range []*tensors.Tensor{xt, yt} {
 			if err := t.MaterializeOnDevice(e.Backend, false, 0); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // TestUnrolledStepsMatchSingleSteps: TrainSteps runs its batches in one
@@ -109,5 +110,35 @@ func TestRunStepsPerCall(t *testing.T) {
 	cfg.StepsPerCall = -1
 	if _, err := Run(context.Background(), cfg, data); err == nil || !strings.Contains(err.Error(), "steps per call") {
 		t.Errorf("StepsPerCall -1: error %v", err)
+	}
+}
+
+// TestDeviceBatchCopies: DeviceBatch's tensors hold a copy of the batch (a
+// caller may reuse its buffers at once), shaped by the number of steps.
+func TestDeviceBatchCopies(t *testing.T) {
+	data := smallData(t)
+	e := newTestEngine(t, smallMLP, Optimizer{Name: "adam", LearningRate: 0.05})
+	x, y := stepBatch(data, 0)
+	want := append([]float32(nil), x...)
+	xt, yt, err := e.DeviceBatch(x, y, data.Train.ExampleShape(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range x {
+		x[i] = -7
+	}
+	if got := xt.Shape().Dimensions; len(got) != 3 || got[0] != 2 || got[1] != 8 || got[2] != 784 {
+		t.Fatalf("features shaped %v, want [2 8 784]", got)
+	}
+	if got := yt.Shape().Dimensions; len(got) != 2 || got[0] != 2 || got[1] != 8 {
+		t.Fatalf("labels shaped %v, want [2 8]", got)
+	}
+	for i, v := range tensors.MustCopyFlatData[float32](xt) {
+		if v != want[i] {
+			t.Fatalf("feature %d: %v after the caller overwrote its batch, want %v", i, v, want[i])
+		}
+	}
+	if _, _, err := e.DeviceBatch(x, y, data.Train.ExampleShape(), 3); err == nil {
+		t.Error("16 examples in 3 batches: no error")
 	}
 }
