@@ -324,10 +324,15 @@ func firstMaxGrads(blocks []*Node, y, v *Node) []*Node {
 	grads := make([]*Node, k)
 	var taken *Node // where an earlier block holds the first maximum
 	for j := range blocks {
+		if j == k-1 {
+			// The last block holds the first maximum wherever no earlier
+			// block does: a select with the operands swapped, rather than
+			// a pass to negate taken.
+			grads[j] = Where(taken, zero, v)
+			break
+		}
 		var first *Node
 		switch {
-		case j == k-1:
-			first = LogicalNot(taken)
 		case k == 2:
 			first = GreaterOrEqual(blocks[0], blocks[1])
 		case j == 0:
@@ -338,7 +343,7 @@ func firstMaxGrads(blocks []*Node, y, v *Node) []*Node {
 		grads[j] = Where(first, v, zero)
 		if j == 0 {
 			taken = first
-		} else if j < k-1 {
+		} else {
 			taken = LogicalOr(taken, first)
 		}
 	}
