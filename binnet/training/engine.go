@@ -1,6 +1,7 @@
 package training
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -488,9 +489,12 @@ func (e *Engine) TrainStepsTensors(xs, ys *tensors.Tensor, modes []binnet.Mode, 
 	if xs.Rank() < 2 || ys.Rank() != 2 || ys.Shape().Dimensions[0] != dims[0] || ys.Shape().Dimensions[1] != dims[1] {
 		return fmt.Errorf("training: steps of batches shaped %v with labels shaped %v: want [steps, batch, ...] and [steps, batch]", xs.Shape(), ys.Shape())
 	}
-	if !e.unrolls(modes) {
-		x, y := tensors.MustCopyFlatData[float32](xs), tensors.MustCopyFlatData[int32](ys)
-		return e.TrainSteps(x, y, dims[2:], dims[0], modes, lr)
+	if !e.unrolls(modes) { // one step per call, read from the tensors in place
+		var stepErr, yErr error
+		xErr := tensors.ConstFlatData(xs, func(x []float32) {
+			yErr = tensors.ConstFlatData(ys, func(y []int32) { stepErr = e.TrainSteps(x, y, dims[2:], dims[0], modes, lr) })
+		})
+		return errors.Join(xErr, yErr, stepErr)
 	}
 	s, err := e.stage(modes)
 	if err != nil {
@@ -548,6 +552,9 @@ type stageRunner struct {
 // runner returns the training step and the evaluation of a binarization
 // state: the state's own graphs, or the gated graphs fed with its gates.
 func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
+	if n := e.Network.NumBinarizable(); len(modes) != n {
+		return stageRunner{}, fmt.Errorf("training: %d layer modes for %s, which has %d binarizable layers", len(modes), e.Network.Name(), n)
+	}
 	if e.Gated {
 		train, eval, err := e.gated()
 		if err != nil {

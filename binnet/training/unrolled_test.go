@@ -142,3 +142,39 @@ func TestDeviceBatchCopies(t *testing.T) {
 		t.Error("16 examples in 3 batches: no error")
 	}
 }
+
+// TestTrainStepsTensorsOneByOne: with the fused update (no unrolled graph),
+// TrainStepsTensors runs its batches one step each, reading the tensors in
+// place: the same variables as TrainStep on each batch, and a bad batch's
+// error comes back.
+func TestTrainStepsTensorsOneByOne(t *testing.T) {
+	data := smallData(t)
+	opt := Optimizer{Name: "adam", LearningRate: 0.05}
+	shape := data.Train.ExampleShape()
+	single, grouped := newTestEngine(t, smallMLP, opt), newTestEngine(t, smallMLP, opt)
+	modes := threeStages[1]
+	var xs []float32
+	var ys []int32
+	for step := range 3 {
+		x, y := stepBatch(data, step)
+		if err := single.TrainStep(x, y, shape, modes, opt.LearningRate); err != nil {
+			t.Fatal(err)
+		}
+		xs, ys = append(xs, x...), append(ys, y...)
+	}
+	if grouped.unrolls(modes) {
+		t.Fatal("the fused update unrolls")
+	}
+	xt, yt, err := grouped.DeviceBatch(xs, ys, shape, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := grouped.TrainStepsTensors(xt, yt, modes, opt.LearningRate); err != nil {
+		t.Fatal(err)
+	}
+	assertSameVariables(t, "single steps", single, "TrainStepsTensors", grouped)
+	// A step's error comes back (here the modes of one layer for three).
+	if err := grouped.TrainStepsTensors(xt, yt, modes[:1], opt.LearningRate); err == nil || !strings.Contains(err.Error(), "1 layer modes") {
+		t.Errorf("modes for 1 of 3 layers: error %v", err)
+	}
+}
