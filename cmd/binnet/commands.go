@@ -76,9 +76,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !r.quiet {
 		fmt.Fprintf(stderr, "%s on %s (%d train / %d val / %d test), %s lr %g, batch %d, output %s\n%s",
 			p.Name, name, data.Train.Len(), data.Val.Len(), data.Test.Len(), cfg.Optimizer.Name, cfg.Optimizer.LearningRate, cfg.BatchSize, cfg.OutDir, sched)
-		if macs, err := training.StepMACs(p.Network, cfg.BatchSize); err == nil {
-			fmt.Fprint(stderr, stepsPerCallHint(backend.Configuration(), macs, r.stepsPerCall))
-		}
+		fmt.Fprint(stderr, stepsPerCallHint(backend.Configuration(), r.stepsPerCall, func() (int64, error) {
+			return training.StepMACs(p.Network, cfg.BatchSize)
+		}))
 	}
 	res, err := training.Run(ctx, cfg, data)
 	reportSkipped(stderr, data)
@@ -100,8 +100,14 @@ const smallStepMACs = 1e10
 // stepsPerCallHint returns a line suggesting -steps-per-call for a small
 // step on a backend other than the pure-Go one (config is GOMLX_BACKEND's
 // value as the backend package completes it), or "" when it does not apply.
-func stepsPerCallHint(config string, macs int64, perCall int) string {
-	if perCall != 1 || macs >= smallStepMACs || strings.HasPrefix(config, "go") {
+// stepMACs (training.StepMACs, which builds the network's summary) is called
+// only for such a backend and one step per call.
+func stepsPerCallHint(config string, perCall int, stepMACs func() (int64, error)) string {
+	if perCall != 1 || strings.HasPrefix(config, "go") {
+		return ""
+	}
+	macs, err := stepMACs()
+	if err != nil || macs >= smallStepMACs {
 		return ""
 	}
 	return fmt.Sprintf("hint: %s waits for the device after every execution, and a step of %.0f M multiply-accumulates spends most of its time in that round trip; "+

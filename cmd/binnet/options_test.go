@@ -27,7 +27,8 @@ func TestStepsPerCallHint(t *testing.T) {
 	small, large := macs("mlp-784-784", 1000), macs("resnet21", 128)
 	t.Logf("step multiply-accumulates: mlp-300-100 batch 100 %d, mlp-784-784 batch 1000 %d, resnet21 batch 128 %d", macs("mlp-300-100", 100), small, large)
 	const xla = "xla:/opt/jax_plugins/xla_cuda13/xla_cuda_plugin.so"
-	if h := stepsPerCallHint(xla, small, 1); !strings.Contains(h, "-steps-per-call 10") || !strings.HasPrefix(h, "hint: xla waits") {
+	of := func(m int64) func() (int64, error) { return func() (int64, error) { return m, nil } }
+	if h := stepsPerCallHint(xla, 1, of(small)); !strings.Contains(h, "-steps-per-call 10") || !strings.HasPrefix(h, "hint: xla waits") {
 		t.Errorf("mlp-784-784 batch 1000 on XLA: hint %q", h)
 	}
 	for _, c := range []struct {
@@ -39,8 +40,12 @@ func TestStepsPerCallHint(t *testing.T) {
 		{xla, large, 1},
 		{xla, small, 10},
 	} {
-		if h := stepsPerCallHint(c.config, c.macs, c.perCall); h != "" {
+		if h := stepsPerCallHint(c.config, c.perCall, of(c.macs)); h != "" {
 			t.Errorf("%s, %d multiply-accumulates, %d per call: hint %q, want none", c.config, c.macs, c.perCall, h)
 		}
 	}
+	// The step's size is not computed where no hint can apply.
+	unused := func() (int64, error) { t.Error("step size computed on the pure-Go backend"); return 0, nil }
+	stepsPerCallHint("go", 1, unused)
+	stepsPerCallHint(xla, 10, unused)
 }
