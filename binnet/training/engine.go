@@ -343,9 +343,9 @@ func gateVectors(modes []binnet.Mode) (gates, frozen []float32) {
 // shared with the backend (one copy, no allocation per step); elsewhere it
 // makes new tensors, which the execution transfers to the device.
 func (e *Engine) batchTensors(x []float32, y []int32, shape []int) (*tensors.Tensor, *tensors.Tensor, error) {
-	dims := append([]int{len(y)}, shape...)
-	if size := shapes.Make(dtypes.Float32, dims...).Size(); len(x) != size {
-		return nil, nil, fmt.Errorf("training: a batch of %d examples shaped %v needs %d features, got %d", len(y), shape, size, len(x))
+	dims, err := batchDims(x, y, shape)
+	if err != nil {
+		return nil, nil, err
 	}
 	if e.mesh != nil || !OnHost(e.Backend) {
 		return tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(y, len(y)), nil
@@ -376,6 +376,25 @@ func (e *Engine) batchTensors(x []float32, y []int32, shape []int) (*tensors.Ten
 	return b[0], b[1], nil
 }
 
+// batchDims returns the dimensions [len(y), shape...] of a batch of len(y)
+// examples shaped shape, or an error if x does not hold their features.
+func batchDims(x []float32, y []int32, shape []int) ([]int, error) {
+	dims := append([]int{len(y)}, shape...)
+	if size := shapes.Make(dtypes.Float32, dims...).Size(); len(x) != size {
+		return nil, fmt.Errorf("training: a batch of %d examples shaped %v needs %d features, got %d", len(y), shape, size, len(x))
+	}
+	return dims, nil
+}
+
+// splitSteps returns the examples of each of steps batches of equal size
+// that n labels make, or an error if they do not split so.
+func splitSteps(n, steps int) (int, error) {
+	if steps < 1 || n%steps != 0 {
+		return 0, fmt.Errorf("training: %d labels do not split into %d batches of equal size", n, steps)
+	}
+	return n / steps, nil
+}
+
 // TrainStep runs one optimizer step on a batch with the given layer modes.
 func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.Mode, lr float64) error {
 	xt, yt, err := e.batchTensors(x, y, shape)
@@ -393,17 +412,18 @@ func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.M
 // repeated on them (a benchmark, a dataset kept on the device) make no
 // host-to-device copy.
 func (e *Engine) DeviceBatch(x []float32, y []int32, shape []int, steps int) (*tensors.Tensor, *tensors.Tensor, error) {
-	if steps < 1 || len(y)%steps != 0 {
-		return nil, nil, fmt.Errorf("training: %d labels do not split into %d batches of equal size", len(y), steps)
+	batch, err := splitSteps(len(y), steps)
+	if err != nil {
+		return nil, nil, err
 	}
-	dims := append([]int{len(y)}, shape...)
-	if size := shapes.Make(dtypes.Float32, dims...).Size(); len(x) != size {
-		return nil, nil, fmt.Errorf("training: a batch of %d examples shaped %v needs %d features, got %d", len(y), shape, size, len(x))
+	dims, err := batchDims(x, y, shape)
+	if err != nil {
+		return nil, nil, err
 	}
 	labels := []int{len(y)}
 	if steps > 1 {
-		dims = append([]int{steps, len(y) / steps}, shape...)
-		labels = []int{steps, len(y) / steps}
+		dims = append([]int{steps, batch}, shape...)
+		labels = []int{steps, batch}
 	}
 	xt := tensors.FromFlatDataAndDimensions(x, dims...) // copies x
 	yt := tensors.FromFlatDataAndDimensions(y, labels...)
@@ -456,10 +476,10 @@ func (e *Engine) TrainStepTensors(xt, yt *tensors.Tensor, modes []binnet.Mode, l
 // the device, not by the round trips. The unrolled graph compiles once per
 // binarization state and number of steps.
 func (e *Engine) TrainSteps(x []float32, y []int32, shape []int, steps int, modes []binnet.Mode, lr float64) error {
-	if steps < 1 || len(y)%steps != 0 {
-		return fmt.Errorf("training: %d labels do not split into %d batches of equal size", len(y), steps)
+	batch, err := splitSteps(len(y), steps)
+	if err != nil {
+		return err
 	}
-	batch := len(y) / steps
 	per := batch * shapes.Make(dtypes.Float32, shape...).Size() // features per batch
 	if len(x) != steps*per {
 		return fmt.Errorf("training: %d steps of %d examples shaped %v need %d features, got %d", steps, batch, shape, steps*per, len(x))
