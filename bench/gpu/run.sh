@@ -49,6 +49,20 @@ run() {
   local rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || echo "! rc $rc: $*" | tee -a "$out/gpu.log" >&2
 }
+# dump_hlo NAME K STEPS: the HLO and thunks XLA compiles for binnet's binary mlp-784-784 step at
+# batch 100 with K steps per call (STEPS steps in all) and for JAX's with K steps per dispatch, in
+# OUT_DIR/NAME.tar.gz.
+dump_hlo() {
+  (
+    base=$XLA_FLAGS
+    export XLA_FLAGS="$base --xla_dump_to=/tmp/$1/binnet --xla_dump_hlo_as_text"
+    run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps "$3" -windows 1 -steps-per-call "$2"
+    export XLA_FLAGS="$base --xla_dump_to=/tmp/$1/jax --xla_dump_hlo_as_text"
+    run 60 "$py" bench/pytorch/jax_mlp_bench.py --model 784-784 --batch 100 --mode binary --scan "$2" \
+      --windows 1 --min-window-seconds 0.1 --warmup 2
+  )
+  tar -C /tmp -czf "$out/$1.tar.gz" "$1" 2>/dev/null
+}
 # SECTIONS picks what runs (default all): mlp, profile, unrolled, cmdbuf, conv, train.
 sections=" ${SECTIONS:-mlp profile unrolled cmdbuf conv train} "
 if [[ $sections == *" mlp "* ]]; then
@@ -73,15 +87,7 @@ if [[ $sections == *" profile "* ]]; then
     --windows 5 --min-window-seconds 0.5
   run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 500 -windows 3 \
     -cpuprofile "$out/mlp-step.prof"
-  (
-    base=$XLA_FLAGS
-    export XLA_FLAGS="$base --xla_dump_to=/tmp/hlo/binnet --xla_dump_hlo_as_text"
-    run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 5 -windows 1
-    export XLA_FLAGS="$base --xla_dump_to=/tmp/hlo/jax --xla_dump_hlo_as_text"
-    run 60 "$py" bench/pytorch/jax_mlp_bench.py --model 784-784 --batch 100 --mode binary \
-      --windows 1 --min-window-seconds 0.1 --warmup 2
-  )
-  tar -C /tmp -czf "$out/hlo.tar.gz" hlo 2>/dev/null
+  dump_hlo hlo 1 5
 fi
 if [[ $sections == *" unrolled "* ]]; then
   # Where an unrolled step's time goes: 30 steps per call, and the HLO and thunks XLA made of ten
@@ -89,15 +95,7 @@ if [[ $sections == *" unrolled "* ]]; then
   for m in mlp-300-100 mlp-784-784; do
     run 90 "$bin" speed -json -model "$m" -batch 100 -mode binary -steps 300 -windows 3 -steps-per-call 30
   done
-  (
-    base=$XLA_FLAGS
-    export XLA_FLAGS="$base --xla_dump_to=/tmp/hlo-unrolled/binnet --xla_dump_hlo_as_text"
-    run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 20 -windows 1 -steps-per-call 10
-    export XLA_FLAGS="$base --xla_dump_to=/tmp/hlo-unrolled/jax --xla_dump_hlo_as_text"
-    run 60 "$py" bench/pytorch/jax_mlp_bench.py --model 784-784 --batch 100 --mode binary --scan 10 \
-      --windows 1 --min-window-seconds 0.1 --warmup 2
-  )
-  tar -C /tmp -czf "$out/hlo-unrolled.tar.gz" hlo-unrolled 2>/dev/null
+  dump_hlo hlo-unrolled 10 20
 fi
 if [[ $sections == *" cmdbuf "* ]]; then
   # The same MLP steps with XLA's command buffers (CUDA graphs) off: whether updating a graph of
