@@ -606,7 +606,8 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 }
 
 // ResetLatentToSign replaces the latent weights of every binary (or frozen)
-// layer by sign(w) in {-1,+1}, sign(0)=+1. It reproduces a side effect of the
+// layer by sign(w) in {-1,+1}: -1 where w < 0, else +1 (sign(0) = +1, and +1
+// for NaN, the sign the binary forward pass uses). It reproduces a side effect of the
 // official code's evaluation (restore_binary_weight before evaluating,
 // restore_full_precision after it), which leaves the latent weights of binary
 // layers binarized after every evaluation.
@@ -620,13 +621,7 @@ func (e *Engine) ResetLatentToSign(modes []binnet.Mode) error {
 			return err
 		}
 		w := tensors.MustCopyFlatData[float32](t)
-		for i, v := range w {
-			if v >= 0 {
-				w[i] = 1
-			} else {
-				w[i] = -1
-			}
-		}
+		signInto(w, w)
 		if err := info.Weights.SetValue(tensors.FromFlatDataAndDimensions(w, t.Shape().Dimensions...)); err != nil {
 			return err
 		}

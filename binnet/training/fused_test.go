@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -222,5 +223,42 @@ func TestAdamUpdateKernels(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestResetLatentToSign: the latent weights of binary layers become -1 where
+// negative and +1 elsewhere (zero, negative zero and NaN included: the sign
+// the binary forward pass and the fused update's binary weights use), and a
+// float layer's weights stay as they are.
+func TestResetLatentToSign(t *testing.T) {
+	e := newTestEngine(t, smallMLP, Optimizer{Name: "adam", LearningRate: 0.05})
+	data := smallData(t)
+	x, y := stepBatch(data, 0)
+	modes := []binnet.Mode{binnet.Binary, binnet.Float, binnet.Float}
+	if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, 0.05); err != nil { // creates the variables
+		t.Fatal(err)
+	}
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -0.25, 0.25, float32(math.Inf(-1))}
+	want := []float32{1, 1, 1, -1, 1, -1}
+	w1, w2 := e.Store.GetVariable("/model/dense1/weights"), e.Store.GetVariable("/model/dense2/weights")
+	v1 := tensors.MustCopyFlatData[float32](w1.MustValue())
+	copy(v1, special)
+	w1.MustSetValue(tensors.FromFlatDataAndDimensions(v1, w1.Shape().Dimensions...))
+	before2 := tensors.MustCopyFlatData[float32](w2.MustValue())
+	if err := e.ResetLatentToSign(modes); err != nil {
+		t.Fatal(err)
+	}
+	got := tensors.MustCopyFlatData[float32](w1.MustValue())
+	for i := range got {
+		exp := sign1(v1[i])
+		if i < len(want) {
+			exp = want[i]
+		}
+		if got[i] != exp {
+			t.Errorf("binary layer weight %d: %v became %v, want %v", i, v1[i], got[i], exp)
+		}
+	}
+	if after2 := tensors.MustCopyFlatData[float32](w2.MustValue()); !slices.Equal(after2, before2) {
+		t.Error("ResetLatentToSign changed the float layer's weights")
 	}
 }
