@@ -8,31 +8,39 @@ import (
 
 // SmallStepMACs is the size of a training step, in multiply-accumulates
 // (forward and backward, estimated as three times the forward products),
-// below which the pure-Go backend runs it faster on one thread than on
-// several: such a step is many short operations, and handing them between
-// goroutines on two or more cores (waking idle processors, which spin before
-// they sleep) costs more than the second core gains. Measured on this
-// project's 2-core machine (`binnet speed`, one thread against two,
+// below which binnet measures whether the pure-Go backend runs the step
+// faster on one thread than on every core. Such a step is many short
+// operations, and handing them between goroutines on two or more cores
+// (waking idle processors, which spin before they sleep) can cost more than
+// the second core gains; which way it goes depends on the CPU. On this
+// project's 2-core machines (`binnet speed`, one thread against two,
 // alternating; the training results are the same bits either way):
-// mlp-300-100 at batch 100 (~80 M) 73-76 k against 54-65 k examples/s, at
-// batch 200 (~160 M) 83-88 k against 70-71 k, at batch 400 (~320 M) about
-// even; mlp-784-784 at batch 100 (~370 M) is 15-25 % faster on two threads.
+// mlp-300-100 at batch 100 (~80 M) ran at 73-76 k examples/s on one thread
+// against 54-65 k on two on one machine (2026-11-26), and at 56-57 k against
+// 70-71 k on another (2026-11-27, an AMD EPYC whose single-thread sgemm
+// reaches 105 GFLOP/s against the first machine's 182); at batch 400 (~320 M)
+// the first machine was about even, and mlp-784-784 at batch 100 (~370 M)
+// ran 15-25 % faster on two threads there. Above this size every core is used
+// without measuring.
 const SmallStepMACs = 200_000_000
 
-// StepThreads returns how many threads (GOMAXPROCS) binnet recommends for a
-// training step of stepMACs multiply-accumulates: 1 on the pure-Go backend
-// when the step is smaller than SmallStepMACs, otherwise the current
-// GOMAXPROCS. A GOMAXPROCS environment variable (the user's choice) or a
-// backend other than the pure-Go one keeps the current value.
-func StepThreads(stepMACs int64) int {
-	if !PicksThreads() || stepMACs >= SmallStepMACs {
-		return runtime.GOMAXPROCS(0)
+// StepThreadCandidates returns the thread counts (GOMAXPROCS) binnet
+// considers for a training step of stepMACs multiply-accumulates: one and
+// the current GOMAXPROCS for a step smaller than SmallStepMACs on the pure-Go
+// backend (the caller times both, see training.PickStepThreads), otherwise
+// only the current GOMAXPROCS. A GOMAXPROCS environment variable (the
+// user's choice), a backend other than the pure-Go one or a single thread
+// leaves only the current value.
+func StepThreadCandidates(stepMACs int64) []int {
+	current := runtime.GOMAXPROCS(0)
+	if !PicksThreads() || stepMACs >= SmallStepMACs || current == 1 {
+		return []int{current}
 	}
-	return 1
+	return []int{1, current}
 }
 
 // PicksThreads reports whether binnet chooses the threads of a training
-// step (StepThreads): the configured backend is the pure-Go one and the
+// step (StepThreadCandidates): the configured backend is the pure-Go one and the
 // GOMAXPROCS environment variable is not set.
 func PicksThreads() bool {
 	name, _, _ := strings.Cut(Configuration(), ":")

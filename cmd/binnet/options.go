@@ -150,9 +150,11 @@ func (o *runOptions) checkData(d *dataOptions, p models.Preset) error {
 }
 
 // applyThreads sets the threads of a run of preset p in this process (see
-// applyThreads): -threads, or one thread for a small training step.
+// applyThreads): -threads, or for a small training step one thread or every
+// core, whichever is measured faster.
 func (o *runOptions) applyThreads(p models.Preset, stderr io.Writer) error {
-	return applyThreads(o.threads, p.Network, firstNonZeroInt(o.batch, p.Hyper.BatchSize), o.quiet, stderr)
+	_, err := applyThreads(o.threads, p.Network, firstNonZeroInt(o.batch, p.Hyper.BatchSize), o.quiet, stderr)
+	return err
 }
 
 // schedule resolves the order and builds the schedule, rejecting impossible

@@ -61,7 +61,7 @@ func runChildren(ctx context.Context, exe string, jobs []childJob, parallel int,
 	workers := min(parallel, len(jobs))
 	var env []string
 	// Several children share the cores; a single child picks its threads
-	// itself (one for a small training step, see applyThreads).
+	// itself (for a small training step, one or every core, see applyThreads).
 	if os.Getenv("GOMAXPROCS") == "" && workers > 1 {
 		env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", max(1, runtime.GOMAXPROCS(0)/workers)))
 	}

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -214,15 +215,22 @@ func TestSweepReportsDivergedRuns(t *testing.T) {
 }
 
 // TestThreads checks the thread choice of the binary (a fresh process, so
-// that GOMAXPROCS is its own): one thread for mlp-300-100's small step at
-// batch 100, every core for mlp-784-784's, -threads when given; and that a
-// short training run gives the same numbers on one thread and on two.
+// that GOMAXPROCS is its own): for mlp-300-100's small step at batch 100,
+// one thread or every core, whichever the step times that speed -json
+// reports (thread_step_ms) show faster; every core for mlp-784-784's step
+// and for mlp-300-100's at batch 1000, without timing; -threads when given;
+// and that a short training run gives the same numbers on one thread and on
+// two.
 func TestThreads(t *testing.T) {
 	bin := binnetBinary(t)
 	if runtime.NumCPU() < 2 {
 		t.Skip("one CPU: nothing to choose")
 	}
-	speed := func(args ...string) (threads int, stderr string) {
+	type result struct {
+		Threads      int
+		ThreadStepMs map[string]float64 `json:"thread_step_ms"`
+	}
+	speed := func(args ...string) result {
 		cmd := exec.Command(bin, append([]string{"speed", "-steps", "2", "-windows", "1", "-json"}, args...)...)
 		cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") })
 		var o, e bytes.Buffer
@@ -230,23 +238,32 @@ func TestThreads(t *testing.T) {
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("binnet speed %v: %v\n%s", args, err, e.String())
 		}
-		var r struct{ Threads int }
+		var r result
 		if err := json.Unmarshal(o.Bytes(), &r); err != nil {
 			t.Fatalf("binnet speed %v: %v in %q", args, err, o.String())
 		}
-		return r.Threads, e.String()
+		return r
+	}
+	all := runtime.NumCPU()
+	r := speed("-model", "mlp-300-100", "-batch", "100")
+	one, many := r.ThreadStepMs["1"], r.ThreadStepMs[strconv.Itoa(all)]
+	want := all
+	if one <= many {
+		want = 1
+	}
+	if len(r.ThreadStepMs) != 2 || one <= 0 || many <= 0 || r.Threads != want {
+		t.Errorf("mlp-300-100 at batch 100: step times %v ms, ran on %d threads; want 1 and %d timed and the faster used (%d)", r.ThreadStepMs, r.Threads, all, want)
 	}
 	for _, c := range []struct {
 		args []string
 		want int
 	}{
-		{[]string{"-model", "mlp-300-100", "-batch", "100"}, 1},
-		{[]string{"-model", "mlp-784-784", "-batch", "100"}, runtime.NumCPU()},
-		{[]string{"-model", "mlp-300-100", "-batch", "1000"}, runtime.NumCPU()},
+		{[]string{"-model", "mlp-784-784", "-batch", "100"}, all},
+		{[]string{"-model", "mlp-300-100", "-batch", "1000"}, all},
 		{[]string{"-model", "mlp-300-100", "-batch", "100", "-threads", "2"}, 2},
 	} {
-		if got, stderr := speed(c.args...); got != c.want {
-			t.Errorf("speed %v ran on %d threads, want %d\n%s", c.args, got, c.want, stderr)
+		if r := speed(c.args...); r.Threads != c.want || r.ThreadStepMs != nil {
+			t.Errorf("speed %v ran on %d threads with step times %v, want %d and nothing timed", c.args, r.Threads, r.ThreadStepMs, c.want)
 		}
 	}
 

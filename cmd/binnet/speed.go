@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ type speedResult struct {
 	ForwardMACs int64   `json:"forward_macs_per_example"`
 	Threads     int     `json:"threads"`        // GOMAXPROCS during the run
 	PerCall     int     `json:"steps_per_call"` // training steps per execution of the compiled graph
+	// ThreadStepMs is the step time (ms) measured with each thread count
+	// to choose Threads, keyed by the count; absent when nothing was timed
+	// (-threads given, a large step, GOMAXPROCS set, another backend).
+	ThreadStepMs map[string]float64 `json:"thread_step_ms,omitempty"`
 }
 
 func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -103,7 +108,8 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer profile.Close()
 	}
-	if err := applyThreads(*threads, net, *batch, *asJSON, stderr); err != nil {
+	choice, err := applyThreads(*threads, net, *batch, *asJSON, stderr)
+	if err != nil {
 		return err
 	}
 	b, err := backend.Shared()
@@ -166,6 +172,12 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	r := speedResult{Model: p.Name, Network: net.Name(), Mode: *mode, Batch: *batch, Backend: b.Name(), FirstStepS: first,
 		StepMs: med * 1000, ExamplesPS: float64(*batch) / med, ForwardMACs: macs, Threads: runtime.GOMAXPROCS(0), PerCall: *perCall}
+	for i, n := range choice.Timed {
+		if r.ThreadStepMs == nil {
+			r.ThreadStepMs = map[string]float64{}
+		}
+		r.ThreadStepMs[strconv.Itoa(n)] = float64(choice.StepTimes[i]) / float64(time.Millisecond)
+	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}

@@ -11,8 +11,9 @@ import (
 )
 
 // threadsUsage is the -threads flag's help.
-var threadsUsage = "threads running the training (GOMAXPROCS); 0 picks: one for a step under 200 M multiply-accumulates on the pure-Go backend " +
-	"(faster there: the paper's mlp-300-100 at batch 100 gains ~20 %), else every core; a GOMAXPROCS environment variable is kept; " +
+var threadsUsage = "threads running the training (GOMAXPROCS); 0 picks: for a step under 200 M multiply-accumulates on the pure-Go backend, " +
+	"one thread or every core, whichever runs it faster here (timed before training, a fraction of a second: on some CPUs one thread runs " +
+	"the paper's mlp-300-100 at batch 100 ~20 % faster, on others two do), else every core; a GOMAXPROCS environment variable is kept; " +
 	fmt.Sprintf("at most %d (4 x the %d CPUs of this machine)", maxThreads(), runtime.NumCPU())
 
 // maxThreads is the most threads -threads accepts: 4 x the CPUs. Far more
@@ -33,25 +34,25 @@ func checkThreads(threads int) error {
 
 // applyThreads sets the threads of this process before any backend opens:
 // threads (the -threads flag, refused outside 0..maxThreads) when positive,
-// else training.UseStepThreads (one thread for a small training step of net
-// at batch on the pure-Go backend). It says on stderr when it picks one
-// thread, unless quiet.
-func applyThreads(threads int, net models.Network, batch int, quiet bool, stderr io.Writer) error {
+// else training.UseStepThreads (for a small training step of net at batch on
+// the pure-Go backend, one thread or every core, whichever it measures
+// faster). It says on stderr what it measured and chose, unless quiet, and
+// returns the choice.
+func applyThreads(threads int, net models.Network, batch int, quiet bool, stderr io.Writer) (training.ThreadChoice, error) {
 	if err := checkThreads(threads); err != nil {
-		return err
+		return training.ThreadChoice{}, err
 	}
 	if threads > 0 {
 		backend.UseThreads(threads)
-		return nil
+		return training.ThreadChoice{Threads: threads}, nil
 	}
-	before := runtime.GOMAXPROCS(0)
-	n, err := training.UseStepThreads(net, batch)
+	c, err := training.UseStepThreads(net, batch)
 	if err != nil {
-		return err
+		return c, err
 	}
-	if n != before && !quiet {
-		fmt.Fprintf(stderr, "%d thread(s): a training step of %s at batch %d is small for %d cores on the pure-Go backend (-threads N sets the threads)\n",
-			n, net.Name(), batch, before)
+	if len(c.Timed) > 0 && !quiet {
+		fmt.Fprintf(stderr, "threads: a training step of %s at batch %d took %s; using %d (-threads N sets the threads)\n",
+			net.Name(), batch, c, c.Threads)
 	}
-	return nil
+	return c, nil
 }

@@ -762,13 +762,17 @@ func cpuSeconds() (user, sys float64) {
 }
 
 // stepThreads is the thread count "binnet train" picks for a training step
-// of net at batch (backend.StepThreads of training.StepMACs).
+// of net at batch (training.PickStepThreads: for a small step, one thread
+// or every core, whichever it measures faster).
 func stepThreads(net models.Network, batch int) (int, error) {
-	macs, err := training.StepMACs(net, batch)
+	c, err := training.PickStepThreads(net, batch)
 	if err != nil {
 		return 0, err
 	}
-	return backend.StepThreads(macs), nil
+	if len(c.Timed) > 0 {
+		logf("threads for %s at batch %d: %s; using %d", net.Name(), batch, c, c.Threads)
+	}
+	return c.Threads, nil
 }
 
 // backendFor returns the backend to run binnet on threads threads (while
