@@ -3,6 +3,7 @@ package training_test
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/binnet/binnet/binnet"
 	"github.com/binnet/binnet/binnet/backend"
@@ -132,4 +133,24 @@ func ExampleEngine_TrainSteps() {
 	// Output:
 	// examples trained: 1000
 	// same loss and accuracy as single steps: true
+}
+
+// ExamplePickStepThreads picks the threads for the paper's mlp-300-100 at
+// batch 100 as binnet train does. On the pure-Go backend with more than one
+// core, before any shared backend is open and without a GOMAXPROCS variable,
+// this small step is timed on one thread and on every core (which wins
+// depends on the CPU: c.String() gives the times); UseStepThreads would then
+// set GOMAXPROCS to the choice.
+func ExamplePickStepThreads() {
+	p, err := models.Lookup("mlp-300-100")
+	if err != nil {
+		panic(err)
+	}
+	c, err := training.PickStepThreads(p.Network, 100)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("threads:", c.Threads >= 1, "one of those timed:", len(c.Timed) == 0 || slices.Contains(c.Timed, c.Threads))
+	// Output:
+	// threads: true one of those timed: true
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/binnet/binnet/binnet"
-
 	"github.com/binnet/binnet/binnet/backend"
 	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/summary"
@@ -44,8 +43,8 @@ type ThreadChoice struct {
 	StepTimes []time.Duration
 }
 
-// String describes the choice, e.g. "1 thread: 1.77 ms/step, 2 threads:
-// 1.42 ms/step".
+// String describes the choice, e.g. "1 thread(s): 1.77 ms/step, 2
+// thread(s): 1.42 ms/step", or "2 thread(s)" when nothing was timed.
 func (c ThreadChoice) String() string {
 	if len(c.Timed) == 0 {
 		return fmt.Sprintf("%d thread(s)", c.Threads)
