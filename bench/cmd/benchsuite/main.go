@@ -130,7 +130,7 @@ type StepResult struct {
 	Peer    map[int][]float64        `json:"pytorch_examples_per_s"`                 // by thread count
 	PeerEnv map[string]any           `json:"pytorch_env,omitempty"`
 	Compile float64                  `json:"binnet_first_step_s"`
-	Threads int                      `json:"binnet_threads,omitempty"` // binnet's GOMAXPROCS while stepping (backend.StepThreads); 0: not recorded
+	Threads int                      `json:"binnet_threads,omitempty"` // binnet's GOMAXPROCS while stepping (training.PickStepThreads); 0: not recorded
 	PeerRaw map[int][]map[string]any `json:"-"`
 }
 
@@ -150,7 +150,7 @@ type EpochResult struct {
 	PeerThreads     int       `json:"pytorch_threads"`
 	PeerExamples    int       `json:"pytorch_train_examples"` // mlp_mnist.py always trains on the first 55,000
 	PeerStepsOnlyEx float64   `json:"pytorch_steps_only_examples_per_s"`
-	Threads         int       `json:"binnet_threads,omitempty"` // binnet's GOMAXPROCS during its part (backend.StepThreads); 0: not recorded
+	Threads         int       `json:"binnet_threads,omitempty"` // binnet's GOMAXPROCS during its part (training.PickStepThreads); 0: not recorded
 }
 
 // SensResult is the sensitivity pre-training of mlp-784-784.
@@ -488,7 +488,7 @@ func environment(b compute.Backend) (map[string]string, []string) {
 	if out, err := exec.Command("sh", "-c", "grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\\n' ' '").Output(); err == nil {
 		set("vector ISA", strings.TrimSpace(string(out)))
 	}
-	set("binnet threads (GOMAXPROCS)", fmt.Sprintf("%d; fewer for a small step (backend.StepThreads: 1 under %d M multiply-accumulates), as the table rows say", runtime.GOMAXPROCS(0), backend.SmallStepMACs/1_000_000))
+	set("binnet threads (GOMAXPROCS)", fmt.Sprintf("%d; for a step under %d M multiply-accumulates, one or %d, whichever training.PickStepThreads times faster, as the table rows say", runtime.GOMAXPROCS(0), backend.SmallStepMACs/1_000_000, runtime.GOMAXPROCS(0)))
 	set("binnet backend", b.Name()+" ("+backend.EnvVar+"="+os.Getenv(backend.EnvVar)+", opened as "+backend.Configuration()+")")
 	set("Go", runtime.Version())
 	exp := os.Getenv("GOEXPERIMENT")
