@@ -480,11 +480,11 @@ func (e *Engine) TrainSteps(x []float32, y []int32, shape []int, steps int, mode
 	if err != nil {
 		return err
 	}
-	per := batch * shapes.Make(dtypes.Float32, shape...).Size() // features per batch
-	if len(x) != steps*per {
-		return fmt.Errorf("training: %d steps of %d examples shaped %v need %d features, got %d", steps, batch, shape, steps*per, len(x))
+	if _, err := batchDims(x, y, shape); err != nil {
+		return err
 	}
-	if steps == 1 || !e.unrolls(modes) {
+	per := len(x) / steps // features per batch
+	if steps == 1 || !e.unrolls() {
 		for k := range steps {
 			if err := e.TrainStep(x[k*per:(k+1)*per], y[k*batch:(k+1)*batch], shape, modes, lr); err != nil {
 				return err
@@ -509,7 +509,7 @@ func (e *Engine) TrainStepsTensors(xs, ys *tensors.Tensor, modes []binnet.Mode, 
 	if xs.Rank() < 2 || ys.Rank() != 2 || ys.Shape().Dimensions[0] != dims[0] || ys.Shape().Dimensions[1] != dims[1] {
 		return fmt.Errorf("training: steps of batches shaped %v with labels shaped %v: want [steps, batch, ...] and [steps, batch]", xs.Shape(), ys.Shape())
 	}
-	if !e.unrolls(modes) { // one step per call, read from the tensors in place
+	if !e.unrolls() { // one step per call, read from the tensors in place
 		var stepErr, yErr error
 		xErr := tensors.ConstFlatData(xs, func(x []float32) {
 			yErr = tensors.ConstFlatData(ys, func(y []int32) { stepErr = e.TrainSteps(x, y, dims[2:], dims[0], modes, lr) })
@@ -529,7 +529,7 @@ func (e *Engine) TrainStepsTensors(xs, ys *tensors.Tensor, modes []binnet.Mode, 
 
 // unrolls reports whether TrainSteps runs its steps in one execution: with
 // the update in the graph, fixed modes, and one device.
-func (e *Engine) unrolls(modes []binnet.Mode) bool {
+func (e *Engine) unrolls() bool {
 	return !e.Gated && !e.fusedUpdate() && e.mesh == nil
 }
 

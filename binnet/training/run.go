@@ -393,6 +393,9 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 	numBatches := (data.Train.Len() + cfg.BatchSize - 1) / cfg.BatchSize
 	fullBatches := data.Train.Len() / cfg.BatchSize // the last may be smaller
 	perCall := max(cfg.StepsPerCall, 1)
+	if !engine.unrolls() {
+		perCall = 1 // TrainSteps would run the group's steps one by one: no group to copy
+	}
 	var group struct { // the batches of a group of steps (StepsPerCall)
 		x []float32
 		y []int32

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,10 +109,7 @@ func fastest(threads []int, times []time.Duration) int {
 func timeStepThreads(net models.Network, batch int, threads []int) ([]time.Duration, error) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	const stepWindow = 25 * time.Millisecond
-	modes := make([]binnet.Mode, net.NumBinarizable())
-	for i := range modes {
-		modes[i] = binnet.Binary
-	}
+	modes := slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
 	x, y := RandomBatch(net, batch, rand.New(rand.NewPCG(1, 2)))
 	shape := net.InputShape()
 	engines := make([]*Engine, len(threads))

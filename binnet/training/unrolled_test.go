@@ -22,7 +22,7 @@ func TestUnrolledStepsMatchSingleSteps(t *testing.T) {
 	for _, inGraph := range []bool{true, false} {
 		single, unrolled := newTestEngine(t, smallMLP, opt), newTestEngine(t, smallMLP, opt)
 		single.InGraphUpdate, unrolled.InGraphUpdate = inGraph, inGraph
-		if unrolled.unrolls(threeStages[0]) != inGraph {
+		if unrolled.unrolls() != inGraph {
 			t.Fatalf("in-graph update %v: unrolls %v", inGraph, !inGraph)
 		}
 		step := 0
@@ -162,7 +162,7 @@ func TestTrainStepsTensorsOneByOne(t *testing.T) {
 		}
 		xs, ys = append(xs, x...), append(ys, y...)
 	}
-	if grouped.unrolls(modes) {
+	if grouped.unrolls() {
 		t.Fatal("the fused update unrolls")
 	}
 	xt, yt, err := grouped.DeviceBatch(xs, ys, shape, 3)
