@@ -71,10 +71,7 @@ func getPair(tb testing.TB, name string, net models.Network) *pair {
 			f32 += t.Shape().Size() * 4
 		}
 	}
-	all := make([]binnet.Mode, net.NumBinarizable())
-	for i := range all {
-		all[i] = binnet.Binary
-	}
+	all := slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
 	mean, std := []float32{0.1307}, []float32{0.3081}
 	m, err := export.FromValues(net, all, nil, values, mean, std, name)
 	if err != nil {

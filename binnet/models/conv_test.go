@@ -3,6 +3,7 @@ package models_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/binnet/binnet/binnet"
@@ -130,10 +131,7 @@ func TestConvNetworksLearn(t *testing.T) {
 				net, _ = net.(models.Adaptable).Adapt([]int{32, 32, 3}, 10)
 			}
 			_, e, xs, ys := layersOf(t, net, 8)
-			modes := make([]binnet.Mode, net.NumBinarizable())
-			for i := range modes {
-				modes[i] = binnet.Binary
-			}
+			modes := slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
 			loss := func() float64 {
 				e.ResetAccumulators()
 				for i := range xs {

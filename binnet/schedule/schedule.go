@@ -307,13 +307,9 @@ func buildStages(c Config) []Stage {
 			Modes: make([]binnet.Mode, n), Binary: []int{}, Added: []int{},
 		}}
 	case KindBinary:
-		modes := make([]binnet.Mode, n)
-		for i := range modes {
-			modes[i] = binnet.Binary
-		}
 		return []Stage{{
 			Index: 0, FirstEpoch: 0, EndEpoch: c.TotalEpochs,
-			Modes: modes, Binary: Forward(n), Added: Forward(n),
+			Modes: slices.Repeat([]binnet.Mode{binnet.Binary}, n), Binary: Forward(n), Added: Forward(n),
 		}}
 	case KindFixed:
 		modes := make([]binnet.Mode, n)

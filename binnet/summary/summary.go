@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -72,10 +73,7 @@ func Of(net models.Network, modes []binnet.Mode) (*Summary, error) {
 // OfWithBackend is Of on a given backend.
 func OfWithBackend(b compute.Backend, net models.Network, modes []binnet.Mode) (s *Summary, err error) {
 	if modes == nil {
-		modes = make([]binnet.Mode, net.NumBinarizable())
-		for i := range modes {
-			modes[i] = binnet.Binary
-		}
+		modes = slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
 	}
 	if len(modes) != net.NumBinarizable() {
 		return nil, fmt.Errorf("summary: %d modes for the %d binarizable layers of %s", len(modes), net.NumBinarizable(), net.Name())

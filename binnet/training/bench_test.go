@@ -1,6 +1,7 @@
 package training
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -27,10 +28,7 @@ func benchModes(b *testing.B, preset string) {
 		name string
 		mode binnet.Mode
 	}{{"binary", binnet.Binary}, {"float", binnet.Float}} {
-		modes := make([]binnet.Mode, p.Network.NumBinarizable())
-		for i := range modes {
-			modes[i] = c.mode
-		}
+		modes := slices.Repeat([]binnet.Mode{c.mode}, p.Network.NumBinarizable())
 		for _, gated := range []bool{false, true} {
 			name := c.name + "/stage"
 			if gated {
@@ -89,10 +87,7 @@ func BenchmarkTrainStepConv(b *testing.B) {
 			for i := range y {
 				y[i] = int32(i % net.NumClasses())
 			}
-			modes := make([]binnet.Mode, net.NumBinarizable())
-			for i := range modes {
-				modes[i] = binnet.Binary
-			}
+			modes := slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
 			if err := e.TrainStep(x, y, net.InputShape(), modes, 0.01); err != nil {
 				b.Fatal(err)
 			}

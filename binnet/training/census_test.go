@@ -2,6 +2,7 @@ package training
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -119,10 +120,7 @@ func binaryStepCensus(t *testing.T, preset string, batch int) census {
 	t.Helper()
 	p, _ := models.Lookup(preset)
 	e := newTestEngine(t, p.Network, Optimizer{Name: "adam", LearningRate: 0.01})
-	modes := make([]binnet.Mode, p.Network.NumBinarizable())
-	for i := range modes {
-		modes[i] = binnet.Binary
-	}
+	modes := slices.Repeat([]binnet.Mode{binnet.Binary}, p.Network.NumBinarizable())
 	return stepCensus(t, e, modes, batch)
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,9 +92,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	modes := make([]binnet.Mode, net.NumBinarizable())
 	switch *mode {
 	case "binary":
-		for i := range modes {
-			modes[i] = binnet.Binary
-		}
+		modes = slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
 	case "float":
 	default:
 		return fmt.Errorf("-mode %q: want binary or float", *mode)
