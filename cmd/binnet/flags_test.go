@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -317,6 +318,51 @@ func TestFlagsReport(t *testing.T) {
 	}
 	write("copy/float-seed1", 1, 0.1)
 	mustRefuse(t, 1, []string{filepath.Join(runs, "float-seed1"), filepath.Join(runs, "copy", "float-seed1"), "same seed 1"}, "report", "-runs", runs)
+}
+
+// TestReportPaired checks report -paired against differences computed by
+// hand: forward against binary on the seeds both have (a seed without a
+// binary run is left out), the baseline's own row left out, and an order
+// without finished runs refused.
+func TestReportPaired(t *testing.T) {
+	runs := t.TempDir()
+	for _, c := range []struct {
+		order string
+		tests map[int64]float64
+	}{
+		{"binary", map[int64]float64{1: 0.90, 2: 0.92, 3: 0.94}},
+		{"forward", map[int64]float64{1: 0.91, 2: 0.91, 3: 0.96, 4: 0.99}},
+	} {
+		res, err := training.ReadResults(filepath.Join(tinyTrain(t, c.order, "-epochs", "3", "-epochs-per-layer", "1"), training.ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seed, acc := range c.tests {
+			r := *res
+			r.Seed, r.TestAccuracy = seed, acc
+			dir := filepath.Join(runs, fmt.Sprintf("%s-seed%d", c.order, seed))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := training.WriteResults(filepath.Join(dir, training.ResultsFile), &r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stdout, _ := mustCLI(t, "report", "-runs", runs, "-paired", "binary")
+	// forward - binary: +0.01, -0.01, +0.02: mean 0.00667, sample sd 0.01528.
+	want := "| mlp-300-100 | sample, 1000 train | 3 epochs, 1/layer | forward | binary | 1,2,3 | +0.0067 ± 0.0153 | 2 of 3 |"
+	if !strings.Contains(stdout, want) {
+		t.Errorf("no row %q:\n%s", want, stdout)
+	}
+	if strings.Contains(stdout, "| binary | binary |") {
+		t.Errorf("the baseline is compared with itself:\n%s", stdout)
+	}
+	stdout, _ = mustCLI(t, "report", "-runs", runs, "-paired", "forward")
+	if want := "| binary | forward | 1,2,3 | -0.0067 ± 0.0153 | 1 of 3 |"; !strings.Contains(stdout, want) {
+		t.Errorf("no row ending %q:\n%s", want, stdout)
+	}
+	mustRefuse(t, 1, []string{"-paired reverse: no finished runs of order \"reverse\""}, "report", "-runs", runs, "-paired", "reverse")
 }
 
 // TestFlagsInterruptExitCode checks that an interrupted train exits with the

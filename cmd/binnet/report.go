@@ -101,7 +101,9 @@ type reportGroup struct {
 	// Runs without a test accuracy: still running (or killed), stopped by
 	// an interrupt (both resume when re-run), failed (diverged).
 	running, interrupted, failed int
-	dirs                         map[int64]string // the folder of each seed's run
+	dirs                         map[int64]string  // the folder of each seed's run
+	testOf                       map[int64]float64 // the test accuracy of each seed's finished run
+	epochs                       int               // the runs' length (all of a group's runs have the same protocol)
 }
 
 // add counts a run in the group; a second run of the same seed (a copy of
@@ -115,6 +117,9 @@ func (g *reportGroup) add(r *training.Results, dir string) error {
 		g.dirs = map[int64]string{}
 	}
 	g.dirs[r.Seed] = dir
+	if r.Schedule != nil {
+		g.epochs = r.Schedule.TotalEpochs()
+	}
 	switch {
 	case r.Interrupted():
 		g.interrupted++
@@ -127,6 +132,10 @@ func (g *reportGroup) add(r *training.Results, dir string) error {
 		return nil
 	}
 	g.test = append(g.test, r.TestAccuracy)
+	if g.testOf == nil {
+		g.testOf = map[int64]float64{}
+	}
+	g.testOf[r.Seed] = r.TestAccuracy
 	g.val = append(g.val, r.History[len(r.History)-1].ValAccuracy)
 	g.sec = append(g.sec, r.TrainSeconds)
 	g.seeds = append(g.seeds, r.Seed)
@@ -134,8 +143,11 @@ func (g *reportGroup) add(r *training.Results, dir string) error {
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times. Runs that differ in their optimizer,\nlearning rate, momentum, weight decay, batch, quantizer or set sizes are separate\nrows (the protocol column names the differences); two runs of one seed in one row\nare an error naming both folders. Guided orders are reported too: for\neach sensitivity result, the runs of the same model, data and seed whose order is\nits ascend (or descend) order (preferring a sensitivity result whose epochs equal\nthe run's epochs per layer).", stderr)
+	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times. Runs that differ in their optimizer,\nlearning rate, momentum, weight decay, batch, quantizer or set sizes are separate\nrows (the protocol column names the differences); two runs of one seed in one row\nare an error naming both folders. Guided orders are reported too: for\neach sensitivity result, the runs of the same model, data and seed whose order is\nits ascend (or descend) order (preferring a sensitivity result whose epochs equal\nthe run's epochs per layer). With -paired ORDER, a second table compares every\norder with ORDER seed by seed (runs of one seed share their initialization and\nshuffles, so the per-seed difference is the fairer test of an order).", stderr)
 	dir := flags.String("runs", "binnet-runs", "folder to search")
+	paired := flags.String("paired", "", "also compare every order with this one (e.g. binary, float, forward or 1,3,2, as the table names them), "+
+		"seed by seed: the mean ± standard deviation of the per-seed differences in test accuracy over the seeds both have "+
+		"(same model, data, settings and number of epochs), and on how many of those seeds the order is ahead")
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
@@ -311,6 +323,11 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.model, k.dataset, protocolOf(k), k.order, runs,
 			meanStd(g.test, 4), meanStd(g.val, 4), meanStd(g.sec, 0))
 	}
+	if *paired != "" {
+		if err := writePaired(stdout, groups, keys, protocolOf, *paired); err != nil {
+			return err
+		}
+	}
 	if len(sens) > 0 {
 		sort.Slice(sens, func(i, j int) bool {
 			a, b := sens[i], sens[j]
@@ -333,6 +350,67 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	return nil
+}
+
+// writePaired writes the table of report -paired: each group's finished
+// runs against those of the baseline order with the same model, data,
+// settings and number of epochs, seed by seed (keys in the main table's
+// order).
+func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKey, protocolOf func(reportKey) string, baseline string) error {
+	type pairKey struct {
+		model, dataset string
+		epochs         int
+		settings       runSettings
+	}
+	pairOf := func(k reportKey) pairKey { return pairKey{k.model, k.dataset, groups[k].epochs, k.settings} }
+	base := map[pairKey]*reportGroup{}
+	for _, k := range keys {
+		if k.order == baseline && len(groups[k].testOf) > 0 {
+			base[pairOf(k)] = groups[k]
+		}
+	}
+	if len(base) == 0 {
+		return fmt.Errorf("-paired %s: no finished runs of order %q (the orders are named as in the table's order column)", baseline, baseline)
+	}
+	fmt.Fprintf(w, "\n| model | data | protocol | order | against | seeds | test accuracy difference | ahead on |\n")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	for _, k := range keys {
+		b, g := base[pairOf(k)], groups[k]
+		if b == nil || k.order == baseline {
+			continue
+		}
+		var seeds []int64
+		for s := range g.testOf {
+			if _, ok := b.testOf[s]; ok {
+				seeds = append(seeds, s)
+			}
+		}
+		if len(seeds) == 0 {
+			continue
+		}
+		slices.Sort(seeds)
+		var diffs []float64
+		ahead := 0
+		for _, s := range seeds {
+			d := g.testOf[s] - b.testOf[s]
+			diffs = append(diffs, d)
+			if d > 0 {
+				ahead++
+			}
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %d of %d |\n", k.model, k.dataset, protocolOf(k), k.order, baseline,
+			joinSeeds(seeds), signedMeanStd(diffs, 4), ahead, len(seeds))
+	}
+	return nil
+}
+
+// signedMeanStd is meanStd with the mean's sign always written.
+func signedMeanStd(v []float64, prec int) string {
+	s := meanStd(v, prec)
+	if !strings.HasPrefix(s, "-") {
+		s = "+" + s
+	}
+	return s
 }
 
 // canonicalOrder names a run's order by its schedule: float, binary, forward
