@@ -7,7 +7,11 @@
 #         all-binary), seeds 1-3: sensitivity pre-training (5 epochs per layer), float, binary,
 #         all 6 permutations (ascend and descend are two of them).
 # LANE b: mlp-300-100, the paper's full protocol (150 epochs per layer, 450 epochs), seeds $SEEDS
-#         (default 1): float, forward, binary, reverse.
+#         (default 1): $ORDERS (default float forward binary reverse).
+# LANE f: mlp-300-100, the paper's full protocol (450 epochs, 150 per layer), seeds $SEEDS (default 1): the
+#         four permutations lane b leaves out ($PERMS, default 1,3,2 2,1,3 2,3,1 3,1,2), after a
+#         sensitivity pre-training of 10 epochs per layer per seed that names the guided orders among
+#         the six (run two of these lanes side by side with PERMS split, one thread each: THREADS=1).
 # LANE c: mlp-784-784, reduced protocol, seeds $SEEDS (default 1).
 # LANE p: mlp-300-100, float, binary and forward with 10 epochs per layer and 40 epochs, seed 1: the
 #         protocol of the PyTorch reference runs (bench/pytorch/REFERENCE.md).
@@ -34,7 +38,7 @@ export GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd
 perms="1,2,3 1,3,2 2,1,3 2,3,1 3,1,2 3,2,1"
 train() { # model order epochs epl seed
   local out="$runs/$1/e$3-l$4/$(echo "$2" | tr , -)-seed$5"
-  "$bin" train -quiet -model "$1" -data-dir "$mnist" -order "$2" -epochs "$3" -epochs-per-layer "$4" -seed "$5" -out "$out"
+  "$bin" train -quiet -model "$1" -data-dir "$mnist" -order "$2" -epochs "$3" -epochs-per-layer "$4" -seed "$5" -out "$out" ${THREADS:+-threads $THREADS}
 }
 reduced() { # model seed
   "$bin" sensitivity -quiet -model "$1" -data-dir "$mnist" -epochs 5 -seed "$2" -out "$runs/$1/sensitivity-e5-seed$2"
@@ -49,8 +53,13 @@ conv() { # model order epochs epl lps seed ntrain nval ntest [sensitivity-ntrain
 }
 case $lane in
   a) for s in 1 2 3; do reduced mlp-300-100 $s; done ;;
-  b) for s in ${SEEDS:-1}; do for o in float forward binary reverse; do train mlp-300-100 $o 450 150 $s; done; done ;;
+  b) for s in ${SEEDS:-1}; do for o in ${ORDERS:-float forward binary reverse}; do train mlp-300-100 $o 450 150 $s; done; done ;;
   c) for s in ${SEEDS:-1}; do reduced mlp-784-784 $s; done ;;
+  f) for s in ${SEEDS:-1}; do
+       out="$runs/mlp-300-100/sensitivity-e10-seed$s"
+       [ -f "$out/sensitivity.json" ] || "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed "$s" -out "$out" ${THREADS:+-threads $THREADS}
+       for o in ${PERMS:-1,3,2 2,1,3 2,3,1 3,1,2}; do train mlp-300-100 "$o" 450 150 "$s"; done
+     done ;;
   p) for o in float binary 1,2,3; do train mlp-300-100 $o 40 10 1; done ;;
   q) for o in float binary; do train mlp-784-784 $o 40 10 1; done ;;
   s) "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed 1 -out "$runs/mlp-300-100/sensitivity-e10-seed1" ;;
