@@ -101,9 +101,17 @@ type reportGroup struct {
 	// Runs without a test accuracy: still running (or killed), stopped by
 	// an interrupt (both resume when re-run), failed (diverged).
 	running, interrupted, failed int
-	dirs                         map[int64]string  // the folder of each seed's run
-	testOf                       map[int64]float64 // the test accuracy of each seed's finished run
-	epochs                       int               // the runs' length (all of a group's runs have the same protocol)
+	dirs                         map[int64]string // the folder of each seed's run
+	epochs                       int              // the runs' length (all of a group's runs have the same protocol)
+}
+
+// testBySeed returns the test accuracy of each seed's finished run.
+func (g *reportGroup) testBySeed() map[int64]float64 {
+	m := make(map[int64]float64, len(g.seeds))
+	for i, seed := range g.seeds {
+		m[seed] = g.test[i]
+	}
+	return m
 }
 
 // add counts a run in the group; a second run of the same seed (a copy of
@@ -132,10 +140,6 @@ func (g *reportGroup) add(r *training.Results, dir string) error {
 		return nil
 	}
 	g.test = append(g.test, r.TestAccuracy)
-	if g.testOf == nil {
-		g.testOf = map[int64]float64{}
-	}
-	g.testOf[r.Seed] = r.TestAccuracy
 	g.val = append(g.val, r.History[len(r.History)-1].ValAccuracy)
 	g.sec = append(g.sec, r.TrainSeconds)
 	g.seeds = append(g.seeds, r.Seed)
@@ -363,10 +367,10 @@ func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKe
 		settings       runSettings
 	}
 	pairOf := func(k reportKey) pairKey { return pairKey{k.model, k.dataset, groups[k].epochs, k.settings} }
-	base := map[pairKey]*reportGroup{}
+	base := map[pairKey]map[int64]float64{}
 	for _, k := range keys {
-		if k.order == baseline && len(groups[k].testOf) > 0 {
-			base[pairOf(k)] = groups[k]
+		if k.order == baseline && len(groups[k].test) > 0 {
+			base[pairOf(k)] = groups[k].testBySeed()
 		}
 	}
 	if len(base) == 0 {
@@ -375,13 +379,14 @@ func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKe
 	fmt.Fprintf(w, "\n| model | data | protocol | order | against | seeds | test accuracy difference | ahead on |\n")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, k := range keys {
-		b, g := base[pairOf(k)], groups[k]
+		b := base[pairOf(k)]
 		if b == nil || k.order == baseline {
 			continue
 		}
+		test := groups[k].testBySeed()
 		var seeds []int64
-		for s := range g.testOf {
-			if _, ok := b.testOf[s]; ok {
+		for s := range test {
+			if _, ok := b[s]; ok {
 				seeds = append(seeds, s)
 			}
 		}
@@ -392,7 +397,7 @@ func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKe
 		var diffs []float64
 		ahead := 0
 		for _, s := range seeds {
-			d := g.testOf[s] - b.testOf[s]
+			d := test[s] - b[s]
 			diffs = append(diffs, d)
 			if d > 0 {
 				ahead++
@@ -467,8 +472,11 @@ func orderRank(o string) int {
 	return 100
 }
 
+// joinSeeds lists seeds in increasing order, e.g. "1,2,3", leaving s as
+// it is (a group's seeds stay in step with its accuracies).
 func joinSeeds(s []int64) string {
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	s = slices.Clone(s)
+	slices.Sort(s)
 	var out []string
 	for _, v := range s {
 		out = append(out, fmt.Sprint(v))

@@ -89,14 +89,15 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	modes := make([]binnet.Mode, net.NumBinarizable())
+	layerMode := binnet.Float
 	switch *mode {
 	case "binary":
-		modes = slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
+		layerMode = binnet.Binary
 	case "float":
 	default:
 		return fmt.Errorf("-mode %q: want binary or float", *mode)
 	}
+	modes := slices.Repeat([]binnet.Mode{layerMode}, net.NumBinarizable())
 	var profile *os.File // created before any work, so that a bad path fails at once
 	if *cpuProfile != "" {
 		if err := checkOutputFile("cpuprofile", *cpuProfile, "cpu.prof"); err != nil {
