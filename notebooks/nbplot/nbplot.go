@@ -21,28 +21,28 @@ var Palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 
 // Series is one line of a Chart.
 type Series struct {
-	Name   string
-	X, Y   []float64
+	Name   string    // shown in the legend
+	X, Y   []float64 // the points, in drawing order
 	Lo, Hi []float64 // optional band drawn around the line (e.g. min and max over seeds)
 	Color  string    // default: the palette colour of the series' position
-	Dashed bool
-	Step   bool // draw a step function (the value holds until the next X)
-	Dots   bool // mark every point
+	Dashed bool      // draw the line dashed
+	Step   bool      // draw a step function (the value holds until the next X)
+	Dots   bool      // mark every point
 }
 
 // Marker is a vertical dashed line at X, e.g. the start of a schedule stage.
 type Marker struct {
-	X     float64
-	Label string
-	Color string // default grey
+	X     float64 // where the line stands on the x axis
+	Label string  // written at the top of the line
+	Color string  // default grey
 }
 
 // Chart is a line chart.
 type Chart struct {
-	Title, XLabel, YLabel string
-	Width, Height         int // pixels; default 720 x 360
-	Series                []Series
-	Markers               []Marker
+	Title, XLabel, YLabel string   // the title above the plot and the axes' labels
+	Width, Height         int      // pixels; default 720 x 360
+	Series                []Series // the lines, coloured from Palette in order unless they set Color
+	Markers               []Marker // vertical lines drawn behind the series
 	// YMin and YMax fix the y range when YMin < YMax; otherwise it fits the data.
 	YMin, YMax float64
 	// XMin and XMax fix the x range when XMin < XMax.
@@ -249,20 +249,20 @@ func axisLabels(b *strings.Builder, w, h int, xl, yl string) {
 
 // Bar is one bar of a BarChart.
 type Bar struct {
-	Label  string
-	Value  float64
+	Label  string  // written under the bar
+	Value  float64 // the bar's height
 	Lo, Hi float64 // optional error bar, drawn when Lo < Hi
-	Color  string
-	Note   string // written above the bar (default: the value)
+	Color  string  // default: the palette colour of the bar's position
+	Note   string  // written above the bar (default: the value)
 }
 
 // BarChart is a vertical bar chart.
 type BarChart struct {
-	Title, XLabel, YLabel string
-	Width, Height         int
-	Bars                  []Bar
+	Title, XLabel, YLabel string  // the title above the plot and the axes' labels
+	Width, Height         int     // pixels; default 560 x 340
+	Bars                  []Bar   // the bars, left to right
 	YMin, YMax            float64 // fixed range when YMin < YMax
-	YPercent              bool
+	YPercent              bool    // y ticks as percentages of 1 (0.9 -> 90%)
 }
 
 // SVG renders the bar chart.
