@@ -49,8 +49,12 @@ func (p *progress) finishEpoch(rec EpochRecord, err error) {
 		fmt.Fprintf(p.w, "epoch %d/%d: %v\n", rec.Epoch, p.total, err)
 		return
 	}
-	fmt.Fprintf(p.w, "epoch %3d/%d  stage %d  binary %-12s train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1fs\n",
-		rec.Epoch, p.total, rec.Stage, layerList(rec.BinaryLayers), rec.TrainLoss, rec.TrainAccuracy, rec.ValLoss, rec.ValAccuracy, rec.Seconds)
+	test := ""
+	if rec.TestLoss != 0 {
+		test = fmt.Sprintf("  test acc %.4f", rec.TestAccuracy)
+	}
+	fmt.Fprintf(p.w, "epoch %3d/%d  stage %d  binary %-12s train loss %.4f acc %.4f  val loss %.4f acc %.4f%s  %.1fs\n",
+		rec.Epoch, p.total, rec.Stage, layerList(rec.BinaryLayers), rec.TrainLoss, rec.TrainAccuracy, rec.ValLoss, rec.ValAccuracy, test, rec.Seconds)
 }
 
 func (p *progress) done(r *Results) {

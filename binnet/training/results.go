@@ -62,8 +62,14 @@ type EpochRecord struct {
 	// ValAccuracy is the fraction (0 to 1) of the validation set predicted
 	// correctly, evaluated as ValLoss.
 	ValAccuracy float64 `json:"val_accuracy"`
+	// TestLoss and TestAccuracy are the test set's, evaluated as ValLoss
+	// after the validation, when the run tests after every epoch
+	// (Config.TestEachEpoch); omitted otherwise.
+	TestLoss     float64 `json:"test_loss,omitempty"`
+	TestAccuracy float64 `json:"test_accuracy,omitempty"`
 	// Seconds is the epoch's wall-clock time in seconds: its training steps,
-	// latent reset and validation; the checkpoint and results writes excluded.
+	// latent reset and validation; the test evaluation of TestEachEpoch,
+	// the checkpoint and results writes excluded.
 	Seconds float64 `json:"seconds"`
 }
 
@@ -133,6 +139,19 @@ type Results struct {
 	// TestAccuracy is the fraction (0 to 1) of the test set predicted
 	// correctly, evaluated as TestLoss.
 	TestAccuracy float64 `json:"test_accuracy"`
+	// BestTestAccuracy is the highest test accuracy of the epochs of the
+	// last stage (the network binarized as it ends: every layer binary but
+	// for a float run) that were tested (Config.TestEachEpoch), and
+	// BestTestEpoch the first epoch (from 1) that reached it: the figure
+	// the official code's full-training scripts print ("Best accuracy ...
+	// at epoch ...", over every epoch there, partly binary ones included).
+	// It selects on the test set, so it is optimistic; TestAccuracy is the
+	// unselected figure. BestTestOf is the number of the last stage's
+	// epochs tested (fewer than the stage's when TestEachEpoch was set on a
+	// resume inside it). All three omitted when no such epoch was tested.
+	BestTestAccuracy float64 `json:"best_test_accuracy,omitempty"`
+	BestTestEpoch    int     `json:"best_test_epoch,omitempty"`
+	BestTestOf       int     `json:"best_test_of_epochs,omitempty"`
 	// TrainSeconds is the sum of the epochs' Seconds, over every session of
 	// a resumed run (carried over from its previous results.json).
 	TrainSeconds float64 `json:"train_seconds"`

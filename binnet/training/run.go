@@ -75,6 +75,12 @@ type Config struct {
 	MaxLoss float64
 	// SkipTest skips the final test evaluation (sensitivity runs use validation only).
 	SkipTest bool
+	// TestEachEpoch evaluates the test set after every epoch too (its
+	// accuracy in each EpochRecord, the best of the last stage in
+	// Results.BestTestAccuracy), as the official code's full-training
+	// scripts do. Training is unchanged (the same numbers bit for bit), so
+	// a run may resume with it on or off. Ignored with SkipTest.
+	TestEachEpoch bool
 	// OnEpoch, if set, is called after each epoch's checkpoint is written.
 	OnEpoch func(EpochRecord)
 }
@@ -480,6 +486,12 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		}
 		rec.Seconds = time.Since(start).Seconds()
 		res.TrainSeconds += rec.Seconds
+		if cfg.TestEachEpoch && !cfg.SkipTest {
+			rec.TestLoss, rec.TestAccuracy, err = engine.Evaluate(data.Test, modes, cfg.EvalBatchSize)
+			if err != nil {
+				return nil, err
+			}
+		}
 		res.History = append(res.History, rec)
 		if ckptPath != "" {
 			if err := writeCheckpoint(ckptPath, store, checkpointMeta{Fingerprint: fp, Epochs: epoch + 1, History: res.History}); err != nil {
@@ -499,6 +511,7 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 			res.BestValAcc, res.BestEpoch = h.ValAccuracy, h.Epoch
 		}
 	}
+	res.BestTestAccuracy, res.BestTestEpoch, res.BestTestOf = bestLastStageTest(res.History)
 	if !cfg.SkipTest {
 		final := sched.Modes(sched.TotalEpochs() - 1)
 		res.TestLoss, res.TestAccuracy, err = engine.Evaluate(data.Test, final, cfg.EvalBatchSize)
@@ -509,6 +522,26 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 	res.Status = StatusCompleted
 	prog.done(res)
 	return res, saveResults()
+}
+
+// bestLastStageTest returns the highest test accuracy among the epochs of
+// history's last stage that were tested, the first epoch that reached it,
+// and how many of the stage's epochs were tested (all 0 when none was).
+func bestLastStageTest(history []EpochRecord) (acc float64, epoch, tested int) {
+	if len(history) == 0 {
+		return 0, 0, 0
+	}
+	last := history[len(history)-1].Stage
+	for _, h := range history {
+		if h.Stage != last || h.TestLoss == 0 {
+			continue
+		}
+		tested++
+		if epoch == 0 || h.TestAccuracy > acc {
+			acc, epoch = h.TestAccuracy, h.Epoch
+		}
+	}
+	return acc, epoch, tested
 }
 
 // fingerprintDiff names the first field that differs between two fingerprints.

@@ -85,7 +85,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "test accuracy %.4f  best val %.4f (epoch %d)  results in %s\n", res.TestAccuracy, res.BestValAcc, res.BestEpoch, filepath.Join(cfg.OutDir, training.ResultsFile))
+	bestTest := ""
+	if res.BestTestOf > 0 {
+		bestTest = fmt.Sprintf("  best test of the last stage %.4f (epoch %d)", res.BestTestAccuracy, res.BestTestEpoch)
+	}
+	fmt.Fprintf(stdout, "test accuracy %.4f  best val %.4f (epoch %d)%s  results in %s\n", res.TestAccuracy, res.BestValAcc, res.BestEpoch, bestTest, filepath.Join(cfg.OutDir, training.ResultsFile))
 	return nil
 }
 
@@ -396,6 +400,9 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if e < 1 {
 		return fmt.Errorf("-epochs must be at least 1, got %d", e)
+	}
+	if r.testEachEpoch {
+		return errors.New("-test-each-epoch: sensitivity pre-training never reads the test set (it ranks the layers by validation accuracy)")
 	}
 	layers, err := parseLayerList(*layerList, p.Network.NumBinarizable())
 	if err != nil {

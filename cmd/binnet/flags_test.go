@@ -402,3 +402,52 @@ func TestFlagsInterruptExitCode(t *testing.T) {
 		}
 	}
 }
+
+// TestTestEachEpochFlag checks train -test-each-epoch end to end (each
+// epoch's test in results.json, the best of the last stage on stdout), the
+// report's column for such runs (hand-set accuracies: mean ± sd, and how
+// many of a row's runs have one), and sensitivity's refusal of the flag.
+func TestTestEachEpochFlag(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	stdout, _ := mustCLI(t, "train", "-model", "mlp-300-100", "-order", "forward", "-epochs", "4", "-epochs-per-layer", "1",
+		"-train-size", "1000", "-val-size", "500", "-test-size", "500", "-quiet", "-test-each-epoch", "-out", dir)
+	res, err := training.ReadResults(filepath.Join(dir, training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range res.History {
+		if h.TestLoss <= 0 || h.TestAccuracy <= 0 {
+			t.Errorf("epoch %d has no test: %+v", h.Epoch, h)
+		}
+	}
+	// Stages: epochs 1, 2 and 3-4 (all binary): the best of epochs 3 and 4.
+	best := max(res.History[2].TestAccuracy, res.History[3].TestAccuracy)
+	if res.BestTestAccuracy != best || res.BestTestOf != 2 {
+		t.Errorf("best test %v over %d epochs, want %v over 2", res.BestTestAccuracy, res.BestTestOf, best)
+	}
+	if want := fmt.Sprintf("best test of the last stage %.4f (epoch %d)", best, res.BestTestEpoch); !strings.Contains(stdout, want) {
+		t.Errorf("stdout %q does not contain %q", stdout, want)
+	}
+
+	runs := t.TempDir()
+	for seed, acc := range map[int64]float64{1: 0.95, 2: 0.97, 3: 0} { // seed 3 ran without the flag
+		r := *res
+		r.Seed, r.BestTestAccuracy, r.BestTestOf = seed, acc, 2
+		if acc == 0 {
+			r.BestTestEpoch, r.BestTestOf = 0, 0
+		}
+		d := filepath.Join(runs, fmt.Sprintf("forward-seed%d", seed))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := training.WriteResults(filepath.Join(d, training.ResultsFile), &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, _ = mustCLI(t, "report", "-runs", runs)
+	// 0.95 and 0.97: mean 0.96, sample sd 0.01414.
+	if want := "| 0.9600 ± 0.0141 (2 of 3 runs) |"; !strings.Contains(stdout, want) || !strings.Contains(stdout, "| best test accuracy, last stage (-test-each-epoch) |") {
+		t.Errorf("report without the column or the cell %q:\n%s", want, stdout)
+	}
+	mustRefuse(t, 1, []string{"-test-each-epoch: sensitivity pre-training never reads the test set"}, "sensitivity", "-test-each-epoch", "-epochs", "1")
+}

@@ -31,6 +31,7 @@ type runOptions struct {
 	quantizer      string
 	clip           bool
 	resetLatent    bool
+	testEachEpoch  bool
 	maxLoss        float64
 	quiet          bool
 	devices        int
@@ -62,6 +63,7 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	fs.BoolVar(&o.clip, "clip", false, "clip latent weights of binarizable layers to [-1,1] after each step (the paper's code does not)")
 	fs.Float64Var(&o.maxLoss, "max-loss", 0, "an epoch whose mean training loss is above this (or not finite) stops the run as diverged (default: 100 x ln(classes), 230 for 10 classes)")
 	fs.BoolVar(&o.resetLatent, "official-eval-reset", false, "set the latent weights of binary layers to sign(w) after every epoch, the side effect of the official code's evaluation")
+	fs.BoolVar(&o.testEachEpoch, "test-each-epoch", false, "evaluate the test set after every epoch too, as the official code's full-training scripts do: results.json gets each epoch's test accuracy and the best of the last stage (best_test_accuracy, selected on the test set: optimistic); training is unchanged, so a run may resume with or without it")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	fs.IntVar(&o.devices, "devices", 1, "split each training batch over this many devices of the backend (data parallel; XLA on several GPUs); at least 1")
 	fs.IntVar(&o.stepsPerCall, "steps-per-call", 1, "run the training steps in groups of this many batches, each group one execution of a graph that unrolls its steps: "+
@@ -231,7 +233,7 @@ func (o *runOptions) trainingConfig(p models.Preset, dataset string, stderr io.W
 		batch = o.batch
 	}
 	cfg := training.Config{Model: p.Name, Dataset: dataset, Network: p.Network, Quantizer: q, Optimizer: opt,
-		BatchSize: batch, EvalBatchSize: p.Hyper.EvalBatchSize, Seed: o.seed, ClipLatent: o.clip, ResetLatentEachEpoch: o.resetLatent,
+		BatchSize: batch, EvalBatchSize: p.Hyper.EvalBatchSize, Seed: o.seed, ClipLatent: o.clip, ResetLatentEachEpoch: o.resetLatent, TestEachEpoch: o.testEachEpoch,
 		LRMilestones: p.Hyper.LRMilestones, LRGamma: p.Hyper.LRGamma, Devices: o.devices, StepsPerCall: o.stepsPerCall, MaxLoss: o.maxLoss}
 	if !o.quiet {
 		cfg.Progress = stderr

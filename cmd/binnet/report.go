@@ -98,6 +98,9 @@ func (k reportKey) row() reportKey { k.settings = runSettings{}; return k }
 type reportGroup struct {
 	test, val, sec []float64
 	seeds          []int64
+	// bestTest holds the best test accuracy of the last stage of the
+	// finished runs that tested every epoch (train -test-each-epoch).
+	bestTest []float64
 	// Runs without a test accuracy: still running (or killed), stopped by
 	// an interrupt (both resume when re-run), failed (diverged).
 	running, interrupted, failed int
@@ -143,7 +146,24 @@ func (g *reportGroup) add(r *training.Results, dir string) error {
 	g.val = append(g.val, r.History[len(r.History)-1].ValAccuracy)
 	g.sec = append(g.sec, r.TrainSeconds)
 	g.seeds = append(g.seeds, r.Seed)
+	if r.BestTestOf > 0 {
+		g.bestTest = append(g.bestTest, r.BestTestAccuracy)
+	}
 	return nil
+}
+
+// bestTestCell is the report's cell for the group's best test accuracies
+// of the last stage: mean ± sd, with how many of the finished runs have
+// one when not all do; "" when none does.
+func (g *reportGroup) bestTestCell() string {
+	switch n := len(g.bestTest); {
+	case n == 0:
+		return ""
+	case n < len(g.test):
+		return fmt.Sprintf("%s (%d of %d runs)", meanStd(g.bestTest, 4), n, len(g.test))
+	default:
+		return meanStd(g.bestTest, 4)
+	}
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -303,8 +323,18 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return a.dataset < b.dataset
 	})
-	fmt.Fprintln(stdout, "| model | data | protocol | order | runs | test accuracy | final val accuracy | train time per run (s) |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
+	// The column of the runs that tested every epoch, when there are any.
+	bestCol := false
+	for _, g := range groups {
+		bestCol = bestCol || len(g.bestTest) > 0
+	}
+	header, rule, empty := "| model | data | protocol | order | runs | test accuracy | final val accuracy | train time per run (s) |", "|---|---|---|---|---|---|---|---|", " | | |"
+	if bestCol {
+		header = strings.Replace(header, " | final val", " | best test accuracy, last stage (-test-each-epoch) | final val", 1)
+		rule, empty = rule+"---|", empty+" |"
+	}
+	fmt.Fprintln(stdout, header)
+	fmt.Fprintln(stdout, rule)
 	for _, k := range keys {
 		g := groups[k]
 		var parts []string
@@ -321,11 +351,15 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		runs := strings.Join(parts, ", ")
 		if len(g.test) == 0 {
-			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | | | |\n", k.model, k.dataset, protocolOf(k), k.order, runs)
+			fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s |%s\n", k.model, k.dataset, protocolOf(k), k.order, runs, empty)
 			continue
 		}
-		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.model, k.dataset, protocolOf(k), k.order, runs,
-			meanStd(g.test, 4), meanStd(g.val, 4), meanStd(g.sec, 0))
+		best := ""
+		if bestCol {
+			best = " " + g.bestTestCell() + " |"
+		}
+		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s |%s %s | %s |\n", k.model, k.dataset, protocolOf(k), k.order, runs,
+			meanStd(g.test, 4), best, meanStd(g.val, 4), meanStd(g.sec, 0))
 	}
 	if *paired != "" {
 		if err := writePaired(stdout, groups, keys, protocolOf, *paired); err != nil {

@@ -13,6 +13,10 @@
 #         sensitivity pre-training of 10 epochs per layer per seed that names the guided orders among
 #         the six (run two of these lanes side by side with PERMS split, one thread each: THREADS=1).
 # LANE c: mlp-784-784, reduced protocol, seeds $SEEDS (default 1).
+# LANE m: mlp-784-784, the paper's full protocol (450 epochs, 150 per layer), seeds $SEEDS (default 1):
+#         $ORDERS (default forward binary reverse; ~45 minutes per run on one thread here, so run two
+#         of these lanes side by side with THREADS=1), each with -test-each-epoch (the official code's
+#         full-training scripts test after every epoch and print the best test accuracy).
 # LANE p: mlp-300-100, float, binary and forward with 10 epochs per layer and 40 epochs, seed 1: the
 #         protocol of the PyTorch reference runs (bench/pytorch/REFERENCE.md).
 # LANE q: mlp-784-784, float and binary, 40 epochs, seed 1 (the PyTorch reference protocol).
@@ -38,7 +42,7 @@ export GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd
 perms="1,2,3 1,3,2 2,1,3 2,3,1 3,1,2 3,2,1"
 train() { # model order epochs epl seed
   local out="$runs/$1/e$3-l$4/$(echo "$2" | tr , -)-seed$5"
-  "$bin" train -quiet -model "$1" -data-dir "$mnist" -order "$2" -epochs "$3" -epochs-per-layer "$4" -seed "$5" -out "$out" ${THREADS:+-threads $THREADS}
+  "$bin" train -quiet -model "$1" -data-dir "$mnist" -order "$2" -epochs "$3" -epochs-per-layer "$4" -seed "$5" -out "$out" ${THREADS:+-threads $THREADS} ${TEST_EACH:+-test-each-epoch}
 }
 reduced() { # model seed
   "$bin" sensitivity -quiet -model "$1" -data-dir "$mnist" -epochs 5 -seed "$2" -out "$runs/$1/sensitivity-e5-seed$2"
@@ -55,6 +59,8 @@ case $lane in
   a) for s in 1 2 3; do reduced mlp-300-100 $s; done ;;
   b) for s in ${SEEDS:-1}; do for o in ${ORDERS:-float forward binary reverse}; do train mlp-300-100 $o 450 150 $s; done; done ;;
   c) for s in ${SEEDS:-1}; do reduced mlp-784-784 $s; done ;;
+  m) export TEST_EACH=1
+     for s in ${SEEDS:-1}; do for o in ${ORDERS:-forward binary reverse}; do train mlp-784-784 $o 450 150 $s; done; done ;;
   f) for s in ${SEEDS:-1}; do
        out="$runs/mlp-300-100/sensitivity-e10-seed$s"
        [ -f "$out/sensitivity.json" ] || "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed "$s" -out "$out" ${THREADS:+-threads $THREADS}
