@@ -424,3 +424,54 @@ func float64s(v []float32) []float64 {
 	}
 	return out
 }
+
+// TestConv2DChunkedMatchesGoMLX compares the chunked im2col formulation
+// (columns gathered, multiplied and sent back a few images at a time) with
+// GoMLX's convolution: values, and the gradients of the input, the kernel
+// and the bias, with batches that split into uneven chunks, strides and
+// paddings; and the evaluation form (Conv2DForward). The input reaches the
+// convolution through an addition, as in a network, so that its gradient
+// is the hand-written one (an input that is a graph parameter gets GoMLX's).
+func TestConv2DChunkedMatchesGoMLX(t *testing.T) {
+	be := testBackend(t)
+	defer func(b int) { chunkBytes = b }(chunkBytes)
+	for _, cc := range []convCase{{5, 6, 6, 3, 4, 3, 1, 1}, {5, 7, 5, 2, 3, 3, 2, 1}, {4, 9, 9, 3, 2, 5, 2, 2}, {3, 5, 5, 2, 3, 3, 1, 0}, {5, 6, 6, 1, 12, 3, 1, 1}} {
+		t.Run(cc.String(), func(t *testing.T) {
+			ho, wo := ConvOutputSize(cc.h, cc.k, cc.stride, cc.pad), ConvOutputSize(cc.w, cc.k, cc.stride, cc.pad)
+			chunkBytes = 2 * ho * wo * cc.k * cc.k * cc.c * 4 // two images per chunk
+			xt := tensors.FromFlatDataAndDimensions(randomData(1, cc.b*cc.h*cc.w*cc.c), cc.b, cc.h, cc.w, cc.c)
+			wt := tensors.FromFlatDataAndDimensions(randomData(2, cc.k*cc.k*cc.c*cc.o), cc.k, cc.k, cc.c, cc.o)
+			bt := tensors.FromFlatDataAndDimensions(randomData(8, cc.o), cc.o)
+			rt := tensors.FromFlatDataAndDimensions(randomData(3, cc.b*ho*wo*cc.o), cc.b, ho, wo, cc.o)
+			run := func(f func(x, w, b *Node) *Node) [][]float32 {
+				exec := MustNewExec(be, func(x, w, b, r *Node) []*Node {
+					xs := AddScalar(x, 0.25)
+					y := f(xs, w, b)
+					return append([]*Node{y, Conv2DForward(xs, w, b, cc.stride, cc.pad)}, Gradient(ReduceAllSum(Mul(y, r)), x, w, b)...)
+				})
+				var res [][]float32
+				for _, o := range exec.MustExec(xt, wt, bt, rt) {
+					res = append(res, tensors.MustCopyFlatData[float32](o))
+				}
+				return res
+			}
+			var per int
+			got := run(func(x, w, b *Node) *Node {
+				per = newIm2colConv(x, w, cc.stride, cc.pad).chunkImages()
+				return conv2DIm2Col(x, w, b, cc.stride, cc.pad)
+			})
+			if want := 2; cc.k*cc.k*cc.c <= cc.o || cc.pad == 0 {
+				if per != 0 { // a first convolution, narrower than its output, or no padding: not chunked
+					t.Fatalf("%d images per chunk, want none for %d columns, %d outputs, padding %d", per, cc.k*cc.k*cc.c, cc.o, cc.pad)
+				}
+			} else if per != want {
+				t.Fatalf("%d images per chunk, want %d", per, want)
+			}
+			want := run(func(x, w, b *Node) *Node {
+				return Add(gomlxConv(cc.stride, cc.pad)(x, w), ExpandLeftToRank(b, 4))
+			})
+			want[1] = want[0] // the evaluation form against the same convolution
+			assertClose(t, []string{"output", "evaluation output", "dx", "dw", "dbias"}, want, got, "GoMLX's convolution plus bias")
+		})
+	}
+}
