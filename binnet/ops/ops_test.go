@@ -52,6 +52,16 @@ func (cc convCase) String() string {
 	return fmt.Sprintf("b%d_%dx%dx%d_o%d_k%d_s%d_p%d", cc.b, cc.h, cc.w, cc.c, cc.o, cc.k, cc.stride, cc.pad)
 }
 
+// tensors returns random inputs of the case: x [b,h,w,c], the kernel
+// [k,k,c,o], a bias [o] and the weights r [b,ho,wo,o] of a loss sum(y*r).
+func (cc convCase) tensors() (x, w, bias, r *tensors.Tensor) {
+	ho, wo := ConvOutputSize(cc.h, cc.k, cc.stride, cc.pad), ConvOutputSize(cc.w, cc.k, cc.stride, cc.pad)
+	return tensors.FromFlatDataAndDimensions(randomData(1, cc.b*cc.h*cc.w*cc.c), cc.b, cc.h, cc.w, cc.c),
+		tensors.FromFlatDataAndDimensions(randomData(2, cc.k*cc.k*cc.c*cc.o), cc.k, cc.k, cc.c, cc.o),
+		tensors.FromFlatDataAndDimensions(randomData(8, cc.o), cc.o),
+		tensors.FromFlatDataAndDimensions(randomData(3, cc.b*ho*wo*cc.o), cc.b, ho, wo, cc.o)
+}
+
 func gomlxConv(stride, pad int) func(x, w *Node) *Node {
 	return func(x, w *Node) *Node {
 		return Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
@@ -123,11 +133,7 @@ func TestConv2DBiasMatchesGoMLX(t *testing.T) {
 	be := testBackend(t)
 	for _, cc := range []convCase{{2, 6, 6, 3, 4, 3, 1, 1}, {2, 7, 5, 2, 3, 3, 2, 1}, {3, 5, 5, 2, 3, 3, 1, 0}} {
 		t.Run(cc.String(), func(t *testing.T) {
-			ho, wo := ConvOutputSize(cc.h, cc.k, cc.stride, cc.pad), ConvOutputSize(cc.w, cc.k, cc.stride, cc.pad)
-			xt := tensors.FromFlatDataAndDimensions(randomData(1, cc.b*cc.h*cc.w*cc.c), cc.b, cc.h, cc.w, cc.c)
-			wt := tensors.FromFlatDataAndDimensions(randomData(2, cc.k*cc.k*cc.c*cc.o), cc.k, cc.k, cc.c, cc.o)
-			bt := tensors.FromFlatDataAndDimensions(randomData(8, cc.o), cc.o)
-			rt := tensors.FromFlatDataAndDimensions(randomData(3, cc.b*ho*wo*cc.o), cc.b, ho, wo, cc.o)
+			xt, wt, bt, rt := cc.tensors()
 			run := func(f func(x, w, b *Node) *Node) [][]float32 {
 				exec := MustNewExec(be, func(x, w, b, r *Node) []*Node {
 					y := f(x, w, b)
@@ -439,10 +445,7 @@ func TestConv2DChunkedMatchesGoMLX(t *testing.T) {
 		t.Run(cc.String(), func(t *testing.T) {
 			ho, wo := ConvOutputSize(cc.h, cc.k, cc.stride, cc.pad), ConvOutputSize(cc.w, cc.k, cc.stride, cc.pad)
 			chunkBytes = 2 * ho * wo * cc.k * cc.k * cc.c * 4 // two images per chunk
-			xt := tensors.FromFlatDataAndDimensions(randomData(1, cc.b*cc.h*cc.w*cc.c), cc.b, cc.h, cc.w, cc.c)
-			wt := tensors.FromFlatDataAndDimensions(randomData(2, cc.k*cc.k*cc.c*cc.o), cc.k, cc.k, cc.c, cc.o)
-			bt := tensors.FromFlatDataAndDimensions(randomData(8, cc.o), cc.o)
-			rt := tensors.FromFlatDataAndDimensions(randomData(3, cc.b*ho*wo*cc.o), cc.b, ho, wo, cc.o)
+			xt, wt, bt, rt := cc.tensors()
 			run := func(f func(x, w, b *Node) *Node) [][]float32 {
 				exec := MustNewExec(be, func(x, w, b, r *Node) []*Node {
 					xs := AddScalar(x, 0.25)

@@ -2,7 +2,6 @@ package training
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/binnet/binnet/binnet/schedule"
@@ -61,18 +60,10 @@ func TestTestEachEpoch(t *testing.T) {
 
 	// Interrupted after epoch 3 without the option, resumed with it: epochs
 	// 4 and 5 are tested, 2 of the last stage's 3, with the same numbers.
-	ctx, cancel := context.WithCancel(context.Background())
 	part := cfg
 	part.OutDir = t.TempDir()
-	part.OnEpoch = func(r EpochRecord) {
-		if r.Epoch == 3 {
-			cancel()
-		}
-	}
-	if _, err := Run(ctx, part, data); !errors.Is(err, context.Canceled) {
-		t.Fatalf("interrupted run returned %v", err)
-	}
-	part.OnEpoch, part.TestEachEpoch = nil, true
+	runInterrupted(t, part, data, 3)
+	part.TestEachEpoch = true
 	resumed, err := Run(context.Background(), part, data)
 	if err != nil {
 		t.Fatal(err)

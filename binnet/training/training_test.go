@@ -70,18 +70,9 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
 	part := cfg
 	part.OutDir = t.TempDir()
-	part.OnEpoch = func(r EpochRecord) {
-		if r.Epoch == 2 {
-			cancel()
-		}
-	}
-	_, err = Run(ctx, part, data)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("interrupted run returned %v, want context.Canceled", err)
-	}
+	err = runInterrupted(t, part, data, 2)
 	if want := "interrupted after epoch 2, checkpointed in " + filepath.Join(part.OutDir, CheckpointFile); !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("interruption message %q does not start with %q", err, want)
 	}
@@ -89,7 +80,6 @@ func TestResumeIsExact(t *testing.T) {
 	if err != nil || len(partial.History) != 2 || partial.Status != StatusFailed || !strings.HasPrefix(partial.Error, "interrupted after epoch 2") || !partial.Interrupted() {
 		t.Fatalf("results after interruption: %+v, %v", partial, err)
 	}
-	part.OnEpoch = nil
 	got, err := Run(context.Background(), part, data)
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +104,25 @@ func TestResumeIsExact(t *testing.T) {
 	if err != nil || again.TestAccuracy != want.TestAccuracy || len(again.History) != 4 {
 		t.Errorf("re-run of a completed run: %v, %v", again, err)
 	}
+}
+
+// runInterrupted runs cfg and interrupts it (as Ctrl-C does) once epoch
+// has finished; it fails the test unless the run stops with
+// context.Canceled, and returns that error.
+func runInterrupted(t *testing.T, cfg Config, data Data, epoch int) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg.OnEpoch = func(r EpochRecord) {
+		if r.Epoch == epoch {
+			cancel()
+		}
+	}
+	_, err := Run(ctx, cfg, data)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run returned %v, want context.Canceled", err)
+	}
+	return err
 }
 
 func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
