@@ -449,5 +449,17 @@ func TestTestEachEpochFlag(t *testing.T) {
 	if want := "| 0.9600 ± 0.0141 (2 of 3 runs) |"; !strings.Contains(stdout, want) || !strings.Contains(stdout, "| best test accuracy, last stage (-test-each-epoch) |") {
 		t.Errorf("report without the column or the cell %q:\n%s", want, stdout)
 	}
+	// -tail 2: the mean of epochs 3 and 4 (the last stage, tested in every
+	// run: the three copies share the history); -tail 3 reaches epoch 2, of
+	// another stage, so no run qualifies and there is no column.
+	stdout, _ = mustCLI(t, "report", "-runs", runs, "-tail", "2")
+	tailMean := (res.History[2].TestAccuracy + res.History[3].TestAccuracy) / 2
+	if want := fmt.Sprintf("| %.4f ± 0.0000 | 0.9600 ± 0.0141 (2 of 3 runs) |", tailMean); !strings.Contains(stdout, want) || !strings.Contains(stdout, "| mean test accuracy, last 2 epochs |") {
+		t.Errorf("report -tail 2 without the column or the cells %q:\n%s", want, stdout)
+	}
+	if stdout, _ = mustCLI(t, "report", "-runs", runs, "-tail", "3"); strings.Contains(stdout, "mean test accuracy, last") {
+		t.Errorf("report -tail 3 has a column, though epoch 2 is of another stage:\n%s", stdout)
+	}
+	mustRefuse(t, 1, []string{"-tail -1: must be a number of epochs"}, "report", "-runs", runs, "-tail", "-1")
 	mustRefuse(t, 1, []string{"-test-each-epoch: sensitivity pre-training never reads the test set"}, "sensitivity", "-test-each-epoch", "-epochs", "1")
 }
