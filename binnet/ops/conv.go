@@ -190,25 +190,23 @@ func (c im2colConv) chunks(per int) [][2]int {
 }
 
 // padded returns x with pad zeros on both sides of its spatial axes.
-func (c im2colConv) padded(x *Node) *Node {
-	if c.pad == 0 {
+func (c im2colConv) padded(x *Node) *Node { return padSpatial(x, c.pad, 0) }
+
+// padSpatial returns x, [batch, height, width, channels], with pad values
+// fill on both sides of its height and width (x itself when pad is 0).
+func padSpatial(x *Node, pad int, fill float64) *Node {
+	if pad == 0 {
 		return x
 	}
-	edge := PadAxis{Start: c.pad, End: c.pad}
-	return Pad(x, Scalar(x.Graph(), x.DType(), 0), PadAxis{}, edge, edge, PadAxis{})
+	edge := PadAxis{Start: pad, End: pad}
+	return Pad(x, Scalar(x.Graph(), x.DType(), fill), PadAxis{}, edge, edge, PadAxis{})
 }
 
 // windowStarts returns the top-left corners (image, row, column) in the
 // padded input of the windows of images first to end-1, as a constant
 // [(end-first)*ho*wo, 3] int32.
 func (c im2colConv) windowStarts(g *Graph, first, end int) *Node {
-	t := pixelCoords(end-first, c.ho, c.wo, c.stride, c.stride, 0)
-	tensors.MustMutableFlatData(t, func(f []int32) {
-		for i := 0; i < len(f); i += 3 {
-			f[i] += int32(first)
-		}
-	})
-	return Const(g, t)
+	return Const(g, pixelCoords(first, end-first, c.ho, c.wo, c.stride, c.stride, 0))
 }
 
 // chunkColumns returns the column matrix of images first to end-1 of the
@@ -350,23 +348,19 @@ func windows(x *Node, kh, kw, stride, pad int, fill float64) *Node {
 	dims := x.Shape().Dimensions
 	b, h, w, c := dims[0], dims[1], dims[2], dims[3]
 	ho, wo := ConvOutputSize(h, kh, stride, pad), ConvOutputSize(w, kw, stride, pad)
-	g := x.Graph()
-	if pad > 0 {
-		edge := PadAxis{Start: pad, End: pad}
-		x = Pad(x, Scalar(g, x.DType(), fill), PadAxis{}, edge, edge, PadAxis{})
-	}
-	starts := Const(g, pixelCoords(b, ho, wo, stride, stride, 0))
-	return Reshape(GatherSlices(x, []int{0, 1, 2}, starts, []int{1, kh, kw}, true), b, ho, wo, kh*kw*c)
+	starts := Const(x.Graph(), pixelCoords(0, b, ho, wo, stride, stride, 0))
+	return Reshape(GatherSlices(padSpatial(x, pad, fill), []int{0, 1, 2}, starts, []int{1, kh, kw}, true), b, ho, wo, kh*kw*c)
 }
 
 // pixelCoords returns, as an int32 tensor [b*rows*cols, 3], the (image, row,
-// column) coordinates (n, i*rowStep, j*colStep+colOffset) for every image n <
-// b, i < rows and j < cols, in (n, i, j) order: the top-left corners of
-// windows moving by a stride (rowStep = colStep = stride), or one column of
-// every tile of a row (rowStep 1, colStep the tile width).
-func pixelCoords(b, rows, cols, rowStep, colStep, colOffset int) *tensors.Tensor {
+// column) coordinates (n, i*rowStep, j*colStep+colOffset) for the b images
+// first <= n < first+b, i < rows and j < cols, in (n, i, j) order: the
+// top-left corners of windows moving by a stride (rowStep = colStep =
+// stride), or one column of every tile of a row (rowStep 1, colStep the tile
+// width).
+func pixelCoords(first, b, rows, cols, rowStep, colStep, colOffset int) *tensors.Tensor {
 	idx := make([]int32, 0, 3*b*rows*cols)
-	for n := range b {
+	for n := first; n < first+b; n++ {
 		for i := range rows {
 			for j := range cols {
 				idx = append(idx, int32(n), int32(i*rowStep), int32(j*colStep+colOffset))
@@ -443,7 +437,7 @@ func maxPoolTiled(x *Node, k int) *Node {
 		func(in []*Node) *Node {
 			cols, rows = make([]*Node, k), make([]*Node, k)
 			for d := range k {
-				cols[d] = Gather(in[0], Const(g, pixelCoords(b, h, wo, 1, k, d)), true) // column j*k+d of every row: [n1, c]
+				cols[d] = Gather(in[0], Const(g, pixelCoords(0, b, h, wo, 1, k, d)), true) // column j*k+d of every row: [n1, c]
 			}
 			y1 = maxOf(cols)
 			for d := range k {

@@ -50,7 +50,7 @@ func (p *progress) finishEpoch(rec EpochRecord, err error) {
 		return
 	}
 	test := ""
-	if rec.TestLoss != 0 {
+	if rec.Tested() {
 		test = fmt.Sprintf("  test acc %.4f", rec.TestAccuracy)
 	}
 	fmt.Fprintf(p.w, "epoch %3d/%d  stage %d  binary %-12s train loss %.4f acc %.4f  val loss %.4f acc %.4f%s  %.1fs\n",

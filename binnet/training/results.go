@@ -73,6 +73,10 @@ type EpochRecord struct {
 	Seconds float64 `json:"seconds"`
 }
 
+// Tested reports whether the epoch's test set was evaluated
+// (Config.TestEachEpoch): a mean cross-entropy is never exactly 0.
+func (r EpochRecord) Tested() bool { return r.TestLoss != 0 }
+
 // Results is what a run writes to results.json.
 type Results struct {
 	// Status is StatusRunning while epochs remain, StatusCompleted once the

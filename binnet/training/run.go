@@ -533,7 +533,7 @@ func bestLastStageTest(history []EpochRecord) (acc float64, epoch, tested int) {
 	}
 	last := history[len(history)-1].Stage
 	for _, h := range history {
-		if h.Stage != last || h.TestLoss == 0 {
+		if h.Stage != last || !h.Tested() {
 			continue
 		}
 		tested++

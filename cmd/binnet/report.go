@@ -166,7 +166,7 @@ func tailMeanTest(history []training.EpochRecord, n int) (float64, bool) {
 	}
 	last, sum := history[len(history)-1].Stage, 0.0
 	for _, h := range history[len(history)-n:] {
-		if h.Stage != last || h.TestLoss == 0 {
+		if h.Stage != last || !h.Tested() {
 			return 0, false
 		}
 		sum += h.TestAccuracy
@@ -355,17 +355,18 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		bestCol = bestCol || len(g.bestTest) > 0
 		tailCol = tailCol || len(g.tailTest) > 0
 	}
-	header, rule, empty := "| model | data | protocol | order | runs | test accuracy | final val accuracy | train time per run (s) |", "|---|---|---|---|---|---|---|---|", " | | |"
+	var extra []string
 	if tailCol {
-		header = strings.Replace(header, " | final val", fmt.Sprintf(" | mean test accuracy, last %d epochs | final val", *tail), 1)
-		rule, empty = rule+"---|", empty+" |"
+		extra = append(extra, fmt.Sprintf("mean test accuracy, last %d epochs", *tail))
 	}
 	if bestCol {
-		header = strings.Replace(header, " | final val", " | best test accuracy, last stage (-test-each-epoch) | final val", 1)
-		rule, empty = rule+"---|", empty+" |"
+		extra = append(extra, "best test accuracy, last stage (-test-each-epoch)")
 	}
-	fmt.Fprintln(stdout, header)
-	fmt.Fprintln(stdout, rule)
+	columns := slices.Concat([]string{"model", "data", "protocol", "order", "runs", "test accuracy"}, extra,
+		[]string{"final val accuracy", "train time per run (s)"})
+	fmt.Fprintln(stdout, "| "+strings.Join(columns, " | ")+" |")
+	fmt.Fprintln(stdout, "|"+strings.Repeat("---|", len(columns)))
+	empty := strings.Repeat(" |", 3+len(extra)) // the accuracy and time cells of a row without finished runs
 	for _, k := range keys {
 		g := groups[k]
 		var parts []string
