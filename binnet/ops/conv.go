@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"os"
+	"runtime"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -119,8 +120,10 @@ func conv2DIm2Col(x, w, bias *Node, stride, pad int) *Node {
 		return MatMul(tcol, w2)
 	}
 	gradCol := func(_, _, v *Node) *Node {
-		// dY·wᵀ, [n,out]·[k,out] over out: the layout the kernels read.
-		return DotGeneral(v, []int{1}, nil, w2, []int{1}, nil)
+		// dY·wᵀ, [n,out]·[out,k], with the kernel matrix transposed first
+		// (as a transposed right operand the backend would pack it with its
+		// generic, not vectorized, code).
+		return MatMul(v, Transpose(w2, 0, 1))
 	}
 	gradW := func(tcol, _, v *Node) *Node {
 		// colᵀ·dY, transposing whichever of col and dY is smaller (dY for
@@ -210,11 +213,16 @@ func (c im2colConv) windowStarts(g *Graph, first, end int) *Node {
 }
 
 // chunkColumns returns the column matrix of images first to end-1 of the
-// padded input xp, [(end-first)*ho*wo, k].
+// padded input xp, [(end-first)*ho*wo, k], shaped [groups, rows/groups, k]
+// with the groups of rowGroups: the kernel gradient reads it as a batch of
+// row groups, and the forward product as one matrix (reshaped later, while
+// the forward product still reads it, the backend would copy it).
 func (c im2colConv) chunkColumns(xp *Node, first, end int) *Node {
 	g := xp.Graph()
 	win := GatherSlices(xp, []int{0, 1, 2}, c.windowStarts(g, first, end), []int{1, c.kh, c.kw}, true)
-	return Reshape(win, (end-first)*c.ho*c.wo, c.k)
+	rows := (end - first) * c.ho * c.wo
+	groups := rowGroups(rows, groupThreads())
+	return Reshape(win, groups, rows/groups, c.k)
 }
 
 // scatterWindows adds the rows of dcol, the columns' gradient of images
@@ -227,13 +235,14 @@ func (c im2colConv) scatterWindows(dxp, dcol *Node, first, end int) *Node {
 }
 
 // chunkProducts returns the column matrix of each range of images of the
-// padded input xp and the product of all of them by the kernel matrix w2,
-// [n, out], concatenated.
+// padded input xp (see chunkColumns) and the product of all of them by the
+// kernel matrix w2, [n, out], concatenated.
 func (c im2colConv) chunkProducts(xp, w2 *Node, ranges [][2]int) (cols []*Node, y *Node) {
 	ys := make([]*Node, len(ranges))
 	for i, r := range ranges {
 		cols = append(cols, c.chunkColumns(xp, r[0], r[1]))
-		ys[i] = MatMul(cols[i], w2)
+		p := DotGeneral(cols[i], []int{2}, nil, w2, []int{0}, nil) // [groups, rows/groups, out]
+		ys[i] = Reshape(p, (r[1]-r[0])*c.ho*c.wo, c.out)
 	}
 	return cols, Concatenate(ys, 0)
 }
@@ -268,19 +277,33 @@ func (c im2colConv) chunked(w, bias *Node, per int) *Node {
 	// the padding takes the input's.
 	gradXP := func(txp, _, v *Node) *Node {
 		dxp := ZerosLike(txp)
+		// dY·wᵀ with wᵀ transposed once, [rows,out]·[out,k]: read as a
+		// transposed right operand, the kernel matrix would be repacked for
+		// every chunk by the backend's generic (not vectorized) packing.
+		wt := Transpose(w2, 0, 1)
 		for _, r := range ranges {
-			// dY·wᵀ, [rows,out]·[k,out] over out: the layout the kernels read.
-			dxp = c.scatterWindows(dxp, DotGeneral(block(v, 0, rows(r)), []int{1}, nil, w2, []int{1}, nil), r[0], r[1])
+			dxp = c.scatterWindows(dxp, MatMul(block(v, 0, rows(r)), wt), r[0], r[1])
 		}
 		return dxp
 	}
 	gradW := func(_, _, v *Node) *Node {
 		// (dYᵀ·col)ᵀ summed over the chunks, with dY transposed once (k >
-		// out: the columns are the wider operand, as in weightGrad).
+		// out: the columns are the wider operand, as in weightGrad). Each
+		// chunk's product is split along its rows into a batch of as many
+		// products as threads (see rowGroups), summed after.
 		vt := transposeRows(v) // [out, n]
+		g := v.Graph()
 		var sum *Node
 		for i, r := range ranges {
-			p := DotGeneral(block(vt, 1, rows(r)), []int{1}, nil, cols[i], []int{0}, nil) // [out,k]
+			first := rows(r)[0]
+			groups, per := cols[i].Shape().Dimensions[0], cols[i].Shape().Dimensions[1]
+			starts := make([][]int32, groups)
+			for j := range starts {
+				starts[j] = []int32{int32(first + j*per)}
+			}
+			lhs := GatherSlices(vt, []int{1}, Const(g, starts), []int{per}, true) // [groups, out, per]
+			p := DotGeneral(lhs, []int{2}, []int{0}, cols[i], []int{1}, []int{0}) // [groups, out, k]
+			p = ReduceSum(p, 0)
 			if sum == nil {
 				sum = p
 			} else {
@@ -292,6 +315,28 @@ func (c im2colConv) chunked(w, bias *Node, per int) *Node {
 	y, _ := withProductGradient(c.padded(c.x), w, forward, gradXP, gradW, false)
 	return c.image(y, bias)
 }
+
+// rowGroups returns the number of equal groups of at least 64 rows, at most
+// threads (and 8), into which a chunk's kernel gradient dYᵀ·col, [out, rows]
+// x [rows, k], is split as a batch of products. The pure-Go backend splits a
+// single product along its output rows, out (64 for VGG-5's second
+// convolution), and every thread then packs all of the columns, the large
+// operand; split along the contracted rows, each thread packs only its own
+// rows of the columns, and the partial products, [groups, out, k], are
+// summed after (VGG-5's training step ~3 % faster, binnet speed, 2 threads,
+// 5 alternating rounds).
+func rowGroups(rows, threads int) int {
+	for g := min(threads, 8); g > 1; g-- {
+		if rows%g == 0 && rows/g >= 64 {
+			return g
+		}
+	}
+	return 1
+}
+
+// groupThreads is the number of threads that rowGroups splits for: the
+// threads the backend runs on (a variable so that tests can set it).
+var groupThreads = func() int { return runtime.GOMAXPROCS(0) }
 
 // block returns rows first to end-1 (axis 0) or columns first to end-1
 // (axis 1) of the matrix m, copied by a gather. The pure-Go backend's Slice

@@ -440,8 +440,13 @@ func float64s(v []float32) []float64 {
 // is the hand-written one (an input that is a graph parameter gets GoMLX's).
 func TestConv2DChunkedMatchesGoMLX(t *testing.T) {
 	be := testBackend(t)
-	defer func(b int) { chunkBytes = b }(chunkBytes)
-	for _, cc := range []convCase{{5, 6, 6, 3, 4, 3, 1, 1}, {5, 7, 5, 2, 3, 3, 2, 1}, {4, 9, 9, 3, 2, 5, 2, 2}, {3, 5, 5, 2, 3, 3, 1, 0}, {5, 6, 6, 1, 12, 3, 1, 1}} {
+	defer func(b int, threads func() int) { chunkBytes, groupThreads = b, threads }(chunkBytes, groupThreads)
+	// Three threads: the 12x12 case's kernel gradient is then split into 3
+	// groups of 96 rows for its chunks of two images and 2 groups of 72
+	// for its last chunk of one (see TestRowGroups); the smaller cases'
+	// chunks are single groups.
+	groupThreads = func() int { return 3 }
+	for _, cc := range []convCase{{5, 6, 6, 3, 4, 3, 1, 1}, {5, 7, 5, 2, 3, 3, 2, 1}, {4, 9, 9, 3, 2, 5, 2, 2}, {3, 5, 5, 2, 3, 3, 1, 0}, {5, 6, 6, 1, 12, 3, 1, 1}, {5, 12, 12, 3, 4, 3, 1, 1}} {
 		t.Run(cc.String(), func(t *testing.T) {
 			ho, wo := ConvOutputSize(cc.h, cc.k, cc.stride, cc.pad), ConvOutputSize(cc.w, cc.k, cc.stride, cc.pad)
 			chunkBytes = 2 * ho * wo * cc.k * cc.k * cc.c * 4 // two images per chunk
@@ -476,5 +481,15 @@ func TestConv2DChunkedMatchesGoMLX(t *testing.T) {
 			want[1] = want[0] // the evaluation form against the same convolution
 			assertClose(t, []string{"output", "evaluation output", "dx", "dw", "dbias"}, want, got, "GoMLX's convolution plus bias")
 		})
+	}
+}
+
+func TestRowGroups(t *testing.T) {
+	for _, c := range []struct{ rows, threads, want int }{
+		{288, 3, 3}, {144, 3, 2}, {72, 3, 1}, {1024, 2, 2}, {1024, 1, 1}, {1024, 16, 8}, {1568, 2, 2}, {49, 4, 1}, {490, 4, 2},
+	} {
+		if got := rowGroups(c.rows, c.threads); got != c.want {
+			t.Errorf("rowGroups(%d rows, %d threads) = %d, want %d", c.rows, c.threads, got, c.want)
+		}
 	}
 }
