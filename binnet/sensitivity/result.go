@@ -36,6 +36,61 @@ type LayerResult struct {
 	Epochs int `json:"epochs"`
 	// Seconds is the wall-clock training time (>= 0).
 	Seconds float64 `json:"seconds"`
+	// ValAccuracySD is the sample standard deviation of the validation
+	// accuracy over the run's last NoiseEpochs epochs (all of them when
+	// fewer; 0 for a run of one epoch): how much the accuracy still moves
+	// from one epoch to the next, against which the difference between two
+	// layers can be judged (see Result.Unresolved). Files written before it
+	// was recorded leave it out: 0, unknown.
+	ValAccuracySD float64 `json:"val_accuracy_sd,omitempty"`
+}
+
+// NoiseEpochs is the number of last epochs of a layer's run over which
+// LayerResult.ValAccuracySD is taken.
+const NoiseEpochs = 5
+
+// TailSD returns the sample standard deviation of the last NoiseEpochs
+// values of acc (all of them when fewer; 0 for fewer than two).
+func TailSD(acc []float64) float64 {
+	tail := acc[max(0, len(acc)-NoiseEpochs):]
+	if len(tail) < 2 {
+		return 0
+	}
+	mean := 0.0
+	for _, a := range tail {
+		mean += a
+	}
+	mean /= float64(len(tail))
+	ss := 0.0
+	for _, a := range tail {
+		ss += (a - mean) * (a - mean)
+	}
+	return math.Sqrt(ss / float64(len(tail)-1))
+}
+
+// Unresolved returns the neighbours of the descend order (each pair as
+// [higher, lower] accuracy, 1-based layers) whose validation accuracies
+// differ by less than the standard deviation of a difference of two such
+// epochs, sqrt(sd1² + sd2²) of their ValAccuracySD: the ranking puts one
+// before the other, but the epoch-to-epoch movement of the accuracy is as
+// large as the gap, so another seed or a run one epoch longer could order
+// them the other way. Pairs where neither layer has a ValAccuracySD (runs
+// of one epoch, older files) are left out: their noise is unknown. Call it
+// on a finalized result.
+func (r *Result) Unresolved() [][2]int {
+	byLayer := make(map[int]LayerResult, len(r.Layers))
+	for _, l := range r.Layers {
+		byLayer[l.Layer] = l
+	}
+	var pairs [][2]int
+	for i := 1; i < len(r.OrderDescend); i++ {
+		a, b := byLayer[r.OrderDescend[i-1]], byLayer[r.OrderDescend[i]]
+		noise := math.Hypot(a.ValAccuracySD, b.ValAccuracySD)
+		if noise > 0 && math.Abs(a.ValAccuracy-b.ValAccuracy) < noise {
+			pairs = append(pairs, [2]int{a.Layer, b.Layer})
+		}
+	}
+	return pairs
 }
 
 // Result is a complete sensitivity pre-training: one LayerResult per
@@ -170,6 +225,9 @@ func (r *Result) checkData() error {
 		}
 		if !(l.Seconds >= 0) || math.IsInf(l.Seconds, 1) {
 			return fmt.Errorf("%s: seconds %v must be a finite number >= 0", at, l.Seconds)
+		}
+		if !(l.ValAccuracySD >= 0 && l.ValAccuracySD <= 1) {
+			return fmt.Errorf("%s: val_accuracy_sd %v is outside [0,1]", at, l.ValAccuracySD)
 		}
 	}
 	if len(r.Layers) < r.NumLayers {

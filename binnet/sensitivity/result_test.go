@@ -130,6 +130,8 @@ func TestFinalizeErrors(t *testing.T) {
 		{"loss negative", func(r *Result) { r.Layers[2].ValLoss = -1 }, "val_loss -1 must be a finite number >= 0"},
 		{"layer epochs", func(r *Result) { r.Layers[0].Epochs = 0 }, "layers[0] (layer 2): epochs must be >= 1, got 0"},
 		{"seconds", func(r *Result) { r.Layers[0].Seconds = -2 }, "layers[0] (layer 2): seconds -2 must be a finite number >= 0"},
+		{"sd negative", func(r *Result) { r.Layers[1].ValAccuracySD = -0.01 }, "layers[1] (layer 3): val_accuracy_sd -0.01 is outside [0,1]"},
+		{"sd NaN", func(r *Result) { r.Layers[1].ValAccuracySD = math.NaN() }, "val_accuracy_sd NaN is outside [0,1]"},
 	} {
 		r := sample()
 		tc.modify(r)
@@ -518,4 +520,78 @@ func FuzzReadResult(f *testing.F) {
 			t.Fatalf("round trip changed the result:\n%s\n%s", b1, b2)
 		}
 	})
+}
+
+func TestTailSD(t *testing.T) {
+	for _, c := range []struct {
+		acc  []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{0.9}, 0},
+		// Two epochs: mean 0.91, deviations ±0.01, sample variance 0.0002.
+		{[]float64{0.90, 0.92}, math.Sqrt(0.0002)},
+		// Only the last five count: 0.96, 0.98, 0.96, 0.98, 0.97, mean 0.97,
+		// squared deviations 4 x 0.0001, sample variance 0.0001.
+		{[]float64{0.10, 0.50, 0.96, 0.98, 0.96, 0.98, 0.97}, 0.01},
+		{[]float64{0.8, 0.8, 0.8}, 0},
+	} {
+		if got := TailSD(c.acc); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("TailSD(%v) = %v, want %v", c.acc, got, c.want)
+		}
+	}
+}
+
+func TestUnresolved(t *testing.T) {
+	r := sample() // descend 2 (0.95), 1 (0.90), 3 (0.85)
+	if err := r.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Unresolved(); got != nil {
+		t.Errorf("no noise recorded: Unresolved = %v, want none", got)
+	}
+	sd := map[int]float64{2: 0.03, 1: 0.039, 3: 0.001}
+	for i := range r.Layers {
+		r.Layers[i].ValAccuracySD = sd[r.Layers[i].Layer]
+	}
+	// 2 vs 1: gap 0.05 > hypot(0.03, 0.039) ≈ 0.0492: resolved.
+	// 1 vs 3: gap 0.05 > hypot(0.039, 0.001) ≈ 0.0390: resolved.
+	if got := r.Unresolved(); got != nil {
+		t.Errorf("gaps at or above the noise: Unresolved = %v, want none", got)
+	}
+	sd[1] = 0.041 // hypot(0.03, 0.041) ≈ 0.0508 > 0.05; hypot(0.041, 0.001) ≈ 0.0410 < 0.05
+	for i := range r.Layers {
+		r.Layers[i].ValAccuracySD = sd[r.Layers[i].Layer]
+	}
+	if got, want := r.Unresolved(), [][2]int{{2, 1}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Unresolved = %v, want %v", got, want)
+	}
+	sd[3] = 0.05
+	for i := range r.Layers {
+		r.Layers[i].ValAccuracySD = sd[r.Layers[i].Layer]
+	}
+	if got, want := r.Unresolved(), [][2]int{{2, 1}, {1, 3}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Unresolved = %v, want %v", got, want)
+	}
+
+	// The field round-trips and is left out of files when unknown.
+	dir := t.TempDir()
+	path := filepath.Join(dir, ResultFile)
+	if err := WriteResultFile(path, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadResult(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := back.Unresolved(), r.Unresolved(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after a round trip Unresolved = %v, want %v", got, want)
+	}
+	plain := sample()
+	if err := WriteResultFile(path, plain); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); strings.Contains(string(data), "val_accuracy_sd") {
+		t.Errorf("a result without noise figures writes val_accuracy_sd:\n%s", data)
+	}
 }

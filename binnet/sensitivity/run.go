@@ -115,7 +115,12 @@ func layerResult(layer int, res *training.Results) LayerResult {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		loss = math.MaxFloat64
 	}
-	return LayerResult{Layer: layer + 1, ValAccuracy: last.ValAccuracy, ValLoss: loss, Epochs: len(res.History), Seconds: res.TrainSeconds}
+	acc := make([]float64, len(res.History))
+	for i, h := range res.History {
+		acc[i] = h.ValAccuracy
+	}
+	return LayerResult{Layer: layer + 1, ValAccuracy: last.ValAccuracy, ValLoss: loss, Epochs: len(res.History), Seconds: res.TrainSeconds,
+		ValAccuracySD: TailSD(acc)}
 }
 
 // Collect reads the completed layer runs in outDir. With all numLayers layers

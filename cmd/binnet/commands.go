@@ -448,14 +448,34 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "layer\tval accuracy\tval loss\tseconds\t\n")
+	fmt.Fprintf(tw, "layer\tval accuracy\tsd, last %d epochs\tval loss\tseconds\t\n", sensitivity.NoiseEpochs)
 	for _, l := range res.Layers {
-		fmt.Fprintf(tw, "%d\t%.4f\t%.4f\t%.1f\t\n", l.Layer, l.ValAccuracy, l.ValLoss, l.Seconds)
+		fmt.Fprintf(tw, "%d\t%.4f\t%.4f\t%.4f\t%.1f\t\n", l.Layer, l.ValAccuracy, l.ValAccuracySD, l.ValLoss, l.Seconds)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "order ascend  %s\norder descend %s\nwritten to %s\n", schedule.FormatPermutation(zeroBased(res.OrderAscend)),
-		schedule.FormatPermutation(zeroBased(res.OrderDescend)), filepath.Join(dir, sensitivity.ResultFile))
+	fmt.Fprintf(stdout, "order ascend  %s\norder descend %s\n", schedule.FormatPermutation(zeroBased(res.OrderAscend)),
+		schedule.FormatPermutation(zeroBased(res.OrderDescend)))
+	for _, line := range unresolvedLines(res) {
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintf(stdout, "written to %s\n", filepath.Join(dir, sensitivity.ResultFile))
 	return nil
+}
+
+// unresolvedLines explains each neighbour pair of r's ranking that its
+// layers' epoch-to-epoch noise does not resolve (sensitivity.Result.Unresolved).
+func unresolvedLines(r *sensitivity.Result) []string {
+	byLayer := map[int]sensitivity.LayerResult{}
+	for _, l := range r.Layers {
+		byLayer[l.Layer] = l
+	}
+	var lines []string
+	for _, p := range r.Unresolved() {
+		a, b := byLayer[p[0]], byLayer[p[1]]
+		lines = append(lines, fmt.Sprintf("not resolved: layers %d and %d differ by %.4f in validation accuracy, less than its movement between epochs (sd %.4f and %.4f over the last %d): "+
+			"another seed or more epochs may rank them the other way", a.Layer, b.Layer, a.ValAccuracy-b.ValAccuracy, a.ValAccuracySD, b.ValAccuracySD, sensitivity.NoiseEpochs))
+	}
+	return lines
 }
 
 // defaultSensitivityDir is the output folder of a sensitivity run without -out.

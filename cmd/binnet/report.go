@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -364,8 +365,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	columns := slices.Concat([]string{"model", "data", "protocol", "order", "runs", "test accuracy"}, extra,
 		[]string{"final val accuracy", "train time per run (s)"})
-	fmt.Fprintln(stdout, "| "+strings.Join(columns, " | ")+" |")
-	fmt.Fprintln(stdout, "|"+strings.Repeat("---|", len(columns)))
+	if len(keys) > 0 { // a folder of sensitivity results alone has no runs table
+		fmt.Fprintln(stdout, "| "+strings.Join(columns, " | ")+" |")
+		fmt.Fprintln(stdout, "|"+strings.Repeat("---|", len(columns)))
+	}
 	empty := strings.Repeat(" |", 3+len(extra)) // the accuracy and time cells of a row without finished runs
 	for _, k := range keys {
 		g := groups[k]
@@ -404,25 +407,71 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(sens) > 0 {
 		sort.Slice(sens, func(i, j int) bool {
 			a, b := sens[i], sens[j]
-			if a.Model != b.Model || a.Epochs != b.Epochs {
-				return a.Model < b.Model || a.Model == b.Model && a.Epochs < b.Epochs
-			}
-			return a.Seed < b.Seed
+			return cmp.Or(cmp.Compare(a.Model, b.Model), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Epochs, b.Epochs), cmp.Compare(a.Seed, b.Seed)) < 0
 		})
-		fmt.Fprintln(stdout, "\n| model | data | epochs | seed | layer val accuracies | order ascend | order descend | seconds |")
-		fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
+		if len(keys) > 0 {
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprintf(stdout, "| model | data | epochs | seed | layer val accuracies (sd over the last %d epochs) | order ascend | order descend | not resolved by the noise | seconds |\n", sensitivity.NoiseEpochs)
+		fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|")
 		for _, r := range sens {
 			var accs []string
 			total := 0.0
+			known := false
 			for _, l := range r.Layers {
-				accs = append(accs, fmt.Sprintf("%d: %.4f", l.Layer, l.ValAccuracy))
+				acc := fmt.Sprintf("%d: %.4f", l.Layer, l.ValAccuracy)
+				if l.ValAccuracySD > 0 {
+					acc += fmt.Sprintf(" (%.4f)", l.ValAccuracySD)
+					known = true
+				}
+				accs = append(accs, acc)
 				total += l.Seconds
 			}
-			fmt.Fprintf(stdout, "| %s | %s | %d | %d | %s | %s | %s | %.0f |\n", r.Model, r.Dataset, r.Epochs, r.Seed,
-				strings.Join(accs, ", "), schedule.FormatPermutation(zeroBased(r.OrderAscend)), schedule.FormatPermutation(zeroBased(r.OrderDescend)), total)
+			unresolved := "?" // no layer's noise recorded
+			if known {
+				var pairs []string
+				for _, p := range r.Unresolved() {
+					pairs = append(pairs, fmt.Sprintf("%d≈%d", p[0], p[1]))
+				}
+				unresolved = cmp.Or(strings.Join(pairs, ", "), "none")
+			}
+			fmt.Fprintf(stdout, "| %s | %s | %d | %d | %s | %s | %s | %s | %.0f |\n", r.Model, r.Dataset, r.Epochs, r.Seed,
+				strings.Join(accs, ", "), schedule.FormatPermutation(zeroBased(r.OrderAscend)), schedule.FormatPermutation(zeroBased(r.OrderDescend)), unresolved, total)
+		}
+		for _, line := range seedAgreement(sens) {
+			fmt.Fprintln(stdout, line)
 		}
 	}
 	return nil
+}
+
+// seedAgreement returns, for each model, data set and number of epochs with
+// sensitivity results of several seeds (sens sorted by model, epochs and
+// seed), a line saying whether their descend orders agree.
+func seedAgreement(sens []*sensitivity.Result) []string {
+	var lines []string
+	for i := 0; i < len(sens); {
+		j := i + 1
+		for j < len(sens) && sens[j].Model == sens[i].Model && sens[j].Dataset == sens[i].Dataset && sens[j].Epochs == sens[i].Epochs {
+			j++
+		}
+		if j-i > 1 {
+			var orders []string
+			agree := true
+			for _, r := range sens[i:j] {
+				orders = append(orders, fmt.Sprintf("%s (seed %d)", schedule.FormatPermutation(zeroBased(r.OrderDescend)), r.Seed))
+				agree = agree && slices.Equal(r.OrderDescend, sens[i].OrderDescend)
+			}
+			verdict := "the seeds agree"
+			if !agree {
+				verdict = "the seeds disagree: the guided orders depend on the seed"
+			}
+			lines = append(lines, fmt.Sprintf("\n%s on %s, %d epochs per layer: descend orders %s; %s.", sens[i].Model, sens[i].Dataset, sens[i].Epochs,
+				strings.Join(orders, ", "), verdict))
+		}
+		i = j
+	}
+	return lines
 }
 
 // writePaired writes the table of report -paired: each group's finished

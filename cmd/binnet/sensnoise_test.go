@@ -1,0 +1,73 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/binnet/binnet/binnet/sensitivity"
+)
+
+// noisyResult is a 3-layer sensitivity result of seed with the given
+// accuracies and standard deviations (0: unknown) for layers 1, 2 and 3.
+func noisyResult(seed int64, acc, sd [3]float64) *sensitivity.Result {
+	r := &sensitivity.Result{Model: "mlp-784-784", Dataset: "mnist", Epochs: 10, Seed: seed, NumLayers: 3}
+	for i := range 3 {
+		r.Layers = append(r.Layers, sensitivity.LayerResult{Layer: i + 1, ValAccuracy: acc[i], ValLoss: 0.1, Epochs: 10, Seconds: 10,
+			ValAccuracySD: sd[i]})
+	}
+	return r
+}
+
+// TestReportSensitivityNoise checks report's sensitivity table: each
+// layer's noise, the neighbours the noise does not resolve (hand-checked
+// below), "?" for files without noise figures, the line on whether the seeds
+// agree, and no runs table for a folder of sensitivity results alone.
+func TestReportSensitivityNoise(t *testing.T) {
+	dir := t.TempDir()
+	for _, r := range []*sensitivity.Result{
+		// Descend 1 (0.980), 2 (0.975), 3 (0.960): 1 vs 2, gap 0.005 <
+		// hypot(0.0041, 0.003) ≈ 0.0051: unresolved; 2 vs 3, gap 0.015 >
+		// hypot(0.003, 0.002) ≈ 0.0036: resolved.
+		noisyResult(1, [3]float64{0.980, 0.975, 0.960}, [3]float64{0.0041, 0.003, 0.002}),
+		// Descend 2, 1, 3, all resolved.
+		noisyResult(2, [3]float64{0.970, 0.990, 0.950}, [3]float64{0.001, 0.001, 0.001}),
+		// No noise recorded.
+		noisyResult(3, [3]float64{0.970, 0.990, 0.950}, [3]float64{}),
+	} {
+		sub := filepath.Join(dir, "sens-seed"+string(rune('0'+r.Seed)))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := sensitivity.WriteResultFile(filepath.Join(sub, sensitivity.ResultFile), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, _ := mustCLI(t, "report", "-runs", dir)
+	for _, want := range []string{
+		"| mlp-784-784 | mnist | 10 | 1 | 1: 0.9800 (0.0041), 2: 0.9750 (0.0030), 3: 0.9600 (0.0020) | 3,2,1 | 1,2,3 | 1≈2 | 30 |",
+		"| mlp-784-784 | mnist | 10 | 2 | 1: 0.9700 (0.0010), 2: 0.9900 (0.0010), 3: 0.9500 (0.0010) | 3,1,2 | 2,1,3 | none | 30 |",
+		"| mlp-784-784 | mnist | 10 | 3 | 1: 0.9700, 2: 0.9900, 3: 0.9500 | 3,1,2 | 2,1,3 | ? | 30 |",
+		"mlp-784-784 on mnist, 10 epochs per layer: descend orders 1,2,3 (seed 1), 2,1,3 (seed 2), 2,1,3 (seed 3); the seeds disagree",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report has no %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "| protocol |") {
+		t.Errorf("a folder of sensitivity results alone prints a runs table:\n%s", stdout)
+	}
+}
+
+func TestUnresolvedLines(t *testing.T) {
+	r := noisyResult(1, [3]float64{0.980, 0.975, 0.960}, [3]float64{0.0041, 0.003, 0.002})
+	if err := r.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	lines := unresolvedLines(r)
+	want := "not resolved: layers 1 and 2 differ by 0.0050 in validation accuracy, less than its movement between epochs (sd 0.0041 and 0.0030 over the last 5)"
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+		t.Errorf("unresolvedLines = %q, want one line starting %q", lines, want)
+	}
+}
