@@ -445,9 +445,35 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// pooledRanking ranks the layers of sensitivity results of several seeds
+// (same model and layers) by their mean validation accuracy (and mean loss,
+// for ties) over the seeds, as sensitivity.Rank ranks one seed's.
+func pooledRanking(rs []*sensitivity.Result) (ascend, descend []int) {
+	mean := map[int]*sensitivity.LayerResult{}
+	var layers []int
+	for _, r := range rs {
+		for _, l := range r.Layers {
+			m := mean[l.Layer]
+			if m == nil {
+				m = &sensitivity.LayerResult{Layer: l.Layer}
+				mean[l.Layer] = m
+				layers = append(layers, l.Layer)
+			}
+			m.ValAccuracy += l.ValAccuracy / float64(len(rs))
+			m.ValLoss += l.ValLoss / float64(len(rs))
+		}
+	}
+	pooled := make([]sensitivity.LayerResult, len(layers))
+	for i, l := range layers {
+		pooled[i] = *mean[l]
+	}
+	return sensitivity.Rank(pooled)
+}
+
 // seedAgreement returns, for each model, data set and number of epochs with
-// sensitivity results of several seeds (sens sorted by model, epochs and
-// seed), a line saying whether their descend orders agree.
+// sensitivity results of several seeds (sens sorted by model, data, epochs
+// and seed), a line saying whether their descend orders agree and the orders
+// that the seeds' mean accuracies rank (pooledRanking).
 func seedAgreement(sens []*sensitivity.Result) []string {
 	var lines []string
 	for i := 0; i < len(sens); {
@@ -466,8 +492,10 @@ func seedAgreement(sens []*sensitivity.Result) []string {
 			if !agree {
 				verdict = "the seeds disagree: the guided orders depend on the seed"
 			}
-			lines = append(lines, fmt.Sprintf("\n%s on %s, %d epochs per layer: descend orders %s; %s.", sens[i].Model, sens[i].Dataset, sens[i].Epochs,
-				strings.Join(orders, ", "), verdict))
+			asc, desc := pooledRanking(sens[i:j])
+			lines = append(lines, fmt.Sprintf("\n%s on %s, %d epochs per layer: descend orders %s; %s. Ranked by the mean over the %d seeds: descend %s, ascend %s.",
+				sens[i].Model, sens[i].Dataset, sens[i].Epochs, strings.Join(orders, ", "), verdict, j-i,
+				schedule.FormatPermutation(zeroBased(desc)), schedule.FormatPermutation(zeroBased(asc))))
 		}
 		i = j
 	}
