@@ -17,6 +17,11 @@
 #         $ORDERS (default forward binary reverse; ~45 minutes per run on one thread here, so run two
 #         of these lanes side by side with THREADS=1), each with -test-each-epoch (the official code's
 #         full-training scripts test after every epoch and print the best test accuracy).
+# LANE n: mlp-784-784, the paper's full protocol as lane m, seeds $SEEDS (default 1): a sensitivity
+#         pre-training of 10 epochs per layer, then the guided orders it names ($GUIDED, default ascend
+#         descend), each run under lane m's name for it (forward for 1,2,3, reverse for 3,2,1, else the
+#         permutation), so that a guided order lane m already ran is not run twice; then float unless
+#         NOFLOAT is set.
 # LANE p: mlp-300-100, float, binary and forward with 10 epochs per layer and 40 epochs, seed 1: the
 #         protocol of the PyTorch reference runs (bench/pytorch/REFERENCE.md).
 # LANE q: mlp-784-784, float and binary, 40 epochs, seed 1 (the PyTorch reference protocol).
@@ -65,6 +70,17 @@ case $lane in
        out="$runs/mlp-300-100/sensitivity-e10-seed$s"
        [ -f "$out/sensitivity.json" ] || "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed "$s" -out "$out" ${THREADS:+-threads $THREADS}
        for o in ${PERMS:-1,3,2 2,1,3 2,3,1 3,1,2}; do train mlp-300-100 "$o" 450 150 "$s"; done
+     done ;;
+  n) export TEST_EACH=1
+     for s in ${SEEDS:-1}; do
+       out="$runs/mlp-784-784/sensitivity-e10-seed$s"
+       [ -f "$out/sensitivity.json" ] || "$bin" sensitivity -quiet -model mlp-784-784 -data-dir "$mnist" -epochs 10 -seed "$s" -out "$out" ${THREADS:+-threads $THREADS}
+       for gd in ${GUIDED:-ascend descend}; do
+         perm=$(python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))['order_$gd'])))" "$out/sensitivity.json")
+         case $perm in 1,2,3) perm=forward ;; 3,2,1) perm=reverse ;; esac
+         train mlp-784-784 "$perm" 450 150 "$s"
+       done
+       [ -n "${NOFLOAT:-}" ] || train mlp-784-784 float 450 150 "$s"
      done ;;
   p) for o in float binary 1,2,3; do train mlp-300-100 $o 40 10 1; done ;;
   q) for o in float binary; do train mlp-784-784 $o 40 10 1; done ;;
