@@ -114,6 +114,67 @@ type Result struct {
 	OrderAscend []int `json:"order_ascend"`
 	// OrderDescend is the 1-based "descend" order of Rank.
 	OrderDescend []int `json:"order_descend"`
+	// Seeds lists the seeds of the results a pooled result averages (see
+	// Pool); Seed is then the first of them. Empty for a single run.
+	Seeds []int64 `json:"seeds,omitempty"`
+}
+
+// Pool averages sensitivity results of the same model, data, layers and
+// epochs per layer (typically several seeds) into one finalized result:
+// each layer's validation accuracy and loss are the means over the
+// results, its ValAccuracySD the standard deviation of the mean,
+// sqrt(Σ sd²)/n (0 when a result has none: unknown), and its Seconds the
+// sum; the orders rank the means. The seeds are listed in Seeds. A single result is returned as a
+// finalized copy. It fails, naming the result, when they do not match.
+func Pool(rs ...*Result) (*Result, error) {
+	if len(rs) == 0 {
+		return nil, errors.New("sensitivity: no results to pool")
+	}
+	first := rs[0]
+	out := &Result{Model: first.Model, Dataset: first.Dataset, Epochs: first.Epochs, Seed: first.Seed, NumLayers: first.NumLayers}
+	sums := make(map[int]*LayerResult, first.NumLayers)
+	var sd2 = make(map[int]float64, first.NumLayers)
+	known := true
+	for i, r := range rs {
+		if err := r.checkData(); err != nil {
+			return nil, fmt.Errorf("sensitivity: pooling result %d (seed %d): %w", i+1, r.Seed, err)
+		}
+		if r.Model != first.Model || r.Dataset != first.Dataset || r.NumLayers != first.NumLayers || r.Epochs != first.Epochs {
+			return nil, fmt.Errorf("sensitivity: cannot pool result %d (%s on %s, %d layers, %d epochs) with result 1 (%s on %s, %d layers, %d epochs)",
+				i+1, r.Model, r.Dataset, r.NumLayers, r.Epochs, first.Model, first.Dataset, first.NumLayers, first.Epochs)
+		}
+		out.Seeds = append(out.Seeds, r.Seed)
+		for _, l := range r.Layers {
+			m := sums[l.Layer]
+			if m == nil {
+				m = &LayerResult{Layer: l.Layer}
+				sums[l.Layer] = m
+			}
+			m.ValAccuracy += l.ValAccuracy
+			m.ValLoss += l.ValLoss
+			m.Epochs += l.Epochs
+			m.Seconds += l.Seconds
+			sd2[l.Layer] += l.ValAccuracySD * l.ValAccuracySD
+			known = known && l.ValAccuracySD > 0
+		}
+	}
+	n := float64(len(rs))
+	for layer, m := range sums {
+		m.ValAccuracy /= n
+		m.ValLoss /= n
+		m.Epochs /= len(rs)
+		if known {
+			m.ValAccuracySD = math.Sqrt(sd2[layer]) / n
+		}
+		out.Layers = append(out.Layers, *m)
+	}
+	if len(rs) == 1 {
+		out.Seeds = nil
+	}
+	if err := out.Finalize(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Order names accepted by Result.Order.

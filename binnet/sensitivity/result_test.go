@@ -595,3 +595,60 @@ func TestUnresolved(t *testing.T) {
 		t.Errorf("a result without noise figures writes val_accuracy_sd:\n%s", data)
 	}
 }
+
+func TestPool(t *testing.T) {
+	a := sample() // seed 7: layer 1 0.90, 2 0.95, 3 0.85
+	b := sample()
+	b.Seed = 8
+	acc := map[int]float64{1: 0.96, 2: 0.88, 3: 0.86}
+	sd := map[int][2]float64{1: {0.01, 0.02}, 2: {0.03, 0.04}, 3: {0.005, 0.005}}
+	for i := range b.Layers {
+		l := b.Layers[i].Layer
+		b.Layers[i].ValAccuracy = acc[l]
+		b.Layers[i].ValAccuracySD = sd[l][1]
+	}
+	for i := range a.Layers {
+		a.Layers[i].ValAccuracySD = sd[a.Layers[i].Layer][0]
+	}
+	p, err := Pool(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Means: layer 1 0.93, layer 2 0.915, layer 3 0.855; the standard
+	// deviation of a mean of two is sqrt(sd1² + sd2²)/2: layer 1
+	// sqrt(0.0005)/2, layer 2 0.05/2, layer 3 sqrt(0.00005)/2.
+	want := map[int][2]float64{1: {0.93, math.Sqrt(0.0005) / 2}, 2: {0.915, 0.025}, 3: {0.855, math.Sqrt(0.00005) / 2}}
+	for _, l := range p.Layers {
+		if w := want[l.Layer]; math.Abs(l.ValAccuracy-w[0]) > 1e-12 || math.Abs(l.ValAccuracySD-w[1]) > 1e-12 {
+			t.Errorf("layer %d: pooled accuracy %v sd %v, want %v %v", l.Layer, l.ValAccuracy, l.ValAccuracySD, w[0], w[1])
+		}
+		if l.Seconds != 2*map[int]float64{1: 1.25, 2: 1.5, 3: 2}[l.Layer] {
+			t.Errorf("layer %d: pooled seconds %v, want the sum", l.Layer, l.Seconds)
+		}
+	}
+	if !slices.Equal(p.OrderDescend, []int{1, 2, 3}) || !slices.Equal(p.OrderAscend, []int{3, 2, 1}) {
+		t.Errorf("pooled orders %v / %v, want descend [1 2 3], ascend [3 2 1]", p.OrderDescend, p.OrderAscend)
+	}
+	if !slices.Equal(p.Seeds, []int64{7, 8}) || p.Seed != 7 {
+		t.Errorf("pooled seeds %v (seed %d), want [7 8] (7)", p.Seeds, p.Seed)
+	}
+	// One result: itself, finalized, with no seed list.
+	one, err := Pool(sample())
+	if err != nil || !slices.Equal(one.OrderDescend, []int{2, 1, 3}) || one.Seeds != nil {
+		t.Errorf("Pool(one) = %+v, %v; want descend [2 1 3] and no seed list", one, err)
+	}
+	// No noise known for one of them: none for the pool.
+	b.Layers[0].ValAccuracySD = 0
+	if p, err = Pool(a, b); err != nil || p.Layers[0].ValAccuracySD != 0 {
+		t.Errorf("pool with an unknown noise: sd %v, %v; want 0", p.Layers[0].ValAccuracySD, err)
+	}
+	// Results that do not match.
+	other := sample()
+	other.Epochs = 6
+	if _, err := Pool(a, other); err == nil || !strings.Contains(err.Error(), "cannot pool result 2 (mlp3 on mnist, 3 layers, 6 epochs) with result 1 (mlp3 on mnist, 3 layers, 5 epochs)") {
+		t.Errorf("Pool of different epochs: %v", err)
+	}
+	if _, err := Pool(); err == nil {
+		t.Error("Pool of nothing: no error")
+	}
+}

@@ -82,7 +82,8 @@ func (o *runOptions) registerSchedule(fs *flag.FlagSet, withOrder bool) {
 		fs.IntVar(&o.epochsPerLayer, "epochs-per-layer", 0, "epochs before the next layer of the order is binarized (default: the preset's, 150)")
 		fs.IntVar(&o.layersPerStage, "layers-per-stage", 1, "layers binarized at each stage")
 		fs.StringVar(&o.order, "order", "forward", "float | binary | forward | reverse | random | ascend | descend | a permutation such as 1,3,2")
-		fs.StringVar(&o.sensitivity, "sensitivity", "", "sensitivity.json of a sensitivity run (for -order ascend|descend)")
+		fs.StringVar(&o.sensitivity, "sensitivity", "", "sensitivity.json of a sensitivity run (for -order ascend|descend), or several separated by commas "+
+			"(e.g. one per seed of the same pre-training), pooled: the layers ranked by their mean validation accuracies")
 		fs.BoolVar(&o.freeze, "freeze", false, "freeze layers binarized in earlier stages (a variant; the paper keeps training them)")
 	}
 }
@@ -186,9 +187,17 @@ func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 		if o.sensitivity == "" {
 			return nil, fmt.Errorf("-order %s needs -sensitivity FILE (the sensitivity.json of 'binnet sensitivity')", o.order)
 		}
-		r, err := sensitivity.ReadResult(o.sensitivity)
+		var results []*sensitivity.Result
+		for _, path := range strings.Split(o.sensitivity, ",") {
+			r, err := sensitivity.ReadResult(strings.TrimSpace(path))
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, r)
+		}
+		r, err := sensitivity.Pool(results...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("-sensitivity %s: %w", o.sensitivity, err)
 		}
 		if err := sensitivity.CheckMatches(r, n, o.model); err != nil {
 			return nil, err

@@ -445,35 +445,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// pooledRanking ranks the layers of sensitivity results of several seeds
-// (same model and layers) by their mean validation accuracy (and mean loss,
-// for ties) over the seeds, as sensitivity.Rank ranks one seed's.
-func pooledRanking(rs []*sensitivity.Result) (ascend, descend []int) {
-	mean := map[int]*sensitivity.LayerResult{}
-	var layers []int
-	for _, r := range rs {
-		for _, l := range r.Layers {
-			m := mean[l.Layer]
-			if m == nil {
-				m = &sensitivity.LayerResult{Layer: l.Layer}
-				mean[l.Layer] = m
-				layers = append(layers, l.Layer)
-			}
-			m.ValAccuracy += l.ValAccuracy / float64(len(rs))
-			m.ValLoss += l.ValLoss / float64(len(rs))
-		}
-	}
-	pooled := make([]sensitivity.LayerResult, len(layers))
-	for i, l := range layers {
-		pooled[i] = *mean[l]
-	}
-	return sensitivity.Rank(pooled)
-}
-
 // seedAgreement returns, for each model, data set and number of epochs with
 // sensitivity results of several seeds (sens sorted by model, data, epochs
 // and seed), a line saying whether their descend orders agree and the orders
-// that the seeds' mean accuracies rank (pooledRanking).
+// that the seeds' mean accuracies rank (sensitivity.Pool).
 func seedAgreement(sens []*sensitivity.Result) []string {
 	var lines []string
 	for i := 0; i < len(sens); {
@@ -492,7 +467,10 @@ func seedAgreement(sens []*sensitivity.Result) []string {
 			if !agree {
 				verdict = "the seeds disagree: the guided orders depend on the seed"
 			}
-			asc, desc := pooledRanking(sens[i:j])
+			asc, desc := []int(nil), []int(nil)
+			if pooled, err := sensitivity.Pool(sens[i:j]...); err == nil {
+				asc, desc = pooled.OrderAscend, pooled.OrderDescend
+			}
 			lines = append(lines, fmt.Sprintf("\n%s on %s, %d epochs per layer: descend orders %s; %s. Ranked by the mean over the %d seeds: descend %s, ascend %s.",
 				sens[i].Model, sens[i].Dataset, sens[i].Epochs, strings.Join(orders, ", "), verdict, j-i,
 				schedule.FormatPermutation(zeroBased(desc)), schedule.FormatPermutation(zeroBased(asc))))

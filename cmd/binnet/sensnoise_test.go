@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/sensitivity"
+	"github.com/binnet/binnet/binnet/training"
 )
 
 // noisyResult is a 3-layer sensitivity result of seed with the given
@@ -72,4 +74,40 @@ func TestUnresolvedLines(t *testing.T) {
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
 		t.Errorf("unresolvedLines = %q, want one line starting %q", lines, want)
 	}
+}
+
+// TestTrainPooledSensitivity trains with -order descend and two
+// sensitivity files: the order is the one their mean accuracies rank
+// (hand-computed), which neither file ranks alone.
+func TestTrainPooledSensitivity(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, r := range []*sensitivity.Result{
+		// Layer means: 1 0.9700, 2 0.9725, 3 0.9650: descend 2,1,3.
+		noisyResult(1, [3]float64{0.980, 0.975, 0.960}, [3]float64{}), // alone: 1,2,3
+		noisyResult(2, [3]float64{0.960, 0.970, 0.970}, [3]float64{}), // alone: 2,3,1 (a tie broken by the lower layer)
+	} {
+		r.Model = "mlp-300-100"
+		path := filepath.Join(dir, "seed"+string(rune('0'+r.Seed))+".json")
+		if err := sensitivity.WriteResultFile(path, r); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, path)
+	}
+	run := tinyTrain(t, "descend", "-epochs", "3", "-epochs-per-layer", "1", "-sensitivity", strings.Join(files, ","))
+	res, err := training.ReadResults(filepath.Join(run, training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := schedule.FormatPermutation(res.Schedule.Order()); got != "2,1,3" {
+		t.Errorf("pooled descend order %s, want 2,1,3", got)
+	}
+	// Results of another model cannot be pooled into this one's order.
+	other := noisyResult(3, [3]float64{0.9, 0.9, 0.9}, [3]float64{})
+	otherPath := filepath.Join(dir, "other.json")
+	if err := sensitivity.WriteResultFile(otherPath, other); err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, 1, []string{"-sensitivity", "cannot pool result 2 (mlp-784-784"}, "train", "-model", "mlp-300-100", "-order", "descend",
+		"-sensitivity", files[0]+","+otherPath, "-epochs", "3", "-epochs-per-layer", "1", "-out", filepath.Join(dir, "refused"))
 }
