@@ -292,16 +292,10 @@ func (c im2colConv) chunked(w, bias *Node, per int) *Node {
 		// chunk's product is split along its rows into a batch of as many
 		// products as threads (see rowGroups), summed after.
 		vt := transposeRows(v) // [out, n]
-		g := v.Graph()
 		var sum *Node
 		for i, r := range ranges {
-			first := rows(r)[0]
 			groups, per := cols[i].Shape().Dimensions[0], cols[i].Shape().Dimensions[1]
-			starts := make([][]int32, groups)
-			for j := range starts {
-				starts[j] = []int32{int32(first + j*per)}
-			}
-			lhs := GatherSlices(vt, []int{1}, Const(g, starts), []int{per}, true) // [groups, out, per]
+			lhs := spans(vt, 1, rows(r)[0], per, groups)                          // [groups, out, per]
 			p := DotGeneral(lhs, []int{2}, []int{0}, cols[i], []int{1}, []int{0}) // [groups, out, k]
 			p = ReduceSum(p, 0)
 			if sum == nil {
@@ -338,13 +332,23 @@ func rowGroups(rows, threads int) int {
 // threads the backend runs on (a variable so that tests can set it).
 var groupThreads = func() int { return runtime.GOMAXPROCS(0) }
 
-// rowBlock returns rows first to end-1 of the matrix m, copied by a gather.
-// The pure-Go backend's Slice copies value by value: with Slice for these
-// blocks, the cnn's and VGG-5's training steps were 7-10 % slower.
+// rowBlock returns rows first to end-1 of the matrix m (see spans).
 func rowBlock(m *Node, span [2]int) *Node {
 	first, end := span[0], span[1]
-	start := Const(m.Graph(), [][]int32{{int32(first)}})
-	return Reshape(GatherSlices(m, []int{0}, start, []int{end - first}, true), end-first, m.Shape().Dimensions[1])
+	return Reshape(spans(m, 0, first, end-first, 1), end-first, m.Shape().Dimensions[1])
+}
+
+// spans returns count consecutive spans of size indices of the matrix m
+// along axis (0: rows, 1: columns), the first starting at first, copied by
+// one gather as [count, size, cols] (rows) or [count, rows, size]
+// (columns). The pure-Go backend's Slice copies value by value: with Slice
+// for these blocks, the cnn's and VGG-5's training steps were 7-10 % slower.
+func spans(m *Node, axis, first, size, count int) *Node {
+	starts := make([][]int32, count)
+	for j := range starts {
+		starts[j] = []int32{int32(first + j*size)}
+	}
+	return GatherSlices(m, []int{axis}, Const(m.Graph(), starts), []int{size}, true)
 }
 
 // columns returns the column matrix [n, k]: x itself for a 1x1 kernel at
