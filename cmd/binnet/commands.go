@@ -383,7 +383,7 @@ func (s *sensitivityFlags) register(fs *flag.FlagSet) {
 }
 
 func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sensitivity", "Sensitivity pre-training: for each binarizable layer k, trains with only k binary\nand records the validation accuracy; ranks the layers into the ascend and descend\norders and writes OUT/sensitivity.json. Each layer runs in OUT/layer-NN and a\nre-run skips finished layers, so -layers can split the work across processes.\nNeighbours of the ranking closer than their epoch-to-epoch noise are named\n(\"not resolved\"); train -sensitivity A.json,B.json ranks by several seeds' means.", stderr)
+	fs := newFlagSet("sensitivity", sensitivityUsage, stderr)
 	var sf sensitivityFlags
 	sf.register(fs)
 	d, r, epochs, layerList, out := &sf.data, &sf.run, sf.epochs, sf.layers, sf.out

@@ -217,12 +217,17 @@ func selfExecutable() (string, error) {
 	return exe, nil
 }
 
+// sensitivityUsage is the description of the sensitivity command, shared by
+// its dispatcher (runSensitivityCommand) and its in-process form
+// (runSensitivity), which register the same flags.
+const sensitivityUsage = "Sensitivity pre-training: for each binarizable layer k, trains with only k binary\nand records the validation accuracy; ranks the layers into the ascend and descend\norders and writes OUT/sensitivity.json. Each layer runs in OUT/layer-NN and a\nre-run skips finished layers, so -layers can split the work across processes\n(or machines: see docs/scale-out.md), and -parallel P runs the layers as P\nconcurrent processes of this binary.\nNeighbours of the ranking closer than their epoch-to-epoch noise are named\n(\"not resolved\"); train -sensitivity A.json,B.json ranks by several seeds' means."
+
 // runSensitivityCommand is the sensitivity command: without -parallel (or with
 // -parallel 1) it trains the layers one after the other in this process
 // (runSensitivity); with -parallel P it runs each unfinished layer as a child
 // process, at most P at a time, and then merges their results.
 func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sensitivity", "Sensitivity pre-training: for each binarizable layer k, trains with only k binary\nand records the validation accuracy; ranks the layers into the ascend and descend\norders and writes OUT/sensitivity.json. Each layer runs in OUT/layer-NN and a\nre-run skips finished layers, so -layers can split the work across processes\n(or machines: see docs/scale-out.md), and -parallel P runs the layers as P\nconcurrent processes of this binary.\nNeighbours of the ranking closer than their epoch-to-epoch noise are named\n(\"not resolved\"); train -sensitivity A.json,B.json ranks by several seeds' means.", stderr)
+	fs := newFlagSet("sensitivity", sensitivityUsage, stderr)
 	var sf sensitivityFlags
 	sf.register(fs)
 	d, r, layerList, out := &sf.data, &sf.run, sf.layers, sf.out
