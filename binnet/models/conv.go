@@ -7,7 +7,6 @@ import (
 	"github.com/binnet/binnet/binnet/layers"
 	"github.com/binnet/binnet/binnet/ops"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -71,14 +70,14 @@ func (v VGG) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
 			if i == 1 {
 				x = ops.MaxPool2D(x, 2, 2, 0)
 			}
-			x = activation.Relu(x) // after the pooling, see Logits' doc
+			x = ops.ReLU(x) // after the pooling, see Logits' doc
 		}
 	}
 	x = Reshape(x, x.Shape().Dimensions[0], -1)
 	for _, units := range v.Hidden {
 		n++
 		x = layers.Dense(scope.In("dense%d", n), ctl, x, units).Done()
-		x = activation.Relu(layers.BatchNorm(scope.In("bn%d", n), ctl, x).Done())
+		x = ops.ReLU(layers.BatchNorm(scope.In("bn%d", n), ctl, x).Done())
 	}
 	n++
 	x = layers.Dense(scope.In("dense%d", n), ctl, x, v.Classes).Done()
@@ -131,7 +130,7 @@ func (c SmallCNN) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node
 		if i == 1 {
 			x = ops.MaxPool2D(x, 2, 2, 0)
 		}
-		x = activation.Relu(x) // after the pooling, see VGG.Logits
+		x = ops.ReLU(x) // after the pooling, see VGG.Logits
 	}
 	x = Reshape(x, x.Shape().Dimensions[0], -1)
 	x = layers.Dense(scope.In("dense3"), ctl, x, c.Classes).Done()
@@ -180,18 +179,18 @@ func (r ResNetCIFAR) NumBinarizable() int { return 2 + 6*r.BlocksPerStage }
 // paper's code (stem, then each block's two convolutions, then the classifier).
 func (r ResNetCIFAR) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
 	x = layers.Conv2D(scope.In("conv1"), ctl, x, 16).Bias(false).Done()
-	x = activation.Relu(layers.BatchNorm(scope.In("bn1"), ctl, x).Done())
+	x = ops.ReLU(layers.BatchNorm(scope.In("bn1"), ctl, x).Done())
 	for _, b := range r.ResidualBlocks() {
 		s := scope.In("%s", b.Scope())
 		out := layers.Conv2D(s.In("conv1"), ctl, x, b.Planes).Stride(b.Stride).Bias(false).Done()
-		out = activation.Relu(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
+		out = ops.ReLU(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
 		out = layers.Conv2D(s.In("conv2"), ctl, out, b.Planes).Bias(false).Done()
 		out = layers.BatchNorm(s.In("bn2"), ctl, out).Done()
 		shortcut := x
 		if !b.Identity() {
 			shortcut = optionAShortcut(x, b.Stride, b.Planes-b.In)
 		}
-		x = activation.Relu(Add(out, shortcut))
+		x = ops.ReLU(Add(out, shortcut))
 	}
 	x = ReduceMean(x, 1, 2)
 	return layers.Dense(scope.In("linear"), ctl, x, r.Classes).Done()
@@ -293,12 +292,12 @@ func (r ResNet18) NumBinarizable() int { return 21 }
 // Logits builds the network.
 func (r ResNet18) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
 	x = layers.Conv2D(scope.In("conv1"), ctl, x, 64).KernelSize(7).Stride(2).Bias(false).KaimingNormalFanOut().Done()
-	x = activation.Relu(layers.BatchNorm(scope.In("bn1"), ctl, x).Done())
+	x = ops.ReLU(layers.BatchNorm(scope.In("bn1"), ctl, x).Done())
 	x = ops.MaxPool2D(x, 3, 2, 1)
 	for _, b := range r.ResidualBlocks() {
 		s := scope.In("%s", b.Scope())
 		out := layers.Conv2D(s.In("conv1"), ctl, x, b.Planes).Stride(b.Stride).Bias(false).KaimingNormalFanOut().Done()
-		out = activation.Relu(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
+		out = ops.ReLU(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
 		out = layers.Conv2D(s.In("conv2"), ctl, out, b.Planes).Bias(false).KaimingNormalFanOut().Done()
 		out = layers.BatchNorm(s.In("bn2"), ctl, out).Done()
 		shortcut := x
@@ -307,7 +306,7 @@ func (r ResNet18) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node
 				Bias(false).KaimingNormalFanOut().Done()
 			shortcut = layers.BatchNorm(s.In("downsample_bn"), ctl, shortcut).Done()
 		}
-		x = activation.Relu(Add(out, shortcut))
+		x = ops.ReLU(Add(out, shortcut))
 	}
 	x = ReduceMean(x, 1, 2)
 	return layers.Dense(scope.In("fc"), ctl, x, r.Classes).Done()

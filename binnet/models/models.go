@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/binnet/binnet/binnet/layers"
+	"github.com/binnet/binnet/binnet/ops"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -65,7 +65,7 @@ func (m MLP) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
 	for i, units := range m.Hidden {
 		x = layers.Dense(scope.In("dense%d", i+1), ctl, x, units).Done()
 		x = layers.BatchNorm(scope.In("bn%d", i+1), ctl, x).Done()
-		x = activation.Relu(x)
+		x = ops.ReLU(x)
 	}
 	n := len(m.Hidden) + 1
 	x = layers.Dense(scope.In("dense%d", n), ctl, x, m.Classes).Done()

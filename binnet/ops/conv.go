@@ -166,12 +166,12 @@ var chunkBytes = 2 << 20
 
 // chunkImages returns the number of images per chunk of the chunked
 // formulation, about chunkBytes of columns each, or 0 when the convolution
-// has no padding (the chunked gradient is tied to the padded input, a fresh
-// tensor; tied to the input itself, which the previous layer's gradient
-// also reads, it would cost a copy of the input), the columns would be a
-// single chunk, or they are narrower than the output (a first convolution
-// of one or three channels: little to gain, and its kernel's gradient would
-// transpose every chunk's columns).
+// has no padding (the chunked product's gradient is tied to the padded
+// input, a fresh tensor; tied to the input itself, which the previous
+// layer's gradient may also read, it would cost a copy of the input), the
+// columns would be a single chunk, or they are narrower than the output (a
+// first convolution of one or three channels: little to gain, and its
+// kernel's gradient would transpose every chunk's columns).
 func (c im2colConv) chunkImages() int {
 	if os.Getenv("BINNET_CONV_CHUNKS") == "off" || c.pad == 0 || c.k <= c.out {
 		return 0
@@ -273,8 +273,8 @@ func (c im2colConv) chunked(w, bias *Node, per int) *Node {
 		cols, y = c.chunkProducts(txp, w2, ranges)
 		return y
 	}
-	// The gradient of the padded input, from which GoMLX's own gradient of
-	// the padding takes the input's.
+	// The gradient of the padded input, from which padCropGradient crops
+	// the input's.
 	gradXP := func(txp, _, v *Node) *Node {
 		dxp := ZerosLike(txp)
 		// dY·wᵀ with wᵀ transposed once, [rows,out]·[out,k]: read as a
@@ -306,8 +306,24 @@ func (c im2colConv) chunked(w, bias *Node, per int) *Node {
 		}
 		return Reshape(Transpose(sum, 0, 1), c.kh, c.kw, c.in, c.out)
 	}
-	y, _ := withProductGradient(c.padded(c.x), w, forward, gradXP, gradW, false)
+	y, _ := withProductGradient(padCropGradient(c.x, c.pad), w, forward, gradXP, gradW, false)
 	return c.image(y, bias)
+}
+
+// padCropGradient is padSpatial(x, pad, 0) whose gradient is written by hand
+// as a negative Pad, which the pure-Go backend copies in rows: GoMLX's
+// gradient of Pad is a Slice, which it copies value by value (VGG-5's
+// [100, 32, 32, 64] in 12 ms against 4.5 ms, one executor). The identity
+// that carries the gradient copies x if something else still reads it: not
+// when x is an ops.ReLU (whose gradient reads ReLU's input, not its
+// output); a ResNet block's output that its shortcut also reads is copied
+// (a copy in one block, still cheaper than the Slice). VGG-5's training
+// step ~1.5 % faster, ResNet-20's ~1.5 %, the cnn's the same (binnet speed,
+// 2 threads, 5 alternating rounds, with ops.ReLU).
+func padCropGradient(x *Node, pad int) *Node {
+	return withGradient([]*Node{x},
+		func(in []*Node) *Node { return padSpatial(in[0], pad, 0) },
+		func(_ []*Node, v *Node) []*Node { return []*Node{padSpatial(v, -pad, 0)} }, false)
 }
 
 // rowGroups returns the number of equal groups of at least 64 rows, at most

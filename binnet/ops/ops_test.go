@@ -493,3 +493,28 @@ func TestRowGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestReLU: ReLU's values and gradient against hand-computed ones, on
+// negative, zero and positive inputs (the derivative at 0 is 0, as GoMLX's),
+// with x a fresh intermediate (as in a network) and the gradient weighted so
+// that every position's value shows.
+func TestReLU(t *testing.T) {
+	be := testBackend(t)
+	x := []float32{-2, -0.5, 0, 0.25, 3, -1e-7, 1e-7, 0}
+	w := []float32{1, 2, 3, 4, 5, 6, 7, 8}
+	wantY := []float32{0, 0, 0, 0.25, 3, 0, 1e-7, 0}
+	wantDx := []float32{0, 0, 0, 4, 5, 0, 7, 0}
+	exec := MustNewExec(be, func(x, w *Node) []*Node {
+		in := AddScalar(x, 0) // a fresh intermediate, moved into ReLU's identity
+		y := ReLU(in)
+		return []*Node{y, Gradient(ReduceAllSum(Mul(y, w)), x)[0]}
+	})
+	out := exec.MustExec(tensors.FromFlatDataAndDimensions(x, 2, 4), tensors.FromFlatDataAndDimensions(w, 2, 4))
+	y, dx := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+	if fmt.Sprint(y) != fmt.Sprint(wantY) {
+		t.Errorf("ReLU %v, want %v", y, wantY)
+	}
+	if fmt.Sprint(dx) != fmt.Sprint(wantDx) {
+		t.Errorf("gradient %v, want %v", dx, wantDx)
+	}
+}
