@@ -124,8 +124,9 @@ type Result struct {
 // each layer's validation accuracy and loss are the means over the
 // results, its ValAccuracySD the standard deviation of the mean,
 // sqrt(Σ sd²)/n (0 when a result has none: unknown), and its Seconds the
-// sum; the orders rank the means. The seeds are listed in Seeds. A single result is returned as a
-// finalized copy. It fails, naming the result, when they do not match.
+// sum; the orders rank the means. The seeds are listed in Seeds. A single
+// result is returned as a finalized copy (Seeds empty). It fails, naming the
+// result, when they do not match.
 func Pool(rs ...*Result) (*Result, error) {
 	if len(rs) == 0 {
 		return nil, errors.New("sensitivity: no results to pool")
@@ -143,7 +144,9 @@ func Pool(rs ...*Result) (*Result, error) {
 			return nil, fmt.Errorf("sensitivity: cannot pool result %d (%s on %s, %d layers, %d epochs) with result 1 (%s on %s, %d layers, %d epochs)",
 				i+1, r.Model, r.Dataset, r.NumLayers, r.Epochs, first.Model, first.Dataset, first.NumLayers, first.Epochs)
 		}
-		out.Seeds = append(out.Seeds, r.Seed)
+		if len(rs) > 1 {
+			out.Seeds = append(out.Seeds, r.Seed)
+		}
 		for _, l := range r.Layers {
 			m := sums[l.Layer]
 			if m == nil {
@@ -167,9 +170,6 @@ func Pool(rs ...*Result) (*Result, error) {
 			m.ValAccuracySD = math.Sqrt(sd2[layer]) / n
 		}
 		out.Layers = append(out.Layers, *m)
-	}
-	if len(rs) == 1 {
-		out.Seeds = nil
 	}
 	if err := out.Finalize(); err != nil {
 		return nil, err

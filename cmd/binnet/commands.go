@@ -447,19 +447,30 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "layer\tval accuracy\tsd, last %d epochs\tval loss\tseconds\t\n", sensitivity.NoiseEpochs)
+	printSensitivity(stdout, res, filepath.Join(dir, sensitivity.ResultFile))
+	return nil
+}
+
+// printSensitivity prints res, written to path: its table of layers, its
+// orders and its unresolved neighbours. The SD column is each layer's
+// epoch-to-epoch noise, or for a pooled result the SD of the seeds' mean.
+func printSensitivity(w io.Writer, res *sensitivity.Result, path string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	acc, sd := "val accuracy", fmt.Sprintf("sd, last %d epochs", sensitivity.NoiseEpochs)
+	if len(res.Seeds) > 1 {
+		acc, sd = fmt.Sprintf("mean val accuracy (%d seeds)", len(res.Seeds)), "sd of the mean"
+	}
+	fmt.Fprintf(tw, "layer\t%s\t%s\tval loss\tseconds\t\n", acc, sd)
 	for _, l := range res.Layers {
 		fmt.Fprintf(tw, "%d\t%.4f\t%.4f\t%.4f\t%.1f\t\n", l.Layer, l.ValAccuracy, l.ValAccuracySD, l.ValLoss, l.Seconds)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "order ascend  %s\norder descend %s\n", schedule.FormatPermutation(zeroBased(res.OrderAscend)),
+	fmt.Fprintf(w, "order ascend  %s\norder descend %s\n", schedule.FormatPermutation(zeroBased(res.OrderAscend)),
 		schedule.FormatPermutation(zeroBased(res.OrderDescend)))
 	for _, line := range unresolvedLines(res) {
-		fmt.Fprintln(stdout, line)
+		fmt.Fprintln(w, line)
 	}
-	fmt.Fprintf(stdout, "written to %s\n", filepath.Join(dir, sensitivity.ResultFile))
-	return nil
+	fmt.Fprintf(w, "written to %s\n", path)
 }
 
 // unresolvedLines explains each neighbour pair of r's ranking that its
@@ -469,11 +480,15 @@ func unresolvedLines(r *sensitivity.Result) []string {
 	for _, l := range r.Layers {
 		byLayer[l.Layer] = l
 	}
+	noise := fmt.Sprintf("its movement between epochs (sd %%.4f and %%.4f over the last %d): another seed or more epochs may rank them the other way", sensitivity.NoiseEpochs)
+	if len(r.Seeds) > 1 {
+		noise = fmt.Sprintf("the noise of their means over %d seeds (sd %%.4f and %%.4f): more seeds or epochs may rank them the other way", len(r.Seeds))
+	}
 	var lines []string
 	for _, p := range r.Unresolved() {
 		a, b := byLayer[p[0]], byLayer[p[1]]
-		lines = append(lines, fmt.Sprintf("not resolved: layers %d and %d differ by %.4f in validation accuracy, less than its movement between epochs (sd %.4f and %.4f over the last %d): "+
-			"another seed or more epochs may rank them the other way", a.Layer, b.Layer, a.ValAccuracy-b.ValAccuracy, a.ValAccuracySD, b.ValAccuracySD, sensitivity.NoiseEpochs))
+		lines = append(lines, fmt.Sprintf("not resolved: layers %d and %d differ by %.4f in validation accuracy, less than "+noise,
+			a.Layer, b.Layer, a.ValAccuracy-b.ValAccuracy, a.ValAccuracySD, b.ValAccuracySD))
 	}
 	return lines
 }

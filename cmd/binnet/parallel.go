@@ -220,7 +220,7 @@ func selfExecutable() (string, error) {
 // sensitivityUsage is the description of the sensitivity command, shared by
 // its dispatcher (runSensitivityCommand) and its in-process form
 // (runSensitivity), which register the same flags.
-const sensitivityUsage = "Sensitivity pre-training: for each binarizable layer k, trains with only k binary\nand records the validation accuracy; ranks the layers into the ascend and descend\norders and writes OUT/sensitivity.json. Each layer runs in OUT/layer-NN and a\nre-run skips finished layers, so -layers can split the work across processes\n(or machines: see docs/scale-out.md), and -parallel P runs the layers as P\nconcurrent processes of this binary.\nNeighbours of the ranking closer than their epoch-to-epoch noise are named\n(\"not resolved\"); train -sensitivity A.json,B.json ranks by several seeds' means."
+const sensitivityUsage = "Sensitivity pre-training: for each binarizable layer k, trains with only k binary\nand records the validation accuracy; ranks the layers into the ascend and descend\norders and writes OUT/sensitivity.json. Each layer runs in OUT/layer-NN and a\nre-run skips finished layers, so -layers can split the work across processes\n(or machines: see docs/scale-out.md), and -parallel P runs the layers as P\nconcurrent processes of this binary; -seeds 1,2,3 runs one pre-training per seed\nand ranks the layers by the seeds' mean accuracies.\nNeighbours of the ranking closer than their epoch-to-epoch noise are named\n(\"not resolved\"); train -sensitivity A.json,B.json ranks by several seeds' means."
 
 // runSensitivityCommand is the sensitivity command: without -parallel (or with
 // -parallel 1) it trains the layers one after the other in this process
@@ -232,11 +232,15 @@ func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io
 	sf.register(fs)
 	d, r, layerList, out := &sf.data, &sf.run, sf.layers, sf.out
 	parallel := fs.Int("parallel", 1, "run the layers as this many concurrent processes (one process per layer, each resuming or skipping its own folder); 1: all in this process")
+	seeds := fs.String("seeds", "", "several seeds, e.g. 1,2,3: one pre-training per seed in OUT/seed-N, then OUT/sensitivity.json ranks the layers by the seeds' mean accuracies (default OUT: binnet-runs/sensitivity-MODEL-DATASET-seeds1-2-3)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *parallel < 1 {
 		return fmt.Errorf("-parallel must be at least 1, got %d", *parallel)
+	}
+	if *seeds != "" {
+		return runSensitivitySeeds(ctx, fs, &sf, *seeds, stdout, stderr)
 	}
 	rest := setFlags(fs, "parallel")
 	if *parallel == 1 {

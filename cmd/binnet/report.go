@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/binnet/binnet/binnet/quant"
@@ -214,6 +215,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var runs []reportRun
 	var sens []*sensitivity.Result
+	var pooled []pooledFile
 	err := filepath.WalkDir(*dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -223,6 +225,12 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			r, err := sensitivity.ReadResult(path)
 			if err != nil {
 				return err
+			}
+			if len(r.Seeds) > 1 {
+				// A pool of seeds' results (sensitivity -seeds): listed on
+				// its own; its seeds' own results are the ones tabled.
+				pooled = append(pooled, pooledFile{path, r})
+				return nil
 			}
 			sens = append(sens, r)
 		case training.ResultsFile:
@@ -240,7 +248,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if len(runs) == 0 && len(sens) == 0 {
+	if len(runs) == 0 && len(sens) == 0 && len(pooled) == 0 {
 		return fmt.Errorf("-runs %s: no %s found under %s", *dir, training.ResultsFile, *dir)
 	}
 	groups := map[reportKey]*reportGroup{}
@@ -442,7 +450,23 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintln(stdout, line)
 		}
 	}
+	for _, p := range pooled {
+		r := p.res
+		seeds := make([]string, len(r.Seeds))
+		for i, s := range r.Seeds {
+			seeds[i] = strconv.FormatInt(s, 10)
+		}
+		fmt.Fprintf(stdout, "\nPooled sensitivity %s: %s on %s, %d epochs per layer, seeds %s: descend %s, ascend %s.\n", p.path,
+			r.Model, r.Dataset, r.Epochs, strings.Join(seeds, ","),
+			schedule.FormatPermutation(zeroBased(r.OrderDescend)), schedule.FormatPermutation(zeroBased(r.OrderAscend)))
+	}
 	return nil
+}
+
+// pooledFile is a pooled sensitivity result (several seeds) and its path.
+type pooledFile struct {
+	path string
+	res  *sensitivity.Result
 }
 
 // seedAgreement returns, for each model, data set and number of epochs with

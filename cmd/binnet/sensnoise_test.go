@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,4 +112,102 @@ func TestTrainPooledSensitivity(t *testing.T) {
 	}
 	mustRefuse(t, 1, []string{"-sensitivity", "cannot pool result 2 (mlp-784-784"}, "train", "-model", "mlp-300-100", "-order", "descend",
 		"-sensitivity", files[0]+","+otherPath, "-epochs", "3", "-epochs-per-layer", "1", "-out", filepath.Join(dir, "refused"))
+}
+
+// TestSensitivitySeeds: sensitivity -seeds 1,2 runs one pre-training per
+// seed in OUT/seed-N, each the same as sensitivity -seed N, and pools them
+// into OUT/sensitivity.json: each layer's accuracy the mean of the seeds'
+// (checked against their files), the orders those means rank, the seeds
+// listed. A re-run trains nothing; train -sensitivity OUT/sensitivity.json
+// trains the pooled order; report lists the pool on a line of its own, not
+// as another seed's result.
+func TestSensitivitySeeds(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "sens")
+	args := []string{"sensitivity", "-model", "mlp-300-100", "-epochs", "1", "-train-size", "1000", "-val-size", "500", "-test-size", "500"}
+	stdout, _ := mustCLI(t, append(args, "-seeds", "1,2", "-out", out)...)
+	single := filepath.Join(dir, "seed2-alone")
+	mustCLI(t, append(args, "-seed", "2", "-quiet", "-out", single)...)
+
+	var seeds []*sensitivity.Result
+	for _, s := range []int{1, 2} {
+		r, err := sensitivity.ReadResult(filepath.Join(out, fmt.Sprintf("seed-%d", s), sensitivity.ResultFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Seed != int64(s) || len(r.Seeds) != 0 {
+			t.Errorf("seed-%d holds seed %d, seeds %v", s, r.Seed, r.Seeds)
+		}
+		seeds = append(seeds, r)
+	}
+	alone, err := sensitivity.ReadResult(filepath.Join(single, sensitivity.ResultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range alone.Layers {
+		if l.ValAccuracy != seeds[1].Layers[i].ValAccuracy || l.ValLoss != seeds[1].Layers[i].ValLoss {
+			t.Errorf("layer %d: seed 2 under -seeds %v, alone %v", l.Layer, seeds[1].Layers[i], l)
+		}
+	}
+	pooled, err := sensitivity.ReadResult(filepath.Join(out, sensitivity.ResultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(pooled.Seeds) != "[1 2]" {
+		t.Errorf("pooled seeds %v, want [1 2]", pooled.Seeds)
+	}
+	means := make([]sensitivity.LayerResult, 3)
+	for i := range means {
+		a, b := seeds[0].Layers[i], seeds[1].Layers[i]
+		means[i] = sensitivity.LayerResult{Layer: i + 1, ValAccuracy: (a.ValAccuracy + b.ValAccuracy) / 2, ValLoss: (a.ValLoss + b.ValLoss) / 2}
+		if got := pooled.Layers[i]; math.Abs(got.ValAccuracy-means[i].ValAccuracy) > 1e-12 || math.Abs(got.ValLoss-means[i].ValLoss) > 1e-12 {
+			t.Errorf("pooled layer %d: accuracy %v, loss %v; the seeds' means are %v, %v", i+1, got.ValAccuracy, got.ValLoss, means[i].ValAccuracy, means[i].ValLoss)
+		}
+	}
+	asc, desc := sensitivity.Rank(means)
+	if fmt.Sprint(pooled.OrderAscend, pooled.OrderDescend) != fmt.Sprint(asc, desc) {
+		t.Errorf("pooled orders %v %v, the means rank %v %v", pooled.OrderAscend, pooled.OrderDescend, asc, desc)
+	}
+	for _, want := range []string{"seed 1 (", "seed 2 (", "pooled over seeds 1,2:", "mean val accuracy (2 seeds)",
+		"order descend " + schedule.FormatPermutation(zeroBased(desc)), "written to " + filepath.Join(out, sensitivity.ResultFile)} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output has no %q:\n%s", want, stdout)
+		}
+	}
+
+	// A re-run finds every layer of both seeds done.
+	_, stderr := mustCLI(t, append(args, "-seeds", "1,2", "-out", out)...)
+	if n := strings.Count(stderr, "(already done)"); n != 6 || strings.Contains(stderr, "epoch   1/") {
+		t.Errorf("re-run: %d layers already done, want 6, and no training:\n%s", n, stderr)
+	}
+
+	run := tinyTrain(t, "descend", "-epochs", "3", "-epochs-per-layer", "1", "-sensitivity", filepath.Join(out, sensitivity.ResultFile))
+	res, err := training.ReadResults(filepath.Join(run, training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schedule.FormatPermutation(res.Schedule.Order()), schedule.FormatPermutation(zeroBased(desc)); got != want {
+		t.Errorf("trained order %s, the pooled descend order is %s", got, want)
+	}
+
+	report, _ := mustCLI(t, "report", "-runs", out)
+	if n := strings.Count(report, "| mlp-300-100 | sample | 1 |"); n != 2 {
+		t.Errorf("report tables %d sensitivity results, want the 2 seeds':\n%s", n, report)
+	}
+	if want := fmt.Sprintf("Pooled sensitivity %s: mlp-300-100 on sample, 1 epochs per layer, seeds 1,2: descend %s", filepath.Join(out, sensitivity.ResultFile),
+		schedule.FormatPermutation(zeroBased(desc))); !strings.Contains(report, want) {
+		t.Errorf("report has no %q:\n%s", want, report)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-seeds", "1"}, "give at least two seeds"},
+		{[]string{"-seeds", "1,1"}, "seed 1 is listed twice"},
+		{[]string{"-seeds", "1,x"}, `"x" is not an integer`},
+		{[]string{"-seeds", "1,2", "-seed", "3"}, "-seed and -seeds: give one"},
+	} {
+		mustRefuse(t, 1, []string{c.want}, append(append(args, "-out", filepath.Join(dir, "refused")), c.args...)...)
+	}
 }
