@@ -12,7 +12,7 @@ import (
 type BatchNormBuilder struct {
 	scope    *model.Scope
 	ctl      *Control
-	x        *Node
+	xs       []*Node // the batch, in one or several parts
 	axis     int
 	momentum float64
 	epsilon  float64
@@ -30,7 +30,15 @@ type BatchNormBuilder struct {
 // in fewer passes over x than GoMLX's derivative of the expression; in
 // evaluation it is ops.BatchNormInference with the running averages.
 func BatchNorm(scope *model.Scope, ctl *Control, x *Node) *BatchNormBuilder {
-	return &BatchNormBuilder{scope: scope, ctl: ctl, x: x, axis: -1, momentum: 0.1, epsilon: 1e-5, affine: true}
+	return BatchNormParts(scope, ctl, []*Node{x})
+}
+
+// BatchNormParts is BatchNorm of a batch held as parts (see Conv2DParts):
+// the statistics are those of the whole batch, the normalization is applied
+// to each part (ops.BatchNormTrainingParts), and DoneParts returns one output
+// per part.
+func BatchNormParts(scope *model.Scope, ctl *Control, xs []*Node) *BatchNormBuilder {
+	return &BatchNormBuilder{scope: scope, ctl: ctl, xs: xs, axis: -1, momentum: 0.1, epsilon: 1e-5, affine: true}
 }
 
 // FeatureAxis sets the axis of the features (default -1, the last one).
@@ -45,9 +53,15 @@ func (b *BatchNormBuilder) Epsilon(eps float64) *BatchNormBuilder { b.epsilon = 
 // Affine sets whether a learned scale (gamma) and offset (beta) follow.
 func (b *BatchNormBuilder) Affine(affine bool) *BatchNormBuilder { b.affine = affine; return b }
 
-// Done builds the normalization and returns its output, shaped like x.
+// Done builds the normalization and returns its output, shaped like x (the
+// parts' outputs concatenated along the first axis for BatchNormParts).
 func (b *BatchNormBuilder) Done() *Node {
-	x := b.x
+	return ops.JoinBatch(b.DoneParts())
+}
+
+// DoneParts builds the normalization and returns one output per part.
+func (b *BatchNormBuilder) DoneParts() []*Node {
+	x := b.xs[0]
 	g := x.Graph()
 	rank := x.Rank()
 	axis := b.axis
@@ -57,7 +71,10 @@ func (b *BatchNormBuilder) Done() *Node {
 	features := x.Shape().Dimensions[axis]
 	dtype := x.DType()
 	fshape := shapes.Make(dtype, features)
-	count := x.Shape().Size() / features // values per feature in the batch
+	count := 0 // values per feature in the batch
+	for _, x := range b.xs {
+		count += x.Shape().Size() / features
+	}
 
 	runMean := b.scope.WithInitializer(initializer.Zero).VariableWithShape("running_mean", fshape).SetTrainable(false)
 	runVar := b.scope.WithInitializer(initializer.One).VariableWithShape("running_var", fshape).SetTrainable(false)
@@ -68,14 +85,18 @@ func (b *BatchNormBuilder) Done() *Node {
 		beta = b.scope.WithInitializer(initializer.Zero).VariableWithShape("beta", fshape).ValueGraph(g)
 	}
 	if b.ctl.Training() {
-		y, mean, variance := ops.BatchNormTraining(x, gamma, beta, axis, b.epsilon)
+		ys, mean, variance := ops.BatchNormTrainingParts(b.xs, gamma, beta, axis, b.epsilon)
 		if count > 1 {
 			m := b.momentum
 			unbiased := MulScalar(StopGradient(variance), float64(count)/float64(count-1))
 			runMean.SetValueGraph(Add(MulScalar(runMean.ValueGraph(g), 1-m), MulScalar(StopGradient(mean), m)))
 			runVar.SetValueGraph(Add(MulScalar(runVar.ValueGraph(g), 1-m), MulScalar(unbiased, m)))
 		}
-		return y
+		return ys
 	}
-	return ops.BatchNormInference(x, runMean.ValueGraph(g), runVar.ValueGraph(g), gamma, beta, axis, b.epsilon)
+	ys := make([]*Node, len(b.xs))
+	for i, x := range b.xs {
+		ys[i] = ops.BatchNormInference(x, runMean.ValueGraph(g), runVar.ValueGraph(g), gamma, beta, axis, b.epsilon)
+	}
+	return ys
 }

@@ -15,7 +15,7 @@ import (
 type Conv2DBuilder struct {
 	scope       *model.Scope
 	ctl         *Control
-	x           *Node
+	xs          []*Node // the batch, in one or several parts
 	channels    int
 	kernel      int
 	stride      int
@@ -34,7 +34,17 @@ type Conv2DBuilder struct {
 // PyTorch's nn.Conv2d initialization (uniform in ±1/sqrt(fan_in)). The kernel
 // is shaped [kh, kw, in, out]; its output axis is the last.
 func Conv2D(scope *model.Scope, ctl *Control, x *Node, channels int) *Conv2DBuilder {
-	return &Conv2DBuilder{scope: scope, ctl: ctl, x: x, channels: channels, kernel: 3, stride: 1, pad: -1,
+	return Conv2DParts(scope, ctl, []*Node{x}, channels)
+}
+
+// Conv2DParts is Conv2D of a batch held as parts (images split along the
+// first axis): one layer, one set of weights, convolved with each part, and
+// DoneParts returns one output per part. On the pure-Go backend, whose
+// element-wise operations run on one thread each, parts carried from layer
+// to layer (BatchNormParts, then pooling and ReLU per part) are independent
+// chains of operations that its executors run at the same time.
+func Conv2DParts(scope *model.Scope, ctl *Control, xs []*Node, channels int) *Conv2DBuilder {
+	return &Conv2DBuilder{scope: scope, ctl: ctl, xs: xs, channels: channels, kernel: 3, stride: 1, pad: -1,
 		bias: true, binarizable: true}
 }
 
@@ -70,9 +80,15 @@ func (b *Conv2DBuilder) Quantizer(q quant.Quantizer) *Conv2DBuilder { b.quantize
 // FloatOnly makes the layer a plain float layer that schedules never binarize.
 func (b *Conv2DBuilder) FloatOnly() *Conv2DBuilder { b.binarizable = false; return b }
 
-// Done builds the convolution and returns its output.
+// Done builds the convolution and returns its output (the parts' outputs
+// concatenated along the first axis for Conv2DParts).
 func (b *Conv2DBuilder) Done() *Node {
-	x := b.x
+	return ops.JoinBatch(b.DoneParts())
+}
+
+// DoneParts builds the convolution and returns one output per part.
+func (b *Conv2DBuilder) DoneParts() []*Node {
+	x := b.xs[0]
 	g := x.Graph()
 	inC := x.Shape().Dimensions[3]
 	fanIn := b.kernel * b.kernel * inC
@@ -109,9 +125,12 @@ func (b *Conv2DBuilder) Done() *Node {
 	if !b.ctl.Training() {
 		conv = ops.Conv2DForward
 	}
-	y := conv(x, w, bias, b.stride, pad)
-	if info != nil {
-		info.OutputSize = y.Shape().Dimensions[1] * y.Shape().Dimensions[2]
+	ys := make([]*Node, len(b.xs))
+	for i, x := range b.xs {
+		ys[i] = conv(x, w, bias, b.stride, pad)
 	}
-	return y
+	if info != nil {
+		info.OutputSize = ys[0].Shape().Dimensions[1] * ys[0].Shape().Dimensions[2]
+	}
+	return ys
 }

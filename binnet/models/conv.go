@@ -62,17 +62,21 @@ func (v VGG) NumBinarizable() int { return 2*len(v.Blocks) + len(v.Hidden) + 1 }
 // ReLU's gradient also reads. TestPoolThenReLU checks the equality.
 func (v VGG) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
 	n := 0
+	xs := ops.SplitBatch(x)
 	for _, ch := range v.Blocks {
 		for i := range 2 {
 			n++
-			x = layers.Conv2D(scope.In("conv%d", n), ctl, x, ch).Done()
-			x = layers.BatchNorm(scope.In("bn%d", n), ctl, x).Done()
-			if i == 1 {
-				x = ops.MaxPool2D(x, 2, 2, 0)
+			xs = layers.Conv2DParts(scope.In("conv%d", n), ctl, xs, ch).DoneParts()
+			xs = layers.BatchNormParts(scope.In("bn%d", n), ctl, xs).DoneParts()
+			for j := range xs {
+				if i == 1 {
+					xs[j] = ops.MaxPool2D(xs[j], 2, 2, 0)
+				}
+				xs[j] = ops.ReLU(xs[j]) // after the pooling, see Logits' doc
 			}
-			x = ops.ReLU(x) // after the pooling, see Logits' doc
 		}
 	}
+	x = ops.JoinBatch(xs)
 	x = Reshape(x, x.Shape().Dimensions[0], -1)
 	for _, units := range v.Hidden {
 		n++
@@ -124,14 +128,18 @@ func (c SmallCNN) NumBinarizable() int { return 3 }
 // Logits builds the network, with the ReLU after the pooling as in
 // VGG.Logits (the same values and gradients).
 func (c SmallCNN) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
+	xs := ops.SplitBatch(x)
 	for i, ch := range []int{32, 64} {
-		x = layers.Conv2D(scope.In("conv%d", i+1), ctl, x, ch).Done()
-		x = layers.BatchNorm(scope.In("bn%d", i+1), ctl, x).Done()
-		if i == 1 {
-			x = ops.MaxPool2D(x, 2, 2, 0)
+		xs = layers.Conv2DParts(scope.In("conv%d", i+1), ctl, xs, ch).DoneParts()
+		xs = layers.BatchNormParts(scope.In("bn%d", i+1), ctl, xs).DoneParts()
+		for j := range xs {
+			if i == 1 {
+				xs[j] = ops.MaxPool2D(xs[j], 2, 2, 0)
+			}
+			xs[j] = ops.ReLU(xs[j]) // after the pooling, see VGG.Logits
 		}
-		x = ops.ReLU(x) // after the pooling, see VGG.Logits
 	}
+	x = ops.JoinBatch(xs)
 	x = Reshape(x, x.Shape().Dimensions[0], -1)
 	x = layers.Dense(scope.In("dense3"), ctl, x, c.Classes).Done()
 	return layers.BatchNorm(scope.In("bn3"), ctl, x).Done()

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -22,13 +23,19 @@ import (
 // layersOf builds net's training graph once and returns its binarizable layers.
 func layersOf(t *testing.T, net models.Network, batch int) ([]layers.Info, *training.Engine, [][]float32, [][]int32) {
 	t.Helper()
+	return layersWith(t, net, batch, training.Optimizer{Name: "adam", LearningRate: 0.01})
+}
+
+// layersWith is layersOf with the given optimizer.
+func layersWith(t *testing.T, net models.Network, batch int, opt training.Optimizer) ([]layers.Info, *training.Engine, [][]float32, [][]int32) {
+	t.Helper()
 	b, err := backend.Shared()
 	if err != nil {
 		t.Fatal(err)
 	}
 	store := model.NewStore()
 	store.SetRNGStateFromSeed(1)
-	e, err := training.NewEngine(b, store, net, quant.STESign, training.Optimizer{Name: "adam", LearningRate: 0.01})
+	e, err := training.NewEngine(b, store, net, quant.STESign, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,5 +211,72 @@ func TestPoolThenReLU(t *testing.T) {
 	}
 	if zeros == 0 {
 		t.Fatal("no window with a non-positive maximum: the test data miss the case")
+	}
+}
+
+// TestConvPartsMatchWhole trains the cnn and VGG-5 with their batch held as
+// three uneven parts (BINNET_PARTS=3: 6, 5 and 5 of 16 images) and as one
+// tensor, from the same initialization on the same batches: the training
+// losses of six float steps agree to float32 rounding (the parts change only
+// the order of some sums), and so does the evaluation loss after them
+// (running statistics included); a step with the first and last layers
+// binary too. Batch norm with per-part statistics, or a gradient lost
+// between parts, moves them by orders of magnitude more. The optimizer is
+// SGD: the gradient of a convolution's bias before batch norm is zero up to
+// rounding (~1e-9), which Adam, dividing by its square root, turns into
+// steps of the full learning rate in directions that the rounding decides,
+// so that the biases (and the running means, which trail them) of two runs
+// that round differently drift apart. Binary steps are not compared
+// further: a rounding difference may flip the sign of a latent weight near
+// zero.
+func TestConvPartsMatchWhole(t *testing.T) {
+	for _, name := range []string{"cnn", "vgg5"} {
+		t.Run(name, func(t *testing.T) {
+			p, _ := models.Lookup(name)
+			net := p.Network
+			run := func(parts string) (steps []float64, eval float64) {
+				t.Setenv("BINNET_PARTS", parts)
+				_, e, xs, ys := layersWith(t, net, 16, training.Optimizer{Name: "sgd", LearningRate: 0.05, Momentum: 0.9})
+				modes := make([]binnet.Mode, net.NumBinarizable())
+				step := func(modes []binnet.Mode, i int) {
+					e.ResetAccumulators()
+					if err := e.TrainStep(xs[i%2], ys[i%2], net.InputShape(), modes, 0.01); err != nil {
+						t.Fatal(err)
+					}
+					l, _, _ := e.Accumulated()
+					steps = append(steps, l)
+				}
+				for i := range 6 {
+					step(modes, i)
+				}
+				labels := make([]uint8, len(ys[0]))
+				for i, y := range ys[0] {
+					labels[i] = uint8(y)
+				}
+				src, err := training.NewExamples("batch", xs[0], labels, net.InputShape()...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if eval, _, err = e.Evaluate(src, modes, 16); err != nil {
+					t.Fatal(err)
+				}
+				modes[0], modes[len(modes)-1] = binnet.Binary, binnet.Binary
+				step(modes, 6)
+				return steps, eval
+			}
+			whole, wholeEval := run("1")
+			parts, partsEval := run("3")
+			for i := range whole {
+				if math.Abs(whole[i]-parts[i]) > 1e-4*math.Abs(whole[i]) {
+					t.Errorf("step %d: loss %.7f in parts, %.7f whole", i+1, parts[i], whole[i])
+				}
+			}
+			if math.Abs(wholeEval-partsEval) > 1e-4*math.Abs(wholeEval) {
+				t.Errorf("evaluation loss %.7f in parts, %.7f whole", partsEval, wholeEval)
+			}
+			if whole[0] == whole[5] {
+				t.Errorf("the loss did not move in six steps (%v): the test compares nothing", whole)
+			}
+		})
 	}
 }

@@ -58,6 +58,77 @@ func BatchNormTraining(x, gamma, beta *Node, featureAxis int, epsilon float64) (
 	return y, mean, variance
 }
 
+// BatchNormTrainingParts is BatchNormTraining of the concatenation of xs
+// along every axis but featureAxis (typically parts of one batch), without
+// concatenating them: the statistics are those of all the parts together,
+// and every element-wise pass runs per part, so that the passes of
+// different parts are independent operations, which the pure-Go backend's
+// executors run at the same time (its element-wise operations use one
+// thread each). It returns one output per part, and the batch's mean and
+// variance.
+func BatchNormTrainingParts(xs []*Node, gamma, beta *Node, featureAxis int, epsilon float64) (ys []*Node, mean, variance *Node) {
+	if len(xs) == 1 {
+		y, mean, variance := BatchNormTraining(xs[0], gamma, beta, featureAxis, epsilon)
+		return []*Node{y}, mean, variance
+	}
+	var axes []int
+	var wide func(*Node) *Node
+	var features int
+	n := 0.0
+	for _, x := range xs {
+		axes, wide, features = featureGeometry("BatchNormTrainingParts", x, featureAxis, gamma, beta)
+		n += float64(x.Shape().Size() / features)
+	}
+	g := xs[0].Graph()
+	if gamma == nil {
+		gamma = Ones(g, shapes.Make(xs[0].DType(), features))
+	}
+	if beta == nil {
+		beta = Zeros(g, shapes.Make(xs[0].DType(), features))
+	}
+	p := len(xs)
+	cs := make([]*Node, p) // read again by the gradient
+	var s *Node
+	sumOver := func(f func(i int) *Node) *Node {
+		sum := ReduceSum(f(0), axes...)
+		for i := 1; i < p; i++ {
+			sum = Add(sum, ReduceSum(f(i), axes...))
+		}
+		return sum
+	}
+	ys = withGradients(append(append([]*Node(nil), xs...), gamma, beta),
+		func(in []*Node) []*Node {
+			xs, gamma, beta := in[:p], in[p], in[p+1]
+			mean = MulScalar(sumOver(func(i int) *Node { return xs[i] }), 1/n)
+			for i, x := range xs {
+				cs[i] = Sub(x, wide(mean))
+			}
+			variance = MulScalar(sumOver(func(i int) *Node { return Mul(cs[i], cs[i]) }), 1/n)
+			s = Reciprocal(Sqrt(AddScalar(variance, epsilon)))
+			scale, offset := wide(Mul(gamma, s)), wide(beta)
+			out := make([]*Node, p)
+			for i, c := range cs {
+				out[i] = Add(Mul(c, scale), offset)
+			}
+			return out
+		},
+		func(in, dys []*Node) []*Node {
+			gamma := in[p]
+			sumDy := sumOver(func(i int) *Node { return dys[i] })
+			sumDyC := sumOver(func(i int) *Node { return Mul(dys[i], cs[i]) })
+			gs := Mul(gamma, s)
+			b := Neg(MulScalar(Mul(Mul(gs, Mul(s, s)), sumDyC), 1/n))
+			off := Neg(MulScalar(Mul(gs, sumDy), 1/n))
+			grads := make([]*Node, p+2)
+			for i := range p {
+				grads[i] = Add(Add(Mul(dys[i], wide(gs)), Mul(cs[i], wide(b))), wide(off))
+			}
+			grads[p], grads[p+1] = Mul(s, sumDyC), sumDy
+			return grads
+		})
+	return ys, mean, variance
+}
+
 // BatchNormInference normalizes x with given per-feature statistics (the
 // running averages of BatchNormTraining's mean and unbiased variance) and
 // applies gamma and beta (nil: none), all shaped [features]:

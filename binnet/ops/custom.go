@@ -4,7 +4,9 @@
 // hand-written weight gradient that keeps every operand in a layout the
 // backend's matrix kernels read with the fewest transposes; the dense one
 // also folds a quantizer's straight-through estimator into it), max pooling,
-// and a general way to give any operation a custom gradient.
+// batch norm (of a whole batch or of a batch held as parts, see SplitBatch),
+// a ReLU whose gradient reads only its input, and a general way to give any
+// operation a custom gradient.
 //
 // All image tensors are channels last: [batch, height, width, channels].
 package ops
@@ -44,51 +46,26 @@ func WithGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(i
 // the output (batch norm, a gathered maximum) leave it out, as it costs a pass
 // over the output on the pure-Go backend.
 func withGradient(inputs []*Node, forward func(inputs []*Node) *Node, vjp func(inputs []*Node, v *Node) []*Node, tie bool) *Node {
-	if len(inputs) == 0 {
-		panic("ops.WithGradient: no inputs")
-	}
-	var v *Node
-	var grads []*Node
-	tied := make([]*Node, len(inputs))
-	gradOf := func(i int, x *Node) *Node {
-		if v == nil {
-			panic("ops.WithGradient: input gradient requested before the output's")
-		}
-		if grads == nil {
-			grads = vjp(tied, v)
-			if len(grads) != len(inputs) {
-				panic(fmt.Sprintf("ops.WithGradient: vjp returned %d gradients for %d inputs", len(grads), len(inputs)))
+	return withGradients(inputs,
+		func(in []*Node) []*Node {
+			y := forward(in)
+			var zero *Node
+			for _, x := range in {
+				if tie && x.DType().IsFloat() {
+					term := MulScalar(Reshape(Slice(x, firstElement(x.Rank())...)), 0)
+					if zero == nil {
+						zero = term
+					} else {
+						zero = Add(zero, term)
+					}
+				}
 			}
-		}
-		if grads[i] == nil {
-			return ZerosLike(x)
-		}
-		if !grads[i].Shape().Equal(x.Shape()) {
-			panic(fmt.Sprintf("ops.WithGradient: gradient #%d has shape %s, its input %s", i, grads[i].Shape(), x.Shape()))
-		}
-		return grads[i]
-	}
-	var zero *Node
-	for i, x := range inputs {
-		tied[i] = IdentityWithCustomGradient(x, func(x, _ *Node) *Node { return gradOf(i, x) })
-		if tie && x.DType().IsFloat() {
-			first := Reshape(Slice(tied[i], firstElement(x.Rank())...))
-			term := MulScalar(first, 0)
-			if zero == nil {
-				zero = term
-			} else {
-				zero = Add(zero, term)
+			if zero != nil {
+				y = Add(y, ConvertDType(zero, y.DType()))
 			}
-		}
-	}
-	y := forward(tied)
-	if zero != nil {
-		y = Add(y, ConvertDType(zero, y.DType()))
-	}
-	return IdentityWithCustomGradient(y, func(_, vy *Node) *Node {
-		v = vy
-		return vy
-	})
+			return []*Node{y}
+		},
+		func(in, vs []*Node) []*Node { return vjp(in, vs[0]) })[0]
 }
 
 // withProductGradient returns forward(tx, tw), where tx and tw are x and w
@@ -161,4 +138,60 @@ func firstElement(rank int) []SliceAxisSpec {
 		spec[i] = AxisElem(0)
 	}
 	return spec
+}
+
+// withGradients is withGradient for a forward with several outputs: the
+// gradients of the inputs are vjp(inputs, vs), where vs[j] is the gradient
+// arriving at output j (zeros for an output the loss does not reach). vjp
+// runs once, when the first input's gradient is asked for, after every
+// output's (the inputs' identities come first in the graph, and GoMLX visits
+// the nodes in reverse).
+func withGradients(inputs []*Node, forward func(inputs []*Node) []*Node, vjp func(inputs, vs []*Node) []*Node) []*Node {
+	if len(inputs) == 0 {
+		panic("ops.withGradients: no inputs")
+	}
+	var vs, grads, ys []*Node
+	tied := make([]*Node, len(inputs))
+	gradOf := func(i int, x *Node) *Node {
+		if grads == nil {
+			arrived := false
+			for j := range vs {
+				if vs[j] == nil {
+					vs[j] = ZerosLike(ys[j])
+				} else {
+					arrived = true
+				}
+			}
+			if !arrived {
+				panic("ops.WithGradient: input gradient requested before the output's")
+			}
+			grads = vjp(tied, vs)
+			if len(grads) != len(inputs) {
+				panic(fmt.Sprintf("ops.withGradients: vjp returned %d gradients for %d inputs", len(grads), len(inputs)))
+			}
+		}
+		if grads[i] == nil {
+			return ZerosLike(x)
+		}
+		if !grads[i].Shape().Equal(x.Shape()) {
+			panic(fmt.Sprintf("ops.withGradients: gradient #%d has shape %s, its input %s", i, grads[i].Shape(), x.Shape()))
+		}
+		return grads[i]
+	}
+	for i, x := range inputs {
+		tied[i] = IdentityWithCustomGradient(x, func(x, _ *Node) *Node { return gradOf(i, x) })
+	}
+	ys = forward(tied)
+	vs = make([]*Node, len(ys))
+	out := make([]*Node, len(ys))
+	for j, y := range ys {
+		out[j] = IdentityWithCustomGradient(y, func(_, v *Node) *Node {
+			if grads != nil {
+				panic("ops.withGradients: an output's gradient arrived after the inputs'")
+			}
+			vs[j] = v
+			return v
+		})
+	}
+	return out
 }

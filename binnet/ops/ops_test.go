@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -411,15 +413,23 @@ func TestBatchNormTraining(t *testing.T) {
 			}
 			want := MustExecOnceN(be, build(false), x, gm, bt, r)
 			got := MustExecOnceN(be, build(true), x, gm, bt, r)
-			for i, name := range []string{"y", "mean", "variance", "dx", "dgamma", "dbeta"} {
-				w, g := tensors.MustCopyFlatData[float64](want[i]), tensors.MustCopyFlatData[float64](got[i])
-				for j := range w {
-					if math.Abs(w[j]-g[j]) > 1e-9*(1+math.Abs(w[j])) {
-						t.Fatalf("%s[%d] = %v, GoMLX's derivative gives %v", name, j, g[j], w[j])
-					}
-				}
-			}
+			compareBatchNorm(t, want, got, "GoMLX's derivative")
 		})
+	}
+}
+
+// compareBatchNorm compares got with want, float64 batch norm outputs (y,
+// mean, variance and the gradients of x, gamma and beta), to 1e-9
+// relative; ref names what want was computed by.
+func compareBatchNorm(t *testing.T, want, got []*tensors.Tensor, ref string) {
+	t.Helper()
+	for i, name := range []string{"y", "mean", "variance", "dx", "dgamma", "dbeta"} {
+		w, g := tensors.MustCopyFlatData[float64](want[i]), tensors.MustCopyFlatData[float64](got[i])
+		for j := range w {
+			if math.Abs(w[j]-g[j]) > 1e-9*(1+math.Abs(w[j])) {
+				t.Fatalf("%s[%d] = %v, %s gives %v", name, j, g[j], ref, w[j])
+			}
+		}
 	}
 }
 
@@ -516,5 +526,86 @@ func TestReLU(t *testing.T) {
 	}
 	if fmt.Sprint(dx) != fmt.Sprint(wantDx) {
 		t.Errorf("gradient %v, want %v", dx, wantDx)
+	}
+}
+
+// TestBatchNormTrainingParts compares batch norm of a batch held as uneven
+// parts (4, 3 and 2 of 9 images) with BatchNormTraining of the whole batch,
+// in float64: each part's output, the batch's mean and variance, and the
+// gradients of every part, gamma and beta, for a loss that reaches the
+// parts unevenly. The parts come from SplitBatch (BINNET_PARTS=3), and
+// JoinBatch puts them back in order.
+func TestBatchNormTrainingParts(t *testing.T) {
+	be := testBackend(t)
+	t.Setenv("BINNET_PARTS", "3")
+	dims := []int{9, 4, 5, 6}
+	x := tensors.FromFlatDataAndDimensions(float64s(randomData(21, prod(dims))), dims...)
+	gm := tensors.FromFlatDataAndDimensions(float64s(randomData(22, 6)), 6)
+	bt := tensors.FromFlatDataAndDimensions(float64s(randomData(23, 6)), 6)
+	r := tensors.FromFlatDataAndDimensions(float64s(randomData(24, prod(dims))), dims...)
+	build := func(parts bool) func(x, gm, bt, r *Node) []*Node {
+		return func(x, gm, bt, r *Node) []*Node {
+			in := AddScalar(x, 0.5) // a fresh intermediate, as in a network
+			var y, mean, variance *Node
+			if parts {
+				xs := SplitBatch(in)
+				if len(xs) != 3 || xs[0].Shape().Dimensions[0] != 3 || xs[2].Shape().Dimensions[0] != 3 {
+					t.Fatalf("SplitBatch of 9 images in 3: %d parts, shapes %s ... %s", len(xs), xs[0].Shape(), xs[len(xs)-1].Shape())
+				}
+				// Uneven parts: 4, 3 and 2 images, rejoined from the three.
+				whole := JoinBatch(xs)
+				xs = []*Node{Slice(whole, AxisRange(0, 4)), Slice(whole, AxisRange(4, 7)), Slice(whole, AxisRange(7, 9))}
+				var ys []*Node
+				ys, mean, variance = BatchNormTrainingParts(xs, gm, bt, -1, 1e-5)
+				y = JoinBatch(ys)
+			} else {
+				y, mean, variance = BatchNormTraining(in, gm, bt, -1, 1e-5)
+			}
+			loss := ReduceAllSum(Mul(Mul(y, y), r))
+			return append([]*Node{y, mean, variance}, Gradient(loss, x, gm, bt)...)
+		}
+	}
+	want := MustExecOnceN(be, build(false), x, gm, bt, r)
+	got := MustExecOnceN(be, build(true), x, gm, bt, r)
+	compareBatchNorm(t, want, got, "whole")
+}
+
+// TestSplitBatch checks the parts SplitBatch makes: 2 per thread of at
+// least 8 examples each on the pure-Go backend, sizes differing by at most
+// one, in order (JoinBatch restores the batch), and BINNET_PARTS.
+func TestSplitBatch(t *testing.T) {
+	be := testBackend(t)
+	threads := runtime.GOMAXPROCS(0)
+	for _, c := range []struct {
+		env   string
+		batch int
+		want  []int
+	}{
+		{"", 16 * threads, slices.Repeat([]int{8}, 2*threads)},
+		{"", 7, []int{7}},
+		{"", 8*threads + 1, append([]int{9}, slices.Repeat([]int{8}, threads-1)...)},
+		{"1", 100, []int{100}},
+		{"3", 10, []int{4, 3, 3}},
+		{"20", 3, []int{1, 1, 1}},
+	} {
+		t.Setenv("BINNET_PARTS", c.env)
+		data := make([]float32, c.batch*2)
+		for i := range data {
+			data[i] = float32(i)
+		}
+		var sizes []int
+		out := MustExecOnce(be, func(x *Node) *Node {
+			xs := SplitBatch(x)
+			for _, p := range xs {
+				sizes = append(sizes, p.Shape().Dimensions[0])
+			}
+			return JoinBatch(xs)
+		}, tensors.FromFlatDataAndDimensions(data, c.batch, 2))
+		if fmt.Sprint(sizes) != fmt.Sprint(c.want) {
+			t.Errorf("BINNET_PARTS=%q, batch %d: parts %v, want %v", c.env, c.batch, sizes, c.want)
+		}
+		if got := tensors.MustCopyFlatData[float32](out); fmt.Sprint(got) != fmt.Sprint(data) {
+			t.Errorf("BINNET_PARTS=%q, batch %d: joined %v, want %v", c.env, c.batch, got, data)
+		}
 	}
 }
