@@ -186,22 +186,32 @@ func (r ResNetCIFAR) NumBinarizable() int { return 2 + 6*r.BlocksPerStage }
 // Logits builds the network; layers are numbered in the order of the
 // paper's code (stem, then each block's two convolutions, then the classifier).
 func (r ResNetCIFAR) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
-	x = layers.Conv2D(scope.In("conv1"), ctl, x, 16).Bias(false).Done()
-	x = ops.ReLU(layers.BatchNorm(scope.In("bn1"), ctl, x).Done())
+	xs := layers.Conv2DParts(scope.In("conv1"), ctl, ops.SplitBatch(x), 16).Bias(false).DoneParts()
+	xs = eachPart(layers.BatchNormParts(scope.In("bn1"), ctl, xs).DoneParts(), ops.ReLU)
 	for _, b := range r.ResidualBlocks() {
 		s := scope.In("%s", b.Scope())
-		out := layers.Conv2D(s.In("conv1"), ctl, x, b.Planes).Stride(b.Stride).Bias(false).Done()
-		out = ops.ReLU(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
-		out = layers.Conv2D(s.In("conv2"), ctl, out, b.Planes).Bias(false).Done()
-		out = layers.BatchNorm(s.In("bn2"), ctl, out).Done()
-		shortcut := x
-		if !b.Identity() {
-			shortcut = optionAShortcut(x, b.Stride, b.Planes-b.In)
+		out := layers.Conv2DParts(s.In("conv1"), ctl, xs, b.Planes).Stride(b.Stride).Bias(false).DoneParts()
+		out = eachPart(layers.BatchNormParts(s.In("bn1"), ctl, out).DoneParts(), ops.ReLU)
+		out = layers.Conv2DParts(s.In("conv2"), ctl, out, b.Planes).Bias(false).DoneParts()
+		out = layers.BatchNormParts(s.In("bn2"), ctl, out).DoneParts()
+		for i, x := range xs {
+			shortcut := x
+			if !b.Identity() {
+				shortcut = optionAShortcut(x, b.Stride, b.Planes-b.In)
+			}
+			xs[i] = ops.ReLU(Add(out[i], shortcut))
 		}
-		x = ops.ReLU(Add(out, shortcut))
 	}
-	x = ReduceMean(x, 1, 2)
+	x = ops.JoinBatch(eachPart(xs, func(x *Node) *Node { return ReduceMean(x, 1, 2) }))
 	return layers.Dense(scope.In("linear"), ctl, x, r.Classes).Done()
+}
+
+// eachPart applies f to every part of a batch (see ops.SplitBatch), in place.
+func eachPart(xs []*Node, f func(*Node) *Node) []*Node {
+	for i, x := range xs {
+		xs[i] = f(x)
+	}
+	return xs
 }
 
 // ResidualBlock is one basic block of a ResNet: two 3x3 convolutions from
@@ -299,24 +309,25 @@ func (r ResNet18) NumBinarizable() int { return 21 }
 
 // Logits builds the network.
 func (r ResNet18) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
-	x = layers.Conv2D(scope.In("conv1"), ctl, x, 64).KernelSize(7).Stride(2).Bias(false).KaimingNormalFanOut().Done()
-	x = ops.ReLU(layers.BatchNorm(scope.In("bn1"), ctl, x).Done())
-	x = ops.MaxPool2D(x, 3, 2, 1)
+	xs := layers.Conv2DParts(scope.In("conv1"), ctl, ops.SplitBatch(x), 64).KernelSize(7).Stride(2).Bias(false).KaimingNormalFanOut().DoneParts()
+	xs = eachPart(layers.BatchNormParts(scope.In("bn1"), ctl, xs).DoneParts(), func(x *Node) *Node { return ops.MaxPool2D(ops.ReLU(x), 3, 2, 1) })
 	for _, b := range r.ResidualBlocks() {
 		s := scope.In("%s", b.Scope())
-		out := layers.Conv2D(s.In("conv1"), ctl, x, b.Planes).Stride(b.Stride).Bias(false).KaimingNormalFanOut().Done()
-		out = ops.ReLU(layers.BatchNorm(s.In("bn1"), ctl, out).Done())
-		out = layers.Conv2D(s.In("conv2"), ctl, out, b.Planes).Bias(false).KaimingNormalFanOut().Done()
-		out = layers.BatchNorm(s.In("bn2"), ctl, out).Done()
-		shortcut := x
+		out := layers.Conv2DParts(s.In("conv1"), ctl, xs, b.Planes).Stride(b.Stride).Bias(false).KaimingNormalFanOut().DoneParts()
+		out = eachPart(layers.BatchNormParts(s.In("bn1"), ctl, out).DoneParts(), ops.ReLU)
+		out = layers.Conv2DParts(s.In("conv2"), ctl, out, b.Planes).Bias(false).KaimingNormalFanOut().DoneParts()
+		out = layers.BatchNormParts(s.In("bn2"), ctl, out).DoneParts()
+		shortcut := xs
 		if !b.Identity() {
-			shortcut = layers.Conv2D(s.In("downsample"), ctl, x, b.Planes).KernelSize(1).Stride(b.Stride).NoPadding().
-				Bias(false).KaimingNormalFanOut().Done()
-			shortcut = layers.BatchNorm(s.In("downsample_bn"), ctl, shortcut).Done()
+			shortcut = layers.Conv2DParts(s.In("downsample"), ctl, xs, b.Planes).KernelSize(1).Stride(b.Stride).NoPadding().
+				Bias(false).KaimingNormalFanOut().DoneParts()
+			shortcut = layers.BatchNormParts(s.In("downsample_bn"), ctl, shortcut).DoneParts()
 		}
-		x = ops.ReLU(Add(out, shortcut))
+		for i := range xs {
+			xs[i] = ops.ReLU(Add(out[i], shortcut[i]))
+		}
 	}
-	x = ReduceMean(x, 1, 2)
+	x = ops.JoinBatch(eachPart(xs, func(x *Node) *Node { return ReduceMean(x, 1, 2) }))
 	return layers.Dense(scope.In("fc"), ctl, x, r.Classes).Done()
 }
 
