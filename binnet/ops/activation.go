@@ -13,9 +13,10 @@ import (
 // output, so that the output stays in use until the backward pass, and the
 // next layer cannot take it over (an identity on it, such as the padding of
 // a convolution's input with a hand-written gradient, would copy it).
-// Elsewhere it is GoMLX's activation.Relu.
+// Elsewhere, or with BINNET_RELU=gomlx (for comparisons), it is GoMLX's
+// activation.Relu.
 func ReLU(x *Node) *Node {
-	if !onGoBackend(x.Graph()) || os.Getenv("BINNET_RELU") == "gomlx" {
+	if !goBackend(x.Graph()) || os.Getenv("BINNET_RELU") == "gomlx" {
 		return activation.Relu(x)
 	}
 	return withGradient([]*Node{x},

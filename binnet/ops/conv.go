@@ -97,7 +97,7 @@ func useIm2Col(g *Graph) bool {
 	case "native":
 		return false
 	}
-	return g.Backend().String() == "go"
+	return goBackend(g)
 }
 
 // Conv2DIm2Col is Conv2D's im2col formulation, on any backend.

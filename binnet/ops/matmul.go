@@ -137,7 +137,7 @@ func weightGrad(x, v *Node) *Node {
 // which is faster there, as do other backends.
 func transposeRows(m *Node) *Node {
 	rows, cols := m.Shape().Dimensions[0], m.Shape().Dimensions[1]
-	if rows < 8192 || cols > 128 || !m.DType().IsFloat() || m.Graph().Backend().String() != "go" {
+	if rows < 8192 || cols > 128 || !m.DType().IsFloat() || !goBackend(m.Graph()) {
 		return Transpose(m, 0, 1)
 	}
 	eye := make([]float32, cols*cols)
@@ -148,7 +148,12 @@ func transposeRows(m *Node) *Node {
 	return DotGeneral(id, []int{1}, nil, m, []int{1}, nil) // [cols,cols]·[rows,cols] over cols
 }
 
-// onGoBackend reports whether g runs on GoMLX's pure-Go backend.
+// onGoBackend reports whether g's dense products use the formulation
+// written for GoMLX's pure-Go backend: on that backend, unless
+// BINNET_DENSE=native.
 func onGoBackend(g *Graph) bool {
-	return g.Backend().String() == "go" && os.Getenv("BINNET_DENSE") != "native"
+	return goBackend(g) && os.Getenv("BINNET_DENSE") != "native"
 }
+
+// goBackend reports whether g runs on GoMLX's pure-Go backend.
+func goBackend(g *Graph) bool { return g.Backend().String() == "go" }

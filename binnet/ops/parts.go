@@ -27,7 +27,7 @@ import (
 func SplitBatch(x *Node) []*Node {
 	b := x.Shape().Dimensions[0]
 	p := 1
-	if onGoBackend(x.Graph()) {
+	if goBackend(x.Graph()) {
 		p = min(2*runtime.GOMAXPROCS(0), b/8)
 	}
 	if v, err := strconv.Atoi(os.Getenv("BINNET_PARTS")); err == nil {
