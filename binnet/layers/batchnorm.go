@@ -61,6 +61,9 @@ func (b *BatchNormBuilder) Done() *Node {
 
 // DoneParts builds the normalization and returns one output per part.
 func (b *BatchNormBuilder) DoneParts() []*Node {
+	if len(b.xs) == 0 {
+		panic("layers.BatchNormParts: no parts")
+	}
 	x := b.xs[0]
 	g := x.Graph()
 	rank := x.Rank()

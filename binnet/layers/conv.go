@@ -88,6 +88,9 @@ func (b *Conv2DBuilder) Done() *Node {
 
 // DoneParts builds the convolution and returns one output per part.
 func (b *Conv2DBuilder) DoneParts() []*Node {
+	if len(b.xs) == 0 {
+		panic("layers.Conv2DParts: no parts")
+	}
 	x := b.xs[0]
 	g := x.Graph()
 	inC := x.Shape().Dimensions[3]

@@ -54,3 +54,28 @@ func ExampleBatchNormTraining() {
 	// mean [2.5], variance [1.25]
 	// gradient: [[0.000] [0.000] [0.000] [0.000]]
 }
+
+// The same four values held as two parts of a batch (in a network
+// SplitBatch makes the parts; here they are given): batch norm over
+// the parts uses the statistics of the whole batch, so each part comes out
+// as the same rows of the whole batch's output above, and JoinBatch puts
+// the batch back together.
+func ExampleBatchNormTrainingParts() {
+	b, err := backend.Shared()
+	if err != nil {
+		panic(err)
+	}
+	exec := MustNewExec(b, func(x1, x2 *Node) []*Node {
+		g := x1.Graph()
+		gamma, beta := Const(g, []float32{2}), Const(g, []float32{1})
+		ys, mean, variance := ops.BatchNormTrainingParts([]*Node{x1, x2}, gamma, beta, -1, 0)
+		return []*Node{ys[0], ys[1], mean, variance, ops.JoinBatch(ys)}
+	})
+	out := exec.MustExec([][]float32{{1}, {2}, {3}}, [][]float32{{4}})
+	fmt.Printf("parts: %.3f and %.3f\nmean %v, variance %v\njoined: %.3f\n",
+		out[0].Value(), out[1].Value(), out[2].Value(), out[3].Value(), out[4].Value())
+	// Output:
+	// parts: [[-1.683] [0.106] [1.894]] and [[3.683]]
+	// mean [2.5], variance [1.25]
+	// joined: [[-1.683] [0.106] [1.894] [3.683]]
+}
