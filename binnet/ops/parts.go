@@ -43,19 +43,44 @@ func SplitBatch(x *Node) []*Node {
 		if i < b%p {
 			size++
 		}
-		starts := Const(x.Graph(), [][]int32{{int32(first)}})
-		sizes := append([]int{size}, x.Shape().Dimensions[1:]...)
-		parts[i] = Reshape(GatherSlices(x, []int{0}, starts, sizes[:1], true), sizes...)
+		parts[i] = batchRows(x, first, size)
 		first += size
 	}
 	return parts
 }
 
+// batchRows returns examples first to first+size-1 of x, copied by one
+// gather of a contiguous block (the pure-Go backend's Slice copies value by
+// value).
+func batchRows(x *Node, first, size int) *Node {
+	starts := Const(x.Graph(), [][]int32{{int32(first)}})
+	dims := append([]int{size}, x.Shape().Dimensions[1:]...)
+	return Reshape(GatherSlices(x, []int{0}, starts, dims[:1], true), dims...)
+}
+
 // JoinBatch concatenates parts of a batch along the first axis (the
-// inverse of SplitBatch; a single part is returned as it is).
+// inverse of SplitBatch; a single part is returned as it is). On the
+// pure-Go backend the gradient of each part is a gather of its rows of the
+// joined gradient (batchRows) rather than GoMLX's Slice, which that
+// backend copies value by value (VGG-5's four [25, 16, 16, 64] parts: 2.8
+// ms a step).
 func JoinBatch(parts []*Node) *Node {
 	if len(parts) == 1 {
 		return parts[0]
 	}
-	return Concatenate(parts, 0)
+	if !goBackend(parts[0].Graph()) {
+		return Concatenate(parts, 0)
+	}
+	return withGradient(parts,
+		func(in []*Node) *Node { return Concatenate(in, 0) },
+		func(in []*Node, v *Node) []*Node {
+			grads := make([]*Node, len(in))
+			first := 0
+			for i, p := range in {
+				size := p.Shape().Dimensions[0]
+				grads[i] = batchRows(v, first, size)
+				first += size
+			}
+			return grads
+		}, false)
 }
