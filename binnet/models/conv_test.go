@@ -124,6 +124,24 @@ func TestConvPresetsStructure(t *testing.T) {
 	}
 }
 
+// smallConvNet returns the preset's network, ResNet-21 adapted to 32x32
+// images and 10 classes (a step at 224x224 takes seconds).
+func smallConvNet(t *testing.T, name string) models.Network {
+	t.Helper()
+	p, err := models.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "resnet21" {
+		return p.Network
+	}
+	net, err := p.Network.(models.Adaptable).Adapt([]int{32, 32, 3}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
 // TestConvNetworksLearn trains each convolutional network, all layers
 // binary, on two fixed random batches and checks that the training loss on
 // them falls: gradients reach every layer through convolutions, pooling and
@@ -134,11 +152,7 @@ func TestConvNetworksLearn(t *testing.T) {
 	}
 	for _, name := range []string{"cnn", "vgg5", "resnet20", "resnet21"} {
 		t.Run(name, func(t *testing.T) {
-			p, _ := models.Lookup(name)
-			net := p.Network
-			if name == "resnet21" {
-				net, _ = net.(models.Adaptable).Adapt([]int{32, 32, 3}, 10)
-			}
+			net := smallConvNet(t, name)
 			_, e, xs, ys := layersOf(t, net, 8)
 			modes := slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
 			loss := func() float64 {
@@ -237,11 +251,7 @@ func TestPoolThenReLU(t *testing.T) {
 func TestConvPartsMatchWhole(t *testing.T) {
 	for _, name := range []string{"cnn", "vgg5", "resnet20", "resnet21"} {
 		t.Run(name, func(t *testing.T) {
-			p, _ := models.Lookup(name)
-			net := p.Network
-			if name == "resnet21" {
-				net, _ = net.(models.Adaptable).Adapt([]int{32, 32, 3}, 10)
-			}
+			net := smallConvNet(t, name)
 			deep := strings.HasPrefix(name, "resnet")
 			// The cnn and VGG-5 must agree value by value. The ResNets' 19
 			// ReLUs after batch norm see values within rounding of zero: a
