@@ -58,14 +58,14 @@ func BatchNormTraining(x, gamma, beta *Node, featureAxis int, epsilon float64) (
 	return y, mean, variance
 }
 
-// BatchNormTrainingParts is BatchNormTraining of the concatenation of xs
-// along every axis but featureAxis (typically parts of one batch), without
-// concatenating them: the statistics are those of all the parts together,
-// and every element-wise pass runs per part, so that the passes of
-// different parts are independent operations, which the pure-Go backend's
-// executors run at the same time (its element-wise operations use one
-// thread each). It returns one output per part, and the batch's mean and
-// variance.
+// BatchNormTrainingParts is BatchNormTraining of the parts xs of one batch
+// (split along any axis but featureAxis, typically the first: see
+// SplitBatch), without joining them: the statistics are those of all the
+// parts together, and every element-wise pass runs per part, so that the
+// passes of different parts are independent operations, which the pure-Go
+// backend's executors run at the same time (its element-wise operations
+// use one thread each). It returns one output per part, and the batch's
+// mean and variance.
 func BatchNormTrainingParts(xs []*Node, gamma, beta *Node, featureAxis int, epsilon float64) (ys []*Node, mean, variance *Node) {
 	if len(xs) == 1 {
 		y, mean, variance := BatchNormTraining(xs[0], gamma, beta, featureAxis, epsilon)
