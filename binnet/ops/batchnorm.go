@@ -26,36 +26,8 @@ import (
 // broadcasts of per-feature vectors to x's full shape). The forward pass
 // takes four passes plus the two sums.
 func BatchNormTraining(x, gamma, beta *Node, featureAxis int, epsilon float64) (y, mean, variance *Node) {
-	axes, wide, features := featureGeometry("BatchNormTraining", x, featureAxis, gamma, beta)
-	g := x.Graph()
-	if gamma == nil {
-		gamma = Ones(g, shapes.Make(x.DType(), features))
-	}
-	if beta == nil {
-		beta = Zeros(g, shapes.Make(x.DType(), features))
-	}
-	n := float64(x.Shape().Size() / features)
-	var c, s *Node // read again by the gradient
-	y = withGradient([]*Node{x, gamma, beta},
-		func(in []*Node) *Node {
-			x, gamma, beta := in[0], in[1], in[2]
-			mean = MulScalar(ReduceSum(x, axes...), 1/n)
-			c = Sub(x, wide(mean))
-			variance = MulScalar(ReduceSum(Mul(c, c), axes...), 1/n)
-			s = Reciprocal(Sqrt(AddScalar(variance, epsilon)))
-			return Add(Mul(c, wide(Mul(gamma, s))), wide(beta))
-		},
-		func(in []*Node, dy *Node) []*Node {
-			gamma := in[1]
-			sumDy := ReduceSum(dy, axes...)
-			sumDyC := ReduceSum(Mul(dy, c), axes...)
-			gs := Mul(gamma, s)
-			b := Neg(MulScalar(Mul(Mul(gs, Mul(s, s)), sumDyC), 1/n))
-			off := Neg(MulScalar(Mul(gs, sumDy), 1/n))
-			dx := Add(Add(Mul(dy, wide(gs)), Mul(c, wide(b))), wide(off))
-			return []*Node{dx, Mul(s, sumDyC), sumDy}
-		}, false)
-	return y, mean, variance
+	ys, mean, variance := batchNormTraining("BatchNormTraining", []*Node{x}, gamma, beta, featureAxis, epsilon)
+	return ys[0], mean, variance
 }
 
 // BatchNormTrainingParts is BatchNormTraining of the parts xs of one batch
@@ -67,16 +39,21 @@ func BatchNormTraining(x, gamma, beta *Node, featureAxis int, epsilon float64) (
 // use one thread each). It returns one output per part, and the batch's
 // mean and variance.
 func BatchNormTrainingParts(xs []*Node, gamma, beta *Node, featureAxis int, epsilon float64) (ys []*Node, mean, variance *Node) {
-	if len(xs) == 1 {
-		y, mean, variance := BatchNormTraining(xs[0], gamma, beta, featureAxis, epsilon)
-		return []*Node{y}, mean, variance
+	return batchNormTraining("BatchNormTrainingParts", xs, gamma, beta, featureAxis, epsilon)
+}
+
+// batchNormTraining is BatchNormTrainingParts, naming op in its panics
+// (BatchNormTraining is its case of one part).
+func batchNormTraining(op string, xs []*Node, gamma, beta *Node, featureAxis int, epsilon float64) (ys []*Node, mean, variance *Node) {
+	if len(xs) == 0 {
+		panic(fmt.Sprintf("ops.%s: no parts", op))
 	}
 	var axes []int
 	var wide func(*Node) *Node
 	var features int
 	n := 0.0
 	for _, x := range xs {
-		axes, wide, features = featureGeometry("BatchNormTrainingParts", x, featureAxis, gamma, beta)
+		axes, wide, features = featureGeometry(op, x, featureAxis, gamma, beta)
 		n += float64(x.Shape().Size() / features)
 	}
 	g := xs[0].Graph()
