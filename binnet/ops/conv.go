@@ -282,7 +282,8 @@ func (c im2colConv) chunked(w, bias *Node, per int) *Node {
 		// every chunk by the backend's generic (not vectorized) packing.
 		wt := Transpose(w2, 0, 1)
 		for _, r := range ranges {
-			dxp = c.scatterWindows(dxp, MatMul(rowBlock(v, rows(r)), wt), r[0], r[1])
+			span := rows(r)
+			dxp = c.scatterWindows(dxp, MatMul(batchRows(v, span[0], span[1]-span[0]), wt), r[0], r[1])
 		}
 		return dxp
 	}
@@ -348,16 +349,11 @@ func rowGroups(rows, threads int) int {
 // threads the backend runs on (a variable so that tests can set it).
 var groupThreads = func() int { return runtime.GOMAXPROCS(0) }
 
-// rowBlock returns rows first to end-1 of the matrix m (see spans).
-func rowBlock(m *Node, span [2]int) *Node {
-	first, end := span[0], span[1]
-	return Reshape(spans(m, 0, first, end-first, 1), end-first, m.Shape().Dimensions[1])
-}
-
-// spans returns count consecutive spans of size indices of the matrix m
-// along axis (0: rows, 1: columns), the first starting at first, copied by
-// one gather as [count, size, cols] (rows) or [count, rows, size]
-// (columns). The pure-Go backend's Slice copies value by value: with Slice
+// spans returns count consecutive spans of size indices of m along axis,
+// the first starting at first, copied by one gather: for a matrix
+// [count, size, cols] (axis 0, rows) or [count, rows, size] (axis 1,
+// columns); along the first axis of any tensor, [count, size, ...] (see
+// batchRows). The pure-Go backend's Slice copies value by value: with Slice
 // for these blocks, the cnn's and VGG-5's training steps were 7-10 % slower.
 func spans(m *Node, axis, first, size, count int) *Node {
 	starts := make([][]int32, count)

@@ -50,13 +50,12 @@ func SplitBatch(x *Node) []*Node {
 	return parts
 }
 
-// batchRows returns examples first to first+size-1 of x, copied by one
-// gather of a contiguous block (the pure-Go backend's Slice copies value by
-// value).
+// batchRows returns entries first to first+size-1 of x along its first
+// axis (examples of a batch, rows of a matrix), copied by one gather of a
+// contiguous block (see spans).
 func batchRows(x *Node, first, size int) *Node {
-	starts := Const(x.Graph(), [][]int32{{int32(first)}})
 	dims := append([]int{size}, x.Shape().Dimensions[1:]...)
-	return Reshape(GatherSlices(x, []int{0}, starts, dims[:1], true), dims...)
+	return Reshape(spans(x, 0, first, size, 1), dims...)
 }
 
 // JoinBatch concatenates parts of a batch along the first axis (the
