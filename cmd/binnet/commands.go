@@ -493,9 +493,19 @@ func unresolvedLines(r *sensitivity.Result) []string {
 	return lines
 }
 
-// defaultSensitivityDir is the output folder of a sensitivity run without -out.
-func defaultSensitivityDir(model, dataset string, seed int64) string {
-	return filepath.Join("binnet-runs", fmt.Sprintf("sensitivity-%s-%s-seed%d", model, dataset, seed))
+// defaultSensitivityDir is the output folder of a sensitivity run without
+// -out: binnet-runs/sensitivity-MODEL-DATASET-seedS for one seed, ...-seeds1-2-3
+// for several (sensitivity -seeds).
+func defaultSensitivityDir(model, dataset string, seeds ...int64) string {
+	label := fmt.Sprintf("seed%d", seeds[0])
+	if len(seeds) > 1 {
+		list := make([]string, len(seeds))
+		for i, s := range seeds {
+			list[i] = strconv.FormatInt(s, 10)
+		}
+		label = "seeds" + strings.Join(list, "-")
+	}
+	return filepath.Join("binnet-runs", fmt.Sprintf("sensitivity-%s-%s-%s", model, dataset, label))
 }
 
 func zeroBased(l []int) []int {

@@ -38,8 +38,7 @@ func runSensitivitySeeds(ctx context.Context, fs *flag.FlagSet, sf *sensitivityF
 	}
 	dir := *sf.out
 	if dir == "" {
-		dir = defaultSensitivityDir(p.Name, datasetName(&sf.data, p), 0)
-		dir = strings.TrimSuffix(dir, "seed0") + "seeds" + strings.ReplaceAll(strings.Join(strings.Split(list, ","), "-"), " ", "")
+		dir = defaultSensitivityDir(p.Name, datasetName(&sf.data, p), seeds...)
 	}
 	rest := setFlags(fs, "seeds", "seed", "out")
 	var results []*sensitivity.Result
