@@ -499,11 +499,7 @@ func unresolvedLines(r *sensitivity.Result) []string {
 func defaultSensitivityDir(model, dataset string, seeds ...int64) string {
 	label := fmt.Sprintf("seed%d", seeds[0])
 	if len(seeds) > 1 {
-		list := make([]string, len(seeds))
-		for i, s := range seeds {
-			list[i] = strconv.FormatInt(s, 10)
-		}
-		label = "seeds" + strings.Join(list, "-")
+		label = "seeds" + formatSeeds(seeds, "-")
 	}
 	return filepath.Join("binnet-runs", fmt.Sprintf("sensitivity-%s-%s-%s", model, dataset, label))
 }

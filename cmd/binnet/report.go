@@ -452,12 +452,8 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	for _, p := range pooled {
 		r := p.res
-		seeds := make([]string, len(r.Seeds))
-		for i, s := range r.Seeds {
-			seeds[i] = strconv.FormatInt(s, 10)
-		}
 		fmt.Fprintf(stdout, "\nPooled sensitivity %s: %s on %s, %d epochs per layer, seeds %s: descend %s, ascend %s.\n", p.path,
-			r.Model, r.Dataset, r.Epochs, strings.Join(seeds, ","),
+			r.Model, r.Dataset, r.Epochs, formatSeeds(r.Seeds, ","),
 			schedule.FormatPermutation(zeroBased(r.OrderDescend)), schedule.FormatPermutation(zeroBased(r.OrderAscend)))
 	}
 	return nil
@@ -625,9 +621,14 @@ func orderRank(o string) int {
 func joinSeeds(s []int64) string {
 	s = slices.Clone(s)
 	slices.Sort(s)
-	var out []string
-	for _, v := range s {
-		out = append(out, fmt.Sprint(v))
+	return formatSeeds(s, ",")
+}
+
+// formatSeeds writes seeds in their order, separated by sep.
+func formatSeeds(seeds []int64, sep string) string {
+	out := make([]string, len(seeds))
+	for i, v := range seeds {
+		out[i] = strconv.FormatInt(v, 10)
 	}
-	return strings.Join(out, ",")
+	return strings.Join(out, sep)
 }
