@@ -34,9 +34,16 @@ func ConvOutputSize(n, k, stride, pad int) int { return (n+2*pad-k)/stride + 1 }
 // of the windows back into the input. On the pure-Go backend this is 20 to
 // 50 times faster than GoMLX's generic convolution.
 //
+// A 3x3 convolution at stride 1 that keeps the size (padding 1), of at
+// least 16 input channels into an output whose sides are multiples of 4
+// (all but the first convolutions of VGG-5/9, the cnn and ResNet-20), is
+// computed instead with Winograd's F(4x4, 3x3), which needs a quarter of
+// the multiplications (see winogradConv.winograd).
+//
 // On other backends (XLA on GPUs or CPUs), whose native convolution is fast,
 // Conv2D uses GoMLX's Convolve. The environment variable BINNET_CONV=im2col
-// or BINNET_CONV=native forces one formulation (for benchmarks and tests).
+// (im2col only, no Winograd, on any backend) or BINNET_CONV=native (GoMLX's
+// Convolve) forces one formulation (for benchmarks and tests).
 func Conv2D(x, w *Node, stride, pad int) *Node { return Conv2DBias(x, w, nil, stride, pad) }
 
 // Conv2DBias is Conv2D plus bias, shaped [out], added to every output
@@ -51,6 +58,9 @@ func Conv2DBias(x, w, bias *Node, stride, pad int) *Node {
 	if !useIm2Col(x.Graph()) {
 		return convolve(x, w, bias, stride, pad)
 	}
+	if c := newIm2colConv(x, w, stride, pad); useWinograd(c) {
+		return newWinogradConv(c).winograd(w, bias)
+	}
 	return conv2DIm2Col(x, w, bias, stride, pad)
 }
 
@@ -64,6 +74,9 @@ func Conv2DForward(x, w, bias *Node, stride, pad int) *Node {
 		return convolve(x, w, bias, stride, pad)
 	}
 	c := newIm2colConv(x, w, stride, pad)
+	if useWinograd(c) {
+		return c.image(newWinogradConv(c).forward(x, w), bias)
+	}
 	w2 := Reshape(w, c.k, c.out)
 	if per := c.chunkImages(); per > 0 {
 		_, y := c.chunkProducts(c.padded(x), w2, c.chunks(per))
