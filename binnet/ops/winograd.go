@@ -179,8 +179,12 @@ func (c winogradConv) forward(x, w *Node) *Node {
 //
 // The results differ from a direct convolution's by rounding that grows
 // with the transform's entries (up to 8 and 1/24): about 1e-5 of the
-// outputs' root mean square for 64 channels (TestConv2DWinograd), against
-// about 1e-7 for im2col. BINNET_CONV=im2col turns it off.
+// outputs' root mean square for 64 channels (the largest difference from a
+// float64 convolution, TestConv2DWinograd), against about 1e-6 for im2col.
+// Training is unaffected at the scale of its noise (the cnn on 5,000 MNIST
+// images, 2 float epochs: test accuracy 0.9494 against im2col's 0.9492;
+// VGG-5 binary on 2,000, 2 epochs: 0.9036 against 0.9022).
+// BINNET_CONV=im2col turns it off.
 func (c winogradConv) winograd(w, bias *Node) *Node {
 	g := c.x.Graph()
 	starts := c.tileStarts(g)

@@ -182,16 +182,17 @@ func convMarkdown(p func(string, ...any), c *ConvReport, mlpStarted string) {
 	p("measurement, %d warm-up steps, then one window of at least 3 steps and %.1f s), interleaved as above: binnet, then PyTorch with\n", convPeerWarmup, c.MinSeconds)
 	p("each thread count (%s), for %s. binnet: `training.Engine.TrainStep` in this process (graph compiled beforehand, at\n", joinInts(c.Threads), plural(c.Rounds, "round"))
 	if c.Warmup > 0 {
-		p("least 3 steps and %.1f s per measurement, after %d untimed warm-up steps as the peer's), convolutions by `ops.Conv2D` (im2col gather + one matrix product, hand-written\n", c.MinSeconds, c.Warmup)
+		p("least 3 steps and %.1f s per measurement, after %d untimed warm-up steps as the peer's), convolutions by `ops.Conv2D` (im2col gather + one matrix product, or\n", c.MinSeconds, c.Warmup)
 	} else {
-		p("least 3 steps and %.1f s per measurement, no warm-up steps but the 3 after compilation), convolutions by `ops.Conv2D` (im2col gather + one matrix product, hand-written\n", c.MinSeconds)
+		p("least 3 steps and %.1f s per measurement, no warm-up steps but the 3 after compilation), convolutions by `ops.Conv2D` (im2col gather + one matrix product, or\n", c.MinSeconds)
 	}
-	p("gradient) on GoMLX's pure-Go backend. PyTorch runs its convolutions through oneDNN (`conv_ops` below) and its dense\n")
+	p("Winograd's F(4x4, 3x3) for the 3x3 size-keeping convolutions of 16 or more input channels; hand-written gradients) on GoMLX's pure-Go backend. PyTorch runs its convolutions through oneDNN (`conv_ops` below) and its dense\n")
 	p("layers through OpenBLAS. Same batch, same optimizer and learning rate (the preset's: Adam for cnn and vgg5, SGD with momentum\n")
 	p("0.9 and weight decay 1e-4 for resnet20), random inputs and labels. *binary*: every convolution and dense layer binary (sign\n")
 	p("forward, identity straight-through estimator); *float*: none (the float graph of the stage, with no quantizer).\n")
 	p("FLOPs of a step are 6 × the forward multiply-adds of the convolution and dense layers (forward, input gradient, weight gradient;\n")
-	p("batch norm, pooling, activations and the optimizer not counted): per example ")
+	p("batch norm, pooling, activations and the optimizer not counted; a direct convolution's count, so that binnet's GFLOP/s are nominal\n")
+	p("where Winograd multiplies a quarter as often): per example ")
 	seen := map[string]bool{}
 	var macs []string
 	for _, r := range c.Steps {
