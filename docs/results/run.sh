@@ -33,6 +33,12 @@
 #         the first 2,000 training images, the last 2,000 for validation and the first 5,000 test
 #         images (the machine is shared: this keeps the lane under an hour). Adam at lr 0.01 (the
 #         preset now has the official README's 0.1; these runs were made at 0.01).
+# LANE w: vgg5 on real Fashion-MNIST padded to 32x32x3 (pass the Fashion-MNIST folder as MNIST_DIR),
+#         2 epochs per layer, 12 epochs (5 stages of 2, then 2 more all-binary), seeds $SEEDS (default
+#         1): sensitivity pre-training (2 epochs per layer) on the same data, then float, binary,
+#         forward, reverse, ascend (guided) and descend on the first 10,000 training images, the last
+#         5,000 for validation and the 10,000 test images; Adam at lr 0.01 as lane v (~35 minutes per
+#         seed on 2 threads here with the Winograd convolutions; THREADS=1 to run two seeds side by side).
 # LANE r: resnet20 on the same data with the first 2,500 training images and the last 1,000 for
 #         validation, 4 layers per stage (5 stages of 1 epoch), 6 epochs, seeds $SEEDS (default 1):
 #         float, binary, forward, reverse.
@@ -54,11 +60,13 @@ reduced() { # model seed
   for o in float binary $perms; do train "$1" "$o" 20 5 "$2"; done
 }
 conv() { # model order epochs epl lps seed ntrain nval ntest [sensitivity-ntrain]
-  local out="$runs/$1-mnist32/n$7-e$3-l$4-s$5/$(echo "$2" | tr , -)-seed$6"
+  local ds=${DATASET:-mnist}
+  local out="$runs/$1-${ds}32/n$7-e$3-l$4-s$5/$(echo "$2" | tr , -)-seed$6"
   local extra=()
-  case $2 in ascend|descend) extra=(-sensitivity "$runs/$1-mnist32/sensitivity-n${10:-$7}-e${SENS_EPOCHS:-2}-seed$6/sensitivity.json") ;; esac
-  "$bin" train -quiet -model "$1" -dataset mnist -data-dir "$mnist" -train-size "$7" -val-size "$8" -test-size "$9" \
-    -order "$2" -epochs "$3" -epochs-per-layer "$4" -layers-per-stage "$5" -seed "$6" -out "$out" "${extra[@]}" ${LR:+-lr $LR}
+  case $2 in ascend|descend) extra=(-sensitivity "$runs/$1-${ds}32/sensitivity-n${10:-$7}-e${SENS_EPOCHS:-2}-seed$6/sensitivity.json") ;; esac
+  "$bin" train -quiet -model "$1" -dataset "$ds" -data-dir "$mnist" -train-size "$7" -val-size "$8" -test-size "$9" \
+    -order "$2" -epochs "$3" -epochs-per-layer "$4" -layers-per-stage "$5" -seed "$6" -out "$out" "${extra[@]}" ${LR:+-lr $LR} \
+    ${THREADS:+-threads $THREADS}
 }
 case $lane in
   a) for s in 1 2 3; do reduced mlp-300-100 $s; done ;;
@@ -90,6 +98,13 @@ case $lane in
        "$bin" sensitivity -quiet -model vgg5 -dataset mnist -data-dir "$mnist" -train-size 5000 -epochs 2 -seed $s -lr $LR \
          -out "$runs/vgg5-mnist32/sensitivity-n5000-e2-seed$s"
        for o in float binary forward ascend reverse descend; do conv vgg5 $o 6 1 1 $s 2000 2000 5000 5000; done
+     done ;;
+  w) LR=0.01 DATASET=fashion-mnist
+     for s in ${SEEDS:-1}; do
+       out="$runs/vgg5-${DATASET}32/sensitivity-n10000-e2-seed$s"
+       [ -f "$out/sensitivity.json" ] || "$bin" sensitivity -quiet -model vgg5 -dataset $DATASET -data-dir "$mnist" -train-size 10000 \
+         -val-size 5000 -epochs 2 -seed $s -lr $LR -out "$out" ${THREADS:+-threads $THREADS}
+       for o in float binary forward reverse ascend descend; do conv vgg5 $o 12 2 1 $s 10000 5000 10000; done
      done ;;
   r) for s in ${SEEDS:-1}; do for o in float binary forward reverse; do conv resnet20 $o 6 1 4 $s 2500 1000 10000; done; done ;;
   g) export SENS_EPOCHS=3
