@@ -17,7 +17,8 @@ import (
 // inputs: the value and the gradients of x, the kernel and the bias. The
 // largest difference must stay below 1e-4 of the reference's root mean
 // square (F(4x4,3x3) rounds to about 1e-5 of it at 64 channels); the same
-// check of the float32 im2col convolution is logged for comparison.
+// check of the float32 im2col convolution is logged for comparison. The
+// same convolution in float64 must agree to 1e-12.
 func TestConv2DWinograd(t *testing.T) {
 	be := testBackend(t)
 	for _, cc := range []convCase{{2, 8, 8, 16, 5, 3, 1, 1}, {3, 12, 4, 16, 7, 3, 1, 1}, {1, 16, 16, 64, 64, 3, 1, 1}, {2, 4, 8, 32, 3, 3, 1, 1}} {
@@ -72,6 +73,13 @@ func TestConv2DWinograd(t *testing.T) {
 				}
 				if rel > 1e-4 {
 					t.Errorf("%s: largest difference %.3g of the float64 reference's rms, want at most 1e-4", name, rel)
+				}
+			}
+			// In float64 the transforms' rounding is that of float64.
+			got64 := run(conv, eval, true)
+			for i, name := range []string{"output", "dx", "dw", "dbias", "evaluation output"} {
+				if rel, _ := relativeMaxDiff(want[i], got64[i]); rel > 1e-12 {
+					t.Errorf("float64 %s: largest difference %.3g of the reference's rms, want at most 1e-12", name, rel)
 				}
 			}
 		})
