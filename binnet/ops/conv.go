@@ -36,7 +36,8 @@ func ConvOutputSize(n, k, stride, pad int) int { return (n+2*pad-k)/stride + 1 }
 //
 // A 3x3 convolution at stride 1 that keeps the size (padding 1), of at
 // least 16 input channels into an output whose sides are multiples of 4
-// (all but the first convolutions of VGG-5/9, the cnn and ResNet-20), is
+// (all but the first and the strided convolutions of VGG-5/9, the cnn and
+// ResNet-20), is
 // computed instead with Winograd's F(4x4, 3x3), which needs a quarter of
 // the multiplications (see winogradConv.winograd).
 //
@@ -66,8 +67,9 @@ func Conv2DBias(x, w, bias *Node, stride, pad int) *Node {
 
 // Conv2DForward is Conv2DBias without a hand-written gradient, for
 // evaluation graphs: on the pure-Go backend the im2col gather and one
-// product, with no identity to carry a gradient; elsewhere GoMLX's
-// Convolve. bias may be nil.
+// product, or the Winograd transforms and products where Conv2DBias uses
+// them, with no identity to carry a gradient; elsewhere GoMLX's Convolve.
+// bias may be nil.
 func Conv2DForward(x, w, bias *Node, stride, pad int) *Node {
 	checkBias(w, bias)
 	if !useIm2Col(x.Graph()) {
