@@ -1,6 +1,7 @@
 // Package ops holds the graph operations binnet builds its layers from where
 // GoMLX's own are missing or slow on the pure-Go backend: a convolution as
-// im2col plus one matrix product and a dense product (both with a
+// im2col plus one matrix product (or, for 3x3 size-keeping layers, Winograd's
+// F(4x4, 3x3)) and a dense product (both with a
 // hand-written weight gradient that keeps every operand in a layout the
 // backend's matrix kernels read with the fewest transposes; the dense one
 // also folds a quantizer's straight-through estimator into it), max pooling,
