@@ -35,9 +35,9 @@ func ConvOutputSize(n, k, stride, pad int) int { return (n+2*pad-k)/stride + 1 }
 // 50 times faster than GoMLX's generic convolution.
 //
 // A 3x3 convolution at stride 1 that keeps the size (padding 1), of at
-// least 16 input channels into an output whose sides are multiples of 4
-// (all but the first and the strided convolutions of VGG-5/9, the cnn and
-// ResNet-20), is
+// least 16 input channels, whose output the 4x4 tiles cover with at most
+// 1.5x its outputs (see useWinograd; all but the first and the strided
+// convolutions of VGG-5/9, the cnn and the ResNets on their images), is
 // computed instead with Winograd's F(4x4, 3x3), which needs a quarter of
 // the multiplications (see winogradConv.winograd).
 //
@@ -336,10 +336,20 @@ func (c im2colConv) chunked(w, bias *Node, per int) *Node {
 // (a copy in one block, still cheaper than the Slice). VGG-5's training
 // step ~1.5 % faster, ResNet-20's ~1.5 %, the cnn's the same (binnet speed,
 // 2 threads, 5 alternating rounds, with ops.ReLU).
-func padCropGradient(x *Node, pad int) *Node {
+func padCropGradient(x *Node, pad int) *Node { return padEdgesCropGradient(x, pad, pad, pad, pad) }
+
+// padEdgesCropGradient is padCropGradient with zeros added top, bottom,
+// left and right of x's spatial axes.
+func padEdgesCropGradient(x *Node, top, bottom, left, right int) *Node {
 	return withGradient([]*Node{x},
-		func(in []*Node) *Node { return padSpatial(in[0], pad, 0) },
-		func(_ []*Node, v *Node) []*Node { return []*Node{padSpatial(v, -pad, 0)} }, false)
+		func(in []*Node) *Node { return padEdges(in[0], top, bottom, left, right) },
+		func(_ []*Node, v *Node) []*Node { return []*Node{padEdges(v, -top, -bottom, -left, -right)} }, false)
+}
+
+// padEdges returns x, [batch, height, width, channels], with top, bottom,
+// left and right zeros on its spatial axes (negative: removed).
+func padEdges(x *Node, top, bottom, left, right int) *Node {
+	return Pad(x, Scalar(x.Graph(), x.DType(), 0), PadAxis{}, PadAxis{Start: top, End: bottom}, PadAxis{Start: left, End: right}, PadAxis{})
 }
 
 // rowGroups returns the number of equal groups of at least 64 rows, at most

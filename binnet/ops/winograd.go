@@ -3,6 +3,7 @@ package ops
 import (
 	"os"
 
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 )
@@ -55,12 +56,19 @@ const (
 
 // useWinograd reports whether the im2col convolution c is computed as
 // winogradConv instead: a 3x3 kernel at stride 1 with padding 1 (the size
-// kept), output sides that are multiples of 4 and at least winoMinChannels
-// input channels, unless BINNET_CONV=im2col.
+// kept), at least winoMinChannels input channels, and an output that the
+// 4x4 tiles cover with at most half as many outputs again as it has (all
+// sides that are multiples of 4; 7x7 and 14x14, 1.31x; not 6x6, 1.78x, or
+// smaller), unless BINNET_CONV=im2col.
 func useWinograd(c im2colConv) bool {
-	return os.Getenv("BINNET_CONV") != "im2col" && c.kh == 3 && c.kw == 3 && c.stride == 1 && c.pad == 1 &&
-		c.ho%winoOut == 0 && c.wo%winoOut == 0 && c.in >= winoMinChannels
+	if os.Getenv("BINNET_CONV") == "im2col" || c.kh != 3 || c.kw != 3 || c.stride != 1 || c.pad != 1 || c.in < winoMinChannels {
+		return false
+	}
+	covered := winoOut * ceilDiv(c.ho, winoOut) * winoOut * ceilDiv(c.wo, winoOut)
+	return 2*covered <= 3*c.ho*c.wo
 }
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // kron returns the Kronecker product m ⊗ m of an [r][c] matrix, [r*r, c*c],
 // as a constant of dtype like x: the 2D transform (m on rows and columns) of
@@ -81,15 +89,31 @@ func kron(x *Node, m [][]float64) *Node {
 }
 
 // winogradConv is the geometry of a Winograd convolution: the im2col
-// geometry plus the tiles, th x tw per image, t in all.
+// geometry plus the tiles, th x tw per image, t in all, whose outputs
+// exceed the image's by eh rows and ew columns (sides not multiples of 4:
+// the input gets as many more zeros at the bottom and right, and the
+// surplus outputs are dropped).
 type winogradConv struct {
 	im2colConv
 	th, tw, t int
+	eh, ew    int
 }
 
 func newWinogradConv(c im2colConv) winogradConv {
-	th, tw := c.ho/winoOut, c.wo/winoOut
-	return winogradConv{im2colConv: c, th: th, tw: tw, t: c.b * th * tw}
+	th, tw := ceilDiv(c.ho, winoOut), ceilDiv(c.wo, winoOut)
+	return winogradConv{im2colConv: c, th: th, tw: tw, t: c.b * th * tw, eh: winoOut*th - c.ho, ew: winoOut*tw - c.wo}
+}
+
+// exact reports whether the tiles' outputs are exactly the image's.
+func (c winogradConv) exact() bool { return c.eh == 0 && c.ew == 0 }
+
+// tilePadding returns the padded input of x for the tiles, with its
+// gradient the crop (see padEdgesCropGradient) when withGrad is set.
+func (c winogradConv) tilePadding(x *Node, withGrad bool) *Node {
+	if withGrad {
+		return padEdgesCropGradient(x, 1, 1+c.eh, 1, 1+c.ew)
+	}
+	return padEdges(x, 1, 1+c.eh, 1, 1+c.ew)
 }
 
 // tileStarts returns the positions in the padded input of every entry
@@ -115,7 +139,8 @@ func (c winogradConv) tileStarts(g *Graph) *Node {
 
 // outputRows returns the rows of the output matrix [b*ho*wo, out] of the
 // entry (o1, o2) of every tile (n, i, j), ordered with (o1, o2) outermost,
-// as a constant [16*t, 1] int32.
+// as a constant [16*t, 1] int32; an entry outside the image gets row
+// b*ho*wo (a row of zeros appended to the matrix).
 func (c winogradConv) outputRows(g *Graph) *Node {
 	idx := make([]int32, 0, winoOut*winoOut*c.t)
 	for o1 := range winoOut {
@@ -123,7 +148,12 @@ func (c winogradConv) outputRows(g *Graph) *Node {
 			for n := range c.b {
 				for i := range c.th {
 					for j := range c.tw {
-						idx = append(idx, int32((n*c.ho+winoOut*i+o1)*c.wo+winoOut*j+o2))
+						y, x := winoOut*i+o1, winoOut*j+o2
+						if y < c.ho && x < c.wo {
+							idx = append(idx, int32((n*c.ho+y)*c.wo+x))
+						} else {
+							idx = append(idx, int32(c.b*c.ho*c.wo))
+						}
 					}
 				}
 			}
@@ -132,10 +162,26 @@ func (c winogradConv) outputRows(g *Graph) *Node {
 	return Const(g, tensors.FromFlatDataAndDimensions(idx, winoOut*winoOut*c.t, 1))
 }
 
+// tileRows returns, for every output (n, y, x) of the image in row-major
+// order, its row in the tiles' outputs [16*t, out] (the inverse of
+// outputRows), as a constant [b*ho*wo, 1] int32.
+func (c winogradConv) tileRows(g *Graph) *Node {
+	idx := make([]int32, 0, c.b*c.ho*c.wo)
+	for n := range c.b {
+		for y := range c.ho {
+			for x := range c.wo {
+				o := (y%winoOut)*winoOut + x%winoOut
+				idx = append(idx, int32(o*c.t+(n*c.th+y/winoOut)*c.tw+x/winoOut))
+			}
+		}
+	}
+	return Const(g, tensors.FromFlatDataAndDimensions(idx, c.b*c.ho*c.wo, 1))
+}
+
 // inputTransform returns Bᵀ d B of every tile of the padded input xp, as
 // [36, t, in].
 func (c winogradConv) inputTransform(xp, starts *Node) *Node {
-	tiles := Reshape(GatherSlices(xp, []int{0, 1, 2}, starts, []int{1, 1, 1}, true), winoFreq, c.t*c.in)
+	tiles := Reshape(GatherSlices(xp, []int{0, 1, 2}, starts, []int{1, 1, 1}, false), winoFreq, c.t*c.in)
 	return Reshape(MatMul(kron(xp, winogradBT), tiles), winoFreq, c.t, c.in)
 }
 
@@ -151,6 +197,11 @@ func (c winogradConv) kernelTransform(w *Node) *Node {
 func (c winogradConv) output(v, u *Node) *Node {
 	m := DotGeneral(v, []int{2}, []int{0}, u, []int{1}, []int{0}) // [36, t, out]
 	y := MatMul(kron(v, winogradAT), Reshape(m, winoFreq, c.t*c.out))
+	if !c.exact() {
+		// Only the image's outputs, gathered as rows.
+		y = GatherSlices(Reshape(y, winoOut*winoOut*c.t, c.out), []int{0}, c.tileRows(v.Graph()), []int{1}, false)
+		return Reshape(y, c.b*c.ho*c.wo, c.out)
+	}
 	y = Reshape(y, winoOut, winoOut, c.b, c.th, c.tw, c.out)
 	return Reshape(TransposeAllDims(y, 2, 3, 0, 4, 1, 5), c.b*c.ho*c.wo, c.out)
 }
@@ -158,7 +209,7 @@ func (c winogradConv) output(v, u *Node) *Node {
 // forward is the convolution of x (not padded) by w, as [b*ho*wo, out],
 // for evaluation graphs.
 func (c winogradConv) forward(x, w *Node) *Node {
-	return c.output(c.inputTransform(c.padded(x), c.tileStarts(x.Graph())), c.kernelTransform(w))
+	return c.output(c.inputTransform(c.tilePadding(x, false), c.tileStarts(x.Graph())), c.kernelTransform(w))
 }
 
 // winograd is the convolution c (see useWinograd) computed as F(4x4, 3x3),
@@ -199,7 +250,12 @@ func (c winogradConv) winograd(w, bias *Node) *Node {
 			// The output's rows in the order of the tiles' outputs, gathered
 			// (a Reshape of vy, which the bias's gradient also reads,
 			// would be a copy before the Transpose).
-			dy := Reshape(GatherSlices(vy, []int{0}, c.outputRows(vy.Graph()), []int{1}, true), winoOut*winoOut, c.t*c.out)
+			// Tile entries outside the image read an appended row of zeros.
+			rows := vy
+			if !c.exact() {
+				rows = Concatenate([]*Node{vy, Zeros(vy.Graph(), shapes.Make(vy.DType(), 1, c.out))}, 0)
+			}
+			dy := Reshape(GatherSlices(rows, []int{0}, c.outputRows(vy.Graph()), []int{1}, false), winoOut*winoOut, c.t*c.out)
 			dm = MatMul(Transpose(kron(vy, winogradAT), 0, 1), dy)
 			dm = Reshape(dm, winoFreq, c.t, c.out)
 		}
@@ -209,14 +265,14 @@ func (c winogradConv) winograd(w, bias *Node) *Node {
 		dv := DotGeneral(outputGrad(vy), []int{2}, []int{0}, Transpose(u, 1, 2), []int{1}, []int{0}) // [36, t, in]
 		dtiles := MatMul(Transpose(kron(vy, winogradBT), 0, 1), Reshape(dv, winoFreq, c.t*c.in))
 		dtiles = Reshape(dtiles, winoFreq*c.t, 1, 1, 1, c.in)
-		return BackendScatterSum(ZerosLike(txp), starts, dtiles, 1, []int{1, 2, 3, 4}, nil, []int{0, 1, 2}, true, false)
+		return BackendScatterSum(ZerosLike(txp), starts, dtiles, 1, []int{1, 2, 3, 4}, nil, []int{0, 1, 2}, false, false)
 	}
 	gradW := func(_, _, vy *Node) *Node {
 		vt := DotGeneral(batchEye(v, winoFreq, c.in), []int{2}, []int{0}, v, []int{2}, []int{0}) // [36, in, t]
 		du := DotGeneral(vt, []int{2}, []int{0}, outputGrad(vy), []int{1}, []int{0})             // [36, in, out]
 		return Reshape(MatMul(Transpose(kron(vy, winogradG), 0, 1), Reshape(du, winoFreq, c.in*c.out)), 3, 3, c.in, c.out)
 	}
-	y, _ := withProductGradient(padCropGradient(c.x, c.pad), w, forward, gradXP, gradW, false)
+	y, _ := withProductGradient(c.tilePadding(c.x, true), w, forward, gradXP, gradW, false)
 	return c.image(y, bias)
 }
 

@@ -21,7 +21,9 @@ import (
 // same convolution in float64 must agree to 1e-12.
 func TestConv2DWinograd(t *testing.T) {
 	be := testBackend(t)
-	for _, cc := range []convCase{{2, 8, 8, 16, 5, 3, 1, 1}, {3, 12, 4, 16, 7, 3, 1, 1}, {1, 16, 16, 64, 64, 3, 1, 1}, {2, 4, 8, 32, 3, 3, 1, 1}} {
+	// The last two have sides that are not multiples of 4 (the tiles' extra
+	// outputs dropped).
+	for _, cc := range []convCase{{2, 8, 8, 16, 5, 3, 1, 1}, {3, 12, 4, 16, 7, 3, 1, 1}, {1, 16, 16, 64, 64, 3, 1, 1}, {2, 4, 8, 32, 3, 3, 1, 1}, {2, 7, 7, 16, 5, 3, 1, 1}, {1, 14, 11, 32, 6, 3, 1, 1}} {
 		t.Run(cc.String(), func(t *testing.T) {
 			g := NewGraph(be, "geometry")
 			x := Parameter(g, "x", shapes.Make(dtypes.Float32, cc.b, cc.h, cc.w, cc.c))
@@ -98,4 +100,39 @@ func relativeMaxDiff(want, got []float64) (float64, string) {
 		worst = max(worst, math.Abs(want[j]-got[j]))
 	}
 	return worst / math.Sqrt(rms/float64(len(want))), ""
+}
+
+// TestUseWinograd lists which geometries take the Winograd formulation.
+func TestUseWinograd(t *testing.T) {
+	be := testBackend(t)
+	for _, c := range []struct {
+		h, w, in, k, stride, pad int
+		want                     bool
+	}{
+		{32, 32, 64, 3, 1, 1, true},  // VGG-5's second convolution
+		{32, 32, 3, 3, 1, 1, false},  // a first convolution: too few channels
+		{28, 28, 32, 3, 1, 1, true},  // the cnn's second
+		{14, 14, 16, 3, 1, 1, true},  // 16x16 outputs for 14x14: 1.31x
+		{7, 7, 16, 3, 1, 1, true},    // 8x8 for 7x7: 1.31x
+		{6, 6, 16, 3, 1, 1, false},   // 8x8 for 6x6: 1.78x
+		{2, 2, 64, 3, 1, 1, false},   // 4x4 for 2x2
+		{32, 32, 16, 3, 2, 1, false}, // strided
+		{32, 32, 16, 3, 1, 0, false}, // no padding: the size shrinks
+		{32, 32, 16, 1, 1, 0, false}, // 1x1
+		{32, 32, 16, 5, 1, 2, false}, // 5x5
+	} {
+		g := NewGraph(be, "geometry")
+		x := Parameter(g, "x", shapes.Make(dtypes.Float32, 2, c.h, c.w, c.in))
+		w := Parameter(g, "w", shapes.Make(dtypes.Float32, c.k, c.k, c.in, 8))
+		if got := useWinograd(newIm2colConv(x, w, c.stride, c.pad)); got != c.want {
+			t.Errorf("%dx%dx%d, kernel %d, stride %d, padding %d: Winograd %v, want %v", c.h, c.w, c.in, c.k, c.stride, c.pad, got, c.want)
+		}
+	}
+	t.Setenv("BINNET_CONV", "im2col")
+	g := NewGraph(be, "geometry")
+	x := Parameter(g, "x", shapes.Make(dtypes.Float32, 2, 32, 32, 64))
+	w := Parameter(g, "w", shapes.Make(dtypes.Float32, 3, 3, 64, 64))
+	if useWinograd(newIm2colConv(x, w, 1, 1)) {
+		t.Error("BINNET_CONV=im2col: still Winograd")
+	}
 }
