@@ -30,6 +30,52 @@ func ExampleConv2D() {
 	// max pool: [[[[5] [6]] [[8] [9]]]]
 }
 
+// A 3x3 convolution at stride 1 with padding 1 of 16 input channels takes
+// Winograd's F(4x4, 3x3) on the pure-Go backend (im2col elsewhere, and for
+// fewer channels). Here only channel 0 of the 4x4 image is non-zero: output
+// 0 copies it (the kernel's centre tap) and output 1 sums its 3x3
+// neighbourhoods (zeros beyond the border). Winograd's transforms round
+// differently from a direct sum (about 1e-5 of the outputs' scale), so the
+// values are printed rounded.
+func ExampleConv2D_winograd() {
+	b, err := backend.Shared()
+	if err != nil {
+		panic(err)
+	}
+	image := make([]float32, 4*4*16) // [1, 4, 4, 16]
+	for p := range 16 {
+		image[p*16] = float32(p + 1)
+	}
+	kernel := make([]float32, 3*3*16*2) // [3, 3, 16, 2]
+	for tap := range 9 {
+		kernel[tap*16*2+1] = 1 // every tap of channel 0 into output 1
+	}
+	kernel[4*16*2] = 1 // the centre tap of channel 0 into output 0
+	exec := MustNewExec(b, func(x, w *Node) *Node {
+		return ops.Conv2D(Reshape(x, 1, 4, 4, 16), Reshape(w, 3, 3, 16, 2), 1, 1)
+	})
+	y := exec.MustExec(image, kernel)[0].Value().([][][][]float32)[0]
+	for out := range 2 {
+		for _, row := range y {
+			for _, v := range row {
+				fmt.Printf("%4.0f", v[out])
+			}
+			fmt.Println()
+		}
+		fmt.Println()
+	}
+	// Output:
+	//    1   2   3   4
+	//    5   6   7   8
+	//    9  10  11  12
+	//   13  14  15  16
+	//
+	//   14  24  30  22
+	//   33  54  63  45
+	//   57  90  99  69
+	//   46  72  78  54
+}
+
 // Batch norm of four values of one feature, with scale 2 and offset 1: the
 // batch mean is 2.5 and the variance 1.25, so the normalized values are
 // ±1.342 and ±0.447 (epsilon 0 here), then doubled and shifted by 1. The
