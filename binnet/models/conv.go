@@ -186,9 +186,7 @@ func (r ResNetCIFAR) NumBinarizable() int { return 2 + 6*r.BlocksPerStage }
 // Logits builds the network; layers are numbered in the order of the
 // paper's code (stem, then each block's two convolutions, then the classifier).
 func (r ResNetCIFAR) Logits(scope *model.Scope, ctl *layers.Control, x *Node) *Node {
-	// One part per thread: its ~4,000 operations per step cost more to
-	// schedule in four (see ops.SplitBatchPerThread).
-	xs := layers.Conv2DParts(scope.In("conv1"), ctl, ops.SplitBatchPerThread(x, 1), 16).Bias(false).DoneParts()
+	xs := layers.Conv2DParts(scope.In("conv1"), ctl, ops.SplitBatch(x), 16).Bias(false).DoneParts()
 	xs = eachPart(layers.BatchNormParts(scope.In("bn1"), ctl, xs).DoneParts(), ops.ReLU)
 	for _, b := range r.ResidualBlocks() {
 		s := scope.In("%s", b.Scope())

@@ -577,20 +577,16 @@ func TestSplitBatch(t *testing.T) {
 	be := testBackend(t)
 	threads := runtime.GOMAXPROCS(0)
 	for _, c := range []struct {
-		env       string
-		batch     int
-		want      []int
-		perThread int // 0: SplitBatch
+		env   string
+		batch int
+		want  []int
 	}{
-		{"", 16 * threads, slices.Repeat([]int{8}, 2*threads), 0},
-		{"", 7, []int{7}, 0},
-		{"", 8*threads + 1, append([]int{9}, slices.Repeat([]int{8}, threads-1)...), 0},
-		{"1", 100, []int{100}, 0},
-		{"3", 10, []int{4, 3, 3}, 0},
-		{"20", 3, []int{1, 1, 1}, 0},
-		{"", 16 * threads, slices.Repeat([]int{16}, threads), 1},
-		{"", 24 * threads, slices.Repeat([]int{8}, 3*threads), 3},
-		{"3", 10, []int{4, 3, 3}, 1},
+		{"", 16 * threads, slices.Repeat([]int{8}, 2*threads)},
+		{"", 7, []int{7}},
+		{"", 8*threads + 1, append([]int{9}, slices.Repeat([]int{8}, threads-1)...)},
+		{"1", 100, []int{100}},
+		{"3", 10, []int{4, 3, 3}},
+		{"20", 3, []int{1, 1, 1}},
 	} {
 		t.Setenv("BINNET_PARTS", c.env)
 		data := make([]float32, c.batch*2)
@@ -600,16 +596,13 @@ func TestSplitBatch(t *testing.T) {
 		var sizes []int
 		out := MustExecOnce(be, func(x *Node) *Node {
 			xs := SplitBatch(x)
-			if c.perThread > 0 {
-				xs = SplitBatchPerThread(x, c.perThread)
-			}
 			for _, p := range xs {
 				sizes = append(sizes, p.Shape().Dimensions[0])
 			}
 			return JoinBatch(xs)
 		}, tensors.FromFlatDataAndDimensions(data, c.batch, 2))
 		if fmt.Sprint(sizes) != fmt.Sprint(c.want) {
-			t.Errorf("BINNET_PARTS=%q, batch %d, %d per thread: parts %v, want %v", c.env, c.batch, c.perThread, sizes, c.want)
+			t.Errorf("BINNET_PARTS=%q, batch %d: parts %v, want %v", c.env, c.batch, sizes, c.want)
 		}
 		if got := tensors.MustCopyFlatData[float32](out); fmt.Sprint(got) != fmt.Sprint(data) {
 			t.Errorf("BINNET_PARTS=%q, batch %d: joined %v, want %v", c.env, c.batch, got, data)

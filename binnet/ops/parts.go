@@ -25,19 +25,11 @@ import (
 // 4 parts a little faster than 2, 10 the same as 4).
 // The environment variable BINNET_PARTS=N forces N parts (1: none), for
 // comparisons.
-func SplitBatch(x *Node) []*Node { return SplitBatchPerThread(x, 2) }
-
-// SplitBatchPerThread is SplitBatch with perThread parts per thread. Each
-// part multiplies the number of operations, whose scheduling the backend
-// pays for: ResNet-20, ~4,000 operations per step in 4 parts, is faster
-// in 2 (one per thread; binnet speed, 2 threads, 9 alternating rounds: 2
-// parts faster in 7, median 5 %), VGG-5 and the cnn in 4 (3 rounds each:
-// VGG-5 186-191 against 196-198 ms per step).
-func SplitBatchPerThread(x *Node, perThread int) []*Node {
+func SplitBatch(x *Node) []*Node {
 	b := x.Shape().Dimensions[0]
 	p := 1
 	if goBackend(x.Graph()) {
-		p = min(perThread*runtime.GOMAXPROCS(0), b/8)
+		p = min(2*runtime.GOMAXPROCS(0), b/8)
 	}
 	if v, err := strconv.Atoi(os.Getenv("BINNET_PARTS")); err == nil {
 		p = min(v, b)
