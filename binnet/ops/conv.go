@@ -212,12 +212,16 @@ func (c im2colConv) padded(x *Node) *Node { return padSpatial(x, c.pad, 0) }
 
 // padSpatial returns x, [batch, height, width, channels], with pad values
 // fill on both sides of its height and width (x itself when pad is 0).
-func padSpatial(x *Node, pad int, fill float64) *Node {
-	if pad == 0 {
+func padSpatial(x *Node, pad int, fill float64) *Node { return padEdges(x, pad, pad, pad, pad, fill) }
+
+// padEdges returns x, [batch, height, width, channels], with top, bottom,
+// left and right values fill on its spatial axes (negative: removed; x
+// itself when all are 0).
+func padEdges(x *Node, top, bottom, left, right int, fill float64) *Node {
+	if top == 0 && bottom == 0 && left == 0 && right == 0 {
 		return x
 	}
-	edge := PadAxis{Start: pad, End: pad}
-	return Pad(x, Scalar(x.Graph(), x.DType(), fill), PadAxis{}, edge, edge, PadAxis{})
+	return Pad(x, Scalar(x.Graph(), x.DType(), fill), PadAxis{}, PadAxis{Start: top, End: bottom}, PadAxis{Start: left, End: right}, PadAxis{})
 }
 
 // windowStarts returns the top-left corners (image, row, column) in the
@@ -342,14 +346,8 @@ func padCropGradient(x *Node, pad int) *Node { return padEdgesCropGradient(x, pa
 // left and right of x's spatial axes.
 func padEdgesCropGradient(x *Node, top, bottom, left, right int) *Node {
 	return withGradient([]*Node{x},
-		func(in []*Node) *Node { return padEdges(in[0], top, bottom, left, right) },
-		func(_ []*Node, v *Node) []*Node { return []*Node{padEdges(v, -top, -bottom, -left, -right)} }, false)
-}
-
-// padEdges returns x, [batch, height, width, channels], with top, bottom,
-// left and right zeros on its spatial axes (negative: removed).
-func padEdges(x *Node, top, bottom, left, right int) *Node {
-	return Pad(x, Scalar(x.Graph(), x.DType(), 0), PadAxis{}, PadAxis{Start: top, End: bottom}, PadAxis{Start: left, End: right}, PadAxis{})
+		func(in []*Node) *Node { return padEdges(in[0], top, bottom, left, right, 0) },
+		func(_ []*Node, v *Node) []*Node { return []*Node{padEdges(v, -top, -bottom, -left, -right, 0)} }, false)
 }
 
 // rowGroups returns the number of equal groups of at least 64 rows, at most

@@ -140,12 +140,24 @@ func transposeRows(m *Node) *Node {
 	if rows < 8192 || cols > 128 || !m.DType().IsFloat() || !goBackend(m.Graph()) {
 		return Transpose(m, 0, 1)
 	}
-	eye := make([]float32, cols*cols)
-	for i := range cols {
-		eye[i*cols+i] = 1
+	return DotGeneral(identity(m, cols), []int{1}, nil, m, []int{1}, nil) // [cols,cols]·[rows,cols] over cols
+}
+
+// identity returns identity matrices [n, n], batch... of them, as a
+// constant [batch..., n, n] of x's dtype (for transposes as products).
+func identity(x *Node, n int, batch ...int) *Node {
+	count := 1
+	for _, b := range batch {
+		count *= b
 	}
-	id := ConvertDType(Const(m.Graph(), tensors.FromFlatDataAndDimensions(eye, cols, cols)), m.DType())
-	return DotGeneral(id, []int{1}, nil, m, []int{1}, nil) // [cols,cols]·[rows,cols] over cols
+	eye := make([]float32, count*n*n)
+	for b := range count {
+		for i := range n {
+			eye[(b*n+i)*n+i] = 1
+		}
+	}
+	dims := append(append([]int(nil), batch...), n, n)
+	return ConvertDType(Const(x.Graph(), tensors.FromFlatDataAndDimensions(eye, dims...)), x.DType())
 }
 
 // onGoBackend reports whether g's dense products use the formulation

@@ -113,7 +113,7 @@ func (c winogradConv) tilePadding(x *Node, withGrad bool) *Node {
 	if withGrad {
 		return padEdgesCropGradient(x, 1, 1+c.eh, 1, 1+c.ew)
 	}
-	return padEdges(x, 1, 1+c.eh, 1, 1+c.ew)
+	return padEdges(x, 1, 1+c.eh, 1, 1+c.ew, 0)
 }
 
 // tileStarts returns the positions in the padded input of every entry
@@ -268,22 +268,10 @@ func (c winogradConv) winograd(w, bias *Node) *Node {
 		return BackendScatterSum(ZerosLike(txp), starts, dtiles, 1, []int{1, 2, 3, 4}, nil, []int{0, 1, 2}, false, false)
 	}
 	gradW := func(_, _, vy *Node) *Node {
-		vt := DotGeneral(batchEye(v, winoFreq, c.in), []int{2}, []int{0}, v, []int{2}, []int{0}) // [36, in, t]
+		vt := DotGeneral(identity(v, c.in, winoFreq), []int{2}, []int{0}, v, []int{2}, []int{0}) // [36, in, t]
 		du := DotGeneral(vt, []int{2}, []int{0}, outputGrad(vy), []int{1}, []int{0})             // [36, in, out]
 		return Reshape(MatMul(Transpose(kron(vy, winogradG), 0, 1), Reshape(du, winoFreq, c.in*c.out)), 3, 3, c.in, c.out)
 	}
 	y, _ := withProductGradient(c.tilePadding(c.x, true), w, forward, gradXP, gradW, false)
 	return c.image(y, bias)
-}
-
-// batchEye returns batch identity matrices [n, n] as a constant [batch, n,
-// n] of x's dtype.
-func batchEye(x *Node, batch, n int) *Node {
-	eye := make([]float32, batch*n*n)
-	for b := range batch {
-		for i := range n {
-			eye[(b*n+i)*n+i] = 1
-		}
-	}
-	return ConvertDType(Const(x.Graph(), tensors.FromFlatDataAndDimensions(eye, batch, n, n)), x.DType())
 }
