@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -25,10 +26,7 @@ func TestConv2DWinograd(t *testing.T) {
 	// outputs dropped).
 	for _, cc := range []convCase{{2, 8, 8, 16, 5, 3, 1, 1}, {3, 12, 4, 16, 7, 3, 1, 1}, {1, 16, 16, 64, 64, 3, 1, 1}, {2, 4, 8, 32, 3, 3, 1, 1}, {2, 7, 7, 16, 5, 3, 1, 1}, {1, 14, 11, 32, 6, 3, 1, 1}} {
 		t.Run(cc.String(), func(t *testing.T) {
-			g := NewGraph(be, "geometry")
-			x := Parameter(g, "x", shapes.Make(dtypes.Float32, cc.b, cc.h, cc.w, cc.c))
-			w := Parameter(g, "w", shapes.Make(dtypes.Float32, 3, 3, cc.c, cc.o))
-			if !useWinograd(newIm2colConv(x, w, 1, 1)) {
+			if !takesWinograd(be, cc) {
 				t.Fatalf("geometry %v does not take the Winograd formulation", cc)
 			}
 			xt, wt, bt, rt := cc.tensors()
@@ -121,18 +119,21 @@ func TestUseWinograd(t *testing.T) {
 		{32, 32, 16, 1, 1, 0, false}, // 1x1
 		{32, 32, 16, 5, 1, 2, false}, // 5x5
 	} {
-		g := NewGraph(be, "geometry")
-		x := Parameter(g, "x", shapes.Make(dtypes.Float32, 2, c.h, c.w, c.in))
-		w := Parameter(g, "w", shapes.Make(dtypes.Float32, c.k, c.k, c.in, 8))
-		if got := useWinograd(newIm2colConv(x, w, c.stride, c.pad)); got != c.want {
+		if got := takesWinograd(be, convCase{2, c.h, c.w, c.in, 8, c.k, c.stride, c.pad}); got != c.want {
 			t.Errorf("%dx%dx%d, kernel %d, stride %d, padding %d: Winograd %v, want %v", c.h, c.w, c.in, c.k, c.stride, c.pad, got, c.want)
 		}
 	}
 	t.Setenv("BINNET_CONV", "im2col")
-	g := NewGraph(be, "geometry")
-	x := Parameter(g, "x", shapes.Make(dtypes.Float32, 2, 32, 32, 64))
-	w := Parameter(g, "w", shapes.Make(dtypes.Float32, 3, 3, 64, 64))
-	if useWinograd(newIm2colConv(x, w, 1, 1)) {
+	if takesWinograd(be, convCase{2, 32, 32, 64, 64, 3, 1, 1}) {
 		t.Error("BINNET_CONV=im2col: still Winograd")
 	}
+}
+
+// takesWinograd reports whether Conv2D takes the Winograd formulation for
+// the geometry of cc.
+func takesWinograd(be compute.Backend, cc convCase) bool {
+	g := NewGraph(be, "geometry")
+	x := Parameter(g, "x", shapes.Make(dtypes.Float32, cc.b, cc.h, cc.w, cc.c))
+	w := Parameter(g, "w", shapes.Make(dtypes.Float32, cc.k, cc.k, cc.c, cc.o))
+	return useWinograd(newIm2colConv(x, w, cc.stride, cc.pad))
 }
