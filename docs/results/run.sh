@@ -42,9 +42,9 @@
 # LANE r: resnet20 on the same data with the first 2,500 training images and the last 1,000 for
 #         validation, 4 layers per stage (5 stages of 1 epoch), 6 epochs, seeds $SEEDS (default 1):
 #         float, binary, forward, reverse.
-# LANE g: resnet20, guided orders for lane r: sensitivity pre-training on the same 2,500 training and
-#         1,000 validation images with 3 epochs per layer (60 SGD steps: batch norm's running
-#         statistics need ~40 to settle), then ascend and descend as lane r's runs.
+# LANE g: resnet20, guided orders for lane r, seeds $SEEDS (default 1): sensitivity pre-training on
+#         the same 2,500 training and 1,000 validation images with 3 epochs per layer (60 SGD steps:
+#         batch norm's running statistics need ~40 to settle), then ascend and descend as lane r's runs.
 # Every run resumes from its checkpoint when re-run; finished runs are skipped.
 set -euo pipefail
 lane=$1 runs=$2 mnist=$3
@@ -108,8 +108,11 @@ case $lane in
      done ;;
   r) for s in ${SEEDS:-1}; do for o in float binary forward reverse; do conv resnet20 $o 6 1 4 $s 2500 1000 10000; done; done ;;
   g) export SENS_EPOCHS=3
-     "$bin" sensitivity -quiet -model resnet20 -dataset mnist -data-dir "$mnist" -train-size 2500 -val-size 1000 -epochs 3 -seed 1 \
-       -out "$runs/resnet20-mnist32/sensitivity-n2500-e3-seed1"
-     for o in ascend descend; do conv resnet20 $o 6 1 4 1 2500 1000 10000; done ;;
+     for s in ${SEEDS:-1}; do
+       out="$runs/resnet20-mnist32/sensitivity-n2500-e3-seed$s"
+       [ -f "$out/sensitivity.json" ] || "$bin" sensitivity -quiet -model resnet20 -dataset mnist -data-dir "$mnist" -train-size 2500 \
+         -val-size 1000 -epochs 3 -seed $s -out "$out" ${THREADS:+-threads $THREADS}
+       for o in ascend descend; do conv resnet20 $o 6 1 4 $s 2500 1000 10000; done
+     done ;;
   *) echo "unknown lane $lane" >&2; exit 2 ;;
 esac
