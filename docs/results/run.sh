@@ -45,6 +45,9 @@
 # LANE g: resnet20, guided orders for lane r, seeds $SEEDS (default 1): sensitivity pre-training on
 #         the same 2,500 training and 1,000 validation images with 3 epochs per layer (60 SGD steps:
 #         batch norm's running statistics need ~40 to settle), then ascend and descend as lane r's runs.
+# RESET=1 adds -official-eval-reset to the MLP lanes' runs and reduced sensitivity pre-trainings (the
+# official code's evaluation side effect: binary layers' latent weights set to sign(w) after every
+# epoch); give those lanes a RUNS_DIR of their own. SEEDS picks lane a's seeds too (default 1 2 3).
 # Every run resumes from its checkpoint when re-run; finished runs are skipped.
 set -euo pipefail
 lane=$1 runs=$2 mnist=$3
@@ -53,10 +56,13 @@ export GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd
 perms="1,2,3 1,3,2 2,1,3 2,3,1 3,1,2 3,2,1"
 train() { # model order epochs epl seed
   local out="$runs/$1/e$3-l$4/$(echo "$2" | tr , -)-seed$5"
-  "$bin" train -quiet -model "$1" -data-dir "$mnist" -order "$2" -epochs "$3" -epochs-per-layer "$4" -seed "$5" -out "$out" ${THREADS:+-threads $THREADS} ${TEST_EACH:+-test-each-epoch}
+  "$bin" train -quiet -model "$1" -data-dir "$mnist" -order "$2" -epochs "$3" -epochs-per-layer "$4" -seed "$5" -out "$out" ${THREADS:+-threads $THREADS} ${TEST_EACH:+-test-each-epoch} \
+    ${RESET:+-official-eval-reset}
 }
 reduced() { # model seed
-  "$bin" sensitivity -quiet -model "$1" -data-dir "$mnist" -epochs 5 -seed "$2" -out "$runs/$1/sensitivity-e5-seed$2"
+  local out="$runs/$1/sensitivity-e5-seed$2"
+  [ -f "$out/sensitivity.json" ] || "$bin" sensitivity -quiet -model "$1" -data-dir "$mnist" -epochs 5 -seed "$2" -out "$out" \
+    ${THREADS:+-threads $THREADS} ${RESET:+-official-eval-reset}
   for o in float binary $perms; do train "$1" "$o" 20 5 "$2"; done
 }
 conv() { # model order epochs epl lps seed ntrain nval ntest [sensitivity-ntrain]
@@ -69,7 +75,7 @@ conv() { # model order epochs epl lps seed ntrain nval ntest [sensitivity-ntrain
     ${THREADS:+-threads $THREADS}
 }
 case $lane in
-  a) for s in 1 2 3; do reduced mlp-300-100 $s; done ;;
+  a) for s in ${SEEDS:-1 2 3}; do reduced mlp-300-100 $s; done ;;
   b) for s in ${SEEDS:-1}; do for o in ${ORDERS:-float forward binary reverse}; do train mlp-300-100 $o 450 150 $s; done; done ;;
   c) for s in ${SEEDS:-1}; do reduced mlp-784-784 $s; done ;;
   m) export TEST_EACH=1

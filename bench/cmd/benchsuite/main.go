@@ -96,6 +96,8 @@ type Workload struct {
 	Batch  int
 }
 
+// ID names the workload in the report and the JSON: model, float or binary,
+// and batch.
 func (w Workload) ID() string {
 	k := "float"
 	if w.Binary {
@@ -605,6 +607,8 @@ func measureSgemm(threads []int) (Sgemm, error) {
 	return s, nil
 }
 
+// Peak returns the best sgemm GFLOP/s measured and the thread count that
+// reached it.
 func (s Sgemm) Peak() (float64, int) {
 	best, bt := 0.0, 0
 	for t, g := range s.GFlops {
