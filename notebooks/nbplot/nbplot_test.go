@@ -65,6 +65,14 @@ func TestTicks(t *testing.T) {
 	if got := formatTick(0.96, true); got != "96%" {
 		t.Errorf("formatTick(0.96, percent) = %q", got)
 	}
+	// An axis from 0: its first tick is computed as -0 (ceil(-1e-9) * step).
+	for _, v := range []float64{niceTicks(0, 1, 6)[0], math.Copysign(0, -1), -1e-17} {
+		for _, percent := range []bool{true, false} {
+			if got, want := formatTick(v, percent), map[bool]string{true: "0%", false: "0"}[percent]; got != want {
+				t.Errorf("formatTick(%v, percent %v) = %q, want %q", v, percent, got, want)
+			}
+		}
+	}
 	ticks := niceTicks(0.5, 4.5, 8)
 	if len(ticks) < 4 || ticks[0] < 0.5 || ticks[len(ticks)-1] > 4.5 {
 		t.Errorf("niceTicks(0.5, 4.5) = %v", ticks)
