@@ -116,25 +116,40 @@ func (c winogradConv) tilePadding(x *Node, withGrad bool) *Node {
 	return padEdges(x, 1, 1+c.eh, 1, 1+c.ew, 0)
 }
 
-// tileStarts returns the positions in the padded input of every entry
-// (r, s) of every tile (n, i, j), (n, 4i+r, 4j+s), ordered with (r, s)
-// outermost, as a constant [36*t, 3] int32: a gather of the channels at
-// these positions gives the tiles as the matrix [36, t*in] that the input
-// transform multiplies.
+// tileStarts returns the rows of the padded input, read as a matrix [b*hp*wp,
+// in] (hp x wp its padded sides), of every entry (r, s) of every tile (n, i,
+// j), the position (n, 4i+r, 4j+s), ordered with (r, s) outermost, as a
+// constant [36*t, 1] int32: a gather of these rows gives the tiles as the
+// matrix [36, t*in] that the input transform multiplies. (Rows of one index
+// rather than positions of three: the backend's gather and scatter spend
+// most of their time per row on the index.)
 func (c winogradConv) tileStarts(g *Graph) *Node {
-	idx := make([]int32, 0, 3*winoFreq*c.t)
+	hp, wp := c.paddedSides()
+	idx := make([]int32, 0, winoFreq*c.t)
 	for r := range winoIn {
 		for s := range winoIn {
 			for n := range c.b {
 				for i := range c.th {
 					for j := range c.tw {
-						idx = append(idx, int32(n), int32(winoOut*i+r), int32(winoOut*j+s))
+						idx = append(idx, int32((n*hp+winoOut*i+r)*wp+winoOut*j+s))
 					}
 				}
 			}
 		}
 	}
-	return Const(g, tensors.FromFlatDataAndDimensions(idx, winoFreq*c.t, 3))
+	return Const(g, tensors.FromFlatDataAndDimensions(idx, winoFreq*c.t, 1))
+}
+
+// paddedSides returns the sides of the input padded for the tiles (see
+// tilePadding).
+func (c winogradConv) paddedSides() (hp, wp int) {
+	return winoOut*c.th + 2, winoOut*c.tw + 2
+}
+
+// rows returns the padded input xp as the matrix [b*hp*wp, in].
+func (c winogradConv) rows(xp *Node) *Node {
+	hp, wp := c.paddedSides()
+	return Reshape(xp, c.b*hp*wp, c.in)
 }
 
 // outputRows returns the rows of the output matrix [b*ho*wo, out] of the
@@ -181,7 +196,7 @@ func (c winogradConv) tileRows(g *Graph) *Node {
 // inputTransform returns Bᵀ d B of every tile of the padded input xp, as
 // [36, t, in].
 func (c winogradConv) inputTransform(xp, starts *Node) *Node {
-	tiles := Reshape(GatherSlices(xp, []int{0, 1, 2}, starts, []int{1, 1, 1}, false), winoFreq, c.t*c.in)
+	tiles := Reshape(GatherSlices(c.rows(xp), []int{0}, starts, []int{1}, false), winoFreq, c.t*c.in)
 	return Reshape(MatMul(kron(xp, winogradBT), tiles), winoFreq, c.t, c.in)
 }
 
@@ -264,8 +279,8 @@ func (c winogradConv) winograd(w, bias *Node) *Node {
 	gradXP := func(txp, _, vy *Node) *Node {
 		dv := DotGeneral(outputGrad(vy), []int{2}, []int{0}, Transpose(u, 1, 2), []int{1}, []int{0}) // [36, t, in]
 		dtiles := MatMul(Transpose(kron(vy, winogradBT), 0, 1), Reshape(dv, winoFreq, c.t*c.in))
-		dtiles = Reshape(dtiles, winoFreq*c.t, 1, 1, 1, c.in)
-		return BackendScatterSum(ZerosLike(txp), starts, dtiles, 1, []int{1, 2, 3, 4}, nil, []int{0, 1, 2}, false, false)
+		dtiles = Reshape(dtiles, winoFreq*c.t, 1, c.in)
+		return Reshape(BackendScatterSum(ZerosLike(c.rows(txp)), starts, dtiles, 1, []int{1, 2}, nil, []int{0}, false, false), txp.Shape().Dimensions...)
 	}
 	gradW := func(_, _, vy *Node) *Node {
 		vt := DotGeneral(identity(v, c.in, winoFreq), []int{2}, []int{0}, v, []int{2}, []int{0}) // [36, in, t]
