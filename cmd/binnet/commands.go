@@ -31,6 +31,29 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// prepare does what train and sensitivity do before they run: it checks the
+// run options against the preset p and the data options d, sets the threads,
+// loads the data (which may adapt p to it, e.g. an image folder's classes)
+// and builds the training configuration of the run, less its schedule. It
+// returns the data set's name, the data and that configuration.
+func (r *runOptions) prepare(ctx context.Context, d *dataOptions, p *models.Preset, stderr io.Writer) (string, training.Data, training.Config, error) {
+	if err := r.check(*p); err != nil {
+		return "", training.Data{}, training.Config{}, err
+	}
+	if err := r.checkData(d, *p); err != nil {
+		return "", training.Data{}, training.Config{}, err
+	}
+	if err := r.applyThreads(*p, stderr); err != nil {
+		return "", training.Data{}, training.Config{}, err
+	}
+	name, data, err := d.load(ctx, p, stderr)
+	if err != nil {
+		return "", training.Data{}, training.Config{}, err
+	}
+	cfg, err := r.trainingConfig(*p, name, stderr)
+	return name, data, cfg, err
+}
+
 func safeName(s string) string { return strings.NewReplacer(",", "-", "/", "-", " ", "").Replace(s) }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -51,20 +74,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := r.check(p); err != nil {
-		return err
-	}
-	if err := r.checkData(&d, p); err != nil {
-		return err
-	}
-	if err := r.applyThreads(p, stderr); err != nil {
-		return err
-	}
-	name, data, err := d.load(ctx, &p, stderr)
-	if err != nil {
-		return err
-	}
-	cfg, err := r.trainingConfig(p, name, stderr)
+	name, data, cfg, err := r.prepare(ctx, &d, &p, stderr)
 	if err != nil {
 		return err
 	}
@@ -408,20 +418,7 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if err := r.check(p); err != nil {
-		return err
-	}
-	if err := r.checkData(d, p); err != nil {
-		return err
-	}
-	if err := r.applyThreads(p, stderr); err != nil {
-		return err
-	}
-	name, data, err := d.load(ctx, &p, stderr)
-	if err != nil {
-		return err
-	}
-	base, err := r.trainingConfig(p, name, stderr)
+	name, data, base, err := r.prepare(ctx, d, &p, stderr)
 	if err != nil {
 		return err
 	}
