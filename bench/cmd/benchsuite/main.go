@@ -303,30 +303,16 @@ func run() error {
 	logf("sgemm: %v GFLOP/s (%s)", rep.Sgemm.GFlops, rep.Sgemm.Core)
 
 	if *flagSteps {
-		for _, w := range workloads() {
-			if *flagOnly != "" && !strings.Contains(w.ID(), *flagOnly) {
-				continue
-			}
-			r, err := stepWorkload(b, w, threads)
-			if err != nil {
-				return fmt.Errorf("%s: %w", w.ID(), err)
-			}
-			rep.Steps = append(rep.Steps, r)
+		if rep.Steps, err = measureEach(workloads(), func(w Workload) (*StepResult, error) { return stepWorkload(b, w, threads) }); err != nil {
+			return err
 		}
 	}
 	if *flagConv {
 		cr := &ConvReport{Started: time.Now(), Command: rep.Command, Sgemm: rep.Sgemm, Threads: threads,
 			MinSeconds: *flagMinSec, Rounds: *flagRounds, Warmup: convPeerWarmup}
 		cr.Env, cr.EnvOrder = environment(b)
-		for _, w := range convWorkloads(convModels) {
-			if *flagOnly != "" && !strings.Contains(w.ID(), *flagOnly) {
-				continue
-			}
-			r, err := convWorkload(b, w, threads)
-			if err != nil {
-				return fmt.Errorf("%s: %w", w.ID(), err)
-			}
-			cr.Steps = append(cr.Steps, r)
+		if cr.Steps, err = measureEach(convWorkloads(convModels), func(w ConvWorkload) (*ConvResult, error) { return convWorkload(b, w, threads) }); err != nil {
+			return err
 		}
 		if *flagConvProf {
 			logf("CPU profile of BenchmarkTrainStepConv/vgg5")
@@ -795,6 +781,23 @@ func backendFor(b compute.Backend, threads int) (compute.Backend, func(), error)
 		return nil, nil, err
 	}
 	return own, own.Finalize, nil
+}
+
+// measureEach measures the workloads whose ID contains -only (all without
+// it) in order; the first error stops it, named by its workload.
+func measureEach[W interface{ ID() string }, R any](ws []W, measure func(W) (R, error)) ([]R, error) {
+	var rs []R
+	for _, w := range ws {
+		if *flagOnly != "" && !strings.Contains(w.ID(), *flagOnly) {
+			continue
+		}
+		r, err := measure(w)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", w.ID(), err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
 }
 
 func stepWorkload(b compute.Backend, w Workload, threads []int) (*StepResult, error) {
