@@ -93,13 +93,10 @@ func niceTicks(lo, hi float64, n int) []float64 {
 // formatTick writes a tick value; zero and float noise around it (the
 // first tick of an axis from 0 can be -0 or -1e-17) print as 0.
 func formatTick(v float64, percent bool) string {
-	if math.Abs(v) < 1e-12 {
-		v = 0
-	}
 	if percent {
 		return strconv.FormatFloat(math.Round(v*1e5)/1e3+0, 'f', -1, 64) + "%" // round off float noise (+0 turns -0 into 0)
 	}
-	if v == 0 {
+	if math.Abs(v) < 1e-12 {
 		return "0"
 	}
 	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'g', 4, 64)
