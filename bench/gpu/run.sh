@@ -17,7 +17,10 @@
 #     XLA compiled for it and for JAX's step (OUT_DIR/hlo.tar.gz), to see where the time goes;
 #   - short training runs on the embedded MNIST sample, one step per call and ten, to check the
 #     accuracy and time the epochs on XLA (OUT_DIR/train-steps-per-call-*.json).
-# SECTIONS="mlp train" (say) runs only those parts: mlp, profile, unrolled, cmdbuf, conv, train.
+#   - first (section loop): the binary MLP steps with -steps-loop (the steps of a call as a While
+#     loop in the graph, one step compiled) at 10 and 100 steps per call against JAX's lax.scan of
+#     10 and 100, and a short training run with it, to compare with the unrolled run's accuracy;
+# SECTIONS="mlp train" (say) runs only those parts: loop, mlp, profile, unrolled, cmdbuf, conv, train.
 # The ratios binnet/PyTorch and binnet/JAX come from the same run on the same device.
 set -u
 out=${1:-${OUT:-bench/gpu/results}}
@@ -63,8 +66,27 @@ dump_hlo() {
   )
   tar -C /tmp -czf "$out/$1.tar.gz" "$1" 2>/dev/null
 }
-# SECTIONS picks what runs (default all): mlp, profile, unrolled, cmdbuf, conv, train.
-sections=" ${SECTIONS:-mlp profile unrolled cmdbuf conv train} "
+# SECTIONS picks what runs (default all): loop, mlp, profile, unrolled, cmdbuf, conv, train.
+sections=" ${SECTIONS:-loop mlp profile unrolled cmdbuf conv train} "
+if [[ $sections == *" loop "* ]]; then
+  # -steps-loop: a call's steps as a While loop whose body is one step (compiled once, whatever the
+  # number of steps), the form of JAX's lax.scan; the unrolled 10 per call alongside, same call.
+  for m in mlp-300-100 mlp-784-784; do
+    for b in 100 1000; do
+      run 90 "$bin" speed -json -model "$m" -batch "$b" -mode binary -steps 200 -windows 5 -steps-per-call 10
+      for k in 10 100; do
+        run 90 "$bin" speed -json -model "$m" -batch "$b" -mode binary -steps 400 -windows 5 -steps-per-call $k -steps-loop
+      done
+    done
+  done
+  for k in 10 100; do
+    run 120 "$py" bench/pytorch/jax_mlp_bench.py --model 300-100 784-784 --batch 100 1000 --mode binary \
+      --windows 5 --min-window-seconds 0.5 --scan $k
+  done
+  run 120 "$bin" train -model mlp-300-100 -epochs 10 -epochs-per-layer 2 -order forward -steps-per-call 10 -steps-loop \
+    -out /tmp/train-xla-loop
+  cp /tmp/train-xla-loop/results.json "$out/train-steps-loop-10.json" 2>/dev/null
+fi
 if [[ $sections == *" mlp "* ]]; then
   # binnet one step per execution (as a plain training loop) and ten (-steps-per-call 10: the steps
   # unrolled in one graph, one host round trip per ten steps); JAX one dispatch per step and ten

@@ -58,6 +58,13 @@ type Engine struct {
 	// and every update on XLA, stay in the graph.
 	InGraphUpdate bool
 
+	// LoopSteps, set before the first step, makes TrainSteps run its steps
+	// as a While loop in the graph, whose body is one step, rather than
+	// unrolled: the graph, and its compilation, stay the size of one step
+	// whatever the number of steps per call (XLA; the pure-Go backend cannot
+	// compile the loop, see errGoBackendLoop).
+	LoopSteps bool
+
 	stages              map[string]*stageExecs
 	gatedTrain, gatedEv *model.Exec
 	gatedPlan           *hostPlan
@@ -73,7 +80,7 @@ type Engine struct {
 // stageExecs are the compiled graphs of one binarization state.
 type stageExecs struct {
 	train, eval *model.Exec
-	unrolled    *model.Exec // several steps in one execution (see TrainSteps), nil with the fused update
+	grouped     *model.Exec // several steps in one execution, unrolled or looped (see TrainSteps), nil with the fused update
 	plan        *hostPlan   // the fused update's variables, nil if the update is in the graph
 }
 
@@ -133,7 +140,7 @@ func (e *Engine) stage(modes []binnet.Mode) (*stageExecs, error) {
 	if s.plan == nil && e.mesh == nil {
 		// xs holds the batches of the steps along its first axis; each step
 		// reads the variables as the previous one left them.
-		s.unrolled, err = model.NewExec(e.Backend, e.Store, func(scope *model.Scope, xs, labels, lr *Node) []*Node {
+		build := func(scope *model.Scope, xs, labels, lr *Node) []*Node {
 			var out []*Node
 			for k := range xs.Shape().Dimensions[0] {
 				x := Squeeze(Slice(xs, AxisElem(k)), 0)
@@ -144,7 +151,13 @@ func (e *Engine) stage(modes []binnet.Mode) (*stageExecs, error) {
 				out = e.buildTrain(scope, x, y, lr, modes, nil, nil, nil)
 			}
 			return out
-		})
+		}
+		if e.LoopSteps {
+			build = func(scope *model.Scope, xs, labels, lr *Node) []*Node {
+				return e.buildLoop(scope, xs, labels, lr, modes)
+			}
+		}
+		s.grouped, err = model.NewExec(e.Backend, e.Store, build)
 		if err != nil {
 			return nil, err
 		}
@@ -509,6 +522,9 @@ func (e *Engine) TrainStepsTensors(xs, ys *tensors.Tensor, modes []binnet.Mode, 
 	if xs.Rank() < 2 || ys.Rank() != 2 || ys.Shape().Dimensions[0] != dims[0] || ys.Shape().Dimensions[1] != dims[1] {
 		return fmt.Errorf("training: steps of batches shaped %v with labels shaped %v: want [steps, batch, ...] and [steps, batch]", xs.Shape(), ys.Shape())
 	}
+	if e.LoopSteps && OnHost(e.Backend) && !goBackendLoops {
+		return errGoBackendLoop
+	}
 	if !e.unrolls() { // one step per call, read from the tensors in place
 		var stepErr, yErr error
 		xErr := tensors.ConstFlatData(xs, func(x []float32) {
@@ -520,7 +536,7 @@ func (e *Engine) TrainStepsTensors(xs, ys *tensors.Tensor, modes []binnet.Mode, 
 	if err != nil {
 		return err
 	}
-	out, err := s.unrolled.Exec(xs, ys, e.learningRate(float32(lr)))
+	out, err := s.grouped.Exec(xs, ys, e.learningRate(float32(lr)))
 	for _, t := range out {
 		t.FinalizeAll()
 	}

@@ -69,6 +69,11 @@ type Config struct {
 	// group, for small networks on a GPU. Batches left over at the end of an
 	// epoch, and the pure-Go backend's fused update, run one step per call.
 	StepsPerCall int
+	// LoopSteps runs each group of StepsPerCall steps as a While loop in the
+	// graph, whose body is one step, rather than unrolled (see
+	// Engine.LoopSteps): the compilation stays that of one step. XLA only:
+	// on the pure-Go backend Run returns an error.
+	LoopSteps bool
 	// MaxLoss is the largest mean training loss of an epoch that is not
 	// taken as divergence (a non-finite loss always is); 0 means
 	// DefaultMaxLoss of the network's classes.
@@ -315,6 +320,10 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		return nil, err
 	}
 	engine.ClipAll = cfg.ClipLatent
+	if cfg.LoopSteps && OnHost(b) && !goBackendLoops {
+		return nil, errGoBackendLoop
+	}
+	engine.LoopSteps = cfg.LoopSteps
 	if cfg.Devices > 1 {
 		if err := engine.DataParallel(cfg.Devices); err != nil {
 			return nil, err

@@ -2,9 +2,11 @@ package training
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/binnet/binnet/binnet"
 	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/gomlx/gomlx/core/tensors"
 )
@@ -28,31 +30,45 @@ func TestUnrolledStepsMatchSingleSteps(t *testing.T) {
 		step := 0
 		for _, modes := range threeStages {
 			const k = 3
-			var xs []float32
-			var ys []int32
-			for range k {
-				x, y := stepBatch(data, step)
-				step++
-				if err := single.TrainStep(x, y, shape, modes, opt.LearningRate); err != nil {
-					t.Fatal(err)
-				}
-				xs, ys = append(xs, x...), append(ys, y...)
-			}
+			xs, ys := singleSteps(t, single, data, &step, k, modes, opt.LearningRate)
 			if err := unrolled.TrainSteps(xs, ys, shape, k, modes, opt.LearningRate); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if inGraph {
-			if s := unrolled.stages[stageKey(threeStages[2])]; s.unrolled == nil {
+			if s := unrolled.stages[stageKey(threeStages[2])]; s.grouped == nil {
 				t.Fatal("no unrolled graph with the update in the graph")
 			}
 		}
-		assertSameVariables(t, "single steps", single, "unrolled steps", unrolled)
-		l1, a1, n1 := single.Accumulated()
-		l2, a2, n2 := unrolled.Accumulated()
-		if want := 16 * step; l1 != l2 || a1 != a2 || n1 != n2 || n1 != want {
-			t.Errorf("accumulated: single steps %v %v %v, unrolled %v %v %v (want %d examples)", l1, a1, n1, l2, a2, n2, want)
+		assertSameTraining(t, single, "unrolled steps", unrolled, 16*step)
+	}
+}
+
+// singleSteps runs k single steps of e on the batches from *step on,
+// advancing *step, and returns those batches one after the other.
+func singleSteps(t *testing.T, e *Engine, data Data, step *int, k int, modes []binnet.Mode, lr float64) (xs []float32, ys []int32) {
+	t.Helper()
+	for range k {
+		x, y := stepBatch(data, *step)
+		*step++
+		if err := e.TrainStep(x, y, data.Train.ExampleShape(), modes, lr); err != nil {
+			t.Fatal(err)
 		}
+		xs, ys = append(xs, x...), append(ys, y...)
+	}
+	return xs, ys
+}
+
+// assertSameTraining checks that an engine trained as single did, one step
+// at a time: the same variables and the same accumulated loss, accuracy and
+// examples (want of them).
+func assertSameTraining(t *testing.T, single *Engine, name string, other *Engine, want int) {
+	t.Helper()
+	assertSameVariables(t, "single steps", single, name, other)
+	l1, a1, n1 := single.Accumulated()
+	l2, a2, n2 := other.Accumulated()
+	if l1 != l2 || a1 != a2 || n1 != n2 || n1 != want {
+		t.Errorf("accumulated: single steps %v %v %v, %s %v %v %v (want %d examples)", l1, a1, n1, name, l2, a2, n2, want)
 	}
 }
 
@@ -79,8 +95,9 @@ func TestTrainStepsRejectsUnevenBatches(t *testing.T) {
 // TestRunStepsPerCall: a run whose steps go in groups (StepsPerCall 3,
 // 2,000 examples in batches of 96: six groups of three, then two full
 // batches and the last one of 80 step by step) records the same numbers as
-// the same run one step per call. SGD keeps the update in the graph, so the
-// groups are unrolled on the pure-Go backend too.
+// the same run one step per call, and so does the run with each group a
+// While loop (LoopSteps). SGD keeps the update in the graph, so the groups
+// are unrolled (or looped) on the pure-Go backend too.
 func TestRunStepsPerCall(t *testing.T) {
 	data := smallData(t)
 	cfg := smallConfig(t, schedule.Forward(3), 1, 4)
@@ -95,21 +112,42 @@ func TestRunStepsPerCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(one.History) != 4 || len(grouped.History) != 4 {
-		t.Fatalf("epochs recorded: %d and %d, want 4", len(one.History), len(grouped.History))
+	assertSameRecords(t, "one step per call", one, "three", grouped)
+	// The groups as While loops (LoopSteps): refused on the pure-Go backend
+	// as it is, the same records with its pass off.
+	cfg.LoopSteps = true
+	if _, err := Run(context.Background(), cfg, data); !errors.Is(err, errGoBackendLoop) {
+		t.Fatalf("LoopSteps on the pure-Go backend: error %v", err)
 	}
-	for i, a := range one.History {
-		b := grouped.History[i]
-		if a.TrainLoss != b.TrainLoss || a.TrainAccuracy != b.TrainAccuracy || a.ValLoss != b.ValLoss || a.ValAccuracy != b.ValAccuracy {
-			t.Errorf("epoch %d: one step per call %+v, three %+v", i+1, a, b)
-		}
+	var looped *Results
+	withoutGoPasses(t, func() { looped, err = Run(context.Background(), cfg, data) })
+	if err != nil {
+		t.Fatal(err)
 	}
-	if one.TestAccuracy != grouped.TestAccuracy || one.TestAccuracy < 0.5 {
-		t.Errorf("test accuracy: one step per call %v, three %v", one.TestAccuracy, grouped.TestAccuracy)
-	}
+	assertSameRecords(t, "one step per call", one, "three in a loop", looped)
+	cfg.LoopSteps = false
 	cfg.StepsPerCall = -1
 	if _, err := Run(context.Background(), cfg, data); err == nil || !strings.Contains(err.Error(), "steps per call") {
 		t.Errorf("StepsPerCall -1: error %v", err)
+	}
+}
+
+// assertSameRecords checks that two runs of 4 epochs recorded the same
+// training and validation numbers every epoch and the same test accuracy,
+// one that shows they trained (above 0.5).
+func assertSameRecords(t *testing.T, nameA string, a *Results, nameB string, b *Results) {
+	t.Helper()
+	if len(a.History) != 4 || len(b.History) != 4 {
+		t.Fatalf("epochs recorded: %d and %d, want 4", len(a.History), len(b.History))
+	}
+	for i, ra := range a.History {
+		rb := b.History[i]
+		if ra.TrainLoss != rb.TrainLoss || ra.TrainAccuracy != rb.TrainAccuracy || ra.ValLoss != rb.ValLoss || ra.ValAccuracy != rb.ValAccuracy {
+			t.Errorf("epoch %d: %s %+v, %s %+v", i+1, nameA, ra, nameB, rb)
+		}
+	}
+	if a.TestAccuracy != b.TestAccuracy || a.TestAccuracy < 0.5 {
+		t.Errorf("test accuracy: %s %v, %s %v", nameA, a.TestAccuracy, nameB, b.TestAccuracy)
 	}
 }
 

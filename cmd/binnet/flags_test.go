@@ -172,6 +172,9 @@ func TestFlagsImageSize(t *testing.T) {
 	mustRefuse(t, 1, []string{"-image-size 1", "at least 2x2"}, "speed", "-model", "vgg5", "-image-size", "1")
 	mustRefuse(t, 1, []string{"-batch 0"}, "speed", "-model", "vgg5", "-batch", "0")
 	mustRefuse(t, 1, []string{"-steps-per-call 0"}, "speed", "-model", "vgg5", "-steps-per-call", "0")
+	mustRefuse(t, 1, []string{"-steps-loop", "-steps-per-call 2 or more"}, "speed", "-model", "vgg5", "-steps-loop")
+	mustRefuse(t, 1, []string{"While loop", "pure-Go backend", "use XLA"}, "speed", "-model", "mlp-300-100", "-steps-loop", "-steps-per-call", "2",
+		"-steps", "2", "-windows", "1", "-threads", "1")
 
 	train := []string{"train", "-epochs", "5", "-epochs-per-layer", "1", "-quiet", "-out", filepath.Join(t.TempDir(), "out")}
 	mustRefuse(t, 1, []string{"-image-size 16", "only to -dataset imagenet", "cifar10"}, append(train, "-model", "vgg5", "-dataset", "cifar10", "-image-size", "16")...)
@@ -195,6 +198,8 @@ func TestFlagsZeroAndNegative(t *testing.T) {
 		{[]string{"train", "-devices", "0"}, []string{"-devices 0"}},
 		{[]string{"train", "-devices", "-1"}, []string{"-devices -1"}},
 		{[]string{"train", "-steps-per-call", "0"}, []string{"-steps-per-call 0: must be at least 1"}},
+		{[]string{"train", "-steps-loop"}, []string{"-steps-loop", "-steps-per-call 2 or more (got 1)"}},
+		{[]string{"train", "-steps-loop", "-steps-per-call", "3"}, []string{"While loop", "pure-Go backend"}},
 		{[]string{"compare", "-steps-per-call", "-2", "-orders", "float", "-seeds", "1"}, []string{"-steps-per-call -2"}},
 		{[]string{"train", "-workers", "-5"}, []string{"-workers -5"}},
 		{[]string{"train", "-workers", "0"}, []string{"-workers 0"}},

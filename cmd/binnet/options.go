@@ -36,6 +36,7 @@ type runOptions struct {
 	quiet          bool
 	devices        int
 	stepsPerCall   int
+	stepsLoop      bool
 	threads        int
 
 	flags *flag.FlagSet // the flag set registered on: tells a flag given as 0 from an omitted one
@@ -68,6 +69,8 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	fs.IntVar(&o.devices, "devices", 1, "split each training batch over this many devices of the backend (data parallel; XLA on several GPUs); at least 1")
 	fs.IntVar(&o.stepsPerCall, "steps-per-call", 1, "run the training steps in groups of this many batches, each group one execution of a graph that unrolls its steps: "+
 		"the same training with one host round trip per group, for small networks on a GPU (e.g. 10 for the MLPs); the pure-Go backend's fused Adam update runs one step per call whatever this says")
+	fs.BoolVar(&o.stepsLoop, "steps-loop", false, "with -steps-per-call, run each group of steps as a While loop in the graph instead of unrolled: "+
+		"the graph, and its compilation time, stay those of one step (XLA only; the pure-Go backend cannot compile the loop)")
 	fs.IntVar(&o.threads, "threads", 0, threadsUsage)
 }
 
@@ -115,6 +118,9 @@ func (o *runOptions) check(p models.Preset) error {
 	}
 	if o.stepsPerCall < 1 {
 		return fmt.Errorf("-steps-per-call %d: must be at least 1", o.stepsPerCall)
+	}
+	if o.stepsLoop && o.stepsPerCall < 2 {
+		return fmt.Errorf("-steps-loop loops over the steps of a call: it needs -steps-per-call 2 or more (got %d)", o.stepsPerCall)
 	}
 	if batch := firstNonZeroInt(o.batch, p.Hyper.BatchSize); o.devices > 1 && batch%o.devices != 0 {
 		return fmt.Errorf("-devices %d: batch size %d does not split over %d devices", o.devices, batch, o.devices)
@@ -243,7 +249,7 @@ func (o *runOptions) trainingConfig(p models.Preset, dataset string, stderr io.W
 	}
 	cfg := training.Config{Model: p.Name, Dataset: dataset, Network: p.Network, Quantizer: q, Optimizer: opt,
 		BatchSize: batch, EvalBatchSize: p.Hyper.EvalBatchSize, Seed: o.seed, ClipLatent: o.clip, ResetLatentEachEpoch: o.resetLatent, TestEachEpoch: o.testEachEpoch,
-		LRMilestones: p.Hyper.LRMilestones, LRGamma: p.Hyper.LRGamma, Devices: o.devices, StepsPerCall: o.stepsPerCall, MaxLoss: o.maxLoss}
+		LRMilestones: p.Hyper.LRMilestones, LRGamma: p.Hyper.LRGamma, Devices: o.devices, StepsPerCall: o.stepsPerCall, LoopSteps: o.stepsLoop, MaxLoss: o.maxLoss}
 	if !o.quiet {
 		cfg.Progress = stderr
 		cfg.Terminal = isTerminal(stderr)

@@ -35,8 +35,9 @@ type speedResult struct {
 	StepMs      float64 `json:"step_ms"`      // median of the timed windows
 	ExamplesPS  float64 `json:"examples_per_s"`
 	ForwardMACs int64   `json:"forward_macs_per_example"`
-	Threads     int     `json:"threads"`        // GOMAXPROCS during the run
-	PerCall     int     `json:"steps_per_call"` // training steps per execution of the compiled graph
+	Threads     int     `json:"threads"`              // GOMAXPROCS during the run
+	PerCall     int     `json:"steps_per_call"`       // training steps per execution of the compiled graph
+	Loop        bool    `json:"steps_loop,omitempty"` // those steps as a While loop rather than unrolled
 	// ThreadStepMs is the step time (ms) measured with each thread count
 	// to choose Threads, keyed by the count; absent when nothing was timed
 	// (-threads given, a large step, GOMAXPROCS set, another backend).
@@ -54,6 +55,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	windows := fs.Int("windows", 3, "timed windows (the median is reported)")
 	asJSON := fs.Bool("json", false, "print one JSON line")
 	threads := fs.Int("threads", 0, threadsUsage)
+	loop := fs.Bool("steps-loop", false, "with -steps-per-call, run the steps of a call as a While loop in the graph instead of unrolled (see train -steps-loop; XLA only)")
 	perCall := fs.Int("steps-per-call", 1, "training steps per execution of the compiled graph (see train -steps-per-call): on a GPU more than 1 unrolls the steps, each on its own batch, so that the host waits for the device once per call")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed windows (not the first step and its compilation) to this file, for \"go tool pprof\"")
 	if err := parseFlags(fs, args); err != nil {
@@ -78,6 +80,9 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *batch == 0 {
 		*batch = p.Hyper.BatchSize
+	}
+	if *loop && *perCall < 2 {
+		return fmt.Errorf("-steps-loop loops over the steps of a call: it needs -steps-per-call 2 or more (got %d)", *perCall)
 	}
 	if *batch < 2 || *steps < 1 || *windows < 1 || *perCall < 1 {
 		return fmt.Errorf("-batch must be at least 2, -steps, -windows and -steps-per-call at least 1 (got -batch %d, -steps %d, -windows %d, -steps-per-call %d)", *batch, *steps, *windows, *perCall)
@@ -123,6 +128,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	e.LoopSteps = *loop
 	x, y := training.RandomBatch(net, *batch**perCall, rand.New(rand.NewPCG(1, 2)))
 	// The learning rate is an input of the compiled step, so its value does not change the work; a
 	// thousandth of the preset's keeps the weights finite while they fit random labels.
@@ -171,7 +177,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		macs += in.MACs()
 	}
 	r := speedResult{Model: p.Name, Network: net.Name(), Mode: *mode, Batch: *batch, Backend: b.Name(), FirstStepS: first,
-		StepMs: med * 1000, ExamplesPS: float64(*batch) / med, ForwardMACs: macs, Threads: runtime.GOMAXPROCS(0), PerCall: *perCall}
+		StepMs: med * 1000, ExamplesPS: float64(*batch) / med, ForwardMACs: macs, Threads: runtime.GOMAXPROCS(0), PerCall: *perCall, Loop: *loop}
 	for i, n := range choice.Timed {
 		if r.ThreadStepMs == nil {
 			r.ThreadStepMs = map[string]float64{}
