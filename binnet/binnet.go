@@ -11,8 +11,16 @@
 //   - models: network builders and the paper's presets.
 //   - training: the training loop, checkpoints, histories and results.
 //   - sensitivity: per-layer sensitivity pre-training and the guided orders.
+//   - ops: graph operations the pure-Go backend lacks or runs slowly
+//     (im2col and Winograd convolutions, pooling, batch norm, custom
+//     gradients).
+//   - summary: a Larq-style model summary (bits, memory, MACs).
+//   - backend: opens the compute backend GOMLX_BACKEND selects.
 //
-// This root package holds the vocabulary shared by all of them.
+// Outside this tree, datasets/ loads and fetches the data, deploy/ exports
+// trained networks to the .bnn format and runs them without GoMLX, and
+// cmd/binnet is the command line. This root package holds the vocabulary
+// shared by all of them: a layer's Mode.
 package binnet
 
 import "fmt"
