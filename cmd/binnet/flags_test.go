@@ -408,6 +408,60 @@ func TestFlagsInterruptExitCode(t *testing.T) {
 	}
 }
 
+// TestReportEach checks report -each against hand-set validation
+// accuracies: a forward run (stages: epoch 1, epoch 2, epochs 3-4) and a
+// full binary one (one stage), the mean and lowest of the last -tail epochs
+// and of the last stage, and the best epoch; a running run has no row.
+func TestReportEach(t *testing.T) {
+	runs := t.TempDir()
+	for _, c := range []struct {
+		order  string
+		val    []float64
+		status string
+	}{
+		{"forward", []float64{0.5, 0.9, 0.6, 0.8}, training.StatusCompleted},
+		{"binary", []float64{0.7, 0.4, 0.9, 0.85}, training.StatusCompleted},
+		{"reverse", []float64{0.1, 0.2, 0.3, 0.4}, training.StatusRunning},
+	} {
+		res, err := training.ReadResults(filepath.Join(tinyTrain(t, c.order, "-epochs", "4", "-epochs-per-layer", "1"), training.ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Status, res.TestAccuracy = c.status, 0.875
+		for i := range res.History {
+			res.History[i].ValAccuracy = c.val[i]
+		}
+		dir := filepath.Join(runs, c.order+"-seed1")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := training.WriteResults(filepath.Join(dir, training.ResultsFile), res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, _ := mustCLI(t, "report", "-runs", runs, "-each", "-tail", "3")
+	for _, want := range []string{
+		"| seed | test accuracy | final val | val, mean of the last 3 epochs (lowest) | val, mean of the last stage (lowest) | best val (epoch) |",
+		// binary: last 3 (0.4, 0.9, 0.85) mean 0.7167; its one stage 1-4 mean 0.7125.
+		"| binary | 1 | 0.8750 | 0.8500 | 0.7167 (0.4000) | 0.7125 (0.4000), epochs 1-4 | 0.9000 (3) |",
+		// forward: last 3 (0.9, 0.6, 0.8) mean 0.7667; its last stage, epochs 3-4, mean 0.7.
+		"| forward | 1 | 0.8750 | 0.8000 | 0.7667 (0.6000) | 0.7000 (0.6000), epochs 3-4 | 0.9000 (2) |",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no %q in:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "| reverse | 1 |") {
+		t.Errorf("a running run has a row:\n%s", stdout)
+	}
+	if strings.Index(stdout, "| binary | 1 |") > strings.Index(stdout, "| forward | 1 |") {
+		t.Errorf("binary's row comes after forward's:\n%s", stdout)
+	}
+	if stdout, _ = mustCLI(t, "report", "-runs", runs, "-each"); strings.Contains(stdout, "last 3 epochs") || !strings.Contains(stdout, "| 0.8000 | 0.7000 (0.6000), epochs 3-4 |") {
+		t.Errorf("report -each without -tail:\n%s", stdout)
+	}
+}
+
 // TestTestEachEpochFlag checks train -test-each-epoch end to end (each
 // epoch's test in results.json, the best of the last stage on stdout), the
 // report's column for such runs (hand-set accuracies: mean ± sd, and how

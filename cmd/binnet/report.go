@@ -197,6 +197,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"(same model, data, settings and number of epochs), and on how many of those seeds the order is ahead")
 	tail := flags.Int("tail", 0, "also show the mean test accuracy over each run's last N epochs, for runs that tested every one of them in their last stage (train -test-each-epoch): "+
 		"steadier than the last epoch's, which moves by about 0.001 from epoch to epoch on the MNIST MLPs")
+	each := flags.Bool("each", false, "also a table of every finished run, one row each: its test accuracy, final validation accuracy, "+
+		"the mean and lowest validation accuracy of its last -tail epochs (when given) and of its last stage, and its best validation "+
+		"accuracy and epoch: how much a run swings from epoch to epoch, which its last epoch, and a mean over seeds, hide")
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
@@ -412,6 +415,11 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	if *each {
+		writeEach(stdout, runs, func(r reportRun) string {
+			return protocolOf(reportKey{r.res.Model, dataName(r.res), r.protocol, r.order, r.settings})
+		}, *tail)
+	}
 	if len(sens) > 0 {
 		sort.Slice(sens, func(i, j int) bool {
 			a, b := sens[i], sens[j]
@@ -457,6 +465,74 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			schedule.FormatPermutation(zeroBased(r.OrderDescend)), schedule.FormatPermutation(zeroBased(r.OrderAscend)))
 	}
 	return nil
+}
+
+// writeEach writes the table of report -each: one row per finished run,
+// sorted by model, protocol, order and seed, with the validation accuracy
+// of its last tail epochs (a column only when tail > 0), of its last stage
+// (mean and lowest) and its best.
+func writeEach(w io.Writer, runs []reportRun, protocolOf func(reportRun) string, tail int) {
+	var done []reportRun
+	for _, r := range runs {
+		if r.res.Status == training.StatusCompleted && len(r.res.History) > 0 {
+			done = append(done, r)
+		}
+	}
+	if len(done) == 0 {
+		return
+	}
+	sort.Slice(done, func(i, j int) bool {
+		a, b := done[i], done[j]
+		return cmp.Or(cmp.Compare(a.res.Model, b.res.Model), cmp.Compare(protocolOf(a), protocolOf(b)),
+			cmp.Compare(orderRank(a.order), orderRank(b.order)), cmp.Compare(a.order, b.order),
+			cmp.Compare(dataName(a.res), dataName(b.res)), cmp.Compare(a.res.Seed, b.res.Seed)) < 0
+	})
+	columns := []string{"model", "data", "protocol", "order", "seed", "test accuracy", "final val"}
+	if tail > 0 {
+		columns = append(columns, fmt.Sprintf("val, mean of the last %d epochs (lowest)", tail))
+	}
+	columns = append(columns, "val, mean of the last stage (lowest)", "best val (epoch)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| "+strings.Join(columns, " | ")+" |")
+	fmt.Fprintln(w, "|"+strings.Repeat("---|", len(columns)))
+	for _, r := range done {
+		h := r.res.History
+		cells := []string{r.res.Model, dataName(r.res), protocolOf(r), r.order, fmt.Sprint(r.res.Seed),
+			fmt.Sprintf("%.4f", r.res.TestAccuracy), fmt.Sprintf("%.4f", h[len(h)-1].ValAccuracy)}
+		if tail > 0 {
+			cell := ""
+			if len(h) >= tail {
+				mean, lowest := valStats(h[len(h)-tail:])
+				cell = fmt.Sprintf("%.4f (%.4f)", mean, lowest)
+			}
+			cells = append(cells, cell)
+		}
+		stage := len(h) - 1
+		for stage > 0 && h[stage-1].Stage == h[len(h)-1].Stage {
+			stage--
+		}
+		mean, lowest := valStats(h[stage:])
+		best := 0
+		for i, e := range h {
+			if e.ValAccuracy > h[best].ValAccuracy {
+				best = i
+			}
+		}
+		cells = append(cells, fmt.Sprintf("%.4f (%.4f), epochs %d-%d", mean, lowest, h[stage].Epoch, h[len(h)-1].Epoch),
+			fmt.Sprintf("%.4f (%d)", h[best].ValAccuracy, h[best].Epoch))
+		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
+	}
+}
+
+// valStats returns the mean and the lowest validation accuracy of the
+// epochs h (at least one).
+func valStats(h []training.EpochRecord) (mean, lowest float64) {
+	lowest = h[0].ValAccuracy
+	for _, e := range h {
+		mean += e.ValAccuracy
+		lowest = min(lowest, e.ValAccuracy)
+	}
+	return mean / float64(len(h)), lowest
 }
 
 // pooledFile is a pooled sensitivity result (several seeds) and its path.
