@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -78,7 +79,7 @@ func tuned(config string) string {
 // per core, see Configuration), whatever GOMLX_BACKEND says: for
 // measurements that must run on the CPU.
 func NewGo() (compute.Backend, error) {
-	b, err := compute.NewWithConfig(tuned("go"))
+	b, err := open(tuned("go"))
 	if err != nil {
 		return nil, fmt.Errorf("backend: cannot open the Go backend: %w", err)
 	}
@@ -88,11 +89,29 @@ func NewGo() (compute.Backend, error) {
 // New opens a new backend as configured by GOMLX_BACKEND (see Configuration).
 func New() (compute.Backend, error) {
 	config := Configuration()
-	b, err := compute.NewWithConfig(config)
+	b, err := open(config)
 	if err != nil {
 		return nil, fmt.Errorf("backend: cannot open %s=%q: %w", EnvVar, config, err)
 	}
 	return b, nil
+}
+
+// open opens the backend of a configuration "name[:options]", with an error
+// (gomlx/compute panics) when no backend of that name is compiled in, or
+// when its constructor panics.
+func open(config string) (b compute.Backend, err error) {
+	name, _, _ := strings.Cut(config, ":")
+	known := compute.List()
+	slices.Sort(known)
+	if !slices.Contains(known, name) {
+		return nil, fmt.Errorf("no backend named %q (known: %s; e.g. go, xla:cpu or xla:/path/to/pjrt_plugin.so)", name, strings.Join(known, ", "))
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	return compute.NewWithConfig(config)
 }
 
 // Shared returns a process-wide backend, opened by New on first use.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -44,6 +45,13 @@ func TestConfiguration(t *testing.T) {
 	t.Setenv(EnvVar, "go:no_such_option")
 	if _, err := New(); err == nil {
 		t.Error("an unknown Go backend option opened a backend")
+	}
+	// An unknown backend name is an error naming it and the known ones
+	// (gomlx/compute panics on it).
+	t.Setenv(EnvVar, "cuda")
+	if _, err := New(); err == nil || !strings.Contains(err.Error(), `GOMLX_BACKEND="cuda": no backend named "cuda" (known: `) ||
+		!strings.Contains(err.Error(), "go, ") || !strings.Contains(err.Error(), "xla") {
+		t.Errorf("GOMLX_BACKEND=cuda: error %v", err)
 	}
 }
 
