@@ -82,6 +82,8 @@ var (
 	flagConvProf   = flag.Bool("conv-profile", true, "with -conv: CPU-profile BenchmarkTrainStepConv/vgg5 (go test) and include the top functions")
 	flagConvOnly   = flag.Bool("conv-only", false, "only the convolutional workloads and their profile (-steps=false -epoch=false -sens=false -profile=false -conv)")
 	flagBefore     = flag.Bool("before", true, "also measure, in the same rounds, the MLP step as formulated before 2026-11-27 (one gated graph, GoMLX's own product gradient, the optimizer update in the graph)")
+	flagMemory     = flag.Bool("memory", true, "measure the peak resident memory of a process training each of a few binary workloads, binnet's and PyTorch's")
+	flagMemoryOnly = flag.Bool("memory-only", false, "only the peak-memory workloads (-steps=false -epoch=false -sens=false -profile=false -conv=false -memory)")
 	flagMerge      = flag.Bool("merge", true, "keep the parts of the existing -json report this run does not measure (the MLP part, or the convolutional part) and render them too")
 )
 
@@ -198,6 +200,8 @@ type Report struct {
 	Warmup int `json:",omitempty"`
 	// Conv is the convolutional part, possibly from another run (-merge).
 	Conv *ConvReport `json:",omitempty"`
+	// Memory is the peak-memory part, possibly from another run (-merge).
+	Memory *MemoryReport `json:",omitempty"`
 }
 
 // hasMLP reports whether the report holds any of the MLP sections.
@@ -226,7 +230,10 @@ type ConvReport struct {
 func main() {
 	flag.Parse()
 	if *flagConvOnly {
-		*flagSteps, *flagEpoch, *flagSens, *flagProfile, *flagConv = false, false, false, false, true
+		*flagSteps, *flagEpoch, *flagSens, *flagProfile, *flagConv, *flagMemory = false, false, false, false, true, false
+	}
+	if *flagMemoryOnly {
+		*flagSteps, *flagEpoch, *flagSens, *flagProfile, *flagConv, *flagMemory = false, false, false, false, false, true
 	}
 	if *flagQuick {
 		*flagRounds, *flagEpochRnds, *flagMinSec = 1, 1, 0.3
@@ -329,6 +336,16 @@ func run() error {
 			rep.Conv = cr
 		}
 	}
+	if *flagMemory {
+		mr, err := measureMemory(*flagRounds)
+		if err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+		mr.Command = rep.Command
+		if len(mr.Results) > 0 { // else -only matched none
+			rep.Memory = mr
+		}
+	}
 	if *flagEpoch || *flagSens {
 		data, load, err := loadMNIST(dataDir)
 		if err != nil {
@@ -403,14 +420,18 @@ func mergeEarlier(rep *Report, path string) error {
 		return err
 	}
 	if !rep.hasMLP() && old.hasMLP() {
-		conv := rep.Conv
+		conv, mem := rep.Conv, rep.Memory
 		*rep = old
-		rep.Conv = conv
+		rep.Conv, rep.Memory = conv, mem
 		logf("kept the MLP part of %s (measured %s by %q)", path, old.Started.UTC().Format("2006-01-02 15:04 UTC"), old.Command)
 	}
 	if rep.Conv == nil && old.Conv != nil {
 		rep.Conv = old.Conv
 		logf("kept the convolutional part of %s (measured %s by %q)", path, old.Conv.Started.UTC().Format("2006-01-02 15:04 UTC"), old.Conv.Command)
+	}
+	if rep.Memory == nil && old.Memory != nil {
+		rep.Memory = old.Memory
+		logf("kept the peak-memory part of %s (measured %s by %q)", path, old.Memory.Started.UTC().Format("2006-01-02 15:04 UTC"), old.Memory.Command)
 	}
 	return nil
 }
@@ -1310,6 +1331,9 @@ func markdown(rep *Report) string {
 				strings.TrimSpace(rep.Conv.Command), rep.Conv.Started.UTC().Format("2006-01-02 15:04 UTC"))
 			convMarkdown(p, rep.Conv, "")
 		}
+		if rep.Memory != nil {
+			memoryMarkdown(p, rep.Memory)
+		}
 		p("%s\n", strings.TrimSpace(analysis))
 		return sb.String()
 	}
@@ -1484,6 +1508,9 @@ func markdown(rep *Report) string {
 			mlp = "measured " + rep.Started.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		convMarkdown(p, rep.Conv, mlp)
+	}
+	if rep.Memory != nil {
+		memoryMarkdown(p, rep.Memory)
 	}
 	p("%s\n", strings.TrimSpace(analysis))
 	return sb.String()
