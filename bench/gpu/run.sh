@@ -19,7 +19,8 @@
 #     accuracy and time the epochs on XLA (OUT_DIR/train-steps-per-call-*.json).
 #   - first (section loop): the binary MLP steps with -steps-loop (the steps of a call as a While
 #     loop in the graph, one step compiled) at 10 and 100 steps per call against JAX's lax.scan of
-#     10 and 100, and a short training run with it, to compare with the unrolled run's accuracy;
+#     10 and 100, a short training run with it, to compare with the unrolled run's accuracy, and
+#     the HLO XLA compiled for it (OUT_DIR/hlo-loop.tar.gz);
 # SECTIONS="mlp train" (say) runs only those parts: loop, mlp, profile, unrolled, cmdbuf, conv, train.
 # The ratios binnet/PyTorch and binnet/JAX come from the same run on the same device.
 set -u
@@ -52,14 +53,14 @@ run() {
   local rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || echo "! rc $rc: $*" | tee -a "$out/gpu.log" >&2
 }
-# dump_hlo NAME K STEPS: the HLO and thunks XLA compiles for binnet's binary mlp-784-784 step at
-# batch 100 with K steps per call (STEPS steps in all) and for JAX's with K steps per dispatch, in
-# OUT_DIR/NAME.tar.gz.
+# dump_hlo NAME K STEPS [FLAG...]: the HLO and thunks XLA compiles for binnet's binary mlp-784-784
+# step at batch 100 with K steps per call (STEPS steps in all; FLAGs added to binnet speed, e.g.
+# -steps-loop) and for JAX's with K steps per dispatch, in OUT_DIR/NAME.tar.gz.
 dump_hlo() {
   (
     base=$XLA_FLAGS
     export XLA_FLAGS="$base --xla_dump_to=/tmp/$1/binnet --xla_dump_hlo_as_text"
-    run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps "$3" -windows 1 -steps-per-call "$2"
+    run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps "$3" -windows 1 -steps-per-call "$2" "${@:4}"
     export XLA_FLAGS="$base --xla_dump_to=/tmp/$1/jax --xla_dump_hlo_as_text"
     run 60 "$py" bench/pytorch/jax_mlp_bench.py --model 784-784 --batch 100 --mode binary --scan "$2" \
       --windows 1 --min-window-seconds 0.1 --warmup 2
@@ -86,6 +87,7 @@ if [[ $sections == *" loop "* ]]; then
   run 120 "$bin" train -model mlp-300-100 -epochs 10 -epochs-per-layer 2 -order forward -steps-per-call 10 -steps-loop \
     -out /tmp/train-xla-loop
   cp /tmp/train-xla-loop/results.json "$out/train-steps-loop-10.json" 2>/dev/null
+  dump_hlo hlo-loop 10 20 -steps-loop # the loop's HLO and thunks against JAX's scan of 10
 fi
 if [[ $sections == *" mlp "* ]]; then
   # binnet one step per execution (as a plain training loop) and ten (-steps-per-call 10: the steps
