@@ -61,8 +61,9 @@ type Engine struct {
 	// LoopSteps, set before the first step, makes TrainSteps run its steps
 	// as a While loop in the graph, whose body is one step, rather than
 	// unrolled: the graph, and its compilation, stay the size of one step
-	// whatever the number of steps per call (XLA; the pure-Go backend cannot
-	// compile the loop, see errGoBackendLoop).
+	// whatever the number of steps per call. XLA only: the pure-Go backend
+	// of gomlx/compute v0.1.14 cannot compile such a loop, and TrainSteps
+	// returns an error there.
 	LoopSteps bool
 
 	stages              map[string]*stageExecs
