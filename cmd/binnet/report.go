@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -272,6 +273,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// many epochs per layer as the run's stages is preferred; without one,
 	// the only sensitivity result of that model, data and seed counts, and
 	// the label says its epochs.
+	unpaired := map[string]bool{} // runs that could not be paired with a sensitivity result, why
 	for _, r := range runs {
 		sch := r.res.Schedule
 		if sch == nil || sch.Kind() != schedule.KindIterative {
@@ -283,12 +285,15 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			epochs int
 		}
 		var exact, any []match
-		results := 0
+		results, sameEpochs := 0, 0
 		for _, s := range sens {
 			if s.Model != r.res.Model || s.Dataset != r.res.Dataset || s.Seed != r.res.Seed {
 				continue
 			}
 			results++
+			if s.Epochs == sch.EpochsPerStage() {
+				sameEpochs++
+			}
 			for _, guided := range []struct {
 				name  string
 				order []int
@@ -318,8 +323,18 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			continue
 		}
-		if results != 1 {
-			continue // several sensitivity protocols, none with this run's epochs: no pairing
+		if results > 1 {
+			if sameEpochs > 0 {
+				continue // this run's order is not one the matching result picks
+			}
+			// Several sensitivity results of the seed, none with this run's
+			// epochs per layer: no pairing, said below the tables.
+			unpaired[fmt.Sprintf("%s on %s, seed %d, %s: %d sensitivity results of that seed, none with %d epochs per layer",
+				r.res.Model, dataName(r.res), r.res.Seed, r.protocol, results, sch.EpochsPerStage())] = true
+			continue
+		}
+		if results == 0 {
+			continue
 		}
 		for _, m := range any {
 			guided(fmt.Sprintf("%s (guided, %d-epoch sensitivity)", m.name, m.epochs))
@@ -457,6 +472,11 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, line := range seedAgreement(sens) {
 			fmt.Fprintln(stdout, line)
 		}
+	}
+	if len(unpaired) > 0 {
+		lines := slices.Sorted(maps.Keys(unpaired))
+		fmt.Fprintf(stdout, "\nNo guided rows for the runs of %s (keep the sensitivity results of one protocol in the folder searched, or train them with as many epochs per layer as the runs).\n",
+			strings.Join(lines, "; "))
 	}
 	for _, p := range pooled {
 		r := p.res

@@ -211,3 +211,71 @@ func TestSensitivitySeeds(t *testing.T) {
 		mustRefuse(t, 1, []string{c.want}, append(append(args, "-out", filepath.Join(dir, "refused")), c.args...)...)
 	}
 }
+
+// TestReportGuided checks how report pairs runs with sensitivity results
+// to name guided orders: a run of 3,1,2 (1 epoch per layer) is "ascend" of
+// a 2-epoch result when that is the seed's only result; with a second
+// result of 1 epoch per layer, whose descend order it is, only that pairing
+// counts (and none when that result picks other orders); with two results
+// of other epochs neither does, and the report says why below the tables.
+func TestReportGuided(t *testing.T) {
+	res, err := training.ReadResults(filepath.Join(tinyTrain(t, "3,1,2", "-epochs", "3", "-epochs-per-layer", "1"), training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := func(epochs int, acc [3]float64) *sensitivity.Result {
+		r := &sensitivity.Result{Model: res.Model, Dataset: res.Dataset, Epochs: epochs, Seed: res.Seed, NumLayers: 3}
+		for i := range 3 {
+			r.Layers = append(r.Layers, sensitivity.LayerResult{Layer: i + 1, ValAccuracy: acc[i], ValLoss: 0.1, Epochs: epochs, Seconds: 1})
+		}
+		return r
+	}
+	ascend312 := [3]float64{0.97, 0.98, 0.96}  // ascend (lowest first) 3,1,2
+	descend312 := [3]float64{0.97, 0.96, 0.98} // descend (highest first) 3,1,2
+	for _, c := range []struct {
+		name    string
+		results []*sensitivity.Result
+		want    []string
+		notWant []string
+	}{
+		{"one result", []*sensitivity.Result{result(2, ascend312)},
+			[]string{"| 3,1,2 | 1 (seeds 1) |", "| ascend (guided, 2-epoch sensitivity) | 1 (seeds 1) |"}, []string{"No guided rows"}},
+		{"an exact one", []*sensitivity.Result{result(2, ascend312), result(1, descend312)},
+			[]string{"| descend (guided) | 1 (seeds 1) |"}, []string{"ascend (guided", "No guided rows"}},
+		{"an exact one that picks other orders", []*sensitivity.Result{result(2, ascend312), result(1, [3]float64{0.98, 0.97, 0.96})},
+			[]string{"| 3,1,2 | 1 (seeds 1) |"}, []string{"(guided", "No guided rows"}},
+		{"two of other epochs", []*sensitivity.Result{result(2, ascend312), result(5, descend312)},
+			[]string{"No guided rows for the runs of mlp-300-100 on sample, 1000 train, seed 1, 3 epochs, 1/layer: 2 sensitivity results of that seed, none with 1 epochs per layer"},
+			[]string{"(guided"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := training.WriteResults(filepath.Join(dir, "run", training.ResultsFile), res); err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range c.results {
+				sub := filepath.Join(dir, fmt.Sprintf("sens%d", i))
+				if err := os.MkdirAll(sub, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := sensitivity.WriteResultFile(filepath.Join(sub, sensitivity.ResultFile), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stdout, _ := mustCLI(t, "report", "-runs", dir)
+			for _, w := range c.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("no %q in:\n%s", w, stdout)
+				}
+			}
+			for _, w := range c.notWant {
+				if strings.Contains(stdout, w) {
+					t.Errorf("%q in:\n%s", w, stdout)
+				}
+			}
+		})
+	}
+}
