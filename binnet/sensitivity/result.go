@@ -117,6 +117,11 @@ type Result struct {
 	// Seeds lists the seeds of the results a pooled result averages (see
 	// Pool); Seed is then the first of them. Empty for a single run.
 	Seeds []int64 `json:"seeds,omitempty"`
+	// ResetLatent says that the layer runs set the latent weights of binary
+	// layers to sign(w) after every epoch, the official code's evaluation
+	// side effect (training.Config.ResetLatentEachEpoch); omitted when false
+	// (and absent from results written before it was recorded).
+	ResetLatent bool `json:"reset_latent_each_epoch,omitempty"`
 }
 
 // Pool averages sensitivity results of the same model, data, layers and
@@ -132,7 +137,8 @@ func Pool(rs ...*Result) (*Result, error) {
 		return nil, errors.New("sensitivity: no results to pool")
 	}
 	first := rs[0]
-	out := &Result{Model: first.Model, Dataset: first.Dataset, Epochs: first.Epochs, Seed: first.Seed, NumLayers: first.NumLayers}
+	out := &Result{Model: first.Model, Dataset: first.Dataset, Epochs: first.Epochs, Seed: first.Seed, NumLayers: first.NumLayers,
+		ResetLatent: first.ResetLatent}
 	sums := make(map[int]*LayerResult, first.NumLayers)
 	var sd2 = make(map[int]float64, first.NumLayers)
 	known := true
@@ -143,6 +149,10 @@ func Pool(rs ...*Result) (*Result, error) {
 		if r.Model != first.Model || r.Dataset != first.Dataset || r.NumLayers != first.NumLayers || r.Epochs != first.Epochs {
 			return nil, fmt.Errorf("sensitivity: cannot pool result %d (%s on %s, %d layers, %d epochs) with result 1 (%s on %s, %d layers, %d epochs)",
 				i+1, r.Model, r.Dataset, r.NumLayers, r.Epochs, first.Model, first.Dataset, first.NumLayers, first.Epochs)
+		}
+		if r.ResetLatent != first.ResetLatent {
+			return nil, fmt.Errorf("sensitivity: cannot pool result %d (seed %d, official-eval-reset %v) with result 1 (seed %d, official-eval-reset %v)",
+				i+1, r.Seed, r.ResetLatent, first.Seed, first.ResetLatent)
 		}
 		if len(rs) > 1 {
 			out.Seeds = append(out.Seeds, r.Seed)

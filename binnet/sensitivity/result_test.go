@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/binnet/binnet/binnet/training"
 )
 
 // sample is a 3-layer result with its layers out of order and no orders:
@@ -650,5 +652,63 @@ func TestPool(t *testing.T) {
 	}
 	if _, err := Pool(); err == nil {
 		t.Error("Pool of nothing: no error")
+	}
+	// With and without the evaluation side effect: not pooled; both with
+	// it: the pool says so.
+	reset := sample()
+	reset.Seed, reset.ResetLatent = 8, true
+	if _, err := Pool(a, reset); err == nil || !strings.Contains(err.Error(), "cannot pool result 2 (seed 8, official-eval-reset true) with result 1 (seed 7, official-eval-reset false)") {
+		t.Errorf("Pool with and without the side effect: %v", err)
+	}
+	reset1 := sample()
+	reset1.ResetLatent = true
+	if p, err := Pool(reset1, reset); err != nil || !p.ResetLatent {
+		t.Errorf("Pool of two results with the side effect: %+v, %v; want it marked", p, err)
+	}
+}
+
+// TestCollectResetLatent: Collect marks a result whose layer runs had the
+// evaluation side effect, and refuses layers trained with and without it.
+func TestCollectResetLatent(t *testing.T) {
+	write := func(dir string, layer int, reset bool) {
+		sub := LayerDir(dir, layer)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		res := &training.Results{Status: training.StatusCompleted, Model: "mlp3", ResetLatent: reset,
+			History: []training.EpochRecord{{Epoch: 1, ValAccuracy: 0.9 + 0.01*float64(layer), ValLoss: 0.3}}}
+		if err := training.WriteResults(filepath.Join(sub, training.ResultsFile), res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		resets  [3]bool
+		want    bool
+		wantErr string
+	}{
+		{[3]bool{true, true, true}, true, ""},
+		{[3]bool{false, false, false}, false, ""},
+		{[3]bool{false, false, true}, false, "layer 3 was trained with -official-eval-reset, the layers before it without"},
+	} {
+		dir := t.TempDir()
+		for l, reset := range c.resets {
+			write(dir, l, reset)
+		}
+		r, err := Collect(dir, 3, "mlp3", "mnist", 1, 1)
+		switch {
+		case c.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("layers %v: error %v, want %q", c.resets, err, c.wantErr)
+			}
+		case err != nil:
+			t.Errorf("layers %v: %v", c.resets, err)
+		case r.ResetLatent != c.want:
+			t.Errorf("layers %v: ResetLatent %v, want %v", c.resets, r.ResetLatent, c.want)
+		default:
+			back, err := ReadResult(filepath.Join(dir, ResultFile))
+			if err != nil || back.ResetLatent != c.want {
+				t.Errorf("layers %v: read back %+v, %v", c.resets, back, err)
+			}
+		}
 	}
 }

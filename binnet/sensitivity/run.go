@@ -135,6 +135,11 @@ func Collect(outDir string, numLayers int, modelName, dataset string, epochs int
 			missing++
 			continue
 		}
+		if len(r.Layers) > 0 && res.ResetLatent != r.ResetLatent {
+			return nil, fmt.Errorf("sensitivity: %s: layer %d was trained %s -official-eval-reset, the layers before it %s",
+				outDir, l+1, withOrWithout(res.ResetLatent), withOrWithout(r.ResetLatent))
+		}
+		r.ResetLatent = res.ResetLatent
 		r.Layers = append(r.Layers, layerResult(l, res))
 	}
 	if missing > 0 {
@@ -147,4 +152,11 @@ func Collect(outDir string, numLayers int, modelName, dataset string, epochs int
 		return nil, err
 	}
 	return r, nil
+}
+
+func withOrWithout(b bool) string {
+	if b {
+		return "with"
+	}
+	return "without"
 }

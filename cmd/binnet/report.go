@@ -191,7 +191,7 @@ func (g *reportGroup) countedCell(v []float64) string {
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times. Runs that differ in their optimizer,\nlearning rate, momentum, weight decay, batch, quantizer or set sizes are separate\nrows (the protocol column names the differences); two runs of one seed in one row\nare an error naming both folders. Guided orders are reported too: for\neach sensitivity result, the runs of the same model, data and seed whose order is\nits ascend (or descend) order (preferring a sensitivity result whose epochs equal\nthe run's epochs per layer). With -paired ORDER, a second table compares every\norder with ORDER seed by seed (runs of one seed share their initialization and\nshuffles, so the per-seed difference is the fairer test of an order).", stderr)
+	flags := newFlagSet("report", "Summarizes the results.json and sensitivity.json files found under a folder as\nMarkdown tables: test accuracy per model, protocol and order, as mean ± standard\ndeviation over seeds, with training times. Runs that differ in their optimizer,\nlearning rate, momentum, weight decay, batch, quantizer or set sizes are separate\nrows (the protocol column names the differences); two runs of one seed in one row\nare an error naming both folders. Guided orders are reported too: for\neach sensitivity result, the runs of the same model, data and seed (and\n-official-eval-reset setting) whose order is its ascend (or descend) order\n(preferring a sensitivity result whose epochs equal the run's epochs per layer;\nwithout one, a row per number of epochs). With -paired ORDER, a second table compares every\norder with ORDER seed by seed (runs of one seed share their initialization and\nshuffles, so the per-seed difference is the fairer test of an order).", stderr)
 	dir := flags.String("runs", "binnet-runs", "folder to search")
 	paired := flags.String("paired", "", "also compare every order with this one (e.g. binary, float, forward or 1,3,2, as the table names them), "+
 		"seed by seed: the mean ± standard deviation of the per-seed differences in test accuracy over the seeds both have "+
@@ -269,11 +269,11 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		add(reportKey{r.res.Model, dataName(r.res), r.protocol, r.order, r.settings}, r)
 	}
 	// Guided orders: the permutation runs that a sensitivity result of the
-	// same model, data and seed picks. A sensitivity result trained with as
-	// many epochs per layer as the run's stages is preferred; without one,
-	// the only sensitivity result of that model, data and seed counts, and
-	// the label says its epochs.
-	unpaired := map[string]bool{} // runs that could not be paired with a sensitivity result, why
+	// same model, data, seed and evaluation side effect picks. A sensitivity
+	// result trained with as many epochs per layer as the run's stages is
+	// preferred; without one, each result of that model, data and seed
+	// counts, and the label says its epochs (a row per number of epochs).
+	unpaired := map[string]bool{} // runs whose seed's sensitivity results were all made with(out) the side effect, why
 	for _, r := range runs {
 		sch := r.res.Schedule
 		if sch == nil || sch.Kind() != schedule.KindIterative {
@@ -285,9 +285,13 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			epochs int
 		}
 		var exact, any []match
-		results, sameEpochs := 0, 0
+		results, sameEpochs, otherReset := 0, 0, 0
 		for _, s := range sens {
 			if s.Model != r.res.Model || s.Dataset != r.res.Dataset || s.Seed != r.res.Seed {
+				continue
+			}
+			if s.ResetLatent != r.res.ResetLatent {
+				otherReset++ // made with(out) the evaluation side effect the run has not (has)
 				continue
 			}
 			results++
@@ -323,19 +327,15 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			continue
 		}
-		if results > 1 {
-			if sameEpochs > 0 {
-				continue // this run's order is not one the matching result picks
-			}
-			// Several sensitivity results of the seed, none with this run's
-			// epochs per layer: no pairing, said below the tables.
-			unpaired[fmt.Sprintf("%s on %s, seed %d, %s: %d sensitivity results of that seed, none with %d epochs per layer",
-				r.res.Model, dataName(r.res), r.res.Seed, r.protocol, results, sch.EpochsPerStage())] = true
-			continue
+		if sameEpochs > 0 {
+			continue // this run's order is not one the matching result picks
 		}
-		if results == 0 {
-			continue
+		if results == 0 && otherReset > 0 {
+			unpaired[fmt.Sprintf("%s on %s, seed %d, %s: %d sensitivity results of that seed, all made %s -official-eval-reset, the runs %s",
+				r.res.Model, dataName(r.res), r.res.Seed, r.protocol, otherReset, withOrWithout(!r.res.ResetLatent), withOrWithout(r.res.ResetLatent))] = true
 		}
+		// No result with the run's epochs per layer: every result of
+		// other epochs that picks the run's order names a row of its own.
 		for _, m := range any {
 			guided(fmt.Sprintf("%s (guided, %d-epoch sensitivity)", m.name, m.epochs))
 		}
@@ -438,7 +438,8 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(sens) > 0 {
 		sort.Slice(sens, func(i, j int) bool {
 			a, b := sens[i], sens[j]
-			return cmp.Or(cmp.Compare(a.Model, b.Model), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Epochs, b.Epochs), cmp.Compare(a.Seed, b.Seed)) < 0
+			return cmp.Or(cmp.Compare(a.Model, b.Model), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Epochs, b.Epochs),
+				cmp.Compare(boolRank(a.ResetLatent), boolRank(b.ResetLatent)), cmp.Compare(a.Seed, b.Seed)) < 0
 		})
 		if len(keys) > 0 {
 			fmt.Fprintln(stdout)
@@ -466,7 +467,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				}
 				unresolved = cmp.Or(strings.Join(pairs, ", "), "none")
 			}
-			fmt.Fprintf(stdout, "| %s | %s | %d | %d | %s | %s | %s | %s | %.0f |\n", r.Model, r.Dataset, r.Epochs, r.Seed,
+			fmt.Fprintf(stdout, "| %s | %s | %s | %d | %s | %s | %s | %s | %.0f |\n", r.Model, r.Dataset, fmt.Sprint(r.Epochs)+resetTag(r), r.Seed,
 				strings.Join(accs, ", "), schedule.FormatPermutation(zeroBased(r.OrderAscend)), schedule.FormatPermutation(zeroBased(r.OrderDescend)), unresolved, total)
 		}
 		for _, line := range seedAgreement(sens) {
@@ -475,13 +476,12 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if len(unpaired) > 0 {
 		lines := slices.Sorted(maps.Keys(unpaired))
-		fmt.Fprintf(stdout, "\nNo guided rows for the runs of %s (keep the sensitivity results of one protocol in the folder searched, or train them with as many epochs per layer as the runs).\n",
-			strings.Join(lines, "; "))
+		fmt.Fprintf(stdout, "\nNo guided rows for the runs of %s.\n", strings.Join(lines, "; "))
 	}
 	for _, p := range pooled {
 		r := p.res
-		fmt.Fprintf(stdout, "\nPooled sensitivity %s: %s on %s, %d epochs per layer, seeds %s: descend %s, ascend %s.\n", p.path,
-			r.Model, r.Dataset, r.Epochs, formatSeeds(r.Seeds, ","),
+		fmt.Fprintf(stdout, "\nPooled sensitivity %s: %s on %s, %d epochs per layer%s, seeds %s: descend %s, ascend %s.\n", p.path,
+			r.Model, r.Dataset, r.Epochs, resetTag(r), formatSeeds(r.Seeds, ","),
 			schedule.FormatPermutation(zeroBased(r.OrderDescend)), schedule.FormatPermutation(zeroBased(r.OrderAscend)))
 	}
 	return nil
@@ -555,6 +555,29 @@ func valStats(h []training.EpochRecord) (mean, lowest float64) {
 	return mean / float64(len(h)), lowest
 }
 
+// resetTag is " (official-eval-reset)" for a sensitivity result whose runs
+// had the evaluation side effect, "" otherwise.
+func resetTag(r *sensitivity.Result) string {
+	if r.ResetLatent {
+		return " (official-eval-reset)"
+	}
+	return ""
+}
+
+func withOrWithout(b bool) string {
+	if b {
+		return "with"
+	}
+	return "without"
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // pooledFile is a pooled sensitivity result (several seeds) and its path.
 type pooledFile struct {
 	path string
@@ -569,7 +592,8 @@ func seedAgreement(sens []*sensitivity.Result) []string {
 	var lines []string
 	for i := 0; i < len(sens); {
 		j := i + 1
-		for j < len(sens) && sens[j].Model == sens[i].Model && sens[j].Dataset == sens[i].Dataset && sens[j].Epochs == sens[i].Epochs {
+		for j < len(sens) && sens[j].Model == sens[i].Model && sens[j].Dataset == sens[i].Dataset && sens[j].Epochs == sens[i].Epochs &&
+			sens[j].ResetLatent == sens[i].ResetLatent {
 			j++
 		}
 		if j-i > 1 {
@@ -587,8 +611,8 @@ func seedAgreement(sens []*sensitivity.Result) []string {
 			if pooled, err := sensitivity.Pool(sens[i:j]...); err == nil {
 				asc, desc = pooled.OrderAscend, pooled.OrderDescend
 			}
-			lines = append(lines, fmt.Sprintf("\n%s on %s, %d epochs per layer: descend orders %s; %s. Ranked by the mean over the %d seeds: descend %s, ascend %s.",
-				sens[i].Model, sens[i].Dataset, sens[i].Epochs, strings.Join(orders, ", "), verdict, j-i,
+			lines = append(lines, fmt.Sprintf("\n%s on %s, %d epochs per layer%s: descend orders %s; %s. Ranked by the mean over the %d seeds: descend %s, ascend %s.",
+				sens[i].Model, sens[i].Dataset, sens[i].Epochs, resetTag(sens[i]), strings.Join(orders, ", "), verdict, j-i,
 				schedule.FormatPermutation(zeroBased(desc)), schedule.FormatPermutation(zeroBased(asc))))
 		}
 		i = j

@@ -217,7 +217,9 @@ func TestSensitivitySeeds(t *testing.T) {
 // a 2-epoch result when that is the seed's only result; with a second
 // result of 1 epoch per layer, whose descend order it is, only that pairing
 // counts (and none when that result picks other orders); with two results
-// of other epochs neither does, and the report says why below the tables.
+// of other epochs, each names a row; a result made with the evaluation side
+// effect does not count for a run without it, and the report says so below
+// the tables.
 func TestReportGuided(t *testing.T) {
 	res, err := training.ReadResults(filepath.Join(tinyTrain(t, "3,1,2", "-epochs", "3", "-epochs-per-layer", "1"), training.ResultsFile))
 	if err != nil {
@@ -230,6 +232,7 @@ func TestReportGuided(t *testing.T) {
 		}
 		return r
 	}
+	withReset := func(r *sensitivity.Result) *sensitivity.Result { r.ResetLatent = true; return r }
 	ascend312 := [3]float64{0.97, 0.98, 0.96}  // ascend (lowest first) 3,1,2
 	descend312 := [3]float64{0.97, 0.96, 0.98} // descend (highest first) 3,1,2
 	for _, c := range []struct {
@@ -244,9 +247,13 @@ func TestReportGuided(t *testing.T) {
 			[]string{"| descend (guided) | 1 (seeds 1) |"}, []string{"ascend (guided", "No guided rows"}},
 		{"an exact one that picks other orders", []*sensitivity.Result{result(2, ascend312), result(1, [3]float64{0.98, 0.97, 0.96})},
 			[]string{"| 3,1,2 | 1 (seeds 1) |"}, []string{"(guided", "No guided rows"}},
-		{"two of other epochs", []*sensitivity.Result{result(2, ascend312), result(5, descend312)},
-			[]string{"No guided rows for the runs of mlp-300-100 on sample, 1000 train, seed 1, 3 epochs, 1/layer: 2 sensitivity results of that seed, none with 1 epochs per layer"},
+		{"one made with the evaluation side effect", []*sensitivity.Result{withReset(result(1, descend312))},
+			[]string{"| mlp-300-100 | sample | 1 (official-eval-reset) | 1 |",
+				"No guided rows for the runs of mlp-300-100 on sample, 1000 train, seed 1, 3 epochs, 1/layer: 1 sensitivity results of that seed, all made with -official-eval-reset, the runs without"},
 			[]string{"(guided"}},
+		{"two of other epochs", []*sensitivity.Result{result(2, ascend312), result(5, descend312)},
+			[]string{"| ascend (guided, 2-epoch sensitivity) | 1 (seeds 1) |", "| descend (guided, 5-epoch sensitivity) | 1 (seeds 1) |"},
+			[]string{"No guided rows"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -45,9 +45,10 @@
 # LANE g: resnet20, guided orders for lane r, seeds $SEEDS (default 1): sensitivity pre-training on
 #         the same 2,500 training and 1,000 validation images with 3 epochs per layer (60 SGD steps:
 #         batch norm's running statistics need ~40 to settle), then ascend and descend as lane r's runs.
-# RESET=1 adds -official-eval-reset to the MLP lanes' runs and reduced sensitivity pre-trainings (the
-# official code's evaluation side effect: binary layers' latent weights set to sign(w) after every
-# epoch); give those lanes a RUNS_DIR of their own. SEEDS picks lane a's seeds too (default 1 2 3).
+# RESET=1 adds -official-eval-reset to the MLP lanes' runs and to the sensitivity pre-trainings of
+# lanes a and f (the official code's evaluation side effect: binary layers' latent weights set to
+# sign(w) after every epoch); give those lanes a RUNS_DIR of their own. SEEDS picks lane a's seeds
+# too (default 1 2 3).
 # Every run resumes from its checkpoint when re-run; finished runs are skipped.
 set -euo pipefail
 lane=$1 runs=$2 mnist=$3
@@ -82,7 +83,8 @@ case $lane in
      for s in ${SEEDS:-1}; do for o in ${ORDERS:-forward binary reverse}; do train mlp-784-784 $o 450 150 $s; done; done ;;
   f) for s in ${SEEDS:-1}; do
        out="$runs/mlp-300-100/sensitivity-e10-seed$s"
-       [ -f "$out/sensitivity.json" ] || "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed "$s" -out "$out" ${THREADS:+-threads $THREADS}
+       [ -f "$out/sensitivity.json" ] || "$bin" sensitivity -quiet -model mlp-300-100 -data-dir "$mnist" -epochs 10 -seed "$s" -out "$out" ${THREADS:+-threads $THREADS} \
+         ${RESET:+-official-eval-reset}
        for o in ${PERMS:-1,3,2 2,1,3 2,3,1 3,1,2}; do train mlp-300-100 "$o" 450 150 "$s"; done
      done ;;
   n) export TEST_EACH=1
