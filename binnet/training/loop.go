@@ -8,7 +8,6 @@ import (
 	"github.com/binnet/binnet/binnet"
 	"github.com/binnet/binnet/binnet/layers"
 	"github.com/gomlx/compute/shapes"
-	"github.com/gomlx/gomlx/core/graph"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -99,7 +98,7 @@ func (e *Engine) buildLoop(scope *model.Scope, xs, labels, lr *Node, modes []bin
 // scratch graph. Variables the step creates are created in the store (and
 // initialized before the first execution, as any).
 func (e *Engine) stepVariables(x, labels, lr shapes.Shape, modes []binnet.Mode) (vars []*model.Variable, err error) {
-	g := graph.NewGraph(e.Backend, "binnet_step_variables")
+	g := NewGraph(e.Backend, "binnet_step_variables")
 	defer g.Finalize()
 	model.SetStore(g, e.Store)
 	err = exceptions.TryCatch[error](func() {
