@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/binnet/binnet/binnet/backend"
 	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/quant"
 	"github.com/binnet/binnet/binnet/schedule"
@@ -121,6 +122,9 @@ func (o *runOptions) check(p models.Preset) error {
 	}
 	if o.stepsLoop && o.stepsPerCall < 2 {
 		return fmt.Errorf("-steps-loop loops over the steps of a call: it needs -steps-per-call 2 or more (got %d)", o.stepsPerCall)
+	}
+	if err := checkStepsLoop(o.stepsLoop); err != nil {
+		return err
 	}
 	if batch := firstNonZeroInt(o.batch, p.Hyper.BatchSize); o.devices > 1 && batch%o.devices != 0 {
 		return fmt.Errorf("-devices %d: batch size %d does not split over %d devices", o.devices, batch, o.devices)
@@ -264,4 +268,18 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// checkStepsLoop refuses -steps-loop on the pure-Go backend before any work
+// (training.Run would, after printing the run's settings).
+func checkStepsLoop(loop bool) error {
+	if name, _, _ := strings.Cut(backend.Configuration(), ":"); !loop || name != "go" {
+		return nil
+	}
+	which := "GOMLX_BACKEND unset, the default"
+	if env := os.Getenv(backend.EnvVar); env != "" {
+		which = fmt.Sprintf("GOMLX_BACKEND=%q", env)
+	}
+	return fmt.Errorf("-steps-loop: the steps' While loop does not compile on the pure-Go backend (%s; gomlx/compute v0.1.14 "+
+		"compiles a loop body before its optimization passes rewrite it): use XLA (GOMLX_BACKEND=xla:...), or -steps-per-call without it", which)
 }

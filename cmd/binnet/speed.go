@@ -84,6 +84,9 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *loop && *perCall < 2 {
 		return fmt.Errorf("-steps-loop loops over the steps of a call: it needs -steps-per-call 2 or more (got %d)", *perCall)
 	}
+	if err := checkStepsLoop(*loop); err != nil {
+		return err
+	}
 	if *batch < 2 || *steps < 1 || *windows < 1 || *perCall < 1 {
 		return fmt.Errorf("-batch must be at least 2, -steps, -windows and -steps-per-call at least 1 (got -batch %d, -steps %d, -windows %d, -steps-per-call %d)", *batch, *steps, *windows, *perCall)
 	}
