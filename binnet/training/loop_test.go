@@ -2,9 +2,13 @@ package training
 
 import (
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	_ "unsafe" // go:linkname
 
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/models"
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/tensors"
 )
@@ -80,4 +84,35 @@ func TestLoopStepsRefusedOnGoBackend(t *testing.T) {
 	if err := e.TrainSteps(xs, ys, data.Train.ExampleShape(), 2, threeStages[1], 0.05); !errors.Is(err, errGoBackendLoop) {
 		t.Errorf("error %v, want %v", err, errGoBackendLoop)
 	}
+}
+
+// TestLoopStepsConvNet: the loop's body holds whatever a step holds: here
+// a small CIFAR ResNet (8x8 images, one block per stage; the stem by
+// im2col, the 16-channel block by Winograd, the strided convolutions, the
+// residual paths, the batch split into parts, binnet's hand-written
+// gradients) trained with SGD, all layers binary: three steps in a loop
+// give, bit for bit, what three single steps give.
+func TestLoopStepsConvNet(t *testing.T) {
+	net := models.ResNetCIFAR{Label: "resnet-test", Input: []int{8, 8, 3}, BlocksPerStage: 1, Classes: 10}
+	opt := Optimizer{Name: "sgd", LearningRate: 0.05, Momentum: 0.9, WeightDecay: 1e-4}
+	single, looped := newTestEngine(t, net, opt), newTestEngine(t, net, opt)
+	looped.LoopSteps = true
+	modes := slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
+	rng := rand.New(rand.NewPCG(5, 6))
+	const k, batch = 3, 8
+	var xs []float32
+	var ys []int32
+	for range k {
+		x, y := RandomBatch(net, batch, rng)
+		if err := single.TrainStep(x, y, net.InputShape(), modes, opt.LearningRate); err != nil {
+			t.Fatal(err)
+		}
+		xs, ys = append(xs, x...), append(ys, y...)
+	}
+	withoutGoPasses(t, func() {
+		if err := looped.TrainSteps(xs, ys, net.InputShape(), k, modes, opt.LearningRate); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assertSameTraining(t, single, "looped steps", looped, k*batch)
 }
