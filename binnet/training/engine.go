@@ -523,8 +523,8 @@ func (e *Engine) TrainStepsTensors(xs, ys *tensors.Tensor, modes []binnet.Mode, 
 	if xs.Rank() < 2 || ys.Rank() != 2 || ys.Shape().Dimensions[0] != dims[0] || ys.Shape().Dimensions[1] != dims[1] {
 		return fmt.Errorf("training: steps of batches shaped %v with labels shaped %v: want [steps, batch, ...] and [steps, batch]", xs.Shape(), ys.Shape())
 	}
-	if e.LoopSteps && OnHost(e.Backend) && !goBackendLoops {
-		return errGoBackendLoop
+	if err := checkLoop(e.LoopSteps, e.Backend); err != nil {
+		return err
 	}
 	if !e.unrolls() { // one step per call, read from the tensors in place
 		var stepErr, yErr error

@@ -7,6 +7,7 @@ import (
 
 	"github.com/binnet/binnet/binnet"
 	"github.com/binnet/binnet/binnet/layers"
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -22,9 +23,19 @@ import (
 // loop's numbers there.
 var goBackendLoops = false
 
-// errGoBackendLoop is what LoopSteps returns on the pure-Go backend.
+// errGoBackendLoop is what LoopSteps returns on the pure-Go backend (see
+// checkLoop).
 var errGoBackendLoop = errors.New("training: the steps' While loop (LoopSteps, -steps-loop) does not compile on the pure-Go backend " +
 	"(gomlx/compute v0.1.14 compiles a loop body before its optimization passes rewrite it); use XLA, or unrolled steps")
+
+// checkLoop returns errGoBackendLoop when loop is set and b is the pure-Go
+// backend, which cannot compile the loop (unless the tests allow it).
+func checkLoop(loop bool, b compute.Backend) error {
+	if loop && OnHost(b) && !goBackendLoops {
+		return errGoBackendLoop
+	}
+	return nil
+}
 
 // loopState is the number of loop-state values that come before the
 // variables: the step counter, the batches, their labels and the learning rate.

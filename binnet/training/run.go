@@ -320,8 +320,8 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		return nil, err
 	}
 	engine.ClipAll = cfg.ClipLatent
-	if cfg.LoopSteps && OnHost(b) && !goBackendLoops {
-		return nil, errGoBackendLoop
+	if err := checkLoop(cfg.LoopSteps, b); err != nil {
+		return nil, err
 	}
 	engine.LoopSteps = cfg.LoopSteps
 	if cfg.Devices > 1 {

@@ -120,10 +120,7 @@ func (o *runOptions) check(p models.Preset) error {
 	if o.stepsPerCall < 1 {
 		return fmt.Errorf("-steps-per-call %d: must be at least 1", o.stepsPerCall)
 	}
-	if o.stepsLoop && o.stepsPerCall < 2 {
-		return fmt.Errorf("-steps-loop loops over the steps of a call: it needs -steps-per-call 2 or more (got %d)", o.stepsPerCall)
-	}
-	if err := checkStepsLoop(o.stepsLoop); err != nil {
+	if err := checkStepsLoop(o.stepsLoop, o.stepsPerCall); err != nil {
 		return err
 	}
 	if batch := firstNonZeroInt(o.batch, p.Hyper.BatchSize); o.devices > 1 && batch%o.devices != 0 {
@@ -270,9 +267,13 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// checkStepsLoop refuses -steps-loop on the pure-Go backend before any work
-// (training.Run would, after printing the run's settings).
-func checkStepsLoop(loop bool) error {
+// checkStepsLoop refuses -steps-loop without groups of steps to loop over,
+// and on the pure-Go backend before any work (training.Run would, after
+// printing the run's settings).
+func checkStepsLoop(loop bool, perCall int) error {
+	if loop && perCall < 2 {
+		return fmt.Errorf("-steps-loop loops over the steps of a call: it needs -steps-per-call 2 or more (got %d)", perCall)
+	}
 	if name, _, _ := strings.Cut(backend.Configuration(), ":"); !loop || name != "go" {
 		return nil
 	}

@@ -81,10 +81,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *batch == 0 {
 		*batch = p.Hyper.BatchSize
 	}
-	if *loop && *perCall < 2 {
-		return fmt.Errorf("-steps-loop loops over the steps of a call: it needs -steps-per-call 2 or more (got %d)", *perCall)
-	}
-	if err := checkStepsLoop(*loop); err != nil {
+	if err := checkStepsLoop(*loop, *perCall); err != nil {
 		return err
 	}
 	if *batch < 2 || *steps < 1 || *windows < 1 || *perCall < 1 {
