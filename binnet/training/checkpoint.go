@@ -94,8 +94,12 @@ func writeCheckpoint(path string, store *model.Store, meta checkpointMeta) error
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(path, blob, 0o644)
+	return writeFile(path, blob, 0o644)
 }
+
+// writeFile writes checkpoints and results atomically; tests replace it to
+// make a write fail (a full disk) at a chosen point of a run.
+var writeFile = atomicfile.WriteFile
 
 func corruptf(path, format string, args ...any) error {
 	return fmt.Errorf("checkpoint %s: %w: %s", path, ErrCorruptCheckpoint, fmt.Sprintf(format, args...))

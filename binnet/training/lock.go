@@ -1,7 +1,9 @@
 package training
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,4 +48,30 @@ func (l *dirLock) unlock() {
 		syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 		l.f.Close()
 	}
+}
+
+// InUse reports whether a process on this machine holds the lock of the
+// output folder dir, that is whether a run is training there now. A run
+// whose results.json says "running" in a folder not in use was stopped
+// without recording it (killed, or its machine stopped); running it again
+// resumes from its checkpoint. A folder without a lock file is not in use.
+func InUse(dir string) (bool, error) {
+	f, err := os.Open(filepath.Join(dir, LockFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("training: checking the lock of %s: %w", dir, err)
+	}
+	defer f.Close()
+	// A shared lock is granted unless a run holds its exclusive one; it is
+	// released at once.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return true, nil
+		}
+		return false, fmt.Errorf("training: checking the lock of %s: %w", dir, err)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false, nil
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/binnet/binnet/binnet/internal/atomicfile"
 	"github.com/binnet/binnet/binnet/schedule"
 )
 
@@ -174,7 +173,7 @@ func WriteResults(path string, r *Results) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
+	return writeFile(path, append(b, '\n'), 0o644)
 }
 
 // ReadResults reads a results file.

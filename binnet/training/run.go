@@ -142,6 +142,19 @@ func interrupted(epochs int, checkpoint string, cause error) error {
 	}
 }
 
+// keptCheckpoint says what the output folder keeps of a run that stopped
+// after epochs finished epochs: the checkpoint file holding them, if any.
+func keptCheckpoint(checkpoint string, epochs int) string {
+	switch {
+	case checkpoint == "":
+		return "no output folder, so nothing was kept"
+	case epochs == 0:
+		return "no checkpoint was written (no epoch finished)"
+	default:
+		return fmt.Sprintf("%s still holds epoch %d; running the same configuration again resumes from it", checkpoint, epochs)
+	}
+}
+
 // fingerprint is what must match for a checkpoint to be resumed.
 type fingerprint struct {
 	Model     string             `json:"model"`
@@ -294,7 +307,7 @@ func (c *Config) LearningRate(epoch int) float64 {
 // existing checkpoint of the same configuration. A diverging run returns a
 // *DivergenceError, writes results with status "failed", and leaves the
 // checkpoint of the last good epoch as it was.
-func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
+func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -346,6 +359,21 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 
 	var ckptPath, resultsPath string
 	startEpoch := 0
+	// taken is set once this run owns its output folder (locked, and any
+	// checkpoint or results there are its own): from then on, a failure
+	// that the loop does not record itself (a full disk, a backend error)
+	// is recorded in results.json as "failed", so that the folder does not
+	// claim a run in progress.
+	taken := false
+	defer func() {
+		if err == nil || !taken || res.Status == StatusFailed {
+			return
+		}
+		res.Status, res.Error = StatusFailed, err.Error()
+		if werr := WriteResults(resultsPath, res); werr != nil {
+			err = fmt.Errorf("%w (nor could the failure be recorded: %v)", err, werr)
+		}
+	}()
 	if cfg.OutDir != "" {
 		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 			return nil, fmt.Errorf("training: output folder: %w", err)
@@ -395,6 +423,7 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 			}
 		}
 	}
+	taken = resultsPath != ""
 	saveResults := func() error {
 		if resultsPath == "" {
 			return nil
@@ -445,7 +474,7 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 			b := <-batches
 			if b.err != nil {
 				stop()
-				return nil, fmt.Errorf("training: epoch %d, batch %d: %w", epoch+1, bi+1, b.err)
+				return nil, fmt.Errorf("training: epoch %d, batch %d: %w; %s", epoch+1, bi+1, b.err, keptCheckpoint(ckptPath, epoch))
 			}
 			var err error
 			switch first := bi - bi%perCall; {
@@ -462,7 +491,7 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 			}
 			if err != nil {
 				stop()
-				return nil, fmt.Errorf("training: epoch %d, batch %d: %w", epoch+1, bi+1, err)
+				return nil, fmt.Errorf("training: epoch %d, batch %d: %w; %s", epoch+1, bi+1, err, keptCheckpoint(ckptPath, epoch))
 			}
 			prog.step(bi + 1)
 		}
@@ -486,30 +515,32 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		}
 		if cfg.ResetLatentEachEpoch {
 			if err := engine.ResetLatentToSign(modes); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("training: epoch %d: %w; %s", epoch+1, err, keptCheckpoint(ckptPath, epoch))
 			}
 		}
 		rec.ValLoss, rec.ValAccuracy, err = engine.Evaluate(data.Val, modes, cfg.EvalBatchSize)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("training: epoch %d, validation: %w; %s", epoch+1, err, keptCheckpoint(ckptPath, epoch))
 		}
 		rec.Seconds = time.Since(start).Seconds()
 		res.TrainSeconds += rec.Seconds
 		if cfg.TestEachEpoch && !cfg.SkipTest {
 			rec.TestLoss, rec.TestAccuracy, err = engine.Evaluate(data.Test, modes, cfg.EvalBatchSize)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("training: epoch %d, test: %w; %s", epoch+1, err, keptCheckpoint(ckptPath, epoch))
 			}
 		}
 		res.History = append(res.History, rec)
 		if ckptPath != "" {
 			if err := writeCheckpoint(ckptPath, store, checkpointMeta{Fingerprint: fp, Epochs: epoch + 1, History: res.History}); err != nil {
-				return nil, err
+				// The write is atomic: the checkpoint of the epochs before is intact.
+				res.History = res.History[:len(res.History)-1]
+				return nil, fmt.Errorf("training: epoch %d: %w; %s", epoch+1, err, keptCheckpoint(ckptPath, epoch))
 			}
 		}
 		prog.finishEpoch(rec, nil)
 		if err := saveResults(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("training: epoch %d: %w; %s", epoch+1, err, keptCheckpoint(ckptPath, epoch+1))
 		}
 		if cfg.OnEpoch != nil {
 			cfg.OnEpoch(rec)
@@ -525,12 +556,15 @@ func Run(ctx context.Context, cfg Config, data Data) (*Results, error) {
 		final := sched.Modes(sched.TotalEpochs() - 1)
 		res.TestLoss, res.TestAccuracy, err = engine.Evaluate(data.Test, final, cfg.EvalBatchSize)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("training: test: %w; %s", err, keptCheckpoint(ckptPath, sched.TotalEpochs()))
 		}
 	}
 	res.Status = StatusCompleted
 	prog.done(res)
-	return res, saveResults()
+	if err := saveResults(); err != nil {
+		return res, fmt.Errorf("training: writing the results: %w; %s", err, keptCheckpoint(ckptPath, sched.TotalEpochs()))
+	}
+	return res, nil
 }
 
 // bestLastStageTest returns the highest test accuracy among the epochs of

@@ -325,6 +325,59 @@ func TestFlagsReport(t *testing.T) {
 	mustRefuse(t, 1, []string{filepath.Join(runs, "float-seed1"), filepath.Join(runs, "copy", "float-seed1"), "same seed 1"}, "report", "-runs", runs)
 }
 
+// TestReportStoppedRuns checks that report tells a run in progress (a
+// process holds its folder's lock) from one whose results.json says running
+// but whose process is gone (killed): "running" against "stopped", the
+// stopped folders listed.
+func TestReportStoppedRuns(t *testing.T) {
+	res, err := training.ReadResults(filepath.Join(tinyTrain(t, "float"), training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := t.TempDir()
+	for _, seed := range []int64{1, 2, 3} {
+		r := *res
+		r.Seed = seed
+		if seed > 1 {
+			r.Status, r.TestAccuracy = training.StatusRunning, 0
+		}
+		dir := filepath.Join(runs, fmt.Sprintf("float-seed%d", seed))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := training.WriteResults(filepath.Join(dir, training.ResultsFile), &r); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, training.LockFile), []byte("1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Seed 2's run is in progress: its lock is held, as a training process holds it.
+	lock, err := os.Open(filepath.Join(runs, "float-seed2", training.LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := mustCLI(t, "report", "-runs", runs)
+	if !strings.Contains(stdout, "| float | 1 (seeds 1), 1 stopped, 1 running |") {
+		t.Errorf("want seed 1 finished, seed 2 running, seed 3 stopped:\n%s", stdout)
+	}
+	if want := "the same command resumes each from its checkpoint): " + filepath.Join(runs, "float-seed3") + ".\n"; !strings.Contains(stdout, want) {
+		t.Errorf("the stopped run's folder is not listed (%q):\n%s", want, stdout)
+	}
+	if in, err := training.InUse(filepath.Join(runs, "float-seed2")); !in || err != nil {
+		t.Errorf("InUse of the locked folder: %v, %v", in, err)
+	}
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	stdout, _ = mustCLI(t, "report", "-runs", runs)
+	if !strings.Contains(stdout, "| float | 1 (seeds 1), 2 stopped |") {
+		t.Errorf("after its process let go, seed 2 is stopped too:\n%s", stdout)
+	}
+}
+
 // TestReportPaired checks report -paired against differences computed by
 // hand: forward against binary on the seeds both have (a seed without a
 // binary run is left out), the baseline's own row left out, and an order

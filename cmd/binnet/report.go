@@ -28,6 +28,9 @@ type reportRun struct {
 	protocol string
 	order    string // the order's canonical name: float, binary, forward, reverse, or the permutation
 	settings runSettings
+	// stopped: its results.json says running but no process holds its
+	// folder's lock (killed, or its machine stopped).
+	stopped bool
 }
 
 // runSettings are the training settings, other than the model, data,
@@ -107,11 +110,13 @@ type reportGroup struct {
 	// -tail; runs with fewer tested epochs in their last stage left out).
 	bestTest, tailTest []float64
 	tail               int
-	// Runs without a test accuracy: still running (or killed), stopped by
-	// an interrupt (both resume when re-run), failed (diverged).
-	running, interrupted, failed int
-	dirs                         map[int64]string // the folder of each seed's run
-	epochs                       int              // the runs' length (all of a group's runs have the same protocol)
+	// Runs without a test accuracy: still running, stopped without a
+	// record (killed: no process holds the folder's lock), stopped by an
+	// interrupt (these three resume when re-run), failed (diverged, or an
+	// error such as a full disk).
+	running, stopped, interrupted, failed int
+	dirs                                  map[int64]string // the folder of each seed's run
+	epochs                                int              // the runs' length (all of a group's runs have the same protocol)
 }
 
 // testBySeed returns the test accuracy of each seed's finished run.
@@ -125,7 +130,8 @@ func (g *reportGroup) testBySeed() map[int64]float64 {
 
 // add counts a run in the group; a second run of the same seed (a copy of
 // a run folder, or the same run made twice) is an error naming both folders.
-func (g *reportGroup) add(r *training.Results, dir string) error {
+func (g *reportGroup) add(run reportRun) error {
+	r, dir := run.res, run.dir
 	if prev, ok := g.dirs[r.Seed]; ok {
 		return fmt.Errorf("%s and %s hold runs of the same seed %d with the same model, data, schedule and settings: "+
 			"one run would count as two seeds; move one of them out of the folder searched", prev, dir, r.Seed)
@@ -143,6 +149,9 @@ func (g *reportGroup) add(r *training.Results, dir string) error {
 		return nil
 	case r.Status == training.StatusFailed:
 		g.failed++
+		return nil
+	case run.stopped:
+		g.stopped++
 		return nil
 	case r.Status != training.StatusCompleted || len(r.History) == 0:
 		g.running++
@@ -245,7 +254,15 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err != nil {
 				return err
 			}
-			runs = append(runs, reportRun{dir: filepath.Dir(path), res: r, protocol: protocol(r.Schedule), order: canonicalOrder(r), settings: settingsOf(r)})
+			run := reportRun{dir: filepath.Dir(path), res: r, protocol: protocol(r.Schedule), order: canonicalOrder(r), settings: settingsOf(r)}
+			if r.Status == training.StatusRunning {
+				inUse, err := training.InUse(run.dir)
+				if err != nil {
+					return err
+				}
+				run.stopped = !inUse
+			}
+			runs = append(runs, run)
 		}
 		return nil
 	})
@@ -261,7 +278,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if groups[k] == nil {
 			groups[k] = &reportGroup{tail: *tail}
 		}
-		if err := groups[k].add(r.res, r.dir); err != nil {
+		if err := groups[k].add(r); err != nil {
 			dups = append(dups, err)
 		}
 	}
@@ -405,7 +422,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, c := range []struct {
 			n    int
 			what string
-		}{{g.failed, "failed"}, {g.interrupted, "interrupted"}, {g.running, "running"}} {
+		}{{g.failed, "failed"}, {g.interrupted, "interrupted"}, {g.stopped, "stopped"}, {g.running, "running"}} {
 			if c.n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
 			}
@@ -477,6 +494,16 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(unpaired) > 0 {
 		lines := slices.Sorted(maps.Keys(unpaired))
 		fmt.Fprintf(stdout, "\nNo guided rows for the runs of %s.\n", strings.Join(lines, "; "))
+	}
+	var stopped []string
+	for _, r := range runs {
+		if r.stopped {
+			stopped = append(stopped, r.dir)
+		}
+	}
+	if len(stopped) > 0 {
+		fmt.Fprintf(stdout, "\nStopped (results.json says running, but no process on this machine holds the folder's lock: killed, "+
+			"or stopped with its machine; the same command resumes each from its checkpoint): %s.\n", strings.Join(stopped, ", "))
 	}
 	for _, p := range pooled {
 		r := p.res
