@@ -149,7 +149,7 @@ func keptCheckpoint(checkpoint string, epochs int) string {
 	case checkpoint == "":
 		return "no output folder, so nothing was kept"
 	case epochs == 0:
-		return "no checkpoint was written (no epoch finished)"
+		return "there is no checkpoint yet: running the same configuration again starts afresh"
 	default:
 		return fmt.Sprintf("%s still holds epoch %d; running the same configuration again resumes from it", checkpoint, epochs)
 	}
