@@ -16,10 +16,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/binnet/binnet/internal/atomicfile"
 )
 
 // LayerResult is the outcome of training with only one layer binary.
@@ -494,50 +495,8 @@ func WriteResultFile(path string, r *Result) error {
 		return fmt.Errorf("sensitivity: not writing %s: %w", path, err)
 	}
 	data = append(data, '\n')
-	if err := writeAtomic(path, data); err != nil {
-		return fmt.Errorf("sensitivity: writing %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeAtomic writes data to a temporary file in the directory of path,
-// syncs it and renames it to path. On error the temporary file is removed.
-func writeAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename durable; some file systems cannot sync a directory,
-	// and the file itself is already complete, so this is best effort.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("sensitivity: %w", err)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 	"os"
 	"sort"
 
-	"github.com/binnet/binnet/binnet/internal/atomicfile"
+	"github.com/binnet/binnet/internal/atomicfile"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"

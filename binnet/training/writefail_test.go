@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/binnet/binnet/binnet/internal/atomicfile"
 	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/binnet/binnet/internal/atomicfile"
 )
 
 // failWrites makes writeFile fail with ENOSPC (a full disk), as the real one

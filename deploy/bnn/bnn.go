@@ -14,8 +14,10 @@
 // names an earlier activation (Layer.From), and add layers sum two
 // activations (Layer.Residual), which is what residual networks need.
 //
-// The package depends only on the standard library: a small inference binary
-// (or a WASM module) can import it, with deploy/runtime, without GoMLX.
+// The package depends only on the standard library (and binnet's
+// internal/atomicfile, itself standard library only; TestStandardLibraryOnly):
+// a small inference binary (or a WASM module) can import it, with
+// deploy/runtime, without GoMLX.
 package bnn
 
 import (

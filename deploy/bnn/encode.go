@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"strings"
+
+	"github.com/binnet/binnet/internal/atomicfile"
 )
 
 // File layout, version 3. All integers and floats are little endian; every
@@ -175,17 +177,16 @@ func Write(w io.Writer, m *Model) error {
 	return err
 }
 
-// WriteFile writes m to path (through a temporary file renamed into place).
+// WriteFile writes m to path atomically: a temporary file in the same
+// folder, synced and renamed into place, so that path holds either its old
+// content or the whole new model, and a failed write (a full disk) leaves
+// no partial file behind.
 func WriteFile(path string, m *Model) error {
 	b, err := Encode(m)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, b, 0o644)
 }
 
 // ReadFile reads and verifies a .bnn file. Errors about its content wrap
