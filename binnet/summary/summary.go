@@ -26,8 +26,12 @@ import (
 
 // Row describes one layer (one variable scope) of a network.
 type Row struct {
-	Name    string // last element of the layer's scope, e.g. "dense1", "bn1"
-	Scope   string // e.g. "/model/dense1"
+	Name  string // the layer's scope under /model, e.g. "dense1", "bn1", "layer2_block0/conv1"
+	Scope string // e.g. "/model/dense1"
+	// Layer is the 1-based number of a binarizable layer, the number that
+	// orders (-order 1,3,2), sensitivity results and schedules use; 0 for
+	// the other layers (batch norm).
+	Layer   int
 	Kind    string // "dense", "conv2d", "batchnorm" or "layer"
 	Mode    string // "float", "binary" or "frozen"; always "float" for non-binarizable layers
 	Outputs int    // output units or channels
@@ -109,7 +113,7 @@ func OfWithBackend(b compute.Backend, net models.Network, modes []binnet.Mode) (
 		if !ok {
 			i = len(s.Rows)
 			index[scope] = i
-			s.Rows = append(s.Rows, Row{Name: path.Base(scope), Scope: scope, Kind: "layer", Mode: "float"})
+			s.Rows = append(s.Rows, Row{Name: strings.TrimPrefix(scope, "/model/"), Scope: scope, Kind: "layer", Mode: "float"})
 		}
 		r := &s.Rows[i]
 		n := int64(v.Shape().Size())
@@ -120,7 +124,7 @@ func OfWithBackend(b compute.Backend, net models.Network, modes []binnet.Mode) (
 		info, binarizable := byScope[scope]
 		switch {
 		case binarizable && v == info.Weights:
-			r.Kind, r.Outputs = string(info.Kind), info.Outputs
+			r.Kind, r.Outputs, r.Layer = string(info.Kind), info.Outputs, info.Index+1
 			r.Mode = modes[info.Index].String()
 			if modes[info.Index].IsBinary() {
 				r.BinaryParams += n
@@ -194,9 +198,13 @@ func (s *Summary) Format(w io.Writer) error {
 	for _, r := range s.Rows {
 		wn, wk, wm = max(wn, len(r.Name)), max(wk, len(r.Kind)), max(wm, len(r.Mode))
 	}
-	fmt.Fprintf(tw, "%-*s\t%-*s\t%-*s\toutputs\tparams\t1-bit\t32-bit\tfloat32 KiB\tpacked KiB\t32-bit MACs\tbinary MACs (adds)\t\n", wn, "layer", wk, "kind", wm, "mode")
+	fmt.Fprintf(tw, "#\t%-*s\t%-*s\t%-*s\toutputs\tparams\t1-bit\t32-bit\tfloat32 KiB\tpacked KiB\t32-bit MACs\tbinary MACs (adds)\t\n", wn, "layer", wk, "kind", wm, "mode")
 	line := func(r Row, kind, mode, outputs string) {
-		fmt.Fprintf(tw, "%-*s\t%-*s\t%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", wn, r.Name, wk, kind, wm, mode, outputs, group(r.Params),
+		number := ""
+		if r.Layer > 0 {
+			number = fmt.Sprint(r.Layer)
+		}
+		fmt.Fprintf(tw, "%s\t%-*s\t%-*s\t%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", number, wn, r.Name, wk, kind, wm, mode, outputs, group(r.Params),
 			group(r.BinaryParams), group(r.FloatParams), kib(r.Float32Bytes), kib(r.PackedBytes), group(r.MACs), group(r.BinaryMACs))
 	}
 	for _, r := range s.Rows {

@@ -15,24 +15,25 @@ func TestMLP300100AllBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	type want struct {
+		layer                    int
 		name, kind, mode         string
 		outputs                  int
 		params, bin, macs, binMA int64
 	}
 	rows := []want{
-		{"dense1", "dense", "binary", 300, 235500, 235200, 0, 235200},
-		{"bn1", "batchnorm", "float", 300, 1200, 0, 0, 0},
-		{"dense2", "dense", "binary", 100, 30100, 30000, 0, 30000},
-		{"bn2", "batchnorm", "float", 100, 400, 0, 0, 0},
-		{"dense3", "dense", "binary", 10, 1010, 1000, 0, 1000},
-		{"bn3", "batchnorm", "float", 10, 40, 0, 0, 0},
+		{1, "dense1", "dense", "binary", 300, 235500, 235200, 0, 235200},
+		{0, "bn1", "batchnorm", "float", 300, 1200, 0, 0, 0},
+		{2, "dense2", "dense", "binary", 100, 30100, 30000, 0, 30000},
+		{0, "bn2", "batchnorm", "float", 100, 400, 0, 0, 0},
+		{3, "dense3", "dense", "binary", 10, 1010, 1000, 0, 1000},
+		{0, "bn3", "batchnorm", "float", 10, 40, 0, 0, 0},
 	}
 	if len(s.Rows) != len(rows) {
 		t.Fatalf("%d rows, want %d:\n%s", len(s.Rows), len(rows), s)
 	}
 	for i, w := range rows {
 		r := s.Rows[i]
-		if r.Name != w.name || r.Kind != w.kind || r.Mode != w.mode || r.Outputs != w.outputs || r.Params != w.params ||
+		if r.Layer != w.layer || r.Name != w.name || r.Kind != w.kind || r.Mode != w.mode || r.Outputs != w.outputs || r.Params != w.params ||
 			r.BinaryParams != w.bin || r.MACs != w.macs || r.BinaryMACs != w.binMA {
 			t.Errorf("row %d: %+v, want %+v", i, r, w)
 		}
@@ -95,5 +96,52 @@ func TestCNNConvRows(t *testing.T) {
 	// conv1: 32 rows of 1 word + 8 bytes each; conv2: float32 weights + 8 bytes per channel; dense3: 10 rows of 196 words + 8 each.
 	if want := int64(32*8+32*8) + int64(4*288*64+64*8) + int64(10*196*8+10*8); s.DeployedBytes != want {
 		t.Errorf("deployed bytes %d, want %d", s.DeployedBytes, want)
+	}
+}
+
+// TestResNet21LayerNumbers: the rows of ResNet-21's binarizable layers carry
+// the numbers that orders use, 1 to 21 in build order, with names unique
+// under /model: the stem is 1, the first block's convolutions 2 and 3, the
+// second stage's first block 6 and 7 and its 1x1 downsampling convolution 8
+// (after the block's two, as in torchvision's ResNet-18 and the official
+// code's module order), the classifier 21.
+func TestResNet21LayerNumbers(t *testing.T) {
+	p, _ := models.Lookup("resnet21")
+	s, err := Of(p.Network, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[int]string{}
+	seen := map[string]bool{}
+	next := 1
+	for _, r := range s.Rows {
+		if seen[r.Name] {
+			t.Errorf("row name %q twice", r.Name)
+		}
+		seen[r.Name] = true
+		if r.Kind == "batchnorm" {
+			if r.Layer != 0 {
+				t.Errorf("batch norm %s numbered %d", r.Name, r.Layer)
+			}
+			continue
+		}
+		if r.Layer != next {
+			t.Errorf("layer %s numbered %d, want %d", r.Name, r.Layer, next)
+		}
+		names[r.Layer] = r.Name
+		next++
+	}
+	want := map[int]string{1: "conv1", 2: "layer1_block0/conv1", 3: "layer1_block0/conv2", 6: "layer2_block0/conv1",
+		7: "layer2_block0/conv2", 8: "layer2_block0/downsample", 21: "fc"}
+	for n, name := range want {
+		if names[n] != name {
+			t.Errorf("layer %d is %q, want %q", n, names[n], name)
+		}
+	}
+	if next != 22 {
+		t.Errorf("%d binarizable layers, want 21", next-1)
+	}
+	if out := s.String(); !strings.Contains(out, "\n   8  layer2_block0/downsample ") {
+		t.Errorf("the table does not number layer 8:\n%s", out)
 	}
 }
