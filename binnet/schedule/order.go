@@ -188,6 +188,7 @@ func NeedsSensitivity(name string) bool {
 //	reverse         KindIterative, Reverse(n)
 //	random          KindIterative, Random(n, seed)
 //	1,3,2           KindIterative, ParsePermutation (1-based layer numbers)
+//	FILE.json       KindIterative, ReadOrderFile (layer numbers, or the official code's layer file)
 //
 // Names are case-insensitive. "ascend" and "descend" need a sensitivity
 // result, which the caller must read: for them ParseOrder returns an error
@@ -213,6 +214,13 @@ func ParseOrder(name string, n int, seed int64) (Kind, []int, error) {
 	case "":
 		return 0, nil, fmt.Errorf("schedule: empty order name: want %s, or a comma-separated permutation of layers 1..%d",
 			strings.Join(OrderNames(), ", "), n)
+	}
+	if IsOrderFile(name) {
+		order, err := ReadOrderFile(strings.TrimSpace(name), n)
+		if err != nil {
+			return 0, nil, err
+		}
+		return KindIterative, order, nil
 	}
 	if strings.ContainsAny(name, "0123456789,") {
 		order, err := ParsePermutation(name, n)

@@ -78,6 +78,8 @@ func TestBadInput(t *testing.T) {
 		{"order out of range", train("-order", "1,2,4"), 1, []string{"layer 4 is out of range 1..3"}, false},
 		{"unknown order", train("-order", "sideways"), 1, []string{`unknown order "sideways"`}, false},
 		{"ascend without sensitivity", train("-order", "ascend"), 1, []string{"-order ascend needs -sensitivity"}, false},
+		{"order file of another network", train("-order", "testdata/order-4-layers.json"), 1, []string{"testdata/order-4-layers.json", "lists 4 layers", "3 binarizable layers"}, false},
+		{"order file missing", train("-order", "testdata/no-such-order.json"), 1, []string{"testdata/no-such-order.json", "no such file"}, false},
 		{"sensitivity of another model", train("-order", "ascend", "-sensitivity", "testdata/sensitivity-other-model.json"), 1, []string{`"mlp-784-784"`, `not "mlp-300-100"`}, false},
 		{"sensitivity with other layer count", train("-order", "descend", "-sensitivity", "testdata/sensitivity-4-layers.json"), 1, []string{"4 layers", "3 binarizable layers"}, false},
 		{"sensitivity file missing", train("-order", "ascend", "-sensitivity", "testdata/no-such.json"), 1, []string{"no-such.json"}, false},

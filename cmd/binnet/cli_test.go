@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/binnet/binnet/binnet/training"
 )
 
 // cli runs the command line in-process and returns its exit code and output.
@@ -367,6 +369,24 @@ func TestSchedule(t *testing.T) {
 	}
 }
 
+// TestScheduleOfficialOrderFile reads the paper's guided ascend order of
+// ResNet-21, a layer file of the official code (PyTorch module indices;
+// testdata/official-resnet21-layers-ascend.json), as binnet layer numbers
+// ranked by hand: index 42 is the 13th binarizable module, 32 the 10th, and
+// 26, the second stage's 1x1 downsampling convolution, binnet's layer 8.
+func TestScheduleOfficialOrderFile(t *testing.T) {
+	stdout, _ := mustCLI(t, "schedule", "-model", "resnet21", "-order", "testdata/official-resnet21-layers-ascend.json",
+		"-epochs", "22", "-epochs-per-layer", "1")
+	if want := "order 13,10,5,14,9,3,2,7,18,6,17,4,1,16,15,20,11,12,19,8,21,"; !strings.Contains(stdout, want) {
+		t.Errorf("want %q in:\n%s", want, stdout)
+	}
+	for _, row := range []string{`1\s+1\s+13`, `2\s+2\s+10,13`, `21\s+21-22\s+1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21`} {
+		if !regexp.MustCompile(`(?m)^\s*` + row + `\s*$`).MatchString(stdout) {
+			t.Errorf("stage table has no row %q:\n%s", row, stdout)
+		}
+	}
+}
+
 func TestModels(t *testing.T) {
 	stdout, _ := mustCLI(t, "models")
 	for _, m := range []string{"mlp-300-100", "mlp-784-784"} {
@@ -435,6 +455,38 @@ func TestMaxLoss(t *testing.T) {
 	if code, _, stderr := cli(t, "train", "-max-loss", "0", "-epochs", "3", "-epochs-per-layer", "1"); code == 0 || !strings.Contains(stderr, "-max-loss 0: must be a positive number") {
 		t.Errorf("-max-loss 0: exit %d, %q", code, stderr)
 	}
+}
+
+// TestCompareOrderFile runs an order file of the official code (its
+// mlp3_layers_132.json) next to the same order written as -orders 1,3,2: the
+// file's run folder is named after the file, its schedule is the order
+// 1,3,2, and both runs, of one seed and one order, end with the same test
+// accuracy. Two files of one name are refused before training: their runs
+// would share a folder.
+func TestCompareOrderFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cmp")
+	mustCLI(t, "compare", "-epochs", "3", "-epochs-per-layer", "1", "-train-size", "1000", "-val-size", "500", "-test-size", "500",
+		"-orders", "testdata/official-mlp3-layers-132.json;1,3,2", "-seeds", "1", "-quiet", "-out", out)
+	file, err := training.ReadResults(filepath.Join(out, "official-mlp3-layers-132-seed1", training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm, err := training.ReadResults(filepath.Join(out, "1-3-2-seed1", training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := file.Schedule.Order(); !slices.Equal(got, []int{0, 2, 1}) {
+		t.Errorf("the order file's run has order %v, want [0 2 1] (layers 1,3,2)", got)
+	}
+	if file.TestAccuracy != perm.TestAccuracy || file.Status != training.StatusCompleted {
+		t.Errorf("the order file's run: %s, test %v; -order 1,3,2: %v", file.Status, file.TestAccuracy, perm.TestAccuracy)
+	}
+	other := filepath.Join(t.TempDir(), "official-mlp3-layers-132.json")
+	if err := os.WriteFile(other, []byte("[1, 2, 3]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, 1, []string{"would share the run folder official-mlp3-layers-132-seedN"}, "compare", "-epochs", "3", "-epochs-per-layer", "1",
+		"-orders", "testdata/official-mlp3-layers-132.json;"+other, "-seeds", "1")
 }
 
 func TestCompare(t *testing.T) {

@@ -54,7 +54,15 @@ func (r *runOptions) prepare(ctx context.Context, d *dataOptions, p *models.Pres
 	return name, data, cfg, err
 }
 
-func safeName(s string) string { return strings.NewReplacer(",", "-", "/", "-", " ", "").Replace(s) }
+// safeName names a run folder after its order: a permutation with dashes
+// (1-3-2), an order file by its name without .json.
+func safeName(s string) string {
+	if schedule.IsOrderFile(s) {
+		s = filepath.Base(strings.TrimSpace(s))
+		s = s[:len(s)-len(".json")]
+	}
+	return strings.NewReplacer(",", "-", "/", "-", " ", "").Replace(s)
+}
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", "Trains one network, binarizing its layers as the schedule says, and writes\nOUT/results.json (test accuracy and per-epoch history) and OUT/checkpoint.bin\n(each epoch, atomically). Re-running the same command resumes an interrupted run.", stderr)
@@ -326,12 +334,17 @@ func parseOrders(s string) ([]string, error) {
 		return nil, fmt.Errorf("-orders %q: no order given", s)
 	}
 	seen := map[string]bool{}
+	folders := map[string]string{} // run folder name -> order
 	for _, o := range orders {
 		k := strings.ToLower(o)
 		if seen[k] {
 			return nil, fmt.Errorf("-orders %q: order %s is listed twice", s, o)
 		}
 		seen[k] = true
+		if prev, ok := folders[strings.ToLower(safeName(o))]; ok {
+			return nil, fmt.Errorf("-orders %q: orders %s and %s would share the run folder %s-seedN (order files of the same name?)", s, prev, o, safeName(o))
+		}
+		folders[strings.ToLower(safeName(o))] = o
 	}
 	return orders, nil
 }

@@ -85,7 +85,8 @@ func (o *runOptions) registerSchedule(fs *flag.FlagSet, withOrder bool) {
 		fs.IntVar(&o.epochs, "epochs", 0, "total epochs (default: the preset's, 450 as in the paper)")
 		fs.IntVar(&o.epochsPerLayer, "epochs-per-layer", 0, "epochs before the next layer of the order is binarized (default: the preset's, 150)")
 		fs.IntVar(&o.layersPerStage, "layers-per-stage", 1, "layers binarized at each stage")
-		fs.StringVar(&o.order, "order", "forward", "float | binary | forward | reverse | random | ascend | descend | a permutation such as 1,3,2")
+		fs.StringVar(&o.order, "order", "forward", "float | binary | forward | reverse | random | ascend | descend | a permutation such as 1,3,2 (layers numbered as binnet summary shows) | "+
+			"FILE.json: a JSON array of those numbers, or a layer file of the paper's official code (e.g. its models/resnet20_layers_descend.json: PyTorch module indices, ranked)")
 		fs.StringVar(&o.sensitivity, "sensitivity", "", "sensitivity.json of a sensitivity run (for -order ascend|descend), or several separated by commas "+
 			"(e.g. one per seed of the same pre-training), pooled: the layers ranked by their mean validation accuracies")
 		fs.BoolVar(&o.freeze, "freeze", false, "freeze layers binarized in earlier stages (a variant; the paper keeps training them)")
