@@ -71,10 +71,11 @@ dump_hlo() {
 sections=" ${SECTIONS:-loop mlp profile unrolled cmdbuf conv train} "
 if [[ $sections == *" loop "* ]]; then
   # -steps-loop: a call's steps as a While loop whose body is one step (compiled once, whatever the
-  # number of steps), the form of JAX's lax.scan; the unrolled 10 per call alongside, same call.
+  # number of steps), the form of JAX's lax.scan. Most wanted first (a session's device time is
+  # short): the loop's steps, JAX's scans, then a training run, the HLO, and one unrolled run as
+  # the anchor to earlier measurements (its 10-step graph compiles in 15-23 s).
   for m in mlp-300-100 mlp-784-784; do
     for b in 100 1000; do
-      run 90 "$bin" speed -json -model "$m" -batch "$b" -mode binary -steps 200 -windows 5 -steps-per-call 10
       for k in 10 100; do
         run 90 "$bin" speed -json -model "$m" -batch "$b" -mode binary -steps 400 -windows 5 -steps-per-call $k -steps-loop
       done
@@ -88,6 +89,7 @@ if [[ $sections == *" loop "* ]]; then
     -out /tmp/train-xla-loop
   cp /tmp/train-xla-loop/results.json "$out/train-steps-loop-10.json" 2>/dev/null
   dump_hlo hlo-loop 10 20 -steps-loop # the loop's HLO and thunks against JAX's scan of 10
+  run 90 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 200 -windows 5 -steps-per-call 10
 fi
 if [[ $sections == *" mlp "* ]]; then
   # binnet one step per execution (as a plain training loop) and ten (-steps-per-call 10: the steps
