@@ -408,8 +408,9 @@ func TestReportPaired(t *testing.T) {
 		}
 	}
 	stdout, _ := mustCLI(t, "report", "-runs", runs, "-paired", "binary")
-	// forward - binary: +0.01, -0.01, +0.02: mean 0.00667, sample sd 0.01528.
-	want := "| mlp-300-100 | sample, 1000 train | 3 epochs, 1/layer | forward | binary | 1,2,3 | +0.0067 ± 0.0153 | 2 of 3 |"
+	// forward - binary: +0.01, -0.01, +0.02: mean 0.00667, sample sd 0.01528,
+	// standard error 0.00882; t(0.975, 2 df) = 4.3027: 0.00667 ± 0.03795.
+	want := "| mlp-300-100 | sample, 1000 train | 3 epochs, 1/layer | forward | binary | 1,2,3 | +0.0067 ± 0.0153 | -0.0313 to +0.0446 | 2 of 3 |"
 	if !strings.Contains(stdout, want) {
 		t.Errorf("no row %q:\n%s", want, stdout)
 	}
@@ -417,7 +418,7 @@ func TestReportPaired(t *testing.T) {
 		t.Errorf("the baseline is compared with itself:\n%s", stdout)
 	}
 	stdout, _ = mustCLI(t, "report", "-runs", runs, "-paired", "forward")
-	if want := "| binary | forward | 1,2,3 | -0.0067 ± 0.0153 | 1 of 3 |"; !strings.Contains(stdout, want) {
+	if want := "| binary | forward | 1,2,3 | -0.0067 ± 0.0153 | -0.0446 to +0.0313 | 1 of 3 |"; !strings.Contains(stdout, want) {
 		t.Errorf("no row ending %q:\n%s", want, stdout)
 	}
 	mustRefuse(t, 1, []string{"-paired reverse: no finished runs of order \"reverse\""}, "report", "-runs", runs, "-paired", "reverse")

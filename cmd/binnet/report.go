@@ -204,7 +204,8 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dir := flags.String("runs", "binnet-runs", "folder to search")
 	paired := flags.String("paired", "", "also compare every order with this one (e.g. binary, float, forward or 1,3,2, as the table names them), "+
 		"seed by seed: the mean ± standard deviation of the per-seed differences in test accuracy over the seeds both have "+
-		"(same model, data, settings and number of epochs), and on how many of those seeds the order is ahead")
+		"(same model, data, settings and number of epochs), the 95% confidence interval of their mean (Student's t: with 3 seeds, "+
+		"the mean ± 2.48 standard deviations), and on how many of those seeds the order is ahead")
 	tail := flags.Int("tail", 0, "also show the mean test accuracy over each run's last N epochs, for runs that tested every one of them in their last stage (train -test-each-epoch): "+
 		"steadier than the last epoch's, which moves by about 0.001 from epoch to epoch on the MNIST MLPs")
 	each := flags.Bool("each", false, "also a table of every finished run, one row each: its test accuracy, final validation accuracy, "+
@@ -667,8 +668,8 @@ func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKe
 	if len(base) == 0 {
 		return fmt.Errorf("-paired %s: no finished runs of order %q (the orders are named as in the table's order column)", baseline, baseline)
 	}
-	fmt.Fprintf(w, "\n| model | data | protocol | order | against | seeds | test accuracy difference | ahead on |\n")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	fmt.Fprintf(w, "\n| model | data | protocol | order | against | seeds | test accuracy difference | 95%% confidence interval of the mean difference | ahead on |\n")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, k := range keys {
 		b := base[pairOf(k)]
 		if b == nil || k.order == baseline {
@@ -694,8 +695,8 @@ func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKe
 				ahead++
 			}
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %d of %d |\n", k.model, k.dataset, protocolOf(k), k.order, baseline,
-			joinSeeds(seeds), signedMeanStd(diffs, 4), ahead, len(seeds))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %d of %d |\n", k.model, k.dataset, protocolOf(k), k.order, baseline,
+			joinSeeds(seeds), signedMeanStd(diffs, 4), confidence95(diffs, 4), ahead, len(seeds))
 	}
 	return nil
 }
