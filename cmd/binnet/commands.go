@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -372,20 +371,14 @@ func parseSeeds(s string) ([]int64, error) {
 	return seeds, nil
 }
 
+// meanStd formats the mean of v ± its sample standard deviation (the mean
+// alone for one value).
 func meanStd(v []float64, prec int) string {
-	mean := 0.0
-	for _, x := range v {
-		mean += x
-	}
-	mean /= float64(len(v))
+	mean, sd := meanSD(v)
 	if len(v) == 1 {
 		return fmt.Sprintf("%.*f", prec, mean)
 	}
-	ss := 0.0
-	for _, x := range v {
-		ss += (x - mean) * (x - mean)
-	}
-	return fmt.Sprintf("%.*f ± %.*f", prec, mean, prec, math.Sqrt(ss/float64(len(v)-1)))
+	return fmt.Sprintf("%.*f ± %.*f", prec, mean, prec, sd)
 }
 
 // sensitivityFlags are the flags of "binnet sensitivity", shared by the

@@ -31,15 +31,24 @@ func confidence95(v []float64, prec int) string {
 	if len(v) < 2 {
 		return ""
 	}
-	mean := 0.0
+	mean, sd := meanSD(v)
+	half := tQuantile975(len(v)-1) * sd / math.Sqrt(float64(len(v)))
+	return fmt.Sprintf("%+.*f to %+.*f", prec, mean-half, prec, mean+half)
+}
+
+// meanSD returns the mean of v and its sample standard deviation (n-1 in
+// the denominator; 0 for one value).
+func meanSD(v []float64) (mean, sd float64) {
 	for _, x := range v {
 		mean += x
 	}
 	mean /= float64(len(v))
+	if len(v) < 2 {
+		return mean, 0
+	}
 	ss := 0.0
 	for _, x := range v {
 		ss += (x - mean) * (x - mean)
 	}
-	half := tQuantile975(len(v)-1) * math.Sqrt(ss/float64(len(v)-1)/float64(len(v)))
-	return fmt.Sprintf("%+.*f to %+.*f", prec, mean-half, prec, mean+half)
+	return mean, math.Sqrt(ss / float64(len(v)-1))
 }
