@@ -117,6 +117,7 @@ func markdown(rep *Report) string {
 	p("%% of peak is that rate divided by the machine's sgemm peak, %.0f GFLOP/s (numpy + OpenBLAS %s, %d threads, %d×%d float32; 1 thread: %.0f GFLOP/s).\n\n",
 		peak, rep.Sgemm.Core, peakT, rep.Sgemm.N, rep.Sgemm.N, rep.Sgemm.GFlops[1])
 
+	targetsMarkdown(p, rep)
 	p("## Environment\n\n| | |\n|---|---|\n")
 	for _, k := range rep.EnvOrder {
 		p("| %s | %s |\n", k, rep.Env[k])
@@ -197,9 +198,8 @@ func markdown(rep *Report) string {
 		for _, r := range rep.Epochs {
 			var over, exs, peerEx []float64
 			n := float64(r.Steps * r.Batch)
+			over = epochOverhead(r)
 			for i := range r.EpochSeconds {
-				loop := r.EpochSeconds[i] - r.ValSeconds[i] - r.CompileSeconds[i]
-				over = append(over, 100*(loop-r.StepsOnly[i])/r.StepsOnly[i])
 				exs = append(exs, n/(r.EpochSeconds[i]-r.ValSeconds[i]))
 			}
 			for _, s := range r.PeerEpoch {
