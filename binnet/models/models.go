@@ -87,9 +87,29 @@ type Hyper struct {
 	// the learning rate is multiplied by LRGamma; none for a constant rate.
 	LRMilestones []int
 	LRGamma      float64 // factor per milestone, e.g. 0.1 (the rate divided by 10); 0 without milestones
+	// SensitivityEpochs is the length of each layer's run in the official
+	// code's sensitivity pre-training (scripts/*/*/sensitivity/layer.sh);
+	// 0: EpochsPerLayer. SensitivityLRMilestones are that run's learning-
+	// rate milestones; nil: LRMilestones.
+	SensitivityEpochs       int
+	SensitivityLRMilestones []int
 	// Dataset is the data set the paper trains the preset on: "mnist",
 	// "cifar10" or "imagenet".
 	Dataset string
+}
+
+// Sensitivity returns the epochs of each layer's run of a sensitivity
+// pre-training and their learning-rate milestones, as the official code's
+// sensitivity scripts have them for the preset (see SensitivityEpochs).
+func (h Hyper) Sensitivity() (epochs int, milestones []int) {
+	epochs, milestones = h.SensitivityEpochs, h.SensitivityLRMilestones
+	if epochs == 0 {
+		epochs = h.EpochsPerLayer
+	}
+	if milestones == nil {
+		milestones = h.LRMilestones
+	}
+	return epochs, milestones
 }
 
 // Preset is a named network with the hyper-parameters of the paper's code.
@@ -102,9 +122,10 @@ type Preset struct {
 
 // mnistHyper follows the official scripts for MNIST (scripts/mnist/*/run):
 // Adam with lr 0.1, batch 100 (test batch 1000), 150 epochs per layer, 450
-// epochs, the last 5,000 training images held out for validation.
+// epochs, the last 5,000 training images held out for validation; each
+// layer's sensitivity run is 150 epochs (scripts/mnist/*/sensitivity).
 var mnistHyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, EvalBatchSize: 1000,
-	EpochsPerLayer: 150, Epochs: 450, ValidationSize: 5000, Dataset: "mnist"}
+	EpochsPerLayer: 150, Epochs: 450, ValidationSize: 5000, SensitivityEpochs: 150, Dataset: "mnist"}
 
 // The CIFAR-10 scripts (scripts/cifar10/*) and the commands of the official
 // README: batch 100 (ResNet-20: 128), test batch 1000, 5,000 training
@@ -112,15 +133,18 @@ var mnistHyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, Eva
 // with Adam (train.py) at lr 0.1, 150 epochs per layer (VGG-5: 750 epochs,
 // VGG-9: 1,350). ResNet-20 trains with SGD at lr 0.1, momentum 0.9, weight
 // decay 1e-4, 1,200 epochs, 50 per layer, the rate divided by 10 at epochs
-// 1,000 and 1,100 (run_ep1200.sh).
+// 1,000 and 1,100 (run_ep1200.sh). Their sensitivity scripts train each
+// layer 200 epochs (VGG-5), 450 (VGG-9) and 300 (ResNet-20, the rate divided
+// by 10 at epochs 200 and 250: val_ep300.sh).
 var (
 	vgg5Hyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, EvalBatchSize: 1000,
-		EpochsPerLayer: 150, Epochs: 750, ValidationSize: 5000, Dataset: "cifar10"}
+		EpochsPerLayer: 150, Epochs: 750, ValidationSize: 5000, SensitivityEpochs: 200, Dataset: "cifar10"}
 	vgg9Hyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, EvalBatchSize: 1000,
-		EpochsPerLayer: 150, Epochs: 1350, ValidationSize: 5000, Dataset: "cifar10"}
+		EpochsPerLayer: 150, Epochs: 1350, ValidationSize: 5000, SensitivityEpochs: 450, Dataset: "cifar10"}
 	resnet20Hyper = Hyper{Optimizer: "sgd", LearningRate: 0.1, Momentum: 0.9, WeightDecay: 1e-4, BatchSize: 128,
 		EvalBatchSize: 1000, EpochsPerLayer: 50, Epochs: 1200, ValidationSize: 5000,
-		LRMilestones: []int{1000, 1100}, LRGamma: 0.1, Dataset: "cifar10"}
+		LRMilestones: []int{1000, 1100}, LRGamma: 0.1,
+		SensitivityEpochs: 300, SensitivityLRMilestones: []int{200, 250}, Dataset: "cifar10"}
 	// resnet21Hyper follows main_imagenet_binary.py and the official
 	// README's ImageNet commands: SGD lr 0.01, momentum 0.9, weight decay
 	// 1e-4, batch 256, 67 epochs, 2 per layer, the rate divided by 10 at

@@ -7,12 +7,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/binnet/binnet/binnet/training"
 )
@@ -487,6 +491,75 @@ func TestCompareOrderFile(t *testing.T) {
 	}
 	mustRefuse(t, 1, []string{"would share the run folder official-mlp3-layers-132-seedN"}, "compare", "-epochs", "3", "-epochs-per-layer", "1",
 		"-orders", "testdata/official-mlp3-layers-132.json;"+other, "-seeds", "1")
+}
+
+// TestLRMilestones checks -lr-milestones and -lr-gamma against the rates of
+// each epoch computed by hand: 0.1 before the first milestone, 0.1 x 0.5
+// from it, 0.1 x 0.5 x 0.5 from the second (milestones count finished
+// epochs, as PyTorch's MultiStepLR); "none" keeps the rate constant.
+func TestLRMilestones(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []float64
+	}{
+		{[]string{"-lr-milestones", "1,3", "-lr-gamma", "0.5"}, []float64{0.1, 0.05, 0.05, 0.025}},
+		{[]string{"-lr-milestones", "2"}, []float64{0.1, 0.1, 0.01, 0.01}},
+		{[]string{"-lr-milestones", "none"}, []float64{0.1, 0.1, 0.1, 0.1}},
+	} {
+		run := tinyTrain(t, "forward", append([]string{"-epochs", "4", "-epochs-per-layer", "1"}, c.args...)...)
+		res, err := training.ReadResults(filepath.Join(run, training.ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []float64
+		for _, h := range res.History {
+			got = append(got, h.LearningRate)
+		}
+		if len(got) != len(c.want) {
+			t.Fatalf("%v: %d epochs", c.args, len(got))
+		}
+		for i := range got {
+			if math.Abs(got[i]-c.want[i]) > 1e-12 {
+				t.Errorf("%v: learning rates %v, want %v", c.args, got, c.want)
+				break
+			}
+		}
+	}
+}
+
+// TestSensitivityOfficialLength starts a sensitivity pre-training of VGG-5
+// without -epochs, waits for its first layer's first epoch, and interrupts
+// it: the layer's schedule is the official sensitivity script's 200 epochs
+// (vgg5/sensitivity/layer.sh), not the 150 epochs per layer of its training.
+func TestSensitivityOfficialLength(t *testing.T) {
+	bin := binnetBinary(t)
+	out := filepath.Join(t.TempDir(), "sens")
+	cmd := exec.Command(bin, "sensitivity", "-model", "vgg5", "-train-size", "200", "-val-size", "100", "-test-size", "100",
+		"-layers", "1", "-quiet", "-threads", "1", "-out", out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	results := filepath.Join(out, "layer-01", training.ResultsFile)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(results); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no epoch of layer 1 within 2 minutes")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	res, err := training.ReadResults(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Schedule.TotalEpochs(); got != 200 {
+		t.Errorf("VGG-5's sensitivity run has %d epochs, want the official 200", got)
+	}
 }
 
 func TestCompare(t *testing.T) {

@@ -393,7 +393,8 @@ type sensitivityFlags struct {
 func (s *sensitivityFlags) register(fs *flag.FlagSet) {
 	s.data.register(fs)
 	s.run.register(fs, false)
-	s.epochs = fs.Int("epochs", 0, "epochs of each layer's run (default: the preset's epochs per layer, 150)")
+	s.epochs = fs.Int("epochs", 0, "epochs of each layer's run (default: the official sensitivity scripts' for the preset: 150 for the MLPs, "+
+		"200 VGG-5, 450 VGG-9, 300 ResNet-20 with its rate divided by 10 after 200 and 250; else the preset's epochs per layer)")
 	s.layers = fs.String("layers", "", "only these 1-based layers, e.g. 1,3 (default: all)")
 	s.out = fs.String("out", "", "output folder (default: binnet-runs/sensitivity-MODEL-DATASET-seedSEED)")
 }
@@ -410,10 +411,14 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	// The official sensitivity scripts' length and learning-rate milestones
+	// (-lr-milestones still overrides these).
 	e := *epochs
+	sensEpochs, sensMilestones := p.Hyper.Sensitivity()
 	if e == 0 && !r.given("epochs") {
-		e = p.Hyper.EpochsPerLayer
+		e = sensEpochs
 	}
+	p.Hyper.LRMilestones = sensMilestones
 	if e < 1 {
 		return fmt.Errorf("-epochs must be at least 1, got %d", e)
 	}
@@ -540,11 +545,23 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "name\tnetwork\tlayers\toptimizer\tlr\tbatch\tepochs/layer\tepochs\tdescription\t")
+	fmt.Fprintln(tw, "name\tnetwork\tlayers\toptimizer\tlr\tbatch\tepochs/layer\tepochs\tlr milestones\tsensitivity epochs (milestones)\tdescription\t")
+	list := func(ms []int) string {
+		if len(ms) == 0 {
+			return "-"
+		}
+		return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(ms)), ","), "[]")
+	}
 	for _, n := range models.Names() {
 		p, _ := models.Lookup(n)
 		h := p.Hyper
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%g\t%d\t%d\t%d\t%s\t\n", p.Name, p.Network.Name(), p.Network.NumBinarizable(), h.Optimizer, h.LearningRate, h.BatchSize, h.EpochsPerLayer, h.Epochs, p.Description)
+		se, sm := h.Sensitivity()
+		sens := fmt.Sprint(se)
+		if len(sm) > 0 {
+			sens += " (" + list(sm) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%g\t%d\t%d\t%d\t%s\t%s\t%s\t\n", p.Name, p.Network.Name(), p.Network.NumBinarizable(), h.Optimizer, h.LearningRate,
+			h.BatchSize, h.EpochsPerLayer, h.Epochs, list(h.LRMilestones), sens, p.Description)
 	}
 	return tw.Flush()
 }

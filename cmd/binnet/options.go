@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/binnet/binnet/binnet/backend"
@@ -27,6 +29,8 @@ type runOptions struct {
 	freeze         bool
 	seed           int64
 	lr             float64
+	lrMilestones   string
+	lrGamma        float64
 	optimizer      string
 	batch          int
 	quantizer      string
@@ -59,6 +63,9 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	o.registerSchedule(fs, withOrder)
 	fs.Float64Var(&o.lr, "lr", 0, "learning rate (default: the preset's, 0.1 with Adam as in the paper's scripts)")
+	fs.StringVar(&o.lrMilestones, "lr-milestones", "", "epochs after which the learning rate is multiplied by -lr-gamma, as PyTorch's MultiStepLR and the official scripts' "+
+		"--lr-milestones count them, e.g. 200,250; none for a constant rate (default: the preset's, e.g. resnet20's 1000,1100; a sensitivity pre-training's are its official script's)")
+	fs.Float64Var(&o.lrGamma, "lr-gamma", 0, "factor of the learning rate at each of -lr-milestones (default: the preset's, 0.1)")
 	fs.StringVar(&o.optimizer, "optimizer", "", "adam | sgd (default: the preset's)")
 	fs.IntVar(&o.batch, "batch", 0, "batch size (default: the preset's, 100)")
 	fs.StringVar(&o.quantizer, "quantizer", quant.STESign.Name(), "binarization: "+strings.Join(quant.Names(), " | "))
@@ -109,6 +116,12 @@ func (o *runOptions) check(p models.Preset) error {
 	if o.maxLoss < 0 || o.maxLoss == 0 && o.given("max-loss") || math.IsNaN(o.maxLoss) {
 		return fmt.Errorf("-max-loss %v: must be a positive number (omit -max-loss for 100 x ln(classes))", o.maxLoss)
 	}
+	if _, err := o.milestones(p); err != nil {
+		return err
+	}
+	if o.lrGamma < 0 || o.lrGamma == 0 && o.given("lr-gamma") || math.IsNaN(o.lrGamma) || math.IsInf(o.lrGamma, 0) {
+		return fmt.Errorf("-lr-gamma %v: must be a positive factor (omit -lr-gamma for the preset's, 0.1)", o.lrGamma)
+	}
 	if o.optimizer != "" && o.optimizer != "adam" && o.optimizer != "sgd" {
 		return fmt.Errorf("-optimizer: unknown optimizer %q (want adam or sgd)", o.optimizer)
 	}
@@ -128,6 +141,32 @@ func (o *runOptions) check(p models.Preset) error {
 		return fmt.Errorf("-devices %d: batch size %d does not split over %d devices", o.devices, batch, o.devices)
 	}
 	return checkThreads(o.threads)
+}
+
+// milestones returns the learning-rate milestones of a run of preset p:
+// -lr-milestones parsed (none: no milestones), or the preset's.
+func (o *runOptions) milestones(p models.Preset) ([]int, error) {
+	s := strings.TrimSpace(o.lrMilestones)
+	switch {
+	case !o.given("lr-milestones"):
+		return p.Hyper.LRMilestones, nil
+	case strings.EqualFold(s, "none"):
+		return nil, nil
+	case s == "":
+		return nil, errors.New("-lr-milestones: empty (give epochs such as 200,250, or none for a constant rate)")
+	}
+	var ms []int
+	for _, f := range strings.Split(s, ",") {
+		m, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("-lr-milestones %q: %q is not a number of epochs", s, f)
+		}
+		if m < 1 || len(ms) > 0 && m <= ms[len(ms)-1] {
+			return nil, fmt.Errorf("-lr-milestones %q: want increasing epochs from 1, such as 200,250", s)
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
 }
 
 // checkData validates the data flags of a run of preset p before any data
@@ -249,9 +288,13 @@ func (o *runOptions) trainingConfig(p models.Preset, dataset string, stderr io.W
 	if o.batch != 0 {
 		batch = o.batch
 	}
+	milestones, err := o.milestones(p)
+	if err != nil {
+		return training.Config{}, err
+	}
 	cfg := training.Config{Model: p.Name, Dataset: dataset, Network: p.Network, Quantizer: q, Optimizer: opt,
 		BatchSize: batch, EvalBatchSize: p.Hyper.EvalBatchSize, Seed: o.seed, ClipLatent: o.clip, ResetLatentEachEpoch: o.resetLatent, TestEachEpoch: o.testEachEpoch,
-		LRMilestones: p.Hyper.LRMilestones, LRGamma: p.Hyper.LRGamma, Devices: o.devices, StepsPerCall: o.stepsPerCall, LoopSteps: o.stepsLoop, MaxLoss: o.maxLoss}
+		LRMilestones: milestones, LRGamma: firstNonZero(o.lrGamma, p.Hyper.LRGamma), Devices: o.devices, StepsPerCall: o.stepsPerCall, LoopSteps: o.stepsLoop, MaxLoss: o.maxLoss}
 	if !o.quiet {
 		cfg.Progress = stderr
 		cfg.Terminal = isTerminal(stderr)
