@@ -10,6 +10,7 @@ import (
 // (scripts/mnist/*/sensitivity), 200 for VGG-5, 450 for VGG-9, 300 for
 // ResNet-20 with the rate divided by 10 after 200 and 250 epochs
 // (val_ep300.sh), where its full training's milestones are 1,000 and 1,100;
+// 20 for ResNet-21 with the milestone 20 (the official README's commands);
 // presets without such a script fall back to their epochs per layer and
 // milestones.
 func TestSensitivityHyper(t *testing.T) {
@@ -19,7 +20,7 @@ func TestSensitivityHyper(t *testing.T) {
 		milestones []int
 	}{
 		{"mlp-300-100", 150, nil}, {"mlp-784-784", 150, nil}, {"vgg5", 200, nil}, {"vgg9", 450, nil},
-		{"resnet20", 300, []int{200, 250}}, {"resnet21", 2, []int{42, 57}}, {"cnn", 5, nil},
+		{"resnet20", 300, []int{200, 250}}, {"resnet21", 20, []int{20}}, {"cnn", 5, nil},
 	} {
 		p, err := Lookup(c.preset)
 		if err != nil {

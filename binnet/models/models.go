@@ -149,10 +149,11 @@ var (
 	// README's ImageNet commands: SGD lr 0.01, momentum 0.9, weight decay
 	// 1e-4, batch 256, 67 epochs, 2 per layer, the rate divided by 10 at
 	// epochs 42 and 57 (scripts/imagenet/layer.sh full ./imagenet 67
-	// "[42,57]" 2 forward 0.01).
+	// "[42,57]" 2 forward 0.01); its sensitivity runs are 20 epochs with the
+	// milestone 20 (layer.sh sensitivity ./imagenet 20 "[20]" 20 K 0.01).
 	resnet21Hyper = Hyper{Optimizer: "sgd", LearningRate: 0.01, Momentum: 0.9, WeightDecay: 1e-4, BatchSize: 256,
 		EvalBatchSize: 250, EpochsPerLayer: 2, Epochs: 67, ValidationSize: 0,
-		LRMilestones: []int{42, 57}, LRGamma: 0.1, Dataset: "imagenet"}
+		LRMilestones: []int{42, 57}, LRGamma: 0.1, SensitivityEpochs: 20, SensitivityLRMilestones: []int{20}, Dataset: "imagenet"}
 	cnnHyper = Hyper{Optimizer: "adam", LearningRate: 0.01, BatchSize: 100, EvalBatchSize: 1000,
 		EpochsPerLayer: 5, Epochs: 20, ValidationSize: 5000, Dataset: "mnist"}
 )

@@ -394,7 +394,7 @@ func (s *sensitivityFlags) register(fs *flag.FlagSet) {
 	s.data.register(fs)
 	s.run.register(fs, false)
 	s.epochs = fs.Int("epochs", 0, "epochs of each layer's run (default: the official sensitivity scripts' for the preset: 150 for the MLPs, "+
-		"200 VGG-5, 450 VGG-9, 300 ResNet-20 with its rate divided by 10 after 200 and 250; else the preset's epochs per layer)")
+		"200 VGG-5, 450 VGG-9, 300 ResNet-20 with its rate divided by 10 after 200 and 250, 20 ResNet-21; else the preset's epochs per layer)")
 	s.layers = fs.String("layers", "", "only these 1-based layers, e.g. 1,3 (default: all)")
 	s.out = fs.String("out", "", "output folder (default: binnet-runs/sensitivity-MODEL-DATASET-seedSEED)")
 }
