@@ -325,6 +325,31 @@ func TestFlagsReport(t *testing.T) {
 	mustRefuse(t, 1, []string{filepath.Join(runs, "float-seed1"), filepath.Join(runs, "copy", "float-seed1"), "same seed 1"}, "report", "-runs", runs)
 }
 
+// TestReportLRSchedules checks that runs of one seed that differ only in
+// their learning-rate milestones are two rows, labelled by them, not one
+// seed counted twice.
+func TestReportLRSchedules(t *testing.T) {
+	runs := t.TempDir()
+	for name, extra := range map[string][]string{"constant": nil, "milestone": {"-lr-milestones", "1", "-lr-gamma", "0.5"}} {
+		res, err := training.ReadResults(filepath.Join(tinyTrain(t, "float", extra...), training.ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(runs, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := training.WriteResults(filepath.Join(runs, name, training.ResultsFile), res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, _ := mustCLI(t, "report", "-runs", runs)
+	for _, row := range []string{"| 1 epochs; lr milestones none | float | 1 (seeds 1) |", "| 1 epochs; lr milestones 1 x0.5 | float | 1 (seeds 1) |"} {
+		if !strings.Contains(stdout, row) {
+			t.Errorf("no row %q:\n%s", row, stdout)
+		}
+	}
+}
+
 // TestReportStoppedRuns checks that report tells a run in progress (a
 // process holds its folder's lock) from one whose results.json says running
 // but whose process is gone (killed): "running" against "stopped", the

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,7 @@ type runSettings struct {
 	quantizer                 string
 	val, test                 int // examples of the validation and test sets (the training set's are in the data column)
 	clip, reset               bool
+	lrSchedule                string // the learning-rate milestones and factor, e.g. "200,250 x0.1"; "none"
 }
 
 // settingsOf returns the settings of a run; a results.json that names no
@@ -50,7 +52,7 @@ type runSettings struct {
 func settingsOf(r *training.Results) runSettings {
 	s := runSettings{optimizer: r.Optimizer.Name, lr: r.Optimizer.LearningRate, momentum: r.Optimizer.Momentum,
 		weightDecay: r.Optimizer.WeightDecay, batch: r.BatchSize, quantizer: r.Quantizer,
-		val: r.ValExamples, test: r.TestExamples, clip: r.ClipLatent, reset: r.ResetLatent}
+		val: r.ValExamples, test: r.TestExamples, clip: r.ClipLatent, reset: r.ResetLatent, lrSchedule: lrScheduleOf(r)}
 	if s.optimizer == "" {
 		s.optimizer = "adam"
 	}
@@ -60,12 +62,26 @@ func settingsOf(r *training.Results) runSettings {
 	return s
 }
 
+// lrScheduleOf names a run's learning-rate milestones and factor, as its
+// fingerprint records them: e.g. "200,250 x0.1", or "none".
+func lrScheduleOf(r *training.Results) string {
+	var fp struct {
+		Milestones []int   `json:"lr_milestones"`
+		Gamma      float64 `json:"lr_gamma"`
+	}
+	if json.Unmarshal(r.Fingerprint, &fp) != nil || len(fp.Milestones) == 0 {
+		return "none"
+	}
+	return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(fp.Milestones)), ","), "[]") + fmt.Sprintf(" x%g", fp.Gamma)
+}
+
 // fields lists the settings as (name, value) pairs, in the order a label
 // shows them.
 func (s runSettings) fields() [][2]string {
 	return [][2]string{{"", s.optimizer}, {"lr", fmt.Sprint(s.lr)}, {"momentum", fmt.Sprint(s.momentum)},
 		{"weight decay", fmt.Sprint(s.weightDecay)}, {"batch", fmt.Sprint(s.batch)}, {"quantizer", s.quantizer},
-		{"val", fmt.Sprint(s.val)}, {"test", fmt.Sprint(s.test)}, {"clip", fmt.Sprint(s.clip)}, {"official-eval-reset", fmt.Sprint(s.reset)}}
+		{"val", fmt.Sprint(s.val)}, {"test", fmt.Sprint(s.test)}, {"clip", fmt.Sprint(s.clip)}, {"official-eval-reset", fmt.Sprint(s.reset)},
+		{"lr milestones", s.lrSchedule}}
 }
 
 // label describes s by the settings in which the variants of one row
