@@ -96,6 +96,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stderr, stepsPerCallHint(backend.Configuration(), r.stepsPerCall, func() (int64, error) {
 			return training.StepMACs(p.Network, cfg.BatchSize)
 		}))
+		fmt.Fprint(stderr, milestonesNote(cfg.LRMilestones, sched.TotalEpochs(), r.given("lr-milestones")))
 	}
 	res, err := training.Run(ctx, cfg, data)
 	reportSkipped(stderr, data)
@@ -108,6 +109,19 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "test accuracy %.4f  best val %.4f (epoch %d)%s  results in %s\n", res.TestAccuracy, res.BestValAcc, res.BestEpoch, bestTest, filepath.Join(cfg.OutDir, training.ResultsFile))
 	return nil
+}
+
+// milestonesNote returns a line saying that the preset's learning-rate
+// milestones lie beyond a run of epochs epochs, so that a shortened protocol
+// keeps its first rate throughout (e.g. ResNet-20's 1000,1100 in a run of
+// 60 epochs), or "" when a milestone falls inside the run or the user gave
+// them (given).
+func milestonesNote(milestones []int, epochs int, given bool) string {
+	if given || len(milestones) == 0 || milestones[0] < epochs {
+		return ""
+	}
+	return fmt.Sprintf("note: the preset's learning-rate milestones %s lie beyond this run's %d epochs: the rate stays the same throughout "+
+		"(-lr-milestones sets others, e.g. scaled to the run)\n", strings.Trim(strings.Join(strings.Fields(fmt.Sprint(milestones)), ","), "[]"), epochs)
 }
 
 // smallStepMACs is the size of a training step (multiply-accumulates, as
@@ -185,6 +199,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	name, data, err := d.load(ctx, &p, stderr)
 	if err != nil {
 		return err
+	}
+	if ms, _ := r.milestones(p); !r.quiet {
+		fmt.Fprint(stderr, milestonesNote(ms, r.epochs, r.given("lr-milestones")))
 	}
 	type row struct {
 		order          string
@@ -436,6 +453,9 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	dir := *out
 	if dir == "" {
 		dir = defaultSensitivityDir(p.Name, name, r.seed)
+	}
+	if !r.quiet {
+		fmt.Fprint(stderr, milestonesNote(base.LRMilestones, e, r.given("lr-milestones")))
 	}
 	cfg := sensitivity.Config{Base: base, Epochs: e, Layers: layers, OutDir: dir,
 		OnLayer: func(lr sensitivity.LayerResult, skipped bool) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -25,5 +26,27 @@ func TestTQuantile975(t *testing.T) {
 	// 1, 2, 3: mean 2, sd 1, standard error 1/sqrt(3); t(2) = 4.3027: 2 ± 2.4842.
 	if got := confidence95([]float64{1, 2, 3}, 4); got != "-0.4842 to +4.4842" {
 		t.Errorf("interval of 1, 2, 3: %q", got)
+	}
+}
+
+// TestMilestonesNote checks when train notes that the preset's
+// learning-rate milestones fall after the run's end.
+func TestMilestonesNote(t *testing.T) {
+	for _, c := range []struct {
+		milestones []int
+		epochs     int
+		given      bool
+		note       bool
+	}{
+		{[]int{1000, 1100}, 60, false, true}, {[]int{1000, 1100}, 1000, false, true}, {[]int{1000, 1100}, 1001, false, false},
+		{[]int{1000, 1100}, 60, true, false}, {nil, 60, false, false},
+	} {
+		got := milestonesNote(c.milestones, c.epochs, c.given)
+		if (got != "") != c.note {
+			t.Errorf("milestones %v, %d epochs, given %v: %q", c.milestones, c.epochs, c.given, got)
+		}
+	}
+	if got := milestonesNote([]int{1000, 1100}, 60, false); !strings.Contains(got, "milestones 1000,1100 lie beyond this run's 60 epochs") {
+		t.Errorf("note %q", got)
 	}
 }
