@@ -155,6 +155,12 @@ type Results struct {
 	BestTestAccuracy float64 `json:"best_test_accuracy,omitempty"`
 	BestTestEpoch    int     `json:"best_test_epoch,omitempty"`
 	BestTestOf       int     `json:"best_test_of_epochs,omitempty"`
+	// BestTestAnyAccuracy is the official full-training scripts' figure
+	// itself: the highest test accuracy of every epoch (partly binary ones
+	// of an iterative run included), and BestTestAnyEpoch the first epoch
+	// that reached it; both omitted unless every epoch was tested.
+	BestTestAnyAccuracy float64 `json:"best_test_accuracy_any_epoch,omitempty"`
+	BestTestAnyEpoch    int     `json:"best_test_epoch_any_epoch,omitempty"`
 	// TrainSeconds is the sum of the epochs' Seconds, over every session of
 	// a resumed run (carried over from its previous results.json).
 	TrainSeconds float64 `json:"train_seconds"`

@@ -551,7 +551,10 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 			res.BestValAcc, res.BestEpoch = h.ValAccuracy, h.Epoch
 		}
 	}
-	res.BestTestAccuracy, res.BestTestEpoch, res.BestTestOf = bestLastStageTest(res.History)
+	res.BestTestAccuracy, res.BestTestEpoch, res.BestTestOf = BestTested(res.History, true)
+	if acc, epoch, tested := BestTested(res.History, false); tested == len(res.History) {
+		res.BestTestAnyAccuracy, res.BestTestAnyEpoch = acc, epoch
+	}
 	if !cfg.SkipTest {
 		final := sched.Modes(sched.TotalEpochs() - 1)
 		res.TestLoss, res.TestAccuracy, err = engine.Evaluate(data.Test, final, cfg.EvalBatchSize)
@@ -567,16 +570,17 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 	return res, nil
 }
 
-// bestLastStageTest returns the highest test accuracy among the epochs of
-// history's last stage that were tested, the first epoch that reached it,
-// and how many of the stage's epochs were tested (all 0 when none was).
-func bestLastStageTest(history []EpochRecord) (acc float64, epoch, tested int) {
+// BestTested returns the highest test accuracy among the tested epochs of
+// history (EpochRecord.Tested; with lastStage, only those of the last
+// stage), the first epoch (from 1) that reached it, and the number of
+// tested epochs it looked at; 0, 0, 0 when none was tested.
+func BestTested(history []EpochRecord, lastStage bool) (acc float64, epoch, tested int) {
 	if len(history) == 0 {
 		return 0, 0, 0
 	}
 	last := history[len(history)-1].Stage
 	for _, h := range history {
-		if h.Stage != last || !h.Tested() {
+		if lastStage && h.Stage != last || !h.Tested() {
 			continue
 		}
 		tested++

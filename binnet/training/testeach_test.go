@@ -57,6 +57,17 @@ func TestTestEachEpoch(t *testing.T) {
 	if plain.BestTestAccuracy != 0 || plain.BestTestEpoch != 0 || plain.BestTestOf != 0 {
 		t.Errorf("plain run has a best test: %v at %d of %d", plain.BestTestAccuracy, plain.BestTestEpoch, plain.BestTestOf)
 	}
+	// The official scripts' figure: the best of all five epochs.
+	wantAcc, wantEpoch = 0.0, 0
+	for _, h := range tested.History {
+		if h.TestAccuracy > wantAcc {
+			wantAcc, wantEpoch = h.TestAccuracy, h.Epoch
+		}
+	}
+	if tested.BestTestAnyAccuracy != wantAcc || tested.BestTestAnyEpoch != wantEpoch || plain.BestTestAnyAccuracy != 0 {
+		t.Errorf("best test of any epoch %v at %d, want %v at %d (plain run: %v)", tested.BestTestAnyAccuracy, tested.BestTestAnyEpoch,
+			wantAcc, wantEpoch, plain.BestTestAnyAccuracy)
+	}
 
 	// Interrupted after epoch 3 without the option, resumed with it: epochs
 	// 4 and 5 are tested, 2 of the last stage's 3, with the same numbers.
@@ -76,11 +87,15 @@ func TestTestEachEpoch(t *testing.T) {
 	if resumed.BestTestOf != 2 {
 		t.Errorf("resumed run: best test over %d epochs, want 2", resumed.BestTestOf)
 	}
+	if resumed.BestTestAnyAccuracy != 0 || resumed.BestTestAnyEpoch != 0 {
+		t.Errorf("resumed run tested from epoch 4 has a best test of any epoch: %v at %d", resumed.BestTestAnyAccuracy, resumed.BestTestAnyEpoch)
+	}
 }
 
-// TestBestLastStageTest checks the selection on a hand-made history: the
-// last stage only, untested epochs skipped, the first of equal maxima.
-func TestBestLastStageTest(t *testing.T) {
+// TestBestTested checks the selection on a hand-made history: the last
+// stage only or every epoch, untested epochs skipped, the first of equal
+// maxima.
+func TestBestTested(t *testing.T) {
 	h := []EpochRecord{
 		{Epoch: 1, Stage: 1, TestLoss: 0.1, TestAccuracy: 0.99}, // higher, but not the last stage
 		{Epoch: 2, Stage: 2, TestLoss: 0.3, TestAccuracy: 0.95},
@@ -88,11 +103,14 @@ func TestBestLastStageTest(t *testing.T) {
 		{Epoch: 4, Stage: 2, TestLoss: 0.2, TestAccuracy: 0.97},
 		{Epoch: 5, Stage: 2, TestLoss: 0.2, TestAccuracy: 0.97}, // tie: the first stays
 	}
-	acc, epoch, n := bestLastStageTest(h)
+	acc, epoch, n := BestTested(h, true)
 	if acc != 0.97 || epoch != 4 || n != 3 {
 		t.Errorf("best %v at epoch %d over %d epochs, want 0.97 at 4 over 3", acc, epoch, n)
 	}
-	if acc, epoch, n := bestLastStageTest(nil); acc != 0 || epoch != 0 || n != 0 {
+	if acc, epoch, n := BestTested(h, false); acc != 0.99 || epoch != 1 || n != 4 {
+		t.Errorf("best of any epoch %v at epoch %d over %d epochs, want 0.99 at 1 over 4", acc, epoch, n)
+	}
+	if acc, epoch, n := BestTested(nil, true); acc != 0 || epoch != 0 || n != 0 {
 		t.Errorf("empty history: %v, %d, %d", acc, epoch, n)
 	}
 }

@@ -107,6 +107,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if res.BestTestOf > 0 {
 		bestTest = fmt.Sprintf("  best test of the last stage %.4f (epoch %d)", res.BestTestAccuracy, res.BestTestEpoch)
 	}
+	if res.BestTestAnyEpoch > 0 && res.BestTestAnyEpoch != res.BestTestEpoch {
+		bestTest += fmt.Sprintf(", of any epoch %.4f (epoch %d, the official scripts' figure)", res.BestTestAnyAccuracy, res.BestTestAnyEpoch)
+	}
 	fmt.Fprintf(stdout, "test accuracy %.4f  best val %.4f (epoch %d)%s  results in %s\n", res.TestAccuracy, res.BestValAcc, res.BestEpoch, bestTest, filepath.Join(cfg.OutDir, training.ResultsFile))
 	return nil
 }
