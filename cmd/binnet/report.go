@@ -127,7 +127,7 @@ type reportGroup struct {
 	// bestAny the best test accuracy of any epoch of the runs that tested
 	// every one, the official full-training scripts' figure.
 	bestTest, tailTest, bestAny []float64
-	tail               int
+	tail                        int
 	// Runs without a test accuracy: still running, stopped without a
 	// record (killed: no process holds the folder's lock), stopped by an
 	// interrupt (these three resume when re-run), failed (diverged, or an
