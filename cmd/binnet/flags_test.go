@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -323,6 +324,63 @@ func TestFlagsReport(t *testing.T) {
 	}
 	write("copy/float-seed1", 1, 0.1)
 	mustRefuse(t, 1, []string{filepath.Join(runs, "float-seed1"), filepath.Join(runs, "copy", "float-seed1"), "same seed 1"}, "report", "-runs", runs)
+}
+
+// TestReportPairedBy checks report -paired-by against hand-made histories:
+// four epochs, the stages 1-2 then 3-4 (all binary), test accuracies per
+// epoch chosen so that each figure gives another difference.
+func TestReportPairedBy(t *testing.T) {
+	base := map[string]*training.Results{}
+	for order, extra := range map[string][]string{"forward": {"-epochs-per-layer", "2", "-layers-per-stage", "2"}, "binary": nil} {
+		res, err := training.ReadResults(filepath.Join(tinyTrain(t, order, append([]string{"-epochs", "4", "-test-each-epoch"}, extra...)...), training.ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		base[order] = res
+	}
+	runs := t.TempDir()
+	write := func(order string, seed int64, tests [4]float64) {
+		r := *base[order]
+		r.Seed = seed
+		r.History = slices.Clone(r.History)
+		for i := range r.History {
+			r.History[i].TestAccuracy = tests[i]
+		}
+		r.TestAccuracy = tests[3]
+		r.BestTestAccuracy, r.BestTestEpoch, r.BestTestOf = training.BestTested(r.History, true)
+		dir := filepath.Join(runs, fmt.Sprintf("%s-seed%d", order, seed))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := training.WriteResults(filepath.Join(dir, training.ResultsFile), &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// binary: last 0.90, tail-2 mean 0.905, best of the last stage 0.91, best of any epoch 0.91.
+	write("binary", 1, [4]float64{0.80, 0.85, 0.91, 0.90})
+	write("binary", 2, [4]float64{0.80, 0.85, 0.91, 0.90})
+	// forward: last 0.89, tail-2 mean 0.90, best last stage 0.91, best of any epoch 0.95 (epoch 2, half float).
+	write("forward", 1, [4]float64{0.90, 0.95, 0.91, 0.89})
+	write("forward", 2, [4]float64{0.90, 0.97, 0.91, 0.89})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-paired-by", "test"}, "| test accuracy difference | 95% confidence interval of the mean difference | ahead on |"},
+		{[]string{"-paired-by", "test"}, "| forward | binary | 1,2 | -0.0100 ± 0.0000 | -0.0100 to -0.0100 | 0 of 2 |"},
+		{[]string{"-paired-by", "tail", "-tail", "2"}, "| difference in mean test accuracy of the last 2 epochs |"},
+		{[]string{"-paired-by", "tail", "-tail", "2"}, "| forward | binary | 1,2 | -0.0050 ± 0.0000 |"},
+		{[]string{"-paired-by", "best"}, "| forward | binary | 1,2 | +0.0000 ± 0.0000 |"},
+		// +0.04 and +0.06: mean 0.05, sd 0.01414, t(1) 12.7062 x 0.01: 0.05 ± 0.1271.
+		{[]string{"-paired-by", "official"}, "| forward | binary | 1,2 | +0.0500 ± 0.0141 | -0.0771 to +0.1771 | 2 of 2 |"},
+	} {
+		stdout, _ := mustCLI(t, append([]string{"report", "-runs", runs, "-paired", "binary"}, c.args...)...)
+		if !strings.Contains(stdout, c.want) {
+			t.Errorf("report %v: no %q in:\n%s", c.args, c.want, stdout)
+		}
+	}
+	mustRefuse(t, 1, []string{"-paired-by tail: needs -tail N"}, "report", "-runs", runs, "-paired", "binary", "-paired-by", "tail")
+	mustRefuse(t, 1, []string{`-paired-by "last": want test, tail, best or official`}, "report", "-runs", runs, "-paired", "binary", "-paired-by", "last")
 }
 
 // TestReportLRSchedules checks that runs of one seed that differ only in

@@ -135,15 +135,29 @@ type reportGroup struct {
 	running, stopped, interrupted, failed int
 	dirs                                  map[int64]string // the folder of each seed's run
 	epochs                                int              // the runs' length (all of a group's runs have the same protocol)
+	// bySeed holds each finished run's figure per pairedMetrics name, by
+	// seed, where the run has it.
+	bySeed map[string]map[int64]float64
 }
 
-// testBySeed returns the test accuracy of each seed's finished run.
-func (g *reportGroup) testBySeed() map[int64]float64 {
-	m := make(map[int64]float64, len(g.seeds))
-	for i, seed := range g.seeds {
-		m[seed] = g.test[i]
+// pairedMetrics are the figures report -paired-by compares seed by seed,
+// with what the paired table calls them.
+var pairedMetrics = []struct{ name, what string }{
+	{"test", "test accuracy (last epoch)"},
+	{"tail", "mean test accuracy of the last %d epochs"},
+	{"best", "best test accuracy of the last stage"},
+	{"official", "best test accuracy of any epoch (the official scripts' figure)"},
+}
+
+// record notes a finished run's figure for metric.
+func (g *reportGroup) record(metric string, seed int64, v float64) {
+	if g.bySeed == nil {
+		g.bySeed = map[string]map[int64]float64{}
 	}
-	return m
+	if g.bySeed[metric] == nil {
+		g.bySeed[metric] = map[int64]float64{}
+	}
+	g.bySeed[metric][seed] = v
 }
 
 // add counts a run in the group; a second run of the same seed (a copy of
@@ -179,14 +193,18 @@ func (g *reportGroup) add(run reportRun) error {
 	g.val = append(g.val, r.History[len(r.History)-1].ValAccuracy)
 	g.sec = append(g.sec, r.TrainSeconds)
 	g.seeds = append(g.seeds, r.Seed)
+	g.record("test", r.Seed, r.TestAccuracy)
 	if r.BestTestOf > 0 {
 		g.bestTest = append(g.bestTest, r.BestTestAccuracy)
+		g.record("best", r.Seed, r.BestTestAccuracy)
 	}
 	if acc, _, n := training.BestTested(r.History, false); n > 0 && n == len(r.History) {
 		g.bestAny = append(g.bestAny, acc)
+		g.record("official", r.Seed, acc)
 	}
 	if m, ok := tailMeanTest(r.History, g.tail); ok {
 		g.tailTest = append(g.tailTest, m)
+		g.record("tail", r.Seed, m)
 	}
 	return nil
 }
@@ -227,6 +245,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"seed by seed: the mean ± standard deviation of the per-seed differences in test accuracy over the seeds both have "+
 		"(same model, data, settings and number of epochs), the 95% confidence interval of their mean (Student's t: with 3 seeds, "+
 		"the mean ± 2.48 standard deviations), and on how many of those seeds the order is ahead")
+	pairedBy := flags.String("paired-by", "test", "the figure -paired compares: test (the last epoch's test accuracy), tail (the mean test accuracy "+
+		"of the last -tail epochs), best (the best test accuracy of the last stage) or official (the best test accuracy of any epoch, "+
+		"the official full-training scripts' figure); all but test need runs made with train -test-each-epoch")
 	tail := flags.Int("tail", 0, "also show the mean test accuracy over each run's last N epochs, for runs that tested every one of them in their last stage (train -test-each-epoch): "+
 		"steadier than the last epoch's, which moves by about 0.001 from epoch to epoch on the MNIST MLPs")
 	each := flags.Bool("each", false, "also a table of every finished run, one row each: its test accuracy, final validation accuracy, "+
@@ -240,6 +261,12 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *tail < 0 {
 		return fmt.Errorf("-tail %d: must be a number of epochs, at least 1 (0 or omitted: no column)", *tail)
+	}
+	if !slices.ContainsFunc(pairedMetrics, func(m struct{ name, what string }) bool { return m.name == *pairedBy }) {
+		return fmt.Errorf("-paired-by %q: want test, tail, best or official", *pairedBy)
+	}
+	if *pairedBy == "tail" && *tail == 0 {
+		return errors.New("-paired-by tail: needs -tail N, the number of last epochs whose mean test accuracy to compare")
 	}
 	if st, err := os.Stat(*dir); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("-runs %s: no such folder", *dir)
@@ -472,7 +499,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			meanStd(g.test, 4), best, meanStd(g.val, 4), meanStd(g.sec, 0))
 	}
 	if *paired != "" {
-		if err := writePaired(stdout, groups, keys, protocolOf, *paired); err != nil {
+		if err := writePaired(stdout, groups, keys, protocolOf, *paired, *pairedBy, *tail); err != nil {
 			return err
 		}
 	}
@@ -679,8 +706,9 @@ func seedAgreement(sens []*sensitivity.Result) []string {
 // writePaired writes the table of report -paired: each group's finished
 // runs against those of the baseline order with the same model, data,
 // settings and number of epochs, seed by seed (keys in the main table's
-// order).
-func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKey, protocolOf func(reportKey) string, baseline string) error {
+// order), by the figure metric names (pairedMetrics; tail is -tail's
+// number of epochs).
+func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKey, protocolOf func(reportKey) string, baseline, metric string, tail int) error {
 	type pairKey struct {
 		model, dataset string
 		epochs         int
@@ -689,21 +717,32 @@ func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKe
 	pairOf := func(k reportKey) pairKey { return pairKey{k.model, k.dataset, groups[k].epochs, k.settings} }
 	base := map[pairKey]map[int64]float64{}
 	for _, k := range keys {
-		if k.order == baseline && len(groups[k].test) > 0 {
-			base[pairOf(k)] = groups[k].testBySeed()
+		if k.order == baseline && len(groups[k].bySeed[metric]) > 0 {
+			base[pairOf(k)] = groups[k].bySeed[metric]
 		}
 	}
 	if len(base) == 0 {
+		if metric != "test" {
+			return fmt.Errorf("-paired %s -paired-by %s: no finished runs of order %q with that figure (made with train -test-each-epoch)", baseline, metric, baseline)
+		}
 		return fmt.Errorf("-paired %s: no finished runs of order %q (the orders are named as in the table's order column)", baseline, baseline)
 	}
-	fmt.Fprintf(w, "\n| model | data | protocol | order | against | seeds | test accuracy difference | 95%% confidence interval of the mean difference | ahead on |\n")
+	column := "test accuracy difference"
+	if metric != "test" {
+		i := slices.IndexFunc(pairedMetrics, func(m struct{ name, what string }) bool { return m.name == metric })
+		column = "difference in " + pairedMetrics[i].what
+		if metric == "tail" {
+			column = fmt.Sprintf(column, tail)
+		}
+	}
+	fmt.Fprintf(w, "\n| model | data | protocol | order | against | seeds | %s | 95%% confidence interval of the mean difference | ahead on |\n", column)
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, k := range keys {
 		b := base[pairOf(k)]
 		if b == nil || k.order == baseline {
 			continue
 		}
-		test := groups[k].testBySeed()
+		test := groups[k].bySeed[metric]
 		var seeds []int64
 		for s := range test {
 			if _, ok := b[s]; ok {
