@@ -157,18 +157,8 @@ func epochWorkload(b compute.Backend, name string, data training.Data, load floa
 		}
 
 		// B: PyTorch's own epoch (train_epoch: batch gathering, loss.item()).
-		tmp, err := os.CreateTemp("", "benchsuite-*.json")
-		if err != nil {
-			return nil, err
-		}
-		tmp.Close()
-		cmd := execPeer("--model", strings.TrimPrefix(name, "mlp-"), "--order", "binary", "--epochs", "1", "--batch", fmt.Sprint(batch),
-			"--threads", fmt.Sprint(peerThreads), "--seed", fmt.Sprint(round+1), "--data-dir", dataDir, "--out", tmp.Name())
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("%v: %w\n%s", cmd.Args, err, tail(string(out)))
-		}
-		h, err := peerHistory(tmp.Name())
-		os.Remove(tmp.Name())
+		h, err := peerRun("--model", strings.TrimPrefix(name, "mlp-"), "--order", "binary", "--epochs", "1", "--batch", fmt.Sprint(batch),
+			"--threads", fmt.Sprint(peerThreads), "--seed", fmt.Sprint(round+1), "--data-dir", dataDir)
 		if err != nil {
 			return nil, err
 		}
@@ -178,6 +168,23 @@ func epochWorkload(b compute.Backend, name string, data training.Data, load floa
 			name, round+1, r.RunSeconds[round], epochSec, r.ValSeconds[round], stepsOnly, r.PeerEpoch[round])
 	}
 	return r, nil
+}
+
+// peerRun runs the PyTorch peer's training (mlp_mnist.py) with args and
+// its results written to a temporary file, and returns their per-epoch
+// history.
+func peerRun(args ...string) ([]map[string]any, error) {
+	tmp, err := os.CreateTemp("", "benchsuite-*.json")
+	if err != nil {
+		return nil, err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	cmd := execPeer(append(args, "--out", tmp.Name())...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%v: %w\n%s", cmd.Args, err, tail(string(out)))
+	}
+	return peerHistory(tmp.Name())
 }
 
 func peerHistory(path string) ([]map[string]any, error) {
@@ -227,18 +234,8 @@ func sensWorkload(b compute.Backend, data training.Data, dataDir string, peerThr
 		var psum float64
 		t0 = time.Now()
 		for _, order := range []string{"1,2,3", "2,1,3", "3,1,2"} {
-			tmp, err := os.CreateTemp("", "benchsuite-*.json")
-			if err != nil {
-				return nil, err
-			}
-			tmp.Close()
-			cmd := execPeer("--model", "784-784", "--order", order, "--epochs", "1", "--epochs-per-layer", "1",
-				"--threads", fmt.Sprint(peerThreads), "--data-dir", dataDir, "--out", tmp.Name())
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("%v: %w\n%s", cmd.Args, err, tail(string(out)))
-			}
-			h, err := peerHistory(tmp.Name())
-			os.Remove(tmp.Name())
+			h, err := peerRun("--model", "784-784", "--order", order, "--epochs", "1", "--epochs-per-layer", "1",
+				"--threads", fmt.Sprint(peerThreads), "--data-dir", dataDir)
 			if err != nil {
 				return nil, err
 			}
