@@ -120,14 +120,7 @@ func (k reportKey) row() reportKey { k.settings = runSettings{}; return k }
 type reportGroup struct {
 	test, val, sec []float64
 	seeds          []int64
-	// bestTest holds the best test accuracy of the last stage of the
-	// finished runs that tested every epoch (train -test-each-epoch), and
-	// tailTest their mean test accuracy over the last tail epochs (report
-	// -tail; runs with fewer tested epochs in their last stage left out);
-	// bestAny the best test accuracy of any epoch of the runs that tested
-	// every one, the official full-training scripts' figure.
-	bestTest, tailTest, bestAny []float64
-	tail                        int
+	tail           int // report -tail: the epochs of the "tail" figure
 	// Runs without a test accuracy: still running, stopped without a
 	// record (killed: no process holds the folder's lock), stopped by an
 	// interrupt (these three resume when re-run), failed (diverged, or an
@@ -135,9 +128,25 @@ type reportGroup struct {
 	running, stopped, interrupted, failed int
 	dirs                                  map[int64]string // the folder of each seed's run
 	epochs                                int              // the runs' length (all of a group's runs have the same protocol)
-	// bySeed holds each finished run's figure per pairedMetrics name, by
-	// seed, where the run has it.
+	// bySeed holds each finished run's figures by pairedMetrics name, by
+	// seed, where the run has them: "test" for every finished run, "best"
+	// (the best test accuracy of the last stage) and "official" (of any
+	// epoch) for the runs that tested its epochs (train -test-each-epoch),
+	// "tail" (the mean test accuracy of the last tail epochs) for those that
+	// tested every one of them in their last stage.
 	bySeed map[string]map[int64]float64
+}
+
+// values returns the metric figures of the group's finished runs that have
+// one, in the order of g.seeds.
+func (g *reportGroup) values(metric string) []float64 {
+	var v []float64
+	for _, seed := range g.seeds {
+		if x, ok := g.bySeed[metric][seed]; ok {
+			v = append(v, x)
+		}
+	}
+	return v
 }
 
 // record notes a finished run's figure for metric.
@@ -186,15 +195,12 @@ func (g *reportGroup) add(run reportRun) error {
 	g.seeds = append(g.seeds, r.Seed)
 	g.record("test", r.Seed, r.TestAccuracy)
 	if r.BestTestOf > 0 {
-		g.bestTest = append(g.bestTest, r.BestTestAccuracy)
 		g.record("best", r.Seed, r.BestTestAccuracy)
 	}
 	if acc, _, n := training.BestTested(r.History, false); n > 0 && n == len(r.History) {
-		g.bestAny = append(g.bestAny, acc)
 		g.record("official", r.Seed, acc)
 	}
 	if m, ok := tailMeanTest(r.History, g.tail); ok {
-		g.tailTest = append(g.tailTest, m)
 		g.record("tail", r.Seed, m)
 	}
 	return nil
@@ -436,9 +442,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// The columns of the runs that tested every epoch, when there are any.
 	bestCol, tailCol, anyCol := false, false, false
 	for _, g := range groups {
-		bestCol = bestCol || len(g.bestTest) > 0
-		tailCol = tailCol || len(g.tailTest) > 0
-		anyCol = anyCol || len(g.bestAny) > 0
+		bestCol = bestCol || len(g.bySeed["best"]) > 0
+		tailCol = tailCol || len(g.bySeed["tail"]) > 0
+		anyCol = anyCol || len(g.bySeed["official"]) > 0
 	}
 	var extra []string
 	if tailCol {
@@ -478,13 +484,13 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		best := ""
 		if tailCol {
-			best += " " + g.countedCell(g.tailTest) + " |"
+			best += " " + g.countedCell(g.values("tail")) + " |"
 		}
 		if bestCol {
-			best += " " + g.countedCell(g.bestTest) + " |"
+			best += " " + g.countedCell(g.values("best")) + " |"
 		}
 		if anyCol {
-			best += " " + g.countedCell(g.bestAny) + " |"
+			best += " " + g.countedCell(g.values("official")) + " |"
 		}
 		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s |%s %s | %s |\n", k.model, k.dataset, protocolOf(k), k.order, runs,
 			meanStd(g.test, 4), best, meanStd(g.val, 4), meanStd(g.sec, 0))
