@@ -124,7 +124,7 @@ func milestonesNote(milestones []int, epochs int, given bool) string {
 		return ""
 	}
 	return fmt.Sprintf("note: the preset's learning-rate milestones %s lie beyond this run's %d epochs: the rate stays the same throughout "+
-		"(-lr-milestones sets others, e.g. scaled to the run)\n", strings.Trim(strings.Join(strings.Fields(fmt.Sprint(milestones)), ","), "[]"), epochs)
+		"(-lr-milestones sets others, e.g. scaled to the run)\n", formatInts(milestones, ","), epochs)
 }
 
 // smallStepMACs is the size of a training step (multiply-accumulates, as
@@ -360,10 +360,11 @@ func parseOrders(s string) ([]string, error) {
 			return nil, fmt.Errorf("-orders %q: order %s is listed twice", s, o)
 		}
 		seen[k] = true
-		if prev, ok := folders[strings.ToLower(safeName(o))]; ok {
-			return nil, fmt.Errorf("-orders %q: orders %s and %s would share the run folder %s-seedN (order files of the same name?)", s, prev, o, safeName(o))
+		folder := safeName(o)
+		if prev, ok := folders[strings.ToLower(folder)]; ok {
+			return nil, fmt.Errorf("-orders %q: orders %s and %s would share the run folder %s-seedN (order files of the same name?)", s, prev, o, folder)
 		}
-		folders[strings.ToLower(safeName(o))] = o
+		folders[strings.ToLower(folder)] = o
 	}
 	return orders, nil
 }
@@ -530,7 +531,7 @@ func unresolvedLines(r *sensitivity.Result) []string {
 func defaultSensitivityDir(model, dataset string, seeds ...int64) string {
 	label := fmt.Sprintf("seed%d", seeds[0])
 	if len(seeds) > 1 {
-		label = "seeds" + formatSeeds(seeds, "-")
+		label = "seeds" + formatInts(seeds, "-")
 	}
 	return filepath.Join("binnet-runs", fmt.Sprintf("sensitivity-%s-%s-%s", model, dataset, label))
 }
@@ -573,7 +574,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if len(ms) == 0 {
 			return "-"
 		}
-		return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(ms)), ","), "[]")
+		return formatInts(ms, ",")
 	}
 	for _, n := range models.Names() {
 		p, _ := models.Lookup(n)

@@ -72,7 +72,7 @@ func lrScheduleOf(r *training.Results) string {
 	if json.Unmarshal(r.Fingerprint, &fp) != nil || len(fp.Milestones) == 0 {
 		return "none"
 	}
-	return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(fp.Milestones)), ","), "[]") + fmt.Sprintf(" x%g", fp.Gamma)
+	return formatInts(fp.Milestones, ",") + fmt.Sprintf(" x%g", fp.Gamma)
 }
 
 // fields lists the settings as (name, value) pairs, in the order a label
@@ -561,7 +561,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, p := range pooled {
 		r := p.res
 		fmt.Fprintf(stdout, "\nPooled sensitivity %s: %s on %s, %d epochs per layer%s, seeds %s: descend %s, ascend %s.\n", p.path,
-			r.Model, r.Dataset, r.Epochs, resetTag(r), formatSeeds(r.Seeds, ","),
+			r.Model, r.Dataset, r.Epochs, resetTag(r), formatInts(r.Seeds, ","),
 			schedule.FormatPermutation(zeroBased(r.OrderDescend)), schedule.FormatPermutation(zeroBased(r.OrderAscend)))
 	}
 	return nil
@@ -759,14 +759,15 @@ func orderRank(o string) int {
 func joinSeeds(s []int64) string {
 	s = slices.Clone(s)
 	slices.Sort(s)
-	return formatSeeds(s, ",")
+	return formatInts(s, ",")
 }
 
-// formatSeeds writes seeds in their order, separated by sep.
-func formatSeeds(seeds []int64, sep string) string {
-	out := make([]string, len(seeds))
-	for i, v := range seeds {
-		out[i] = strconv.FormatInt(v, 10)
+// formatInts writes integers (seeds, epochs) in their order, separated by
+// sep.
+func formatInts[T ~int | ~int64](v []T, sep string) string {
+	out := make([]string, len(v))
+	for i, x := range v {
+		out[i] = strconv.FormatInt(int64(x), 10)
 	}
 	return strings.Join(out, sep)
 }
