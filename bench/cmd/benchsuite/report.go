@@ -139,7 +139,7 @@ func markdown(rep *Report) string {
 			if r.Binary {
 				kind = "binary"
 			}
-			gf := func(ex float64) float64 { return ex * 6 * float64(r.Params) / 1e9 }
+			gf := r.gflops
 			bthreads := "" // runs before 2026-11-27 11:30 UTC did not record binnet's threads (it used every core)
 			if r.Threads > 0 {
 				bthreads = fmt.Sprintf(" (%d)", r.Threads)

@@ -282,6 +282,11 @@ func hasBefore(steps []*StepResult) bool {
 }
 
 // bestPeer returns the thread count with the best median and its rounds.
+// gflops is the rate of a step's dense products at ex examples per second:
+// 3 products (forward and two backward) of 2 FLOPs per dense weight and
+// example.
+func (r *StepResult) gflops(ex float64) float64 { return ex * 6 * float64(r.Params) / 1e9 }
+
 func (r *StepResult) bestPeer() (int, []float64) {
 	bt, best := 0, -1.0
 	var keys []int

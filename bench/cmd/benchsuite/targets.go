@@ -51,7 +51,7 @@ func targetsMarkdown(p func(string, ...any), rep *Report) {
 			okRatio = okRatio && x >= targetMLPRatio
 			ratio100 = append(ratio100, fmt.Sprintf("%s %.2fx", r.Name, x))
 		case 1000:
-			share := median(r.Binnet) * 6 * float64(r.Params) / 1e9 / peak
+			share := r.gflops(median(r.Binnet)) / peak
 			okPeak = okPeak && share >= targetPeakShare
 			peak1000 = append(peak1000, fmt.Sprintf("%s %.0f%%", r.Name, 100*share))
 		}
