@@ -83,8 +83,10 @@ type Hyper struct {
 	EpochsPerLayer int     // the paper's epochs per layer
 	Epochs         int     // the paper's total epochs
 	ValidationSize int     // examples held out of the training set for validation
-	// LRMilestones are the epochs (0-based, PyTorch's MultiStepLR) at which
-	// the learning rate is multiplied by LRGamma; none for a constant rate.
+	// LRMilestones are the epochs after which the learning rate is
+	// multiplied by LRGamma (0-based: epoch m is the first at the lower
+	// rate, as PyTorch's MultiStepLR stepped after each epoch and the
+	// official ImageNet script count them); none for a constant rate.
 	LRMilestones []int
 	LRGamma      float64 // factor per milestone, e.g. 0.1 (the rate divided by 10); 0 without milestones
 	// SensitivityEpochs is the length of each layer's run in the official
@@ -136,6 +138,13 @@ var mnistHyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, Eva
 // 1,000 and 1,100 (run_ep1200.sh). Their sensitivity scripts train each
 // layer 200 epochs (VGG-5), 450 (VGG-9) and 300 (ResNet-20, the rate divided
 // by 10 at epochs 200 and 250: val_ep300.sh).
+//
+// The CIFAR-10 code (main.py, train.py) calls its MultiStepLR's step before
+// each epoch's training, so its milestone m lowers the rate from the m-th
+// epoch (1-based) on, one epoch before PyTorch's usual step after each
+// epoch, which LRMilestones counts: ResNet-20's milestones 1000,1100 and
+// 200,250 are 999,1099 and 199,249 here (the first epochs at 0.01 and 0.001
+// are epochs 1,000 and 1,100, as in that code).
 var (
 	vgg5Hyper = Hyper{Optimizer: "adam", LearningRate: 0.1, BatchSize: 100, EvalBatchSize: 1000,
 		EpochsPerLayer: 150, Epochs: 750, ValidationSize: 5000, SensitivityEpochs: 200, Dataset: "cifar10"}
@@ -143,8 +152,8 @@ var (
 		EpochsPerLayer: 150, Epochs: 1350, ValidationSize: 5000, SensitivityEpochs: 450, Dataset: "cifar10"}
 	resnet20Hyper = Hyper{Optimizer: "sgd", LearningRate: 0.1, Momentum: 0.9, WeightDecay: 1e-4, BatchSize: 128,
 		EvalBatchSize: 1000, EpochsPerLayer: 50, Epochs: 1200, ValidationSize: 5000,
-		LRMilestones: []int{1000, 1100}, LRGamma: 0.1,
-		SensitivityEpochs: 300, SensitivityLRMilestones: []int{200, 250}, Dataset: "cifar10"}
+		LRMilestones: []int{999, 1099}, LRGamma: 0.1,
+		SensitivityEpochs: 300, SensitivityLRMilestones: []int{199, 249}, Dataset: "cifar10"}
 	// resnet21Hyper follows main_imagenet_binary.py and the official
 	// README's ImageNet commands: SGD lr 0.01, momentum 0.9, weight decay
 	// 1e-4, batch 256, 67 epochs, 2 per layer, the rate divided by 10 at

@@ -116,7 +116,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // milestonesNote returns a line saying that the preset's learning-rate
 // milestones lie beyond a run of epochs epochs, so that a shortened protocol
-// keeps its first rate throughout (e.g. ResNet-20's 1000,1100 in a run of
+// keeps its first rate throughout (e.g. ResNet-20's 999,1099 in a run of
 // 60 epochs), or "" when a milestone falls inside the run or the user gave
 // them (given).
 func milestonesNote(milestones []int, epochs int, given bool) string {
@@ -415,7 +415,7 @@ func (s *sensitivityFlags) register(fs *flag.FlagSet) {
 	s.data.register(fs)
 	s.run.register(fs, false)
 	s.epochs = fs.Int("epochs", 0, "epochs of each layer's run (default: the official sensitivity scripts' for the preset: 150 for the MLPs, "+
-		"200 VGG-5, 450 VGG-9, 300 ResNet-20 with its rate divided by 10 after 200 and 250, 20 ResNet-21; else the preset's epochs per layer)")
+		"200 VGG-5, 450 VGG-9, 300 ResNet-20 with its rate divided by 10 from epochs 200 and 250 (milestones 199,249), 20 ResNet-21; else the preset's epochs per layer)")
 	s.layers = fs.String("layers", "", "only these 1-based layers, e.g. 1,3 (default: all)")
 	s.out = fs.String("out", "", "output folder (default: binnet-runs/sensitivity-MODEL-DATASET-seedSEED)")
 }
@@ -587,7 +587,12 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%g\t%d\t%d\t%d\t%s\t%s\t%s\t\n", p.Name, p.Network.Name(), p.Network.NumBinarizable(), h.Optimizer, h.LearningRate,
 			h.BatchSize, h.EpochsPerLayer, h.Epochs, list(h.LRMilestones), sens, p.Description)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(stdout, "\nlr milestones: the rate is multiplied by 0.1 after each of these epochs (-lr-milestones, -lr-gamma). resnet20's are the official\n"+
+		"main.py's 1000,1100 and 200,250 less one: that code steps its scheduler before each epoch, so its rate drops from epoch 1,000 on.")
+	return err
 }
 
 func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) error {

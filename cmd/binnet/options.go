@@ -63,8 +63,9 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 	o.registerSchedule(fs, withOrder)
 	fs.Float64Var(&o.lr, "lr", 0, "learning rate (default: the preset's, 0.1 with Adam as in the paper's scripts)")
-	fs.StringVar(&o.lrMilestones, "lr-milestones", "", "epochs after which the learning rate is multiplied by -lr-gamma, as PyTorch's MultiStepLR and the official scripts' "+
-		"--lr-milestones count them, e.g. 200,250; none for a constant rate (default: the preset's, e.g. resnet20's 1000,1100; a sensitivity pre-training's are its official script's)")
+	fs.StringVar(&o.lrMilestones, "lr-milestones", "", "epochs after which the learning rate is multiplied by -lr-gamma, as PyTorch's MultiStepLR stepped after each epoch and the official ImageNet script's "+
+		"--lr-milestones count them, e.g. 200,250; the official CIFAR-10 main.py steps its scheduler before each epoch, so its --scheduler-milestones M are M-1 here; "+
+		"none for a constant rate (default: the preset's, e.g. resnet20's 999,1099, main.py's 1000,1100; a sensitivity pre-training's are its official script's)")
 	fs.Float64Var(&o.lrGamma, "lr-gamma", 0, "factor of the learning rate at each of -lr-milestones (default: the preset's, 0.1)")
 	fs.StringVar(&o.optimizer, "optimizer", "", "adam | sgd (default: the preset's)")
 	fs.IntVar(&o.batch, "batch", 0, "batch size (default: the preset's, 100)")
