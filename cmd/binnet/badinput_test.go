@@ -103,6 +103,7 @@ func TestBadInput(t *testing.T) {
 		{"compare: unknown order", []string{"compare", "-epochs", "3", "-epochs-per-layer", "1", "-orders", "float,sideways", "-seeds", "1"}, 1, []string{`order "sideways"`}, false},
 		{"compare: more stages than epochs", []string{"compare", "-epochs", "2", "-epochs-per-layer", "1", "-orders", "float,forward", "-seeds", "1"}, 1, []string{`order "forward"`, "more stages than epochs"}, false},
 		{"compare: bad seeds", []string{"compare", "-epochs", "3", "-epochs-per-layer", "1", "-seeds", "1,x"}, 1, []string{`-seeds: "x"`}, false},
+		{"compare: -seed, which -seeds replaces", []string{"compare", "-epochs", "3", "-epochs-per-layer", "1", "-seed", "7", "-seeds", "1"}, 1, []string{"-seed: give the seeds of every run with -seeds (-seeds 7 for that one seed; now -seeds 1)"}, false},
 		{"sensitivity: layer out of range", []string{"sensitivity", "-epochs", "1", "-layers", "4"}, 1, []string{"-layers", `"4"`, "1..3"}, false},
 		{"sensitivity: negative epochs", []string{"sensitivity", "-epochs", "-1"}, 1, []string{"-epochs must be at least 1"}, false},
 		{"sensitivity: negative learning rate", []string{"sensitivity", "-epochs", "1", "-lr", "-1"}, 1, []string{"learning rate"}, false},

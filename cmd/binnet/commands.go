@@ -323,6 +323,9 @@ func (o *runOptions) ordersAndSeeds(d *dataOptions, orders, seeds string) (model
 	if err != nil {
 		return p, nil, nil, err
 	}
+	if o.given("seed") {
+		return p, nil, nil, fmt.Errorf("-seed: give the seeds of every run with -seeds (-seeds %d for that one seed; now -seeds %s)", o.seed, seeds)
+	}
 	seedList, err := parseSeeds(seeds)
 	if err != nil {
 		return p, nil, nil, err
