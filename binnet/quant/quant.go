@@ -30,7 +30,8 @@ func withGradient(forward, surrogate *Node) *Node { return ops.StraightThrough(f
 
 // SignSTE binarizes x to sign(x) in {-1,+1} with the identity
 // straight-through estimator: dL/dx = dL/dy. This is BinaryConnect's
-// estimator and the one of the paper's official code.
+// estimator and the one of the paper's official code (whose torch.sign
+// maps an exact 0 to 0, where this gives +1).
 func SignSTE(x *Node) *Node {
 	return withGradient(HardSign(x), x)
 }

@@ -41,7 +41,7 @@ func (o *dataOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.testSize, "test-size", 0, "use only the first N test examples, for short experiments (default: all)")
 	fs.BoolVar(&o.fetch, "fetch", false, "download -dataset into the cache (checksums verified) when it is not there")
 	fs.StringVar(&o.augment, "augment", "auto", "training augmentation: auto (on for cifar10 and imagenet as in the paper's code, off for MNIST-like sets) | on | off")
-	fs.StringVar(&o.splitFile, "split-file", "", "CIFAR-10: a JSON file {\"train\": [...], \"val\": [...]} of training indices, e.g. the official cifar10_split0613.json")
+	fs.StringVar(&o.splitFile, "split-file", "", "CIFAR-10: a JSON file {\"train\": [...], \"validation\": [...]} (or \"val\") of training indices, e.g. the official cifar10_split0613.json")
 	fs.Uint64Var(&o.splitSeed, "split-seed", 613, "CIFAR-10: seed of the random validation split when there is no -split-file")
 	fs.IntVar(&o.imageSize, "image-size", 0, "imagenet: side of the square crops (default: the preset's 224); the network is rebuilt for it")
 	fs.IntVar(&o.workers, "workers", 0, "imagenet: JPEG decoding goroutines (default: one per CPU)")
