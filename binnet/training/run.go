@@ -211,7 +211,7 @@ func CompletedRun(cfg Config, data Data) (*Results, error) {
 		return nil, err
 	}
 	if len(prev.Fingerprint) > 0 {
-		if d := fingerprintDiff(prev.Fingerprint, fp); d != "" {
+		if d := fingerprintDiff(prev.Fingerprint, fp, "results.json"); d != "" {
 			return nil, fmt.Errorf("training: %s holds a completed run of a different configuration (%s); use another output folder or remove it", cfg.OutDir, d)
 		}
 	}
@@ -397,17 +397,35 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			// No checkpoint: results of another run here must not be
-			// overwritten by this one.
+			// overwritten by this one, unless that run recorded no epoch
+			// (it stopped or diverged before its first finished): then
+			// there is nothing to keep, and this run starts afresh.
 			if prev, err := ReadResults(resultsPath); err == nil && len(prev.Fingerprint) > 0 {
-				if d := fingerprintDiff(prev.Fingerprint, fp); d != "" {
-					return nil, fmt.Errorf("training: %s holds the results of a different run (%s) and no checkpoint; use another output folder or remove them", cfg.OutDir, d)
+				if d := fingerprintDiff(prev.Fingerprint, fp, "results.json"); d != "" {
+					if len(prev.History) > 0 {
+						return nil, fmt.Errorf("training: %s holds the results of a different run (%s) and no checkpoint; use another output folder or remove them", cfg.OutDir, d)
+					}
+					if cfg.Progress != nil {
+						fmt.Fprintf(cfg.Progress, "%s held a run of another configuration that recorded no epoch (%s); starting afresh\n", cfg.OutDir, prev.Status)
+					}
 				}
 			}
 		case err != nil:
 			return nil, fmt.Errorf("training: cannot resume from %s (move it away to start afresh): %w", ckptPath, err)
 		default:
-			if d := fingerprintDiff(meta.Fingerprint, fp); d != "" {
+			if d := fingerprintDiff(meta.Fingerprint, fp, "checkpoint"); d != "" {
 				return nil, fmt.Errorf("training: %s holds a checkpoint of a different run (%s); use another output folder or remove it", cfg.OutDir, d)
+			}
+			if meta.Epochs >= sched.TotalEpochs() {
+				// A completed run of this very configuration: its results
+				// stand as they were written (rewriting them would gain
+				// nothing, and fail in a folder that is now read-only).
+				if prev, err := ReadResults(resultsPath); err == nil && prev.Status == StatusCompleted {
+					if cfg.Progress != nil {
+						fmt.Fprintf(cfg.Progress, "%s: already complete (%d epochs); its results are kept as they are\n", cfg.OutDir, meta.Epochs)
+					}
+					return prev, nil
+				}
 			}
 			if err := restoreVariables(store, values); err != nil {
 				return nil, err
@@ -416,6 +434,9 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 			res.History = meta.History
 			if startEpoch < sched.TotalEpochs() {
 				res.ResumedAt = append(res.ResumedAt, startEpoch+1)
+				if cfg.Progress != nil && startEpoch > 0 {
+					fmt.Fprintf(cfg.Progress, "resuming from %s after epoch %d of %d\n", ckptPath, startEpoch, sched.TotalEpochs())
+				}
 			}
 			if prev, err := ReadResults(resultsPath); err == nil {
 				res.ResumedAt = append(prev.ResumedAt, res.ResumedAt...)
@@ -591,8 +612,10 @@ func BestTested(history []EpochRecord, lastStage bool) (acc float64, epoch, test
 	return acc, epoch, tested
 }
 
-// fingerprintDiff names the first field that differs between two fingerprints.
-func fingerprintDiff(a, b []byte) string {
+// fingerprintDiff names the first field that differs between two
+// fingerprints: a, the one recorded in holder ("checkpoint", "results.json"),
+// and b, this run's.
+func fingerprintDiff(a, b []byte, holder string) string {
 	var ma, mb map[string]json.RawMessage
 	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
 		return "unreadable fingerprint"
@@ -609,7 +632,7 @@ func fingerprintDiff(a, b []byte) string {
 			continue // recorded before binnet fingerprinted the data
 		}
 		if !ok || compactJSON(va) != compactJSON(vb) { // results.json holds it indented
-			return fmt.Sprintf("%s: checkpoint has %s, this run has %s", k, truncate(compactJSON(va)), truncate(compactJSON(vb)))
+			return fmt.Sprintf("%s: %s has %s, this run has %s", k, holder, truncate(compactJSON(va)), truncate(compactJSON(vb)))
 		}
 	}
 	return ""

@@ -259,7 +259,7 @@ func TestRunOnOtherDataIsRefused(t *testing.T) {
 	before, _ = os.ReadFile(resultsPath)
 	other := cfg
 	other.Seed = 8
-	if _, err := Run(context.Background(), other, data); err == nil || !strings.Contains(err.Error(), "seed: checkpoint has 7, this run has 8") ||
+	if _, err := Run(context.Background(), other, data); err == nil || !strings.Contains(err.Error(), "seed: results.json has 7, this run has 8") ||
 		!strings.Contains(err.Error(), "no checkpoint") {
 		t.Errorf("another seed over results without a checkpoint: %v", err)
 	}
@@ -288,7 +288,7 @@ func TestCompletedRun(t *testing.T) {
 	}
 	other := cfg
 	other.Optimizer.LearningRate = 0.02
-	if _, err := CompletedRun(other, data); err == nil || !strings.Contains(err.Error(), "optimizer: checkpoint has") {
+	if _, err := CompletedRun(other, data); err == nil || !strings.Contains(err.Error(), "optimizer: results.json has") {
 		t.Errorf("another learning rate: %v", err)
 	}
 }
@@ -299,13 +299,13 @@ func TestCompletedRun(t *testing.T) {
 func TestOldFingerprintsResume(t *testing.T) {
 	old := []byte(`{"model":"m","seed":7,"train_examples":2000}`)
 	now := []byte(`{"model":"m","seed":7,"train_examples":2000,"test_examples":1000,"train_data":"a","val_data":"b","test_data":"c"}`)
-	if d := fingerprintDiff(old, now); d != "" {
+	if d := fingerprintDiff(old, now, "checkpoint"); d != "" {
 		t.Errorf("old fingerprint: %s", d)
 	}
-	if d := fingerprintDiff([]byte(`{"model":"m","seed":7}`), now); !strings.Contains(d, "train_examples: checkpoint has nothing") {
+	if d := fingerprintDiff([]byte(`{"model":"m","seed":7}`), now, "checkpoint"); !strings.Contains(d, "train_examples: checkpoint has nothing") {
 		t.Errorf("a field present before the change but missing: %q", d)
 	}
-	if d := fingerprintDiff(now, []byte(`{"model":"m","seed":7,"train_examples":2000,"test_examples":1000,"train_data":"x","val_data":"b","test_data":"c"}`)); !strings.Contains(d, "train_data: checkpoint has") {
+	if d := fingerprintDiff(now, []byte(`{"model":"m","seed":7,"train_examples":2000,"test_examples":1000,"train_data":"x","val_data":"b","test_data":"c"}`), "checkpoint"); !strings.Contains(d, "train_data: checkpoint has") {
 		t.Errorf("other training data: %q", d)
 	}
 }
@@ -708,5 +708,63 @@ func TestStepMACs(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s at batch %d: %d multiply-accumulates per step, want %d", c.model, c.batch, got, c.want)
 		}
+	}
+}
+
+// TestRerunOfCompletedRun: running a completed configuration again returns
+// its recorded results without training or rewriting results.json (whose
+// bytes stay the same), and says so on the progress writer.
+func TestRerunOfCompletedRun(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.OutDir = t.TempDir()
+	first, err := Run(context.Background(), cfg, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resultsPath := filepath.Join(cfg.OutDir, ResultsFile)
+	before, _ := os.ReadFile(resultsPath)
+	var progress strings.Builder
+	cfg.Progress = &progress
+	cfg.OnEpoch = func(r EpochRecord) { t.Errorf("epoch %d trained again", r.Epoch) }
+	again, err := Run(context.Background(), cfg, data)
+	if err != nil || again.TestAccuracy != first.TestAccuracy || len(again.History) != 3 || again.Status != StatusCompleted {
+		t.Fatalf("rerun: %+v, %v", again, err)
+	}
+	if after, _ := os.ReadFile(resultsPath); string(after) != string(before) {
+		t.Error("the rerun of a completed run rewrote results.json")
+	}
+	if !strings.Contains(progress.String(), "already complete (3 epochs)") {
+		t.Errorf("progress %q does not say the run is complete", progress.String())
+	}
+}
+
+// TestFolderOfRunWithoutEpochs: a run that diverged in its first epoch
+// leaves results.json (failed, no epoch) and no checkpoint; another
+// configuration, such as the lower learning rate the message advises, may
+// then use the folder, where one with recorded epochs is refused.
+func TestFolderOfRunWithoutEpochs(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.OutDir = t.TempDir()
+	bad := cfg
+	bad.Optimizer.LearningRate = 1e30
+	_, err := Run(context.Background(), bad, data)
+	var div *DivergenceError
+	if !errors.As(err, &div) || div.Epoch != 1 || div.Checkpoint != "" {
+		t.Fatalf("lr 1e30: %v, want a divergence in epoch 1 without a checkpoint", err)
+	}
+	onDisk, err := ReadResults(filepath.Join(cfg.OutDir, ResultsFile))
+	if err != nil || onDisk.Status != StatusFailed || len(onDisk.History) != 0 {
+		t.Fatalf("results.json after the divergence: %+v, %v", onDisk, err)
+	}
+	var progress strings.Builder
+	cfg.Progress = &progress
+	res, err := Run(context.Background(), cfg, data)
+	if err != nil || res.Status != StatusCompleted || len(res.History) != 3 {
+		t.Fatalf("the advised lower rate in the same folder: %v", err)
+	}
+	if !strings.Contains(progress.String(), "recorded no epoch (failed); starting afresh") {
+		t.Errorf("progress %q does not say the folder's earlier run is replaced", progress.String())
 	}
 }
