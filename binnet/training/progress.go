@@ -1,6 +1,7 @@
 package training
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -46,7 +47,13 @@ func (p *progress) finishEpoch(rec EpochRecord, err error) {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
 	if err != nil {
-		fmt.Fprintf(p.w, "epoch %d/%d: %v\n", rec.Epoch, p.total, err)
+		// The run's error, which its caller prints, says the rest.
+		var div *DivergenceError
+		if errors.As(err, &div) {
+			fmt.Fprintf(p.w, "epoch %d/%d: diverged (loss %v)\n", rec.Epoch, p.total, div.Loss)
+		} else {
+			fmt.Fprintf(p.w, "epoch %d/%d: %v\n", rec.Epoch, p.total, err)
+		}
 		return
 	}
 	test := ""

@@ -749,10 +749,16 @@ func TestFolderOfRunWithoutEpochs(t *testing.T) {
 	cfg.OutDir = t.TempDir()
 	bad := cfg
 	bad.Optimizer.LearningRate = 1e30
+	var badProgress strings.Builder
+	bad.Progress = &badProgress
 	_, err := Run(context.Background(), bad, data)
 	var div *DivergenceError
 	if !errors.As(err, &div) || div.Epoch != 1 || div.Checkpoint != "" {
 		t.Fatalf("lr 1e30: %v, want a divergence in epoch 1 without a checkpoint", err)
+	}
+	// The progress line is short: the error, printed by the caller, says the rest.
+	if want := fmt.Sprintf("epoch 1/3: diverged (loss %v)\n", div.Loss); badProgress.String() != want {
+		t.Errorf("progress %q, want %q", badProgress.String(), want)
 	}
 	onDisk, err := ReadResults(filepath.Join(cfg.OutDir, ResultsFile))
 	if err != nil || onDisk.Status != StatusFailed || len(onDisk.History) != 0 {

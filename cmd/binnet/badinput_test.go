@@ -97,7 +97,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown flag", train("-bogus"), 2, []string{"flag provided but not defined: -bogus", "Usage: binnet train"}, false},
 		{"flag without value", []string{"schedule", "-epochs"}, 2, []string{"flag needs an argument: -epochs"}, false},
 		{"non-numeric epochs", train("-epochs", "many"), 2, []string{`invalid value "many"`, "-epochs"}, false},
-		{"stray argument", train("forward"), 2, []string{`unexpected argument "forward"`}, false},
+		{"stray argument", train("forward"), 2, []string{`unexpected argument "forward": binnet train takes flags only`}, false},
 		{"unknown command", []string{"trian", "-order", "forward"}, 2, []string{`unknown command "trian"`, "Usage: binnet COMMAND"}, false},
 		{"no command", []string{}, 2, []string{}, false},
 		{"compare: unknown order", []string{"compare", "-epochs", "3", "-epochs-per-layer", "1", "-orders", "float,sideways", "-seeds", "1"}, 1, []string{`order "sideways"`}, false},

@@ -418,6 +418,13 @@ func TestHelp(t *testing.T) {
 			t.Errorf("binnet %s: exit code %d, stdout:\n%s", h, code, stdout)
 		}
 	}
+	// binnet help CMD is binnet CMD -h; an unknown CMD is a usage error.
+	if code, stdout, stderr := cli(t, "help", "train"); code != 0 || !strings.Contains(stdout+stderr, "Usage: binnet train [flags]") {
+		t.Errorf("binnet help train: exit code %d, output:\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := cli(t, "help", "bogus"); code != 2 || !strings.Contains(stderr, `unknown command "bogus"`) {
+		t.Errorf("binnet help bogus: exit code %d, stderr:\n%s", code, stderr)
+	}
 }
 
 func TestCompareGoesOnPastDivergence(t *testing.T) {

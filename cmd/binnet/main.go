@@ -70,6 +70,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = 3
 		}
 	}()
+	if len(args) >= 2 && args[0] == "help" {
+		// binnet help CMD is binnet CMD -h.
+		args = []string{args[1], "-h"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -154,7 +158,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(fs.Output(), "unexpected argument %q: %s takes flags only; give files and folders with theirs (%s -h lists them)\n",
+			fs.Arg(0), fs.Name(), fs.Name())
 		return errUsage
 	}
 	return nil
