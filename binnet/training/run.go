@@ -632,10 +632,39 @@ func fingerprintDiff(a, b []byte, holder string) string {
 			continue // recorded before binnet fingerprinted the data
 		}
 		if !ok || compactJSON(va) != compactJSON(vb) { // results.json holds it indented
+			k, va, vb = innerDiff(k, va, vb)
 			return fmt.Sprintf("%s: %s has %s, this run has %s", k, holder, truncate(compactJSON(va)), truncate(compactJSON(vb)))
 		}
 	}
 	return ""
+}
+
+// innerDiff narrows a difference between two JSON values at key down to
+// the first differing field when both are objects (a schedule's
+// "schedule.freeze" rather than the whole schedule, cut short), returning
+// its dotted path and the two values there (nil where one has no such
+// field).
+func innerDiff(key string, a, b json.RawMessage) (string, json.RawMessage, json.RawMessage) {
+	var ma, mb map[string]json.RawMessage
+	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil || ma == nil || mb == nil {
+		return key, a, b
+	}
+	keys := make([]string, 0, len(ma)+len(mb))
+	for k := range ma {
+		keys = append(keys, k)
+	}
+	for k := range mb {
+		if _, ok := ma[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if compactJSON(ma[k]) != compactJSON(mb[k]) {
+			return innerDiff(key+"."+k, ma[k], mb[k])
+		}
+	}
+	return key, a, b
 }
 
 // compactJSON is v without insignificant spaces (v itself if it is not JSON).

@@ -288,7 +288,7 @@ func TestCompletedRun(t *testing.T) {
 	}
 	other := cfg
 	other.Optimizer.LearningRate = 0.02
-	if _, err := CompletedRun(other, data); err == nil || !strings.Contains(err.Error(), "optimizer: results.json has") {
+	if _, err := CompletedRun(other, data); err == nil || !strings.Contains(err.Error(), "optimizer.learning_rate: results.json has 0.01, this run has 0.02") {
 		t.Errorf("another learning rate: %v", err)
 	}
 }
@@ -304,6 +304,14 @@ func TestOldFingerprintsResume(t *testing.T) {
 	}
 	if d := fingerprintDiff([]byte(`{"model":"m","seed":7}`), now, "checkpoint"); !strings.Contains(d, "train_examples: checkpoint has nothing") {
 		t.Errorf("a field present before the change but missing: %q", d)
+	}
+	// A difference inside an object is named by its path, not by the
+	// whole object cut short.
+	long := strings.Repeat("1,", 80) + "1"
+	sa := []byte(`{"schedule":{"order":[` + long + `],"stages":[` + long + `]}}`)
+	sb := []byte(`{"schedule":{"order":[` + long + `],"stages":[` + long + `],"freeze":true}}`)
+	if d := fingerprintDiff(sa, sb, "results.json"); d != "schedule.freeze: results.json has nothing, this run has true" {
+		t.Errorf("nested difference: %q", d)
 	}
 	if d := fingerprintDiff(now, []byte(`{"model":"m","seed":7,"train_examples":2000,"test_examples":1000,"train_data":"x","val_data":"b","test_data":"c"}`), "checkpoint"); !strings.Contains(d, "train_data: checkpoint has") {
 		t.Errorf("other training data: %q", d)
