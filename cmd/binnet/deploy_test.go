@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/binnet/binnet/binnet/training"
 )
 
 // TestDeployCommands trains one all-binary epoch on the embedded sample, then
@@ -155,4 +158,42 @@ func TestDeployResNetCommands(t *testing.T) {
 	check("resnet21", []string{"-dataset", "imagenet", "-data-dir", root, "-image-size", "32", "-workers", "2"},
 		[]string{"-dataset", "imagenet", "-data-dir", root},
 		"l2b0.conv1:binary l2b0.conv2:binary l2b0.downsample:binary l2b0.add")
+}
+
+// TestExportSummaryNoCheckpoint checks the messages of export and summary
+// for a run folder whose results.json records a run that failed before its
+// first epoch (so it has no checkpoint.bin), and of summary for a folder
+// without results.json: each names the folder or the file, with no
+// "export:" prefix in summary's.
+func TestExportSummaryNoCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "diverged")
+	if err := os.Mkdir(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sched, err := schedule.New(schedule.Config{NumLayers: 3, Kind: schedule.KindBinary, TotalEpochs: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &training.Results{Status: training.StatusFailed, Error: "training diverged: loss NaN in epoch 1", Model: "mlp-300-100",
+		Network: "mlp-784-300-100-10", Dataset: "mnist", Schedule: sched}
+	if err := training.WriteResults(filepath.Join(run, training.ResultsFile), res); err != nil {
+		t.Fatal(err)
+	}
+	msg := run + " has no checkpoint.bin: its results.json records the run as failed before its first epoch ended (training diverged: loss NaN in epoch 1), so no trained weights were saved: there is nothing to export or summarize\n"
+	out := filepath.Join(dir, "m.bnn")
+	for _, cmd := range [][]string{{"export", "-checkpoint", run, "-out", out}, {"summary", "-checkpoint", run}} {
+		code, stdout, stderr := cli(t, cmd...)
+		if want := "binnet " + cmd[0] + ": " + msg; code != 1 || stderr != want || stdout != "" {
+			t.Errorf("binnet %s: exit %d, stdout %q, stderr\n%q\nwant exit 1 and\n%q", strings.Join(cmd, " "), code, stdout, stderr, want)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("export wrote %s (%v)", out, err)
+	}
+	empty := t.TempDir()
+	code, _, stderr := cli(t, "summary", "-checkpoint", empty)
+	if want := "binnet summary: open " + filepath.Join(empty, "results.json") + ": no such file or directory\n"; code != 1 || stderr != want {
+		t.Errorf("summary of a folder without results.json: exit %d, stderr\n%q\nwant\n%q", code, stderr, want)
+	}
 }

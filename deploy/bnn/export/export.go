@@ -14,6 +14,7 @@ package export
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -46,33 +47,61 @@ type Run struct {
 }
 
 // ReadRun reads OUTDIR/results.json and OUTDIR/checkpoint.bin (verified).
+// Its errors name the file or the folder at fault, with no prefix of their
+// own: binnet export and binnet summary both read runs with it. A run that
+// results.json records as failed (diverged or interrupted) or running with
+// no epoch finished has no checkpoint.bin; the error says so.
 func ReadRun(dir string) (*Run, error) {
 	res, err := training.ReadResults(filepath.Join(dir, training.ResultsFile))
 	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+		return nil, err
 	}
 	preset, err := models.Lookup(res.Model)
 	if err != nil {
-		return nil, fmt.Errorf("export: %s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	q := quant.STESign
 	if res.Quantizer != "" {
 		if q, err = quant.Parse(res.Quantizer); err != nil {
-			return nil, fmt.Errorf("export: %s: %w", dir, err)
+			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
 	}
-	ck, err := training.ReadCheckpoint(filepath.Join(dir, training.CheckpointFile))
+	ckPath := filepath.Join(dir, training.CheckpointFile)
+	ck, err := training.ReadCheckpoint(ckPath)
 	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+		if errors.Is(err, fs.ErrNotExist) && len(res.History) == 0 {
+			return nil, noCheckpointError(dir, res)
+		}
+		return nil, err
 	}
 	if preset.Network, err = runNetwork(res.Network, preset, ck.Values); err != nil {
-		return nil, fmt.Errorf("export: %s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	modes, err := lastModes(res, ck, preset.Network.NumBinarizable())
 	if err != nil {
-		return nil, fmt.Errorf("export: %s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return &Run{Dir: dir, Results: res, Checkpoint: ck, Preset: preset, Quantizer: q, Modes: modes}, nil
+}
+
+// noCheckpointError explains why the run in dir, whose results.json res
+// records no finished epoch, has no checkpoint.bin: it failed (diverged or
+// was interrupted) or stopped before its first epoch ended, so no weights
+// were saved.
+func noCheckpointError(dir string, res *training.Results) error {
+	why := ""
+	if res.Error != "" {
+		why = " (" + res.Error + ")"
+	}
+	switch res.Status {
+	case training.StatusFailed:
+		return fmt.Errorf("%s has no %s: its %s records the run as failed before its first epoch ended%s, so no trained weights were saved: there is nothing to export or summarize",
+			dir, training.CheckpointFile, training.ResultsFile, why)
+	case training.StatusRunning:
+		return fmt.Errorf("%s has no %s: its %s records the run as running with no epoch finished (still in its first epoch, or stopped there), so no trained weights were saved yet: there is nothing to export or summarize",
+			dir, training.CheckpointFile, training.ResultsFile)
+	}
+	return fmt.Errorf("%s has no %s, and its %s (status %q) records no finished epoch", dir, training.CheckpointFile, training.ResultsFile, res.Status)
 }
 
 // runNetwork returns the network a run trained, whose name results.json
@@ -153,9 +182,22 @@ func (r *Run) Model() (*bnn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("%s (%s) dataset %s, %d epochs, test accuracy %.4f", r.Preset.Name, r.Preset.Network.Name(),
-		r.Results.Dataset, r.Checkpoint.EpochsDone, r.Results.TestAccuracy)
-	return FromValues(r.Preset.Network, r.Modes, r.Quantizer, r.Checkpoint.Values, mean, std, name)
+	return FromValues(r.Preset.Network, r.Modes, r.Quantizer, r.Checkpoint.Values, mean, std, r.Origin().String())
+}
+
+// Origin is what the exported model records of the run (its name): preset,
+// network, data set, the epochs trained of the schedule's, and the test
+// accuracy if the run recorded one (a completed run that tested: its test
+// loss is never exactly 0).
+func (r *Run) Origin() bnn.Origin {
+	o := bnn.Origin{Preset: r.Preset.Name, Network: r.Preset.Network.Name(), Dataset: r.Results.Dataset, Epochs: r.Checkpoint.EpochsDone}
+	if r.Results.Schedule != nil {
+		o.TotalEpochs = r.Results.Schedule.TotalEpochs()
+	}
+	if r.Results.Status == training.StatusCompleted && r.Results.TestLoss != 0 {
+		o.Tested, o.TestAccuracy = true, r.Results.TestAccuracy
+	}
+	return o
 }
 
 // Normalization returns the input normalization that binnet's training
