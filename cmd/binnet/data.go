@@ -175,21 +175,28 @@ func (o *dataOptions) loadGray(ctx context.Context, name string, p models.Preset
 }
 
 // checkGrayShape checks that the grey images of s (s.Rows x s.Cols pixels,
-// one channel) fit the input of p's network: a [rows, cols, 1] input must
+// one channel) fit the input of p's network (see checkGrayInput).
+func checkGrayShape(p models.Preset, name string, s *datasets.Set) error {
+	return checkGrayInput(p.Name, p.Network.InputShape(), name, s)
+}
+
+// checkGrayInput checks that the grey images of s (s.Rows x s.Cols pixels,
+// one channel) fit a model's input shape want: a [rows, cols, 1] input must
 // have the same rows and columns (comparing only the pixel counts would read
 // 14x56 images as 28x28 ones), a flat [n] input (an MLP) n = rows*cols
 // values, and a 32x32x3 input (the CIFAR-10 networks) images of at most
 // 32x32, which are padded and replicated to three channels. The error names
-// the data set, the images file, the shape found and the shape wanted.
-func checkGrayShape(p models.Preset, name string, s *datasets.Set) error {
-	want := p.Network.InputShape()
+// the data set, the images file, the shape found, the model and the shape
+// wanted. binnet train checks its training images with it, binnet infer its
+// test images.
+func checkGrayInput(model string, want []int, name string, s *datasets.Set) error {
 	file := s.File
 	if file == "" {
 		file = s.Name
 	}
 	fail := func(format string, a ...any) error {
 		return fmt.Errorf("data set %s: %s has grey images of %dx%d pixels (shape %dx%dx1), but model %s %s",
-			name, file, s.Rows, s.Cols, s.Rows, s.Cols, p.Name, fmt.Sprintf(format, a...))
+			name, file, s.Rows, s.Cols, s.Rows, s.Cols, model, fmt.Sprintf(format, a...))
 	}
 	switch {
 	case slices.Equal(want, []int{cifar10.Rows, cifar10.Cols, cifar10.Channels}):

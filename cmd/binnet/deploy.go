@@ -26,6 +26,9 @@ import (
 	"github.com/binnet/binnet/deploy/runtime"
 )
 
+// runSummary is binnet summary: a network's layers, their modes, sizes and
+// operations, for a preset or for a run's checkpoint (export.ReadRun, whose
+// errors name the file or folder).
 func runSummary(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("summary", "Prints a network's layers with their mode (float / binary / frozen), parameters,\n"+
 		"bits, memory as float32 and packed, multiply-accumulates and the additions that\nreplace them in binary layers; totals and the compression ratio.\n"+
@@ -74,6 +77,9 @@ func runSummary(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return s.Format(stdout)
 }
 
+// runExport is binnet export: a run folder's checkpoint to a .bnn file,
+// read back to check that it loads; it warns when the run is unfinished (the
+// file then records "not tested", see bnn.Origin).
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("export", "Exports a training run to a .bnn file for deploy/runtime: binary layers as packed\n"+
 		"sign bits, batch norm folded into a scale and offset per output, float layers as\nfloat32; SHA-256 checked on load. The format is in docs/deploy.md.\n"+
@@ -141,11 +147,19 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// runInfer is binnet infer: a .bnn model on a data set's test images with
+// the pure-Go runtime, its accuracy, latency and throughput. The images must
+// be the model's own: the data set the file records (bnn.ParseOrigin;
+// sameDataset: mnist and sample count as one, any image folder as
+// "imagenet"), the model's input shape after train's padding (checkGrayInput)
+// and its number of classes; a model whose name records no origin (named by a
+// program of its own) is checked for shape and classes only.
 func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("infer", "Runs a .bnn model with the pure-Go add-only runtime on a test set and prints its\n"+
 		"accuracy, the latency per image at batch 1 and the throughput at batch 64.\n"+
 		"Models of 32x32x3 images (vgg5, vgg9, resnet20) get MNIST-like images padded to\n32x32 and replicated to three channels, as binnet train feeds them. With\n"+
-		"-dataset imagenet, the images of DIR/val are resized and centre-cropped to the\nmodel's input size, as binnet train evaluates them.", stderr)
+		"-dataset imagenet, the images of DIR/val are resized and centre-cropped to the\nmodel's input size, as binnet train evaluates them.\n"+
+		"The images must be the model's: of the data set its file records (mnist and\nsample count as one; any image folder of as many classes as imagenet), of its\ninput shape, and of its number of classes.", stderr)
 	path := fs.String("model", "model.bnn", "the .bnn file (binnet export)")
 	dataset := fs.String("dataset", "", "mnist | fashion-mnist | sample | cifar10 | imagenet (default: sample, the embedded MNIST test images, unless -data-dir is given, then mnist)")
 	dataDir := fs.String("data-dir", "", "folder with the IDX files (cifar10: cifar-10-batches-bin or its parent; imagenet: the folder with val/, one folder per class); the test split is used")
@@ -167,11 +181,22 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			name = "mnist"
 		}
 	}
+	// The model's origin (binnet export records it as the model's name):
+	// its data set must be the one given; a model named otherwise (by a
+	// program of its own) is only checked for its input shape and classes.
+	origin, known := bnn.ParseOrigin(net.Model().Name)
+	model := *path
+	if known {
+		model = origin.Preset
+		if err := checkInferDataset(*path, origin.Dataset, name, *dataset == "", *dataDir != ""); err != nil {
+			return err
+		}
+	}
 	var test *testImages
 	if name == "imagenet" {
 		test, err = imageFolderData(*dataDir, net.Model(), *limit)
 	} else {
-		test, err = inferData(name, *dataDir, net.InputShape())
+		test, err = inferData(name, *dataDir, model, net.InputShape(), net.NumClasses())
 	}
 	if err != nil {
 		return err
@@ -233,7 +258,11 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	elapsed := time.Since(start)
 
-	fmt.Fprintf(stdout, "model %s: %s\n", *path, net.Model().Name)
+	desc := net.Model().Name
+	if known && origin.Tested && origin.TestAccuracy == 0 {
+		desc += " (0 may also mean not tested: binnet export wrote 0 for unfinished runs before it wrote \"not tested\")"
+	}
+	fmt.Fprintf(stdout, "model %s: %s\n", *path, desc)
 	fmt.Fprintf(stdout, "data %s: %d test images of %s\n", test.name, n, shapeString(net.InputShape()))
 	fmt.Fprintf(stdout, "accuracy %.4f (%d/%d)\n", float64(correct)/float64(n), correct, n)
 	fmt.Fprintf(stdout, "batch 1: mean %.1f µs/image, median %.1f µs, p99 %.1f µs (1 goroutine)\n",
@@ -279,8 +308,8 @@ func imageFolderData(dir string, m *bnn.Model, limit int) (*testImages, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c := len(val.Classes()); c > m.NumClasses() {
-		return nil, fmt.Errorf("%s has %d classes, the model %d", val, c, m.NumClasses())
+	if c := len(val.Classes()); c != m.NumClasses() {
+		return nil, fmt.Errorf("%s has %d classes, the model %d: its accuracy there would mean nothing (a folder of the classes it was trained on is needed, with the same class folder names in train/ or val/, which set the labels)", val, c, m.NumClasses())
 	}
 	n := val.Len()
 	if limit > 0 && limit < n {
@@ -298,23 +327,25 @@ func imageFolderData(dir string, m *bnn.Model, limit int) (*testImages, error) {
 	return &testImages{name: fmt.Sprintf("%s (%dx%d centre crops)", val, shape[0], shape[1]), n: n, x: x, labels: y}, nil
 }
 
-// inferData loads the test split of a data set as the model's inputs: the
+// inferData loads the test split of a data set as the inputs of a model
+// (named model in errors) of input shape shape and classes outputs: the
 // 28x28 grey images as they are for models of [784] or [28, 28, 1] inputs,
 // padded to 32x32 and replicated to three channels (cifar10.FromGray, as
 // binnet train does) for models of [32, 32, 3]; CIFAR-10's images for
-// [32, 32, 3].
-func inferData(name, dir string, shape []int) (*testImages, error) {
-	size := 1
-	for _, d := range shape {
-		size *= d
-	}
+// [32, 32, 3]. Grey images must fit the input as binnet train requires
+// (checkGrayInput: the same rows and columns, not only as many pixels), and
+// the model must have the data set's 10 classes.
+func inferData(name, dir, model string, shape []int, classes int) (*testImages, error) {
 	colour := slices.Equal(shape, []int{cifar10.Rows, cifar10.Cols, cifar10.Channels})
 	if name == "cifar10" {
 		if dir == "" {
 			return nil, errors.New("-dataset cifar10 needs -data-dir DIR (cifar-10-batches-bin or its parent)")
 		}
 		if !colour {
-			return nil, fmt.Errorf("the model wants inputs of shape %v, CIFAR-10 has 32x32x3 colour images", shape)
+			return nil, fmt.Errorf("model %s wants inputs of shape %v, CIFAR-10 has 32x32x3 colour images", model, shape)
+		}
+		if classes != cifar10.NumClasses {
+			return nil, fmt.Errorf("model %s has %d classes, CIFAR-10 %d: its accuracy there would mean nothing", model, classes, cifar10.NumClasses)
 		}
 		_, test, err := cifar10.Load(dir)
 		if err != nil {
@@ -338,20 +369,75 @@ func inferData(name, dir string, shape []int) (*testImages, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkGrayInput(model, shape, name, test); err != nil {
+		return nil, err
+	}
+	if classes != datasets.NumClasses {
+		return nil, fmt.Errorf("model %s has %d classes, data set %s %d: its accuracy there would mean nothing", model, classes, name, datasets.NumClasses)
+	}
 	n := test.Len()
-	switch {
-	case colour:
+	if colour {
 		cs, err := cifar10.FromGray(test.Name, test.Rows, test.Cols, test.Images, test.Labels)
 		if err != nil {
 			return nil, err
 		}
 		return &testImages{name: test.Name + " (padded to 32x32x3)", n: n, pixels: cs.Images, labels: int32s(cs.Labels)}, nil
-	case len(test.Images) == n*size:
-		return &testImages{name: test.Name, n: n, pixels: test.Images, labels: int32s(test.Labels)}, nil
 	}
-	return nil, fmt.Errorf("%s has %dx%d grey images, the model wants inputs of shape %v", test.Name, test.Rows, test.Cols, shape)
+	return &testImages{name: test.Name, n: n, pixels: test.Images, labels: int32s(test.Labels)}, nil
 }
 
+// sameDataset reports whether a model trained on data set trained may be
+// scored on data set given (names as results.json records them and -dataset
+// takes them): the same name, or mnist and sample, the embedded sample being
+// the first 10,000 training and 2,000 test images of MNIST. Every image
+// folder is "imagenet", so a model trained on one folder may be scored on
+// another of the same classes (the classes are then checked by number).
+func sameDataset(trained, given string) bool {
+	base := func(s string) string {
+		b, _, _ := strings.Cut(s, "/")
+		if b == "sample" {
+			return "mnist"
+		}
+		return b
+	}
+	return base(trained) == base(given)
+}
+
+// checkInferDataset refuses to score the model in path, trained on data set
+// trained, on data set given (defaulted: no -dataset was given; withDir:
+// -data-dir was), unless sameDataset allows it: the accuracy of a model on
+// another data set's images and labels means nothing. The error names both
+// data sets and the flags that would select the model's own.
+func checkInferDataset(path, trained, given string, defaulted, withDir bool) error {
+	if sameDataset(trained, given) {
+		return nil
+	}
+	how := ""
+	if defaulted {
+		how = " (-dataset's default without -data-dir)"
+		if withDir {
+			how = " (-dataset's default with -data-dir)"
+		}
+	}
+	var hint string
+	switch base, _, _ := strings.Cut(trained, "/"); base {
+	case "sample":
+		hint = "-dataset sample (the embedded MNIST test images), or -dataset mnist -data-dir DIR with MNIST's IDX files"
+	case "mnist":
+		hint = "-dataset mnist -data-dir DIR with MNIST's IDX files, or -dataset sample (the embedded MNIST test images)"
+	case "fashion-mnist":
+		hint = "-dataset fashion-mnist -data-dir DIR with Fashion-MNIST's IDX files"
+	case "cifar10":
+		hint = "-dataset cifar10 -data-dir DIR with cifar-10-batches-bin"
+	case "imagenet":
+		hint = "-dataset imagenet -data-dir DIR with val/ (and train/) folders of the classes it was trained on"
+	default:
+		hint = "-dataset " + base
+	}
+	return fmt.Errorf("%s was trained on data set %s, but the test images are %s%s: its accuracy there would mean nothing; use %s", path, trained, given, how, hint)
+}
+
+// int32s returns the labels as int32, the runtime's label type.
 func int32s(labels []uint8) []int32 {
 	out := make([]int32, len(labels))
 	for i, l := range labels {
@@ -360,6 +446,7 @@ func int32s(labels []uint8) []int32 {
 	return out
 }
 
+// shapeString writes a shape as its dimensions joined by "x", e.g. 28x28x1.
 func shapeString(shape []int) string {
 	parts := make([]string, len(shape))
 	for i, d := range shape {
@@ -368,4 +455,5 @@ func shapeString(shape []int) string {
 	return strings.Join(parts, "x")
 }
 
+// us returns d in microseconds.
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
