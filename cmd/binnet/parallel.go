@@ -20,6 +20,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,6 +36,7 @@ import (
 type childJob struct {
 	name string   // shown in front of each line of its output, e.g. "layer 2"
 	args []string // binnet's arguments, starting with the command
+	dir  string   // the folder of its run, whose results.json says whether it completed
 }
 
 // childStopDelay is how long a child may take to stop after SIGTERM (it
@@ -275,18 +278,29 @@ func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io
 	}
 	childArgs := setFlags(fs, "parallel", "layers")
 	var jobs []childJob
-	done := 0
+	var done []string // the 1-based layers whose folder holds a completed run
 	for _, l := range layers {
 		if completed(sensitivity.LayerDir(dir, l)) {
-			done++
+			done = append(done, strconv.Itoa(l+1))
 			continue
 		}
-		jobs = append(jobs, childJob{name: fmt.Sprintf("layer %d", l+1),
+		jobs = append(jobs, childJob{name: fmt.Sprintf("layer %d", l+1), dir: sensitivity.LayerDir(dir, l),
 			args: append(append([]string{"sensitivity"}, childArgs...), fmt.Sprintf("-layers=%d", l+1))})
+	}
+	if len(done) > 0 && len(jobs) > 0 {
+		// A layer is skipped only if its completed run is this
+		// configuration's: the in-process run of the finished layers alone
+		// trains nothing and compares each one's fingerprint (as the merge
+		// below would, but before the other layers train).
+		check := append(append([]string{}, childArgs...), "-quiet", "-layers="+strings.Join(done, ","))
+		if err := runSensitivity(ctx, check, io.Discard, stderr); err != nil {
+			return err
+		}
+		debug.FreeOSMemory() // the data's memory, while the children run
 	}
 	if !r.quiet {
 		fmt.Fprintf(stderr, "sensitivity of %s: %d layers to run (%d already done) in %s, %d processes at a time\n",
-			p.Name, len(jobs), done, dir, min(*parallel, max(len(jobs), 1)))
+			p.Name, len(jobs), len(done), dir, min(*parallel, max(len(jobs), 1)))
 	}
 	if err := runChildren(ctx, exe, jobs, *parallel, false, r.quiet, stderr); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/training"
 )
 
 // runSweep trains every (order, seed) pair as its own "binnet train" process,
@@ -55,7 +56,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	seen := map[string]string{}
 	var runs []childJob
-	done := 0
+	var done []sweepRun // runs whose folder holds a completed run, skipped once checked
 	childArgs := setFlags(fs, "orders", "seeds", "out", "parallel")
 	for _, o := range orderList {
 		for _, s := range seedList {
@@ -66,26 +67,25 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			seen[sub] = o
 			runDir := filepath.Join(dir, sub)
 			if completed(runDir) {
-				done++
+				done = append(done, sweepRun{order: o, seed: s, dir: runDir})
 				continue
 			}
 			a := append([]string{"train"}, childArgs...)
 			a = append(a, "-order="+o, "-seed="+strconv.FormatInt(s, 10), "-out="+runDir)
-			runs = append(runs, childJob{name: fmt.Sprintf("%s seed %d", o, s), args: a})
+			runs = append(runs, childJob{name: fmt.Sprintf("%s seed %d", o, s), args: a, dir: runDir})
 		}
 	}
-	if len(runs) > 0 {
-		// The data, loaded as each job will load it (a missing -data-dir, a
-		// damaged file, a -train-size larger than the set), and the run
-		// configuration built from it, then dropped.
-		if err := checkTrainingData(ctx, &d, &r, p, stderr); err != nil {
-			return err
-		}
-		debug.FreeOSMemory() // the data's memory, while the jobs run
+	// The data, loaded as each job will load it (a missing -data-dir, a
+	// damaged file, a -train-size larger than the set), and the run
+	// configuration built from it, then dropped; a completed run in a run
+	// folder is skipped only if it is this sweep's run.
+	if err := checkTrainingData(ctx, &d, &r, p, done, stderr); err != nil {
+		return err
 	}
+	debug.FreeOSMemory() // the data's memory, while the jobs run
 	if !r.quiet {
 		fmt.Fprintf(stderr, "sweep of %s: %d runs to train (%d already done) in %s, %d processes at a time\n",
-			p.Name, len(runs), done, dir, min(*parallel, max(len(runs), 1)))
+			p.Name, len(runs), len(done), dir, min(*parallel, max(len(runs), 1)))
 	}
 	if len(runs) > 0 {
 		exe, err := selfExecutable()
@@ -107,10 +107,23 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return runReport(ctx, []string{"-runs", dir}, stdout, stderr)
 }
 
+// sweepRun is one (order, seed) run of a sweep and its folder.
+type sweepRun struct {
+	order string
+	seed  int64
+	dir   string
+}
+
 // checkTrainingData loads the data of a run of preset p as train does and
 // builds its configuration, returning the error train would stop at; the
-// data is dropped.
-func checkTrainingData(ctx context.Context, d *dataOptions, r *runOptions, p models.Preset, stderr io.Writer) error {
+// data is dropped. It also checks that each run of done, whose folder holds
+// a completed run, is the run train would make there with that order and
+// seed (training.CompletedRun compares the recorded fingerprint: model,
+// data, schedule, seed, optimizer and the other settings): a sweep with
+// other settings into the same folder must not take another run's results
+// for its own. Every mismatch is listed, naming its folder and the first
+// field that differs.
+func checkTrainingData(ctx context.Context, d *dataOptions, r *runOptions, p models.Preset, done []sweepRun, stderr io.Writer) error {
 	name, data, err := d.load(ctx, &p, stderr)
 	if err != nil {
 		return err
@@ -121,6 +134,27 @@ func checkTrainingData(ctx context.Context, d *dataOptions, r *runOptions, p mod
 	}
 	if n := data.Train.Len(); n < cfg.BatchSize {
 		return fmt.Errorf("%d training examples are fewer than one batch of %d", n, cfg.BatchSize)
+	}
+	var mismatched []error
+	for _, run := range done {
+		rr := *r
+		rr.order, rr.seed = run.order, run.seed
+		sched, err := rr.schedule(p)
+		if err != nil {
+			return fmt.Errorf("order %q: %w", run.order, err)
+		}
+		c, err := rr.trainingConfig(p, name, io.Discard)
+		if err != nil {
+			return err
+		}
+		c.Schedule, c.Order, c.OutDir = sched, run.order, run.dir
+		if _, err := training.CompletedRun(c, data); err != nil {
+			mismatched = append(mismatched, err)
+		}
+	}
+	if len(mismatched) > 0 {
+		return fmt.Errorf("%d of the sweep's run folders hold completed runs of another configuration, so nothing was trained "+
+			"(use another -out, or remove those folders):\n%w", len(mismatched), errors.Join(mismatched...))
 	}
 	return nil
 }
