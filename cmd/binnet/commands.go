@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -312,12 +313,10 @@ func splitOrders(s string) []string {
 	return strings.FieldsFunc(s, sep)
 }
 
-// parseOrders parses the -orders of compare and sweep (see splitOrders),
-// refusing an empty list and an order listed twice (its runs would be the
-// same, counted twice).
 // ordersAndSeeds parses the -orders and -seeds of compare and sweep and
 // checks, before anything trains, the flags of their runs as train checks
-// them and the schedule of every order.
+// them and the schedule of every order (checkSchedules: two orders of the
+// same schedule are refused).
 func (o *runOptions) ordersAndSeeds(d *dataOptions, orders, seeds string) (models.Preset, []string, []int64, error) {
 	p, err := o.preset()
 	if err != nil {
@@ -340,16 +339,91 @@ func (o *runOptions) ordersAndSeeds(d *dataOptions, orders, seeds string) (model
 	if err := o.checkData(d, p); err != nil {
 		return p, nil, nil, err
 	}
-	for _, order := range orderList {
-		oo := *o
-		oo.order = order
-		if _, err := oo.schedule(p); err != nil {
-			return p, nil, nil, fmt.Errorf("order %q: %w", order, err)
-		}
+	if err := o.checkSchedules(p, orderList, seedList); err != nil {
+		return p, nil, nil, err
 	}
 	return p, orderList, seedList, nil
 }
 
+// checkSchedules resolves every order of orders to its schedule and refuses
+// an impossible one, and two orders that resolve to the same schedule (e.g.
+// descend, from a sensitivity result, and forward, or forward and 1,2,3):
+// their runs of a seed would be the same run, trained twice and counted as
+// two by report, which refuses such a folder. random is seeded by each run's
+// seed, so its schedule is resolved per seed: random is refused only for a
+// seed whose permutation is another listed order's (report names random runs
+// by their permutation, so it could not tell those two runs apart either),
+// and the message names that seed.
+func (o *runOptions) checkSchedules(p models.Preset, orders []string, seeds []int64) error {
+	type resolved struct{ order, key, shown string }
+	resolve := func(order string, seed int64) (resolved, error) {
+		oo := *o
+		oo.order, oo.seed = order, seed
+		sched, err := oo.schedule(p)
+		if err != nil {
+			return resolved{}, fmt.Errorf("order %q: %w", order, err)
+		}
+		key, err := json.Marshal(sched)
+		if err != nil {
+			return resolved{}, fmt.Errorf("order %q: %w", order, err)
+		}
+		shown := sched.Kind().String()
+		if sched.Kind() == schedule.KindIterative {
+			shown = schedule.FormatPermutation(sched.Order())
+		}
+		return resolved{order, string(key), shown}, nil
+	}
+	// label names an order with where its schedule comes from.
+	label := func(r resolved) string {
+		if schedule.NeedsSensitivity(r.order) {
+			return fmt.Sprintf("%s (from %s)", r.order, o.sensitivity)
+		}
+		return r.order
+	}
+	same := func(a, b resolved) error {
+		is := fmt.Sprintf("%s is %s, the same schedule", label(a), a.shown)
+		if strings.EqualFold(strings.TrimSpace(a.order), a.shown) {
+			is = fmt.Sprintf("%s is the same schedule", a.order)
+		}
+		return fmt.Errorf("-orders: %s as %s: list one of them", is, label(b))
+	}
+	var fixed, random []string
+	for _, order := range orders {
+		if strings.EqualFold(strings.TrimSpace(order), "random") {
+			random = append(random, order)
+		} else {
+			fixed = append(fixed, order)
+		}
+	}
+	byKey := map[string]resolved{}
+	for _, order := range fixed {
+		r, err := resolve(order, seeds[0])
+		if err != nil {
+			return err
+		}
+		if prev, ok := byKey[r.key]; ok {
+			return same(r, prev)
+		}
+		byKey[r.key] = r
+	}
+	for _, order := range random {
+		for _, seed := range seeds {
+			r, err := resolve(order, seed)
+			if err != nil {
+				return err
+			}
+			if prev, ok := byKey[r.key]; ok {
+				return fmt.Errorf("-orders: %s with seed %d is %s, the same schedule as %s: the two runs of seed %d would be one run "+
+					"trained twice; list one of them, or give other -seeds", order, seed, r.shown, label(prev), seed)
+			}
+		}
+	}
+	return nil
+}
+
+// parseOrders parses the -orders of compare and sweep (see splitOrders),
+// refusing an empty list and an order listed twice (its runs would be the
+// same, counted twice).
 func parseOrders(s string) ([]string, error) {
 	orders := splitOrders(s)
 	if len(orders) == 0 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binnet/binnet/binnet/sensitivity"
 	"github.com/binnet/binnet/binnet/training"
 )
 
@@ -97,5 +98,56 @@ func TestParallelSensitivityRefusesOtherConfiguration(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, l)); err == nil {
 			t.Errorf("the refused run started %s:\n%s", l, stderr)
 		}
+	}
+}
+
+// TestOrdersOfTheSameSchedule checks that compare and sweep refuse, before
+// anything trains, two orders that resolve to the same schedule: descend
+// and ascend of a sensitivity result that ranks the layers 1,2,3 (forward)
+// and 3,2,1 (reverse), a permutation spelled out, and random for a seed
+// whose permutation is another order's (random with seed 7 is 1,2,3 on
+// three layers); random with other seeds is accepted.
+func TestOrdersOfTheSameSchedule(t *testing.T) {
+	dir := t.TempDir()
+	sens := filepath.Join(dir, "sensitivity.json")
+	r := noisyResult(1, [3]float64{0.980, 0.975, 0.960}, [3]float64{})
+	r.Model = "mlp-300-100"
+	if err := sensitivity.WriteResultFile(sens, r); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	tiny := []string{"-model", "mlp-300-100", "-epochs", "3", "-epochs-per-layer", "1", "-seeds", "1", "-quiet"}
+	for _, c := range []struct {
+		orders, seeds, want string
+	}{
+		{"forward;reverse;ascend;descend", "1", "-orders: ascend (from " + sens + ") is 3,2,1, the same schedule as reverse: list one of them"},
+		{"forward;descend", "1", "-orders: descend (from " + sens + ") is 1,2,3, the same schedule as forward: list one of them"},
+		{"forward;1,2,3", "1", "-orders: 1,2,3 is the same schedule as forward: list one of them"},
+		{"3,2,1;reverse", "1", "-orders: reverse is 3,2,1, the same schedule as 3,2,1: list one of them"},
+		{"forward;random", "1,7", "-orders: random with seed 7 is 1,2,3, the same schedule as forward: the two runs of seed 7 would be one run " +
+			"trained twice; list one of them, or give other -seeds"},
+	} {
+		for _, cmd := range []string{"compare", "sweep"} {
+			args := append(append([]string{cmd}, tiny...), "-orders", c.orders, "-seeds", c.seeds, "-sensitivity", sens, "-out", out)
+			stderr := mustRefuse(t, 1, []string{"binnet " + cmd + ": " + c.want + "\n"}, args...)
+			if strings.Count(stderr, "\n") != 1 {
+				t.Errorf("%s -orders %s: more than the refusal:\n%s", cmd, c.orders, stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Fatalf("%s -orders %s created %s", cmd, c.orders, out)
+			}
+		}
+	}
+	// random's permutations for seeds 1 to 3 are 1,3,2, 2,1,3 and 2,3,1:
+	// none is forward's or reverse's.
+	var r2 runOptions
+	r2.model = "mlp-300-100"
+	r2.epochs, r2.epochsPerLayer = 3, 1
+	p, err := r2.preset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.checkSchedules(p, []string{"forward", "reverse", "random"}, []int64{1, 2, 3}); err != nil {
+		t.Errorf("forward, reverse and random with seeds 1,2,3: %v", err)
 	}
 }
