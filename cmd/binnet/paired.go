@@ -22,7 +22,8 @@ var pairedMetrics = []struct{ name, what string }{
 // runs against those of the baseline order with the same model, data,
 // settings and number of epochs, seed by seed (keys in the main table's
 // order), by the figure metric names (pairedMetrics; tail is -tail's
-// number of epochs).
+// number of epochs). When no order shares a seed with the baseline, a line
+// says so instead of a table of its header alone.
 func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKey, protocolOf func(reportKey) string, baseline, metric string, tail int) error {
 	type pairKey struct {
 		model, dataset string
@@ -50,8 +51,7 @@ func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKe
 			column = fmt.Sprintf(column, tail)
 		}
 	}
-	fmt.Fprintf(w, "\n| model | data | protocol | order | against | seeds | %s | 95%% confidence interval of the mean difference | ahead on |\n", column)
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	var rows []string
 	for _, k := range keys {
 		b := base[pairOf(k)]
 		if b == nil || k.order == baseline {
@@ -77,8 +77,23 @@ func writePaired(w io.Writer, groups map[reportKey]*reportGroup, keys []reportKe
 				ahead++
 			}
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %d of %d |\n", k.model, k.dataset, protocolOf(k), k.order, baseline,
-			joinSeeds(seeds), signedMeanStd(diffs, 4), confidence95(diffs, 4), ahead, len(seeds))
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %d of %d |\n", k.model, k.dataset, protocolOf(k), k.order, baseline,
+			joinSeeds(seeds), signedMeanStd(diffs, 4), confidence95(diffs, 4), ahead, len(seeds)))
+	}
+	if len(rows) == 0 {
+		// A table of its header alone would look like a result.
+		figure := ""
+		if metric != "test" {
+			figure = fmt.Sprintf(", with the figure -paired-by %s compares", metric)
+		}
+		fmt.Fprintf(w, "\nNo paired table: no other order has finished runs of the seeds of %s's runs with the same model, data, settings and number of epochs%s.\n",
+			baseline, figure)
+		return nil
+	}
+	fmt.Fprintf(w, "\n| model | data | protocol | order | against | seeds | %s | 95%% confidence interval of the mean difference | ahead on |\n", column)
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	for _, row := range rows {
+		fmt.Fprint(w, row)
 	}
 	return nil
 }

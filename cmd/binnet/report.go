@@ -262,6 +262,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !slices.ContainsFunc(pairedMetrics, func(m struct{ name, what string }) bool { return m.name == *pairedBy }) {
 		return fmt.Errorf("-paired-by %q: want test, tail, best or official", *pairedBy)
 	}
+	if *paired == "" && flagGiven(flags, "paired-by") {
+		return fmt.Errorf("-paired-by %s: chooses the figure of -paired's table; give -paired ORDER too (the order to compare the others with)", *pairedBy)
+	}
 	if *pairedBy == "tail" && *tail == 0 {
 		return errors.New("-paired-by tail: needs -tail N, the number of last epochs whose mean test accuracy to compare")
 	}
@@ -275,15 +278,32 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var runs []reportRun
 	var sens []*sensitivity.Result
 	var pooled []pooledFile
+	// Files that are not binnet results or could not be read: listed after
+	// the tables, which leave them out, and the report then fails.
+	var unreadable []error
+	skip := func(path string, err error) {
+		if !strings.Contains(err.Error(), path) {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+		unreadable = append(unreadable, err)
+	}
+	sensDirs := map[string]bool{}         // folders holding a sensitivity.json (readable or not)
+	layers := map[string]*layerProgress{} // sensitivity folders by their layer runs
 	err := filepath.WalkDir(*dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if path == *dir {
+				return err
+			}
+			skip(path, err)
+			return nil
 		}
 		switch d.Name() {
 		case sensitivity.ResultFile:
+			sensDirs[filepath.Dir(path)] = true
 			r, err := sensitivity.ReadResult(path)
 			if err != nil {
-				return err
+				skip(path, err)
+				return nil
 			}
 			if len(r.Seeds) > 1 {
 				// A pool of seeds' results (sensitivity -seeds): listed on
@@ -294,17 +314,28 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			sens = append(sens, r)
 		case training.ResultsFile:
 			if strings.Contains(filepath.ToSlash(path), "/layer-") {
-				return nil // a sensitivity run's layer
+				// A sensitivity run's layer: not a row, but noted while its
+				// folder has no sensitivity.json.
+				if err := noteLayer(layers, path); err != nil {
+					skip(path, err)
+				}
+				return nil
 			}
 			r, err := training.ReadResults(path)
 			if err != nil {
-				return err
+				skip(path, err)
+				return nil
+			}
+			if err := isBinnetResults(r); err != nil {
+				skip(path, err)
+				return nil
 			}
 			run := reportRun{dir: filepath.Dir(path), res: r, protocol: protocol(r.Schedule), order: canonicalOrder(r), settings: settingsOf(r)}
 			if r.Status == training.StatusRunning {
 				inUse, err := training.InUse(run.dir)
 				if err != nil {
-					return err
+					skip(path, fmt.Errorf("cannot tell whether its run is in progress: %w", err))
+					return nil
 				}
 				run.stopped = !inUse
 			}
@@ -315,8 +346,29 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	var unmerged []string
+	for _, sd := range slices.Sorted(maps.Keys(layers)) {
+		if !sensDirs[sd] {
+			unmerged = append(unmerged, layers[sd].describe(sd))
+		}
+	}
+	// failure is the report's error once its tables are written: the files
+	// left out, if any.
+	failure := func() error {
+		if len(unreadable) == 0 {
+			return nil
+		}
+		return fmt.Errorf("-runs %s: %d files left out of the report (not binnet results, or unreadable):\n%w", *dir, len(unreadable), errors.Join(unreadable...))
+	}
 	if len(runs) == 0 && len(sens) == 0 && len(pooled) == 0 {
-		return fmt.Errorf("-runs %s: no %s found under %s", *dir, training.ResultsFile, *dir)
+		var errs []error
+		switch {
+		case len(unmerged) > 0:
+			errs = append(errs, fmt.Errorf("-runs %s: no %s found under %s outside sensitivity layer folders: %s", *dir, training.ResultsFile, *dir, strings.Join(unmerged, "; ")))
+		case len(unreadable) == 0:
+			errs = append(errs, fmt.Errorf("-runs %s: no %s found under %s", *dir, training.ResultsFile, *dir))
+		}
+		return errors.Join(append(errs, failure())...)
 	}
 	groups := map[reportKey]*reportGroup{}
 	var dups []error
@@ -564,7 +616,82 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			r.Model, r.Dataset, r.Epochs, resetTag(r), formatInts(r.Seeds, ","),
 			schedule.FormatPermutation(zeroBased(r.OrderDescend)), schedule.FormatPermutation(zeroBased(r.OrderAscend)))
 	}
+	for _, u := range unmerged {
+		fmt.Fprintf(stdout, "\nUnmerged: %s.\n", u)
+	}
+	return failure()
+}
+
+// isBinnetResults returns nil when r, read from a results.json, is a binnet
+// run's: it names its model and has one of the statuses binnet writes. A
+// file without them (another tool's results.json, an empty object) is not
+// shown as a run.
+func isBinnetResults(r *training.Results) error {
+	switch r.Status {
+	case training.StatusRunning, training.StatusCompleted, training.StatusFailed:
+	case "":
+		return errors.New("not a binnet results file: no status")
+	default:
+		return fmt.Errorf("not a binnet results file: status %q (binnet writes running, completed or failed)", r.Status)
+	}
+	if r.Model == "" {
+		return errors.New("not a binnet results file: no model")
+	}
 	return nil
+}
+
+// layerProgress is what report found of a sensitivity pre-training's layer
+// runs (OUT/layer-NN/results.json) in one folder.
+type layerProgress struct {
+	done []int // the 1-based layers whose run completed
+	of   int   // the network's binarizable layers (0: unknown)
+}
+
+// noteLayer records in layers the layer run whose results are at path, if
+// it is a sensitivity layer folder's (layer-NN), under its sensitivity
+// folder; a results file it cannot read is the error.
+func noteLayer(layers map[string]*layerProgress, path string) error {
+	layerDir := filepath.Dir(path)
+	var layer int
+	if _, err := fmt.Sscanf(filepath.Base(layerDir), "layer-%d", &layer); err != nil {
+		return nil // deeper inside a layer folder: not a layer's own run
+	}
+	r, err := training.ReadResults(path)
+	if err != nil {
+		return err
+	}
+	sd := filepath.Dir(layerDir)
+	lp := layers[sd]
+	if lp == nil {
+		lp = &layerProgress{}
+		layers[sd] = lp
+	}
+	if r.Schedule != nil {
+		lp.of = r.Schedule.NumLayers()
+	}
+	if r.Status == training.StatusCompleted {
+		lp.done = append(lp.done, layer)
+		slices.Sort(lp.done)
+	}
+	return nil
+}
+
+// describe says what a sensitivity folder without sensitivity.json holds,
+// e.g. "S holds a sensitivity pre-training without sensitivity.json yet:
+// layers 1, 2 of 3 done; run ...".
+func (lp *layerProgress) describe(dir string) string {
+	done := "no layer done"
+	if len(lp.done) > 0 {
+		done = "layers " + formatInts(lp.done, ", ") + " done"
+		if len(lp.done) == 1 {
+			done = fmt.Sprintf("layer %d done", lp.done[0])
+		}
+		if lp.of > 0 {
+			done = strings.TrimSuffix(done, " done") + fmt.Sprintf(" of %d done", lp.of)
+		}
+	}
+	return fmt.Sprintf("%s holds a sensitivity pre-training without %s yet: %s; run the same binnet sensitivity command again to finish and merge",
+		dir, sensitivity.ResultFile, done)
 }
 
 // writeEach writes the table of report -each: one row per finished run,

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,4 +151,135 @@ func TestOrdersOfTheSameSchedule(t *testing.T) {
 	if err := r2.checkSchedules(p, []string{"forward", "reverse", "random"}, []int64{1, 2, 3}); err != nil {
 		t.Errorf("forward, reverse and random with seeds 1,2,3: %v", err)
 	}
+}
+
+// writeRun writes res, with seed, as dir/results.json.
+func writeRun(t *testing.T, dir string, res training.Results, seed int64) {
+	t.Helper()
+	res.Seed = seed
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := training.WriteResults(filepath.Join(dir, training.ResultsFile), &res); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeFile writes content to path, making its folder.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReportLeavesOutUnreadableFiles checks that report prints the table of
+// the readable runs when other files under -runs are damaged or are not
+// binnet results (another tool's results.json, an empty object, an unknown
+// status, a truncated sensitivity.json), lists each of those with its
+// problem on stderr, none of them as a row, and exits 1.
+func TestReportLeavesOutUnreadableFiles(t *testing.T) {
+	res, err := training.ReadResults(filepath.Join(tinyTrain(t, "float"), training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := t.TempDir()
+	writeRun(t, filepath.Join(runs, "float-seed1"), *res, 1)
+	writeRun(t, filepath.Join(runs, "float-seed2"), *res, 2)
+	bad := map[string]string{
+		"bad/results.json":     `{"status": "compl`,
+		"foreign/results.json": `{"acc": 0.9, "loss": 0.1}`,
+		"empty/results.json":   `{}`,
+		"weird/results.json":   `{"status": "weird", "model": "mlp-300-100"}`,
+		"nomodel/results.json": `{"status": "completed"}`,
+		"s/sensitivity.json":   `{"model":`,
+	}
+	for name, content := range bad {
+		writeFile(t, filepath.Join(runs, name), content)
+	}
+	code, stdout, stderr := cli(t, "report", "-runs", runs)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	want := "| model | data | protocol | order | runs | test accuracy | final val accuracy | train time per run (s) |\n|---|---|---|---|---|---|---|---|\n" +
+		fmt.Sprintf("| mlp-300-100 | sample, 1000 train | 1 epochs | float | 2 (seeds 1,2) | %.4f ± 0.0000 | ", res.TestAccuracy)
+	if !strings.HasPrefix(stdout, want) || strings.Count(stdout, "\n") != 3 {
+		t.Errorf("stdout is not the table of the two float runs alone:\n%s\nwant it to start with\n%s", stdout, want)
+	}
+	p := func(name string) string { return filepath.Join(runs, name) }
+	wantErr := "binnet report: -runs " + runs + ": 6 files left out of the report (not binnet results, or unreadable):\n" +
+		"results " + p("bad/results.json") + ": unexpected end of JSON input\n" +
+		p("empty/results.json") + ": not a binnet results file: no status\n" +
+		p("foreign/results.json") + ": not a binnet results file: no status\n" +
+		p("nomodel/results.json") + ": not a binnet results file: no model\n" +
+		"sensitivity: " + p("s/sensitivity.json") + ": invalid JSON: unexpected end of file after 9 bytes (truncated?)\n" +
+		p("weird/results.json") + `: not a binnet results file: status "weird" (binnet writes running, completed or failed)` + "\n"
+	if stderr != wantErr {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, wantErr)
+	}
+
+	// Nothing readable: no table, the same list.
+	for _, d := range []string{"float-seed1", "float-seed2"} {
+		if err := os.RemoveAll(p(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, stderr = cli(t, "report", "-runs", runs)
+	if code != 1 || stdout != "" || stderr != wantErr {
+		t.Errorf("without readable runs: exit code %d, stdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, wantErr)
+	}
+}
+
+// TestReportUnmergedSensitivity checks report on a sensitivity folder whose
+// layers 1 and 2 of 3 are done and that has no sensitivity.json yet: the
+// message says so, not that there is no results.json; next to a run, the
+// run's table and a note.
+func TestReportUnmergedSensitivity(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sens")
+	mustCLI(t, "sensitivity", "-model", "mlp-300-100", "-epochs", "1", "-train-size", "1000", "-val-size", "500", "-layers", "1,2", "-quiet", "-out", dir)
+	what := dir + " holds a sensitivity pre-training without sensitivity.json yet: layers 1, 2 of 3 done; " +
+		"run the same binnet sensitivity command again to finish and merge"
+	code, stdout, stderr := cli(t, "report", "-runs", dir)
+	if want := "binnet report: -runs " + dir + ": no results.json found under " + dir + " outside sensitivity layer folders: " + what + "\n"; code != 1 || stdout != "" || stderr != want {
+		t.Errorf("exit code %d, stdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
+	}
+
+	parent := filepath.Dir(dir)
+	res, err := training.ReadResults(filepath.Join(tinyTrain(t, "float"), training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeRun(t, filepath.Join(parent, "float-seed1"), *res, 1)
+	stdout, _ = mustCLI(t, "report", "-runs", parent)
+	if !strings.Contains(stdout, "| float | 1 (seeds 1) |") || !strings.HasSuffix(stdout, "\n\nUnmerged: "+what+".\n") {
+		t.Errorf("report of a run next to the unmerged folder:\n%s", stdout)
+	}
+}
+
+// TestReportPairedWithoutPairs checks that report -paired ORDER, when no
+// other order has a run of ORDER's seeds, says so instead of printing a
+// table of its header alone, and that -paired-by without -paired is
+// refused.
+func TestReportPairedWithoutPairs(t *testing.T) {
+	runs := t.TempDir()
+	for _, c := range []struct {
+		order string
+		seed  int64
+	}{{"float", 1}, {"binary", 2}} {
+		res, err := training.ReadResults(filepath.Join(tinyTrain(t, c.order), training.ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeRun(t, filepath.Join(runs, fmt.Sprintf("%s-seed%d", c.order, c.seed)), *res, c.seed)
+	}
+	stdout, _ := mustCLI(t, "report", "-runs", runs, "-paired", "float")
+	want := "\n\nNo paired table: no other order has finished runs of the seeds of float's runs with the same model, data, settings and number of epochs.\n"
+	if !strings.HasSuffix(stdout, want) || strings.Contains(stdout, "| against |") {
+		t.Errorf("stdout:\n%s\nwant it to end with%s", stdout, want)
+	}
+	mustRefuse(t, 1, []string{"binnet report: -paired-by official: chooses the figure of -paired's table; give -paired ORDER too (the order to compare the others with)\n"},
+		"report", "-runs", runs, "-paired-by", "official")
 }
