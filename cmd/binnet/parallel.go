@@ -13,6 +13,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,7 +49,10 @@ const childStopDelay = time.Minute
 // time, in the order given. Each child's stderr (and, with showStdout, its
 // stdout) is copied line by line to stderr with "[name] " in front. A failed
 // job does not stop the others; the error lists every failed job. When ctx is
-// cancelled, running children get SIGTERM and no new job starts.
+// cancelled, running children get SIGTERM and no new job starts; a child
+// whose run completed all the same counts as finished, one stopped by the
+// signal as interrupted (it keeps its checkpoint and resumes when the same
+// command runs again), not as failed (see childOutcome).
 //
 // Unless GOMAXPROCS is set in the environment, each child gets GOMAXPROCS =
 // this process's GOMAXPROCS / parallel (at least 1): the pure-Go backend sizes
@@ -70,6 +74,7 @@ func runChildren(ctx context.Context, exe string, jobs []childJob, parallel int,
 	}
 	queue := make(chan childJob)
 	var failed []string
+	finished, interrupted := 0, 0
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -78,13 +83,30 @@ func runChildren(ctx context.Context, exe string, jobs []childJob, parallel int,
 			for job := range queue {
 				start := time.Now()
 				err := runChild(ctx, exe, job, env, showStdout, &mu, stderr, quiet, logf)
-				if err != nil {
-					logf("[%s] failed after %.1fs: %v\n", job.name, time.Since(start).Seconds(), err)
-					mu.Lock()
+				took := time.Since(start).Seconds()
+				outcome := childOutcomeOf(err, ctx.Err() != nil, job.dir)
+				mu.Lock()
+				switch outcome {
+				case childFinished:
+					finished++
+				case childInterrupted:
+					interrupted++
+				default:
 					failed = append(failed, job.name)
-					mu.Unlock()
-				} else if !quiet {
-					logf("[%s] finished in %.1fs\n", job.name, time.Since(start).Seconds())
+				}
+				mu.Unlock()
+				switch {
+				case outcome == childInterrupted:
+					logf("[%s] interrupted after %.1fs: %s\n", job.name, took, resumeNote(job.dir))
+				case outcome == childFailed:
+					logf("[%s] failed after %.1fs: %v\n", job.name, took, err)
+				case quiet:
+				case err != nil && ctx.Err() != nil:
+					logf("[%s] finished in %.1fs (completed despite the interrupt)\n", job.name, took)
+				case err != nil:
+					logf("[%s] finished in %.1fs (its run completed, though its process ended with: %v)\n", job.name, took, err)
+				default:
+					logf("[%s] finished in %.1fs\n", job.name, took)
 				}
 			}
 		}()
@@ -102,12 +124,63 @@ feed:
 	close(queue)
 	wg.Wait()
 	if remaining > 0 || ctx.Err() != nil {
-		return fmt.Errorf("interrupted (%d jobs not started, %d failed): run the same command again to resume", remaining, len(failed))
+		msg := fmt.Sprintf("interrupted (of %d jobs, %d finished, %d interrupted, %d not started", len(jobs), finished, interrupted, remaining)
+		if len(failed) > 0 {
+			msg += fmt.Sprintf(", %d failed: %s", len(failed), strings.Join(failed, ", "))
+		}
+		return errors.New(msg + "): run the same command again to resume")
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d jobs failed (%s; their output is above): run the same command again to retry them", len(failed), len(jobs), strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// resumeNote says what running the same command again does for an
+// interrupted job whose run is in dir: resume from its checkpoint, or,
+// before its first epoch ended, start afresh.
+func resumeNote(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, training.CheckpointFile)); dir == "" || err != nil {
+		return "no checkpoint yet; the same command starts it afresh"
+	}
+	return "its checkpoint is kept, and the same command resumes it"
+}
+
+// childOutcome is how a child job ended.
+type childOutcome int
+
+const (
+	childFinished    childOutcome = iota // its run completed
+	childInterrupted                     // stopped by a signal, its checkpoint kept
+	childFailed                          // any other error
+)
+
+// childOutcome classifies a child job that returned err (from exec's Wait)
+// after running the run in dir (its folder held no completed run when the
+// job started), interrupted saying whether this process was interrupted:
+// finished when it exited 0 or, whatever err says, its folder now holds a
+// completed run (a child that completed its run after the interrupt's
+// SIGTERM exits 0, which exec reports as the context's error; a sensitivity
+// layer may complete and its process be stopped before it exits);
+// interrupted when the child exited with the code of a signal that stops a
+// run at an epoch boundary (130 SIGINT, 143 SIGTERM: see exitCode), or, this
+// process interrupted, when exec reports the context's error or the child
+// killed (it outlived childStopDelay; its last checkpoint is kept); failed
+// otherwise (a child that fails in its own right during an interrupt, e.g.
+// diverged, still counts as failed).
+func childOutcomeOf(err error, interrupted bool, dir string) childOutcome {
+	if err == nil || dir != "" && completed(dir) {
+		return childFinished
+	}
+	var exit *exec.ExitError
+	isExit := errors.As(err, &exit)
+	switch {
+	case isExit && (exit.ExitCode() == 130 || exit.ExitCode() == 143):
+		return childInterrupted
+	case interrupted && (errors.Is(err, context.Canceled) || isExit && exit.ExitCode() == -1):
+		return childInterrupted
+	}
+	return childFailed
 }
 
 // runChild runs one job and waits for it.

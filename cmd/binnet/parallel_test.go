@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -101,7 +102,8 @@ func TestParallelSensitivity(t *testing.T) {
 
 // TestSweepResume interrupts a sweep (SIGINT, as Ctrl-C would) once its
 // third run has finished its first epoch (the first two have finished or are
-// near the end), runs the same command again, and checks that the
+// near the end), checks that no run is counted as failed, runs the same
+// command again, and checks that the
 // finished runs are skipped, the interrupted ones resume, and the final
 // report covers every (order, seed) with results equal to single train runs.
 func TestSweepResume(t *testing.T) {
@@ -138,6 +140,10 @@ func TestSweepResume(t *testing.T) {
 		t.Logf("the sweep finished before the interruption took effect:\n%s", log.String())
 	} else if !strings.Contains(log.String(), "run the same command again") {
 		t.Errorf("the interrupted sweep does not say how to resume:\n%s", log.String())
+	} else if strings.Contains(log.String(), "failed") ||
+		!regexp.MustCompile(`binnet sweep: interrupted \(of 4 jobs, \d finished, [1-4] interrupted, \d not started\)`).MatchString(log.String()) {
+		// Its runs completed or were stopped with their checkpoints: none failed.
+		t.Errorf("the interrupted sweep counts its runs as failed, or not as interrupted:\n%s", log.String())
 	}
 	if out.Len() > 0 && err != nil {
 		t.Errorf("the interrupted sweep printed a report:\n%s", out.String())
@@ -285,5 +291,56 @@ func TestThreads(t *testing.T) {
 	}
 	if histories["1"] != histories["2"] {
 		t.Errorf("one thread and two threads trained differently:\n1: %s\n2: %s", histories["1"], histories["2"])
+	}
+}
+
+// TestChildOutcome checks how sweep and sensitivity -parallel count a
+// child: finished when it exited 0 or its folder holds a completed run
+// (whatever exec reported), interrupted when it exited with SIGINT's or
+// SIGTERM's code or, during an interrupt, exec reported the context's error
+// or a kill, failed otherwise.
+func TestChildOutcome(t *testing.T) {
+	done, empty := t.TempDir(), t.TempDir()
+	if err := training.WriteResults(filepath.Join(done, training.ResultsFile), &training.Results{Status: training.StatusCompleted, Model: "mlp-300-100"}); err != nil {
+		t.Fatal(err)
+	}
+	exit := func(code int) error {
+		err := exec.Command("sh", "-c", "exit "+strconv.Itoa(code)).Run()
+		if err == nil {
+			t.Fatalf("sh exit %d: no error", code)
+		}
+		return err
+	}
+	killed := func() error {
+		cmd := exec.Command("sleep", "10")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Process.Kill()
+		return cmd.Wait()
+	}
+	for _, c := range []struct {
+		name        string
+		err         error
+		interrupted bool
+		dir         string
+		want        childOutcome
+	}{
+		{"exit 0", nil, false, empty, childFinished},
+		{"exit 0 during an interrupt", context.Canceled, true, done, childFinished},
+		{"exit 143, run completed", exit(143), true, done, childFinished},
+		{"exit 1, run completed", exit(1), false, done, childFinished},
+		{"exit 143 during an interrupt", exit(143), true, empty, childInterrupted},
+		{"exit 130, no interrupt here", exit(130), false, empty, childInterrupted},
+		{"context error during an interrupt", context.Canceled, true, empty, childInterrupted},
+		{"killed during an interrupt", killed(), true, empty, childInterrupted},
+		{"killed, no interrupt", killed(), false, empty, childFailed},
+		{"exit 1", exit(1), false, empty, childFailed},
+		{"exit 1 during an interrupt", exit(1), true, empty, childFailed},
+		{"exit 1, no folder", exit(1), false, "", childFailed},
+	} {
+		if got := childOutcomeOf(c.err, c.interrupted, c.dir); got != c.want {
+			t.Errorf("%s (%v): outcome %d, want %d", c.name, c.err, got, c.want)
+		}
 	}
 }
