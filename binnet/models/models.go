@@ -120,7 +120,26 @@ type Preset struct {
 	Description string  // one line for the list of presets (binnet models)
 	Network     Network // the network, for the input shape and classes of the preset's data set
 	Hyper       Hyper   // the training hyper-parameters
+	// OfficialLayers are the module indices (positions in PyTorch's
+	// Module.modules() list) of the binarizable layers of the official
+	// code's model of this network, ascending, so that OfficialLayers[i] is
+	// layer i+1: the entries of its layer files models/NAME_layers_*.json
+	// (github.com/rakutentech/iterative_training), each a permutation of
+	// them. Nil for a network the official code does not have (cnn).
+	OfficialLayers []int
 }
+
+// Module indices of the binarizable layers in the official code's models,
+// as every one of its layer files lists them (mlp3_layers_*.json for both
+// MLPs, which share the module structure; vgg5_, vgg9_, resnet20_ and
+// resnet21_layers_*.json).
+var (
+	officialMLP3     = []int{2, 5, 9}
+	officialVGG5     = []int{2, 5, 10, 13, 16}
+	officialVGG9     = []int{2, 5, 9, 12, 16, 19, 24, 27, 30}
+	officialResNet20 = []int{1, 5, 7, 11, 13, 17, 19, 24, 26, 30, 32, 36, 38, 43, 45, 49, 51, 55, 57, 60}
+	officialResNet21 = []int{1, 7, 10, 13, 16, 20, 23, 26, 29, 32, 36, 39, 42, 45, 48, 52, 55, 58, 61, 64, 67}
+)
 
 // mnistHyper follows the official scripts for MNIST (scripts/mnist/*/run):
 // Adam with lr 0.1, batch 100 (test batch 1000), 150 epochs per layer, 450
@@ -169,19 +188,19 @@ var (
 
 var presets = map[string]Preset{
 	"mlp-300-100": {Name: "mlp-300-100", Description: "MLP 784-300-100-10 (paper, MNIST)",
-		Network: MLP{Inputs: 784, Hidden: []int{300, 100}, Classes: 10}, Hyper: mnistHyper},
+		Network: MLP{Inputs: 784, Hidden: []int{300, 100}, Classes: 10}, Hyper: mnistHyper, OfficialLayers: officialMLP3},
 	"mlp-784-784": {Name: "mlp-784-784", Description: "MLP 784-784-784-10 (paper, MNIST)",
-		Network: MLP{Inputs: 784, Hidden: []int{784, 784}, Classes: 10}, Hyper: mnistHyper},
+		Network: MLP{Inputs: 784, Hidden: []int{784, 784}, Classes: 10}, Hyper: mnistHyper, OfficialLayers: officialMLP3},
 	"cnn": {Name: "cnn", Description: "small CNN conv32-conv64-maxpool-dense10 on 28x28x1 (benchmark network)",
 		Network: SmallCNN{Input: []int{28, 28, 1}, Classes: 10}, Hyper: cnnHyper},
 	"vgg5": {Name: "vgg5", Description: "VGG-5: conv64 x2, maxpool, FC 256-256-10 (paper, CIFAR-10)",
-		Network: VGG{Label: "vgg5", Input: []int{32, 32, 3}, Blocks: []int{64}, Hidden: []int{256, 256}, Classes: 10}, Hyper: vgg5Hyper},
+		Network: VGG{Label: "vgg5", Input: []int{32, 32, 3}, Blocks: []int{64}, Hidden: []int{256, 256}, Classes: 10}, Hyper: vgg5Hyper, OfficialLayers: officialVGG5},
 	"vgg9": {Name: "vgg9", Description: "VGG-9: conv 64/128/256 x2 with maxpools, FC 256-256-10 (paper, CIFAR-10)",
-		Network: VGG{Label: "vgg9", Input: []int{32, 32, 3}, Blocks: []int{64, 128, 256}, Hidden: []int{256, 256}, Classes: 10}, Hyper: vgg9Hyper},
+		Network: VGG{Label: "vgg9", Input: []int{32, 32, 3}, Blocks: []int{64, 128, 256}, Hidden: []int{256, 256}, Classes: 10}, Hyper: vgg9Hyper, OfficialLayers: officialVGG9},
 	"resnet20": {Name: "resnet20", Description: "ResNet-20, option A shortcuts, 20 binarizable layers (paper, CIFAR-10)",
-		Network: ResNetCIFAR{Label: "resnet20", Input: []int{32, 32, 3}, BlocksPerStage: 3, Classes: 10}, Hyper: resnet20Hyper},
+		Network: ResNetCIFAR{Label: "resnet20", Input: []int{32, 32, 3}, BlocksPerStage: 3, Classes: 10}, Hyper: resnet20Hyper, OfficialLayers: officialResNet20},
 	"resnet21": {Name: "resnet21", Description: "ResNet-18 with its 21 binarizable layers (paper, ImageNet 224x224)",
-		Network: ResNet18{Input: []int{224, 224, 3}, Classes: 1000}, Hyper: resnet21Hyper},
+		Network: ResNet18{Input: []int{224, 224, 3}, Classes: 1000}, Hyper: resnet21Hyper, OfficialLayers: officialResNet21},
 }
 
 // Register adds a preset, replacing any of the same name.

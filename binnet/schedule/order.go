@@ -188,9 +188,11 @@ func NeedsSensitivity(name string) bool {
 //	reverse         KindIterative, Reverse(n)
 //	random          KindIterative, Random(n, seed)
 //	1,3,2           KindIterative, ParsePermutation (1-based layer numbers)
-//	FILE.json       KindIterative, ReadOrderFile (layer numbers, or the official code's layer file)
+//	FILE.json       KindIterative, ReadOrderFile (binnet's layer numbers)
 //
-// Names are case-insensitive. "ascend" and "descend" need a sensitivity
+// Names are case-insensitive. ParseOrder knows no network, so an order file
+// must hold binnet's layer numbers; to accept a layer file of the paper's
+// official code too, call ReadOrderFile with the network's OfficialLayers. "ascend" and "descend" need a sensitivity
 // result, which the caller must read: for them ParseOrder returns an error
 // wrapping ErrNeedsSensitivity.
 func ParseOrder(name string, n int, seed int64) (Kind, []int, error) {
@@ -216,11 +218,11 @@ func ParseOrder(name string, n int, seed int64) (Kind, []int, error) {
 			strings.Join(OrderNames(), ", "), n)
 	}
 	if IsOrderFile(name) {
-		order, err := ReadOrderFile(strings.TrimSpace(name), n)
+		f, err := ReadOrderFile(strings.TrimSpace(name), n, nil)
 		if err != nil {
 			return 0, nil, err
 		}
-		return KindIterative, order, nil
+		return KindIterative, f.Order, nil
 	}
 	if strings.ContainsAny(name, "0123456789,") {
 		order, err := ParsePermutation(name, n)

@@ -8,6 +8,14 @@ import (
 	"testing"
 )
 
+// The official code's module indices of the binarizable layers of some of
+// its models (models.Preset.OfficialLayers), for the tests.
+var (
+	testMLP3     = &OfficialLayers{Network: "mlp-300-100", Indices: []int{2, 5, 9}}
+	testVGG5     = &OfficialLayers{Network: "vgg5", Indices: []int{2, 5, 10, 13, 16}}
+	testResNet20 = &OfficialLayers{Network: "resnet20", Indices: []int{1, 5, 7, 11, 13, 17, 19, 24, 26, 30, 32, 36, 38, 43, 45, 49, 51, 55, 57, 60}}
+)
+
 // TestReadOrderFile reads orders in binnet's layer numbers and in the
 // official code's layer files (the arrays below are those of its
 // models/mlp3_layers_132.json, vgg5_layers_ascend.json and
@@ -17,36 +25,90 @@ func TestReadOrderFile(t *testing.T) {
 	for _, c := range []struct {
 		name, content string
 		n             int
+		official      *OfficialLayers
 		want          []int // 1-based
+		wantOfficial  bool
 	}{
-		{"numbers.json", "[1, 3, 2]", 3, []int{1, 3, 2}},
-		{"numbers-spaced.json", " \n[3,1,2]\n", 3, []int{3, 1, 2}},
-		// PyTorch's modules() of the official MLP: 0 the net, 1 Flatten, 2
-		// Linear, 3 BatchNorm, 4 ReLU, 5 Linear, 6, 7, 8 ..., 9 Linear.
-		{"mlp3_layers_132.json", "[2, 9, 5]", 3, []int{1, 3, 2}},
+		{"numbers.json", "[1, 3, 2]", 3, testMLP3, []int{1, 3, 2}, false},
+		{"numbers-spaced.json", " \n[3,1,2]\n", 3, nil, []int{3, 1, 2}, false},
+		// PyTorch's modules() of the official MLP: 0 the model, 1 and 8
+		// its containers, the Linear layers 2, 5 and 9, the others
+		// BatchNorm, ReLU and LogSoftmax.
+		{"mlp3_layers_132.json", "[2, 9, 5]", 3, testMLP3, []int{1, 3, 2}, true},
 		// VGG-5: conv 2, conv 5, linear 10, 13, 16.
-		{"vgg5_layers_ascend.json", "[16, 13, 2, 10, 5]", 5, []int{5, 4, 1, 3, 2}},
+		{"vgg5_layers_ascend.json", "[16, 13, 2, 10, 5]", 5, testVGG5, []int{5, 4, 1, 3, 2}, true},
 		// ResNet-20: the stem 1, block convolutions 5, 7, 11, ..., 57, the classifier 60.
-		{"resnet20_layers_descend.json", "[60, 51, 49, 30, 38, 5, 55, 45, 32, 43, 7, 24, 11, 36, 26, 1, 19, 13, 17, 57]", 20,
-			[]int{20, 17, 16, 10, 13, 2, 18, 15, 11, 14, 3, 8, 4, 12, 9, 1, 7, 5, 6, 19}},
-		{"zero-based-like.json", "[0, 2, 1]", 3, []int{1, 3, 2}},
+		{"resnet20_layers_descend.json", "[60, 51, 49, 30, 38, 5, 55, 45, 32, 43, 7, 24, 11, 36, 26, 1, 19, 13, 17, 57]", 20, testResNet20,
+			[]int{20, 17, 16, 10, 13, 2, 18, 15, 11, 14, 3, 8, 4, 12, 9, 1, 7, 5, 6, 19}, true},
+		// ResNet-20's stem is module 1 and its set holds 1..20's 1, 5, 7,
+		// 11, 13, 17 and 19: binnet's numbers 1..20 are still only those.
+		{"resnet20-numbers.json", "[20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]", 20, testResNet20,
+			[]int{20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, false},
 	} {
 		path := filepath.Join(dir, c.name)
 		if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		kind, order, err := ParseOrder(path, c.n, 1)
+		f, err := ReadOrderFile(path, c.n, c.official)
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		got := make([]int, len(order))
-		for i, l := range order {
+		got := make([]int, len(f.Order))
+		for i, l := range f.Order {
 			got[i] = l + 1
 		}
-		if kind != KindIterative || !slices.Equal(got, c.want) {
-			t.Errorf("%s %s: kind %v, order %v; want iterative %v", c.name, c.content, kind, got, c.want)
+		if !slices.Equal(got, c.want) || f.Official != c.wantOfficial || len(f.Entries) != c.n {
+			t.Errorf("%s %s: order %v, official %v, entries %v; want %v, official %v", c.name, c.content, got, f.Official, f.Entries, c.want, c.wantOfficial)
 		}
+		if c.official == nil {
+			// ParseOrder reads binnet's numbers the same way.
+			kind, order, err := ParseOrder(path, c.n, 1)
+			if err != nil || kind != KindIterative || !slices.Equal(order, f.Order) {
+				t.Errorf("ParseOrder(%s) = %v, %v, %v; want iterative %v", c.name, kind, order, err, f.Order)
+			}
+		}
+	}
+}
+
+// TestReadOrderFileNeither checks that an array that is neither binnet's
+// layer numbers nor the network's official module indices, such as a typo
+// in either or numbers counted from 0, is refused naming both readings,
+// rather than ranked into some order.
+func TestReadOrderFileNeither(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		content  string
+		official *OfficialLayers
+		want     string
+	}{
+		{"[1,2,4]", testMLP3, "[1,2,4]: neither binnet's layer numbers 1..3 (4 is out of range) nor the official code's module indices of mlp-300-100 (2,5,9)"},
+		{"[2,3,4]", testMLP3, "[2,3,4]: neither binnet's layer numbers 1..3 (4 is out of range) nor the official code's module indices of mlp-300-100 (2,5,9)"},
+		{"[0,1,2]", testMLP3, "[0,1,2]: neither binnet's layer numbers 1..3 (0 is out of range) nor the official code's module indices of mlp-300-100 (2,5,9)"},
+		{"[3,1,4]", testMLP3, "(4 is out of range)"},
+		{"[2,9,6]", testMLP3, "[2,9,6]: neither binnet's layer numbers 1..3 (9 is out of range) nor"},
+		// Another network's official indices.
+		{"[2,5,10]", testMLP3, "nor the official code's module indices of mlp-300-100 (2,5,9)"},
+		// No official model known: only binnet's numbers.
+		{"[2,9,5]", nil, "[2,9,5]: not binnet's layer numbers 1..3 (9 is out of range)"},
+		{"[0,2,1]", nil, "[0,2,1]: not binnet's layer numbers 1..3 (0 is out of range)"},
+	} {
+		path := filepath.Join(dir, "order.json")
+		if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := ReadOrderFile(path, 3, c.official)
+		if err == nil || !strings.Contains(err.Error(), "order file "+path+" ") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s (official %v): order %v, error %v; want one naming the file and %q", c.content, c.official, f.Order, err, c.want)
+		}
+	}
+	// ParseOrder knows no network: an official file is refused there.
+	path := filepath.Join(dir, "mlp3_layers_132.json")
+	if err := os.WriteFile(path, []byte("[2, 9, 5]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, order, err := ParseOrder(path, 3, 1); err == nil || !strings.Contains(err.Error(), "not binnet's layer numbers 1..3") {
+		t.Errorf("ParseOrder of an official file: %v, %v; want a refusal", order, err)
 	}
 }
 

@@ -45,6 +45,11 @@ type runOptions struct {
 	threads        int
 
 	flags *flag.FlagSet // the flag set registered on: tells a flag given as 0 from an omitted one
+	// noted holds the order files already said to be read as the official
+	// code's module indices (see schedule), so that a command that builds
+	// the schedule of the same order several times says so once. Made by
+	// registerSchedule; copies of the options share it.
+	noted map[string]bool
 }
 
 // given reports whether the flag was set on the command line.
@@ -87,6 +92,7 @@ func (o *runOptions) register(fs *flag.FlagSet, withOrder bool) {
 // its schedule: all that "binnet schedule" reads.
 func (o *runOptions) registerSchedule(fs *flag.FlagSet, withOrder bool) {
 	o.flags = fs
+	o.noted = map[string]bool{}
 	fs.StringVar(&o.model, "model", "mlp-300-100", "model preset: "+strings.Join(models.Names(), " | "))
 	fs.Int64Var(&o.seed, "seed", 1, "random seed (initialization, shuffling, random order, noise)")
 	if withOrder {
@@ -94,7 +100,8 @@ func (o *runOptions) registerSchedule(fs *flag.FlagSet, withOrder bool) {
 		fs.IntVar(&o.epochsPerLayer, "epochs-per-layer", 0, "epochs before the next layer of the order is binarized (default: the preset's, 150)")
 		fs.IntVar(&o.layersPerStage, "layers-per-stage", 1, "layers binarized at each stage")
 		fs.StringVar(&o.order, "order", "forward", "float | binary | forward | reverse | random | ascend | descend | a permutation such as 1,3,2 (layers numbered as binnet summary shows) | "+
-			"FILE.json: a JSON array of those numbers, or a layer file of the paper's official code (e.g. its models/resnet20_layers_descend.json: PyTorch module indices, ranked)")
+			"FILE.json: a JSON array of those numbers, or a layer file of the paper's official code for the model (e.g. its models/resnet20_layers_descend.json: "+
+			"PyTorch module indices, ranked, which stderr notes; an array that is neither is refused)")
 		fs.StringVar(&o.sensitivity, "sensitivity", "", "sensitivity.json of a sensitivity run (for -order ascend|descend), or several separated by commas "+
 			"(e.g. one per seed of the same pre-training), pooled: the layers ranked by their mean validation accuracies")
 		fs.BoolVar(&o.freeze, "freeze", false, "freeze layers binarized in earlier stages (a variant; the paper keeps training them)")
@@ -254,6 +261,12 @@ func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 			return nil, err
 		}
 		kind = schedule.KindIterative
+	} else if schedule.IsOrderFile(o.order) {
+		var err error
+		if order, err = o.readOrderFile(p); err != nil {
+			return nil, err
+		}
+		kind = schedule.KindIterative
 	} else {
 		var err error
 		if kind, order, err = schedule.ParseOrder(o.order, n, o.seed); err != nil {
@@ -267,6 +280,31 @@ func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 		cfg.FreezeBinarized = o.freeze
 	}
 	return schedule.New(cfg)
+}
+
+// readOrderFile reads the order file -order names for preset p: binnet's
+// layer numbers, or a layer file of the official code for the preset's
+// network (its module indices, p.OfficialLayers), which it says on the
+// flag set's output (stderr), once per file, whatever -quiet says: the
+// same array with a typo would have been refused.
+func (o *runOptions) readOrderFile(p models.Preset) ([]int, error) {
+	path := strings.TrimSpace(o.order)
+	var official *schedule.OfficialLayers
+	if p.OfficialLayers != nil {
+		official = &schedule.OfficialLayers{Network: p.Name, Indices: p.OfficialLayers}
+	}
+	f, err := schedule.ReadOrderFile(path, p.Network.NumBinarizable(), official)
+	if err != nil {
+		return nil, err
+	}
+	if f.Official && o.flags != nil && !o.noted[path] {
+		if o.noted != nil {
+			o.noted[path] = true
+		}
+		fmt.Fprintf(o.flags.Output(), "order file %s: the official code's module indices of %s [%s], ranked: %s\n",
+			path, p.Name, formatInts(f.Entries, ","), schedule.FormatPermutation(f.Order))
+	}
+	return f.Order, nil
 }
 
 // trainingConfig returns the run configuration shared by train, compare and sensitivity.
