@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,4 +50,25 @@ func TestStepsPerCallHint(t *testing.T) {
 	unused := func() (int64, error) { t.Error("step size computed on the pure-Go backend"); return 0, nil }
 	stepsPerCallHint("go", 1, unused)
 	stepsPerCallHint(xla, 10, unused)
+}
+
+// TestSensitivityEmptySeeds: sensitivity -seeds "" (and -seeds=) is refused
+// as compare and sweep refuse it, not as a flag that does not exist, and
+// before anything is written. (Not with -parallel: in a test it would run
+// the test binary as its children.)
+func TestSensitivityEmptySeeds(t *testing.T) {
+	for _, args := range [][]string{{"-seeds", ""}, {"-seeds="}, {"--seeds="}} {
+		out := filepath.Join(t.TempDir(), "sens")
+		a := append([]string{"sensitivity", "-epochs", "1", "-train-size", "200", "-val-size", "100", "-quiet", "-out", out}, args...)
+		stderr := mustRefuse(t, 1, []string{`-seeds "": no seed given`}, a...)
+		if strings.Contains(stderr, "not defined") || strings.Contains(stderr, "Usage:") {
+			t.Errorf("sensitivity %v: %s", args, stderr)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("sensitivity %v: output folder %s exists (%v)", args, out, err)
+		}
+	}
+	for _, cmd := range []string{"compare", "sweep"} {
+		mustRefuse(t, 1, []string{`-seeds "": no seed given`}, cmd, "-seeds", "", "-epochs", "3", "-epochs-per-layer", "1")
+	}
 }
