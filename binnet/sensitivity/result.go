@@ -100,7 +100,8 @@ type Result struct {
 	// Model names the model the layers belong to (required); CheckMatches
 	// compares it with the model of a training run.
 	Model string `json:"model"`
-	// Dataset names the training data (informative).
+	// Dataset names the training data (training.Config.Dataset, e.g.
+	// "mnist"); CheckDataset compares it with the data of a training run.
 	Dataset string `json:"dataset"`
 	// Epochs is the number of epochs each layer was trained (>= 1).
 	Epochs int `json:"epochs"`
@@ -528,4 +529,21 @@ func CheckMatches(r *Result, numLayers int, model string) error {
 		return fmt.Errorf("sensitivity: %w", err)
 	}
 	return nil
+}
+
+// CheckDataset reports whether r, made on the data set r.Dataset, can guide
+// a run on the data set named dataset: a ranking measured on other data
+// (Fashion-MNIST for MNIST, the embedded sample for the full set) is
+// rejected with a message naming both. Names are compared exactly, as
+// training.Config.Dataset records them; an empty dataset (not known) or an
+// empty r.Dataset (a file that does not record it) is not checked.
+func CheckDataset(r *Result, dataset string) error {
+	if r == nil {
+		return errors.New("sensitivity: no sensitivity result (nil)")
+	}
+	if dataset == "" || r.Dataset == "" || r.Dataset == dataset {
+		return nil
+	}
+	return fmt.Errorf("sensitivity: the sensitivity result was made on data set %q, not %q: "+
+		"run the sensitivity pre-training on %q", r.Dataset, dataset, dataset)
 }

@@ -464,6 +464,30 @@ func TestCheckMatches(t *testing.T) {
 	}
 }
 
+// TestCheckDataset: a result made on other data than the run's is refused
+// naming both; the same name, or a name not known on either side, passes.
+func TestCheckDataset(t *testing.T) {
+	r := sample() // mnist
+	for _, ds := range []string{"mnist", ""} {
+		if err := CheckDataset(r, ds); err != nil {
+			t.Errorf("CheckDataset(mnist result, %q): %v", ds, err)
+		}
+	}
+	for _, ds := range []string{"fashion-mnist", "sample", "MNIST"} {
+		want := `made on data set "mnist", not "` + ds + `": run the sensitivity pre-training on "` + ds + `"`
+		if err := CheckDataset(r, ds); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckDataset(mnist result, %q) = %v, want it to contain %q", ds, err, want)
+		}
+	}
+	r.Dataset = ""
+	if err := CheckDataset(r, "cifar10"); err != nil {
+		t.Errorf("CheckDataset(no data set recorded): %v", err)
+	}
+	if err := CheckDataset(nil, "mnist"); err == nil {
+		t.Error("CheckDataset(nil) succeeded")
+	}
+}
+
 // FuzzReadResult checks that ReadResult never panics, that its errors name
 // the file, and that what it accepts is consistent and survives a write and
 // read back unchanged.

@@ -97,6 +97,12 @@ type Results struct {
 	// Order is the binarization order as the user gave it (Config.Order),
 	// e.g. "forward", "reverse", "random" or "1,3,2".
 	Order string `json:"order"`
+	// SensitivityFiles are the sensitivity result files (sensitivity.json)
+	// whose ranking gave an ascend or descend order (Config.SensitivityFiles;
+	// several are pooled), so that a guided run can be traced to its
+	// pre-training; Schedule holds the order they gave. Omitted for other
+	// orders. Not part of the fingerprint: a resume may name them otherwise.
+	SensitivityFiles []string `json:"sensitivity_files,omitempty"`
 	// Schedule is the run's schedule, which gives the mode of every layer
 	// at every epoch.
 	Schedule *schedule.Schedule `json:"schedule"`

@@ -30,16 +30,19 @@ import (
 
 // Config describes one training run.
 type Config struct {
-	Model         string             // preset name, for the records
-	Dataset       string             // data set name, for the records
-	Network       models.Network     // the network to train
-	Schedule      *schedule.Schedule // which layers are binary at each epoch
-	Order         string             // the order's name as the user gave it, for the records
-	Quantizer     quant.Quantizer    // default quant.STESign
-	Optimizer     Optimizer          // default Adam
-	BatchSize     int                // training batch, default 100
-	EvalBatchSize int                // evaluation batch, default 1000
-	Seed          int64              // seeds initialization, shuffling, augmentation and noise
+	Model    string             // preset name, for the records
+	Dataset  string             // data set name, for the records
+	Network  models.Network     // the network to train
+	Schedule *schedule.Schedule // which layers are binary at each epoch
+	Order    string             // the order's name as the user gave it, for the records
+	// SensitivityFiles are the sensitivity result files whose ranking gave
+	// an ascend or descend order, for the records (Results.SensitivityFiles).
+	SensitivityFiles []string
+	Quantizer        quant.Quantizer // default quant.STESign
+	Optimizer        Optimizer       // default Adam
+	BatchSize        int             // training batch, default 100
+	EvalBatchSize    int             // evaluation batch, default 1000
+	Seed             int64           // seeds initialization, shuffling, augmentation and noise
 	// LRMilestones are the epochs (0-based, as PyTorch's MultiStepLR counts
 	// them) from which the learning rate is multiplied by LRGamma once more.
 	LRMilestones []int
@@ -346,7 +349,7 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 	sched := cfg.Schedule
 	res := &Results{
 		Status: StatusRunning, Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
-		Order: cfg.Order, Schedule: sched, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(),
+		Order: cfg.Order, SensitivityFiles: cfg.SensitivityFiles, Schedule: sched, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(),
 		Optimizer: engine.Optimizer, BatchSize: cfg.BatchSize, ClipLatent: cfg.ClipLatent, ResetLatent: cfg.ResetLatentEachEpoch,
 		TrainExamples: data.Train.Len(),
 		ValExamples:   data.Val.Len(), TestExamples: data.Test.Len(), Backend: b.Name(),

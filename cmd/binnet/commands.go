@@ -86,7 +86,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cfg.Schedule, cfg.Order = sched, r.order
+	cfg.Schedule, cfg.Order, cfg.SensitivityFiles = sched, r.order, r.sensitivityRecord()
 	cfg.OutDir = *out
 	if cfg.OutDir == "" {
 		cfg.OutDir = filepath.Join("binnet-runs", fmt.Sprintf("%s-%s-%s-seed%d", p.Name, name, safeName(r.order), r.seed))
@@ -224,7 +224,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if err != nil {
 				return err
 			}
-			cfg.Schedule, cfg.Order = sched, o
+			cfg.Schedule, cfg.Order, cfg.SensitivityFiles = sched, o, rr.sensitivityRecord()
 			if *out != "" {
 				cfg.OutDir = filepath.Join(*out, fmt.Sprintf("%s-seed%d", safeName(o), seed))
 			}

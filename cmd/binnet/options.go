@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -242,13 +243,9 @@ func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 		if o.sensitivity == "" {
 			return nil, fmt.Errorf("-order %s needs -sensitivity FILE (the sensitivity.json of 'binnet sensitivity')", o.order)
 		}
-		var results []*sensitivity.Result
-		for _, path := range strings.Split(o.sensitivity, ",") {
-			r, err := sensitivity.ReadResult(strings.TrimSpace(path))
-			if err != nil {
-				return nil, err
-			}
-			results = append(results, r)
+		results, err := o.readSensitivity()
+		if err != nil {
+			return nil, err
 		}
 		r, err := sensitivity.Pool(results...)
 		if err != nil {
@@ -256,6 +253,14 @@ func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 		}
 		if err := sensitivity.CheckMatches(r, n, o.model); err != nil {
 			return nil, err
+		}
+		// A ranking measured on other data (the data set names as
+		// training.Config.Dataset records them: the embedded sample is not
+		// mnist, as report does not pair them either).
+		for i, res := range results {
+			if err := sensitivity.CheckDataset(res, o.datasetOf(p)); err != nil {
+				return nil, fmt.Errorf("-sensitivity %s: %w", o.sensitivityFiles()[i], err)
+			}
 		}
 		if order, err = r.Order(strings.ToLower(strings.TrimSpace(o.order))); err != nil {
 			return nil, err
@@ -280,6 +285,84 @@ func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 		cfg.FreezeBinarized = o.freeze
 	}
 	return schedule.New(cfg)
+}
+
+// sensitivityFiles returns the files of -sensitivity, trimmed, when the
+// order takes its ranking from them (ascend, descend); nil otherwise.
+func (o *runOptions) sensitivityFiles() []string {
+	if !schedule.NeedsSensitivity(o.order) || strings.TrimSpace(o.sensitivity) == "" {
+		return nil
+	}
+	var paths []string
+	for _, path := range strings.Split(o.sensitivity, ",") {
+		paths = append(paths, strings.TrimSpace(path))
+	}
+	return paths
+}
+
+// sensitivityRecord returns sensitivityFiles as absolute paths (as given
+// where that fails), for results.json (training.Results.SensitivityFiles).
+func (o *runOptions) sensitivityRecord() []string {
+	paths := o.sensitivityFiles()
+	for i, path := range paths {
+		if abs, err := filepath.Abs(path); err == nil {
+			paths[i] = abs
+		}
+	}
+	return paths
+}
+
+// readSensitivity reads the results of -sensitivity for an ascend or
+// descend run, refusing a file or a seed listed twice: pooled, one
+// pre-training would count as two seeds.
+func (o *runOptions) readSensitivity() ([]*sensitivity.Result, error) {
+	var results []*sensitivity.Result
+	var infos []os.FileInfo
+	seeds := map[int64]string{} // seed -> the file holding it
+	for _, path := range o.sensitivityFiles() {
+		r, err := sensitivity.ReadResult(path)
+		if err != nil {
+			return nil, err
+		}
+		if info, err := os.Stat(path); err == nil {
+			for i, prev := range infos {
+				if prev != nil && os.SameFile(prev, info) {
+					return nil, fmt.Errorf("-sensitivity %s: %s is listed twice (as %s): pooled, one pre-training would count as two seeds",
+						o.sensitivity, path, o.sensitivityFiles()[i])
+				}
+			}
+			infos = append(infos, info)
+		} else {
+			infos = append(infos, nil)
+		}
+		fileSeeds := r.Seeds
+		if len(fileSeeds) == 0 {
+			fileSeeds = []int64{r.Seed}
+		}
+		for _, seed := range fileSeeds {
+			if prev, dup := seeds[seed]; dup {
+				return nil, fmt.Errorf("-sensitivity %s: %s and %s both hold a pre-training of seed %d: pooled, it would count as two seeds",
+					o.sensitivity, prev, path, seed)
+			}
+			seeds[seed] = path
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// datasetOf returns the name of the data set that the run's -dataset and
+// -data-dir choose for preset p (datasetName), read from the flag set they
+// were registered on, or "" when it has none (binnet schedule).
+func (o *runOptions) datasetOf(p models.Preset) string {
+	if o.flags == nil {
+		return ""
+	}
+	ds, dir := o.flags.Lookup("dataset"), o.flags.Lookup("data-dir")
+	if ds == nil || dir == nil {
+		return ""
+	}
+	return datasetName(&dataOptions{dataset: ds.Value.String(), dataDir: dir.Value.String()}, p)
 }
 
 // readOrderFile reads the order file -order names for preset p: binnet's

@@ -1,13 +1,19 @@
 package main
 
 // Tests of order input: order files in binnet's layer numbers or the
-// official code's module indices, and typos in them.
+// official code's module indices, and typos in them; the sensitivity
+// results of ascend and descend.
 
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/binnet/binnet/binnet/schedule"
+	"github.com/binnet/binnet/binnet/sensitivity"
+	"github.com/binnet/binnet/binnet/training"
 )
 
 // writeOrderFile writes content to a file name in a temporary folder and
@@ -70,5 +76,75 @@ func TestOrderFileOfficialNote(t *testing.T) {
 	numbers := writeOrderFile(t, "numbers.json", "[1, 3, 2]")
 	if stdout, stderr := mustCLI(t, "schedule", "-order", numbers, "-epochs", "3", "-epochs-per-layer", "1"); !strings.Contains(stdout, "order 1,3,2") || stderr != "" {
 		t.Errorf("schedule of [1, 3, 2]: stdout\n%s\nstderr %q, want order 1,3,2 and no note", stdout, stderr)
+	}
+}
+
+// writeSensitivity writes a 3-layer sensitivity result of mlp-300-100 on
+// dataset with seed to name in dir and returns its path.
+func writeSensitivity(t *testing.T, dir, name, dataset string, seed int64) string {
+	t.Helper()
+	r := noisyResult(seed, [3]float64{0.97, 0.98, 0.96}, [3]float64{})
+	r.Model, r.Dataset = "mlp-300-100", dataset
+	path := filepath.Join(dir, name)
+	if err := sensitivity.WriteResultFile(path, r); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestSensitivityOtherData: -order ascend|descend refuses a sensitivity
+// result made on another data set than the run's (as it refuses another
+// model's), naming the file and both sets, before any data is read; and
+// refuses a file, or a seed, listed twice in -sensitivity, which pooled
+// would count as two seeds.
+func TestSensitivityOtherData(t *testing.T) {
+	dir := t.TempDir()
+	fashion := writeSensitivity(t, dir, "fashion.json", "fashion-mnist", 1)
+	mnist := writeSensitivity(t, dir, "mnist.json", "mnist", 1)
+	mnist2 := writeSensitivity(t, dir, "mnist2.json", "mnist", 2)
+	sample1 := writeSensitivity(t, dir, "sample1.json", "sample", 1)
+	sample1b := writeSensitivity(t, dir, "sample1-copy.json", "sample", 1)
+	sample2 := writeSensitivity(t, dir, "sample2.json", "sample", 2)
+	out := filepath.Join(dir, "run")
+	train := func(extra ...string) []string {
+		return append([]string{"train", "-order", "ascend", "-epochs", "3", "-epochs-per-layer", "1", "-out", out}, extra...)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		// The embedded sample by default: MNIST's ranking is not taken for it.
+		{train("-sensitivity", mnist), []string{"-sensitivity " + mnist + ":", `made on data set "mnist", not "sample"`}},
+		{train("-sensitivity", sample1+","+mnist2), []string{"cannot pool result 2 (mlp-300-100 on mnist"}},
+		{train("-dataset", "mnist", "-data-dir", filepath.Join(dir, "no-data"), "-sensitivity", fashion),
+			[]string{"-sensitivity " + fashion + ":", `made on data set "fashion-mnist", not "mnist": run the sensitivity pre-training on "mnist"`}},
+		// -data-dir alone means the MLPs' mnist.
+		{train("-data-dir", filepath.Join(dir, "no-data"), "-sensitivity", fashion), []string{`not "mnist"`}},
+		{train("-sensitivity", sample1+","+sample1), []string{sample1 + " is listed twice (as " + sample1 + ")", "two seeds"}},
+		{train("-sensitivity", sample1+","+filepath.Join(dir, ".", "sample1.json")), []string{"is listed twice"}},
+		{train("-sensitivity", sample1+","+sample2+","+sample1b), []string{sample1 + " and " + sample1b + " both hold a pre-training of seed 1"}},
+	} {
+		mustRefuse(t, 1, c.want, c.args...)
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Fatalf("%v: output folder made (%v)", c.args, err)
+		}
+	}
+	// compare refuses it as train does.
+	mustRefuse(t, 1, []string{`order "descend"`, `made on data set "mnist", not "sample"`},
+		"compare", "-orders", "forward;descend", "-sensitivity", mnist, "-epochs", "3", "-epochs-per-layer", "1", "-seeds", "1")
+
+	// Results of the run's data set: the run records their files.
+	run := tinyTrain(t, "ascend", "-epochs", "3", "-epochs-per-layer", "1", "-sensitivity", sample1+", "+sample2)
+	res, err := training.ReadResults(filepath.Join(run, training.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.SensitivityFiles, []string{sample1, sample2}) || schedule.FormatPermutation(res.Schedule.Order()) != "3,1,2" {
+		t.Errorf("results: sensitivity_files %q, order %s; want [%s %s] and 3,1,2", res.SensitivityFiles, schedule.FormatPermutation(res.Schedule.Order()), sample1, sample2)
+	}
+	// Other orders record none.
+	run = tinyTrain(t, "forward", "-epochs", "3", "-epochs-per-layer", "1")
+	if res, err := training.ReadResults(filepath.Join(run, training.ResultsFile)); err != nil || res.SensitivityFiles != nil {
+		t.Errorf("forward run: sensitivity_files %q, %v; want none", res.SensitivityFiles, err)
 	}
 }

@@ -89,7 +89,7 @@ func TestTrainPooledSensitivity(t *testing.T) {
 		noisyResult(1, [3]float64{0.980, 0.975, 0.960}, [3]float64{}), // alone: 1,2,3
 		noisyResult(2, [3]float64{0.960, 0.970, 0.970}, [3]float64{}), // alone: 2,3,1 (a tie broken by the lower layer)
 	} {
-		r.Model = "mlp-300-100"
+		r.Model, r.Dataset = "mlp-300-100", "sample" // tinyTrain's data
 		path := filepath.Join(dir, "seed"+string(rune('0'+r.Seed))+".json")
 		if err := sensitivity.WriteResultFile(path, r); err != nil {
 			t.Fatal(err)
