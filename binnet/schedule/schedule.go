@@ -260,17 +260,56 @@ func normalize(c *Config) error {
 	// The last stage starts at 0-based epoch (stages-1)*EpochsPerStage and
 	// needs at least one epoch; divisions keep the test free of overflow.
 	if stages-1 > (c.TotalEpochs-1)/c.EpochsPerStage {
-		need := "more than " + strconv.Itoa(math.MaxInt)
-		if stages-1 <= (math.MaxInt-1)/c.EpochsPerStage {
-			need = strconv.Itoa((stages-1)*c.EpochsPerStage + 1)
-		}
-		return fmt.Errorf("schedule: more stages than epochs: %s at %s per stage make %d stages of %s; "+
-			"the last stage starts at epoch %s, so TotalEpochs must be at least %s "+
-			"for the last layer to train binary for at least one epoch, got %d",
-			plural(c.NumLayers, "layer"), plural(c.LayersPerStage, "layer"), stages,
-			plural(c.EpochsPerStage, "epoch"), need, need, c.TotalEpochs)
+		return &TooFewEpochsError{NumLayers: c.NumLayers, LayersPerStage: c.LayersPerStage, Stages: stages,
+			EpochsPerStage: c.EpochsPerStage, TotalEpochs: c.TotalEpochs}
 	}
 	return nil
+}
+
+// TooFewEpochsError is the error of New for an iterative schedule whose
+// last stage would begin after its last epoch: more stages than epochs.
+// Its fields let a caller say it in its own terms (a command line's flag
+// names); Error says it in Config's.
+type TooFewEpochsError struct {
+	NumLayers, LayersPerStage, Stages int
+	EpochsPerStage, TotalEpochs       int
+}
+
+// Need returns the fewest total epochs that give the last stage one epoch,
+// (Stages-1)*EpochsPerStage+1, as text: "more than 9223372036854775807"
+// when that overflows an int.
+func (e *TooFewEpochsError) Need() string {
+	if e.Stages-1 > (math.MaxInt-1)/e.EpochsPerStage {
+		return "more than " + strconv.Itoa(math.MaxInt)
+	}
+	return strconv.Itoa((e.Stages-1)*e.EpochsPerStage + 1)
+}
+
+// Explain returns the message, without the package's prefix, with the
+// total epochs named total (Error's "TotalEpochs", or a command line's
+// flag); perStageNote and totalNote, when not "", are put in parentheses
+// after the epochs per stage and the total (such as where a default came
+// from).
+func (e *TooFewEpochsError) Explain(total, perStageNote, totalNote string) string {
+	need := e.Need()
+	return fmt.Sprintf("more stages than epochs: %s at %s per stage make %d stages of %s%s; "+
+		"the last stage starts at epoch %s, so %s must be at least %s "+
+		"for the last layer to train binary for at least one epoch, got %d%s",
+		plural(e.NumLayers, "layer"), plural(e.LayersPerStage, "layer"), e.Stages,
+		plural(e.EpochsPerStage, "epoch"), parenthesized(perStageNote), need, total, need, e.TotalEpochs, parenthesized(totalNote))
+}
+
+// parenthesized returns " (note)", or "" for no note.
+func parenthesized(note string) string {
+	if note == "" {
+		return ""
+	}
+	return " (" + note + ")"
+}
+
+// Error returns the message in Config's terms.
+func (e *TooFewEpochsError) Error() string {
+	return "schedule: " + e.Explain("TotalEpochs", "", "")
 }
 
 // checkFixed validates and sorts the Binary list of a fixed schedule.

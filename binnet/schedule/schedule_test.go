@@ -700,3 +700,22 @@ func TestJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestTooFewEpochsError: the error of too few epochs is a
+// *TooFewEpochsError, whose Explain says it in a caller's terms.
+func TestTooFewEpochsError(t *testing.T) {
+	_, err := New(Config{NumLayers: 3, Kind: KindIterative, Order: Forward(3), EpochsPerStage: 150, TotalEpochs: 1})
+	var e *TooFewEpochsError
+	if !errors.As(err, &e) || e.Stages != 3 || e.EpochsPerStage != 150 || e.TotalEpochs != 1 || e.Need() != "301" {
+		t.Fatalf("New with 1 epoch: %#v, %v; want a TooFewEpochsError of 3 stages of 150, 1 epoch, needing 301", e, err)
+	}
+	want := "more stages than epochs: 3 layers at 1 layer per stage make 3 stages of 150 epochs (-epochs-per-layer 150); " +
+		"the last stage starts at epoch 301, so -epochs must be at least 301 for the last layer to train binary for at least one epoch, got 1 (given)"
+	if got := e.Explain("-epochs", "-epochs-per-layer 150", "given"); got != want {
+		t.Errorf("Explain:\n got %s\nwant %s", got, want)
+	}
+	if got := err.Error(); !strings.HasPrefix(got, "schedule: more stages than epochs") || !strings.Contains(got, "150 epochs; the last") ||
+		!strings.Contains(got, "so TotalEpochs must be at least 301") {
+		t.Errorf("Error: %s", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -82,6 +83,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Not refused: sweep passes its -sensitivity on to every order's run.
+	fmt.Fprint(stderr, r.unusedSensitivity())
 	name, data, cfg, err := r.prepare(ctx, &d, &p, stderr)
 	if err != nil {
 		return err
@@ -196,6 +199,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	p, orderList, seedList, err := r.ordersAndSeeds(&d, *orders, *seeds)
 	if err != nil {
 		return err
+	}
+	if r.sensitivity != "" && !slices.ContainsFunc(orderList, schedule.NeedsSensitivity) {
+		return fmt.Errorf("-sensitivity %s: none of -orders %s reads it (only ascend and descend do)", r.sensitivity, *orders)
 	}
 	if err := r.applyThreads(p, stderr); err != nil {
 		return err
@@ -656,6 +662,7 @@ func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	fmt.Fprint(stderr, r.unusedSensitivity())
 	fmt.Fprintf(stdout, "%s: %d binarizable layers\n%s", p.Name, p.Network.NumBinarizable(), s)
 	return nil
 }

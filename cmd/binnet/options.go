@@ -284,7 +284,34 @@ func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 		cfg.LayersPerStage = o.layersPerStage
 		cfg.FreezeBinarized = o.freeze
 	}
-	return schedule.New(cfg)
+	s, err := schedule.New(cfg)
+	if few := (*schedule.TooFewEpochsError)(nil); errors.As(err, &few) {
+		return nil, o.tooFewEpochs(few, p)
+	}
+	return s, err
+}
+
+// tooFewEpochs says a schedule's too few epochs in the flags' terms
+// (-epochs, -epochs-per-layer), saying which value is the preset's default
+// rather than the user's.
+func (o *runOptions) tooFewEpochs(e *schedule.TooFewEpochsError, p models.Preset) error {
+	perLayer, total := "", ""
+	if o.epochsPerLayer == 0 {
+		perLayer = fmt.Sprintf("-epochs-per-layer defaults to the preset's %d", p.Hyper.EpochsPerLayer)
+	}
+	if o.epochs == 0 {
+		total = fmt.Sprintf("-epochs defaults to the preset's %d", p.Hyper.Epochs)
+	}
+	return errors.New(e.Explain("-epochs", perLayer, total))
+}
+
+// unusedSensitivity returns a warning when -sensitivity is given with an
+// order that does not read it (only ascend and descend do), or "".
+func (o *runOptions) unusedSensitivity() string {
+	if strings.TrimSpace(o.sensitivity) == "" || schedule.NeedsSensitivity(o.order) {
+		return ""
+	}
+	return fmt.Sprintf("warning: -sensitivity %s is not read: -order %s does not use it (only ascend and descend do)\n", o.sensitivity, o.order)
 }
 
 // sensitivityFiles returns the files of -sensitivity, trimmed, when the

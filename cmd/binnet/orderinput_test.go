@@ -148,3 +148,50 @@ func TestSensitivityOtherData(t *testing.T) {
 		t.Errorf("forward run: sensitivity_files %q, %v; want none", res.SensitivityFiles, err)
 	}
 }
+
+// TestScheduleEpochsMessage: a schedule with too few epochs is explained in
+// the flags' terms, saying which value is the preset's default, not in the
+// schedule package's field names.
+func TestScheduleEpochsMessage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-epochs", "1"}, []string{"3 stages of 150 epochs (-epochs-per-layer defaults to the preset's 150);",
+			"so -epochs must be at least 301 for the last layer to train binary for at least one epoch, got 1\n"}},
+		{[]string{"-epochs-per-layer", "300"}, []string{"3 stages of 300 epochs;", "-epochs must be at least 601", "got 450 (-epochs defaults to the preset's 450)"}},
+		{[]string{"-epochs", "4", "-epochs-per-layer", "2"}, []string{"3 stages of 2 epochs;", "-epochs must be at least 5", "got 4\n"}},
+	} {
+		stderr := mustRefuse(t, 1, c.want, append([]string{"schedule"}, c.args...)...)
+		if strings.Contains(stderr, "TotalEpochs") || strings.Contains(stderr, "EpochsPerStage") {
+			t.Errorf("schedule %v: a Go field name in %q", c.args, stderr)
+		}
+	}
+	// compare's own defaults (12 epochs, 4 per layer) are not the preset's.
+	stderr := mustRefuse(t, 1, []string{`order "forward"`, "3 stages of 4 epochs;", "-epochs must be at least 9", "got 2\n"},
+		"compare", "-epochs", "2", "-orders", "forward", "-seeds", "1")
+	if strings.Contains(stderr, "preset") {
+		t.Errorf("compare: %q", stderr)
+	}
+}
+
+// TestUnusedSensitivity: -sensitivity with an order that does not read it
+// is warned about in train and schedule (not refused: sweep passes it on to
+// every order's run), and refused by compare when none of its orders reads
+// it; a missing file is then never opened.
+func TestUnusedSensitivity(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	warning := "warning: -sensitivity " + missing + " is not read: -order forward does not use it (only ascend and descend do)\n"
+	_, stderr := mustCLI(t, "schedule", "-order", "forward", "-sensitivity", missing, "-epochs", "3", "-epochs-per-layer", "1")
+	if stderr != warning {
+		t.Errorf("schedule: stderr %q, want %q", stderr, warning)
+	}
+	run := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := cli(t, "train", "-order", "forward", "-sensitivity", missing, "-epochs", "3", "-epochs-per-layer", "1",
+		"-train-size", "200", "-val-size", "100", "-test-size", "100", "-quiet", "-out", run)
+	if code != 0 || stderr != warning {
+		t.Errorf("train: exit %d, stderr %q; want 0 and %q", code, stderr, warning)
+	}
+	mustRefuse(t, 1, []string{"-sensitivity " + missing + ": none of -orders forward;reverse reads it (only ascend and descend do)"},
+		"compare", "-orders", "forward;reverse", "-sensitivity", missing, "-epochs", "3", "-epochs-per-layer", "1", "-seeds", "1")
+}
