@@ -50,6 +50,12 @@ type LayerResult struct {
 // LayerResult.ValAccuracySD is taken.
 const NoiseEpochs = 5
 
+// NoiseWindow returns the number of last epochs over which TailSD takes the
+// standard deviation of a run of epochs epochs: NoiseEpochs, or all of them
+// when fewer. Below 2 there is no standard deviation (a run of one epoch):
+// its noise is unknown, and Unresolved makes no claim about it.
+func NoiseWindow(epochs int) int { return max(0, min(epochs, NoiseEpochs)) }
+
 // TailSD returns the sample standard deviation of the last NoiseEpochs
 // values of acc (all of them when fewer; 0 for fewer than two).
 func TailSD(acc []float64) float64 {

@@ -736,3 +736,16 @@ func TestCollectResetLatent(t *testing.T) {
 		}
 	}
 }
+
+// TestNoiseWindow: TailSD's window is NoiseEpochs, or every epoch of a
+// shorter run; a run of one epoch has no standard deviation.
+func TestNoiseWindow(t *testing.T) {
+	for epochs, want := range map[int]int{0: 0, 1: 1, 2: 2, 4: 4, 5: 5, 450: 5} {
+		if got := NoiseWindow(epochs); got != want {
+			t.Errorf("NoiseWindow(%d) = %d, want %d", epochs, got, want)
+		}
+	}
+	if sd := TailSD([]float64{0.9}); sd != 0 {
+		t.Errorf("TailSD of one epoch = %v, want 0 (none)", sd)
+	}
+}

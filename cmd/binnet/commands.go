@@ -588,24 +588,46 @@ func emptySeeds(args []string) error {
 
 // printSensitivity prints res, written to path: its table of layers, its
 // orders and its unresolved neighbours. The SD column is each layer's
-// epoch-to-epoch noise, or for a pooled result the SD of the seeds' mean.
+// epoch-to-epoch noise over its last sensitivity.NoiseWindow epochs (5, or
+// all when fewer, the heading says how many), or for a pooled result the SD
+// of the seeds' mean; with one epoch per layer there is none ("n/a"), and
+// no claim about which neighbours the noise resolves.
 func printSensitivity(w io.Writer, res *sensitivity.Result, path string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	acc, sd := "val accuracy", fmt.Sprintf("sd, last %d epochs", sensitivity.NoiseEpochs)
+	window := sensitivity.NoiseWindow(res.Epochs)
+	acc, sd := "val accuracy", fmt.Sprintf("sd, last %s", plural(window, "epoch"))
+	if window == res.Epochs && window > 1 {
+		sd = fmt.Sprintf("sd, all %d epochs", window)
+	}
 	if len(res.Seeds) > 1 {
 		acc, sd = fmt.Sprintf("mean val accuracy (%d seeds)", len(res.Seeds)), "sd of the mean"
 	}
 	fmt.Fprintf(tw, "layer\t%s\t%s\tval loss\tseconds\t\n", acc, sd)
 	for _, l := range res.Layers {
-		fmt.Fprintf(tw, "%d\t%.4f\t%.4f\t%.4f\t%.1f\t\n", l.Layer, l.ValAccuracy, l.ValAccuracySD, l.ValLoss, l.Seconds)
+		noise := fmt.Sprintf("%.4f", l.ValAccuracySD)
+		if window < 2 {
+			noise = "n/a (1 epoch)"
+		}
+		fmt.Fprintf(tw, "%d\t%.4f\t%s\t%.4f\t%.1f\t\n", l.Layer, l.ValAccuracy, noise, l.ValLoss, l.Seconds)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "order ascend  %s\norder descend %s\n", schedule.FormatPermutation(zeroBased(res.OrderAscend)),
 		schedule.FormatPermutation(zeroBased(res.OrderDescend)))
+	if window < 2 {
+		fmt.Fprintln(w, "noise unknown: with 1 epoch per layer there is no epoch-to-epoch movement to judge the ranking by (2 or more epochs give it)")
+	}
 	for _, line := range unresolvedLines(res) {
 		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintf(w, "written to %s\n", path)
+}
+
+// plural returns "1 epoch", "2 epochs".
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // unresolvedLines explains each neighbour pair of r's ranking that its
@@ -615,7 +637,11 @@ func unresolvedLines(r *sensitivity.Result) []string {
 	for _, l := range r.Layers {
 		byLayer[l.Layer] = l
 	}
-	noise := fmt.Sprintf("its movement between epochs (sd %%.4f and %%.4f over the last %d): another seed or more epochs may rank them the other way", sensitivity.NoiseEpochs)
+	window := sensitivity.NoiseWindow(r.Epochs)
+	if window < 2 {
+		return nil // no noise to judge by (Unresolved finds no pair either)
+	}
+	noise := fmt.Sprintf("its movement between epochs (sd %%.4f and %%.4f over the last %d): another seed or more epochs may rank them the other way", window)
 	if len(r.Seeds) > 1 {
 		noise = fmt.Sprintf("the noise of their means over %d seeds (sd %%.4f and %%.4f): more seeds or epochs may rank them the other way", len(r.Seeds))
 	}

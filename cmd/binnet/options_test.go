@@ -72,3 +72,40 @@ func TestSensitivityEmptySeeds(t *testing.T) {
 		mustRefuse(t, 1, []string{`-seeds "": no seed given`}, cmd, "-seeds", "", "-epochs", "3", "-epochs-per-layer", "1")
 	}
 }
+
+// TestPrintSensitivityFewEpochs: sensitivity's noise column says over how
+// many epochs its SD is taken (5, or all when fewer), and with one epoch per
+// layer prints n/a and claims nothing about resolution.
+func TestPrintSensitivityFewEpochs(t *testing.T) {
+	for _, c := range []struct {
+		epochs  int
+		sd      [3]float64
+		want    []string
+		notWant []string
+	}{
+		{1, [3]float64{}, []string{"sd, last 1 epoch", "n/a (1 epoch)", "noise unknown: with 1 epoch per layer"}, []string{"not resolved", "0.0000"}},
+		{2, [3]float64{0.0041, 0.003, 0.002}, []string{"sd, all 2 epochs", "0.0041", "(sd 0.0041 and 0.0030 over the last 2)"}, []string{"n/a", "last 5", "noise unknown"}},
+		{10, [3]float64{0.0041, 0.003, 0.002}, []string{"sd, last 5 epochs", "over the last 5)"}, []string{"n/a", "noise unknown"}},
+	} {
+		r := noisyResult(1, [3]float64{0.980, 0.975, 0.960}, c.sd)
+		r.Epochs = c.epochs
+		for i := range r.Layers {
+			r.Layers[i].Epochs = c.epochs
+		}
+		if err := r.Finalize(); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		printSensitivity(&b, r, "sensitivity.json")
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%d epochs: no %q in\n%s", c.epochs, w, b.String())
+			}
+		}
+		for _, w := range c.notWant {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("%d epochs: %q in\n%s", c.epochs, w, b.String())
+			}
+		}
+	}
+}
