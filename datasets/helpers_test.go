@@ -19,11 +19,16 @@ import (
 // directory (the repository's ../shared/datasets).
 const sharedRoot = "../../shared/datasets"
 
-// sharedDir returns the folder of a real data set, or skips the test when it
-// is absent.
+// sharedDir returns the folder of a real data set, in sharedRoot or in
+// $BINNET_TEST_DATASETS when set (a clone elsewhere than beside shared/),
+// or skips the test when it is absent.
 func sharedDir(t testing.TB, name string) string {
 	t.Helper()
-	dir := filepath.Join(sharedRoot, name)
+	root := sharedRoot
+	if env := os.Getenv("BINNET_TEST_DATASETS"); env != "" {
+		root = env
+	}
+	dir := filepath.Join(root, name)
 	if _, err := os.Stat(filepath.Join(dir, datasets.TrainImagesFile+".gz")); err != nil {
 		t.Skipf("real %s data not available in %s: %v", name, dir, err)
 	}

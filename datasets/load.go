@@ -3,7 +3,9 @@ package datasets
 import (
 	"bufio"
 	"compress/gzip"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +62,12 @@ func candidates(base string) []string {
 // should be, gives an error matching [ErrNotFound]; bad content one matching
 // [ErrCorrupt]. Errors name the file. Each Set's File is the display name
 // of its images file.
+//
+// The labels files' content is hashed (SHA-256, as [Fetch] verifies it):
+// when one is exactly the other known data set's file (Fashion-MNIST's
+// labels loaded as "mnist", or the reverse), Load fails with a
+// [*WrongDatasetError] naming both. Files that match neither, a user's own
+// data in IDX format, are loaded.
 func Load(name, dir string) (train, test *Set, err error) {
 	if err := checkName(name); err != nil {
 		return nil, nil, err
@@ -103,6 +111,7 @@ func loadFS(fsys fs.FS, display func(string) string, name string) (train, test *
 		imgs       [2][]uint8
 		rows, cols [2]int
 		labels     [2][]uint8
+		labelSums  [2][]byte // SHA-256 of the labels files' uncompressed content
 	)
 	for i := range 2 {
 		wg.Go(func() {
@@ -113,7 +122,10 @@ func loadFS(fsys fs.FS, display func(string) string, name string) (train, test *
 		})
 		wg.Go(func() {
 			errs[2*i+1] = readFile(fsys, paths[2*i+1], display(paths[2*i+1]), func(r io.Reader, name string) (err error) {
-				labels[i], err = ReadLabels(r, name)
+				// ReadLabels reads the whole file: the hash is the content's.
+				h := sha256.New()
+				labels[i], err = ReadLabels(io.TeeReader(r, h), name)
+				labelSums[i] = h.Sum(nil)
 				return err
 			})
 		})
@@ -121,6 +133,11 @@ func loadFS(fsys fs.FS, display func(string) string, name string) (train, test *
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
+			return nil, nil, err
+		}
+	}
+	for i, base := range [2]string{TrainLabelsFile, TestLabelsFile} {
+		if err := checkNotOther(name, base, display(paths[2*i+1]), labelSums[i]); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -206,4 +223,64 @@ func maybeGunzip(r io.Reader, name string) (_ io.Reader, gz bool, err error) {
 		return nil, true, &FileError{Path: name, Kind: ErrCorrupt, Msg: "truncated gzip header", Err: err}
 	}
 	return zr, true, nil
+}
+
+// displayNames are the data sets' names as their authors write them.
+var displayNames = map[string]string{"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+// fileRoles describe the standard files in messages.
+var fileRoles = map[string]string{TrainImagesFile: "training images", TrainLabelsFile: "training labels",
+	TestImagesFile: "test images", TestLabelsFile: "test labels"}
+
+// ErrWrongDataset means that a file loaded as one known data set is
+// exactly (by its SHA-256) the file of another: Fashion-MNIST's labels in
+// a folder loaded as MNIST. Errors that match it are *WrongDatasetError.
+var ErrWrongDataset = errors.New("datasets: the files of another data set")
+
+// WrongDatasetError says that the file Path, loaded as the standard file
+// File of the data set Want, is that file of the data set Got.
+type WrongDatasetError struct {
+	Path      string // the file, as displayed
+	File      string // its standard name, e.g. TestLabelsFile
+	Want, Got string // data set names, e.g. "mnist", "fashion-mnist"
+	SHA256    string // of its uncompressed content, hex
+}
+
+// Error implements the error interface.
+func (e *WrongDatasetError) Error() string {
+	return fmt.Sprintf("datasets: %s is %s's %s (SHA-256 %s), not %s's", e.Path, displayName(e.Got), fileRoles[e.File], e.SHA256, displayName(e.Want))
+}
+
+// Unwrap returns ErrWrongDataset.
+func (e *WrongDatasetError) Unwrap() error { return ErrWrongDataset }
+
+func displayName(name string) string {
+	if d, ok := displayNames[name]; ok {
+		return d
+	}
+	return name
+}
+
+// checkNotOther returns a *WrongDatasetError when sum, the SHA-256 of the
+// uncompressed content of the standard file base read as data set name
+// from path, is that of another known data set's file of the same role,
+// and not name's own. Other content (a user's own data in IDX format) and
+// data sets without checksums (the embedded sample) pass: only the label
+// files are hashed, which costs little (60 KB and 10 KB), and another set's
+// exact files are the mistake it catches.
+func checkNotOther(name, base, path string, sum []byte) error {
+	own, known := checksums[name]
+	if !known {
+		return nil
+	}
+	got := hex.EncodeToString(sum)
+	if own[base].sha256 == got {
+		return nil
+	}
+	for _, other := range Names {
+		if other != name && checksums[other][base].sha256 == got {
+			return &WrongDatasetError{Path: path, File: base, Want: name, Got: other, SHA256: got}
+		}
+	}
+	return nil
 }

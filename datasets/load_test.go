@@ -324,3 +324,61 @@ func TestSample(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadOtherDatasetRefused: the real Fashion-MNIST files loaded as
+// "mnist" (and MNIST's as "fashion-mnist") are refused naming the labels
+// file and both sets, gzipped or raw; each set loads as itself, and files
+// of neither (the same labels with one changed) load as either.
+func TestLoadOtherDatasetRefused(t *testing.T) {
+	mnist, fashion := sharedDir(t, "mnist"), sharedDir(t, "fashion-mnist")
+	for _, c := range []struct {
+		name, dir, want string
+	}{
+		{"mnist", fashion, "train-labels-idx1-ubyte.gz is Fashion-MNIST's training labels (SHA-256 bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9), not MNIST's"},
+		{"fashion-mnist", mnist, "train-labels-idx1-ubyte.gz is MNIST's training labels (SHA-256 65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5), not Fashion-MNIST's"},
+	} {
+		_, _, err := datasets.Load(c.name, c.dir)
+		var wrong *datasets.WrongDatasetError
+		if !errors.Is(err, datasets.ErrWrongDataset) || !errors.As(err, &wrong) || !strings.Contains(err.Error(), filepath.Join(c.dir, c.want)) {
+			t.Errorf("Load(%q, %s): %v; want %q", c.name, c.dir, err, c.want)
+		}
+	}
+	// MNIST's images and training labels with Fashion-MNIST's test labels,
+	// uncompressed: the test labels are named.
+	dir := t.TempDir()
+	for _, f := range []string{datasets.TrainImagesFile, datasets.TrainLabelsFile, datasets.TestImagesFile} {
+		copyFile(t, filepath.Join(mnist, f+".gz"), filepath.Join(dir, f+".gz"))
+	}
+	labels := gunzipFile(t, filepath.Join(fashion, datasets.TestLabelsFile+".gz"))
+	raw := filepath.Join(dir, datasets.TestLabelsFile)
+	if err := os.WriteFile(raw, labels, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := datasets.Load("mnist", dir)
+	if want := raw + " is Fashion-MNIST's test labels (SHA-256 0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34), not MNIST's"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Fashion-MNIST's raw test labels as mnist: %v; want %q", err, want)
+	}
+	// One label changed: neither set's file, a user's own data, loaded.
+	labels[len(labels)-1] = (labels[len(labels)-1] + 1) % datasets.NumClasses
+	if err := os.WriteFile(raw, labels, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, test, err := datasets.Load("mnist", dir); err != nil || test.Len() != 10000 {
+		t.Errorf("labels of neither set: %v", err)
+	}
+	if _, _, err := datasets.Load("mnist", mnist); err != nil {
+		t.Errorf("MNIST as mnist: %v", err)
+	}
+}
+
+// copyFile copies src to dst.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -113,6 +113,9 @@ func (o *dataOptions) loadGray(ctx context.Context, name string, p models.Preset
 	default:
 		train, test, err = loadCached(ctx, name, o.fetch, stderr)
 	}
+	if wrong := (*datasets.WrongDatasetError)(nil); errors.As(err, &wrong) {
+		return training.Data{}, fmt.Errorf("%w: use -dataset %s", err, wrong.Got)
+	}
 	if err != nil {
 		return training.Data{}, err
 	}

@@ -235,3 +235,42 @@ func TestTrainImageFolderBadInput(t *testing.T) {
 		t.Errorf("the run completed")
 	}
 }
+
+// realDataset returns the folder of a real IDX data set (../shared/datasets
+// beside the repository, or $BINNET_TEST_DATASETS), or skips the test.
+func realDataset(t *testing.T, name string) string {
+	t.Helper()
+	root := "../../../shared/datasets"
+	if env := os.Getenv("BINNET_TEST_DATASETS"); env != "" {
+		root = env
+	}
+	dir := filepath.Join(root, name)
+	if _, err := os.Stat(filepath.Join(dir, datasets.TestLabelsFile+".gz")); err != nil {
+		t.Skipf("real %s data not available in %s: %v", name, dir, err)
+	}
+	return dir
+}
+
+// TestDatasetOtherFilesRefused: -dataset mnist with a folder of
+// Fashion-MNIST's files (and the reverse) is refused, naming the labels file,
+// both data sets and the -dataset to use, before an output folder is made:
+// it was trained and recorded as the wrong data set.
+func TestDatasetOtherFilesRefused(t *testing.T) {
+	mnist, fashion := realDataset(t, "mnist"), realDataset(t, "fashion-mnist")
+	for _, c := range []struct {
+		dataset, dir string
+		want         []string
+	}{
+		{"mnist", fashion, []string{filepath.Join(fashion, datasets.TrainLabelsFile+".gz") + " is Fashion-MNIST's training labels (SHA-256 ", "not MNIST's: use -dataset fashion-mnist"}},
+		{"fashion-mnist", mnist, []string{filepath.Join(mnist, datasets.TrainLabelsFile+".gz") + " is MNIST's training labels", "not Fashion-MNIST's: use -dataset mnist"}},
+	} {
+		out := filepath.Join(t.TempDir(), "run")
+		mustRefuse(t, 1, c.want, "train", "-dataset", c.dataset, "-data-dir", c.dir, "-order", "binary", "-epochs", "1", "-quiet", "-out", out)
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("-dataset %s -data-dir %s: output folder made (%v)", c.dataset, c.dir, err)
+		}
+	}
+	// -data-dir alone reads the MLPs' mnist: Fashion-MNIST's files need -dataset.
+	mustRefuse(t, 1, []string{"not MNIST's: use -dataset fashion-mnist"}, "train", "-data-dir", fashion, "-order", "binary", "-epochs", "1", "-quiet",
+		"-out", filepath.Join(t.TempDir(), "run"))
+}
