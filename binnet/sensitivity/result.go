@@ -539,15 +539,22 @@ func CheckMatches(r *Result, numLayers int, model string) error {
 
 // CheckDataset reports whether r, made on the data set r.Dataset, can guide
 // a run on the data set named dataset: a ranking measured on other data
-// (Fashion-MNIST for MNIST, the embedded sample for the full set) is
-// rejected with a message naming both. Names are compared exactly, as
-// training.Config.Dataset records them; an empty dataset (not known) or an
+// (Fashion-MNIST for MNIST) is rejected with a message naming both. Names
+// are compared as training.Config.Dataset records them, except that the
+// embedded "sample" (a subset of MNIST's images) and "mnist" count as one
+// data set, as binnet infer counts them; an empty dataset (not known) or an
 // empty r.Dataset (a file that does not record it) is not checked.
 func CheckDataset(r *Result, dataset string) error {
 	if r == nil {
 		return errors.New("sensitivity: no sensitivity result (nil)")
 	}
-	if dataset == "" || r.Dataset == "" || r.Dataset == dataset {
+	family := func(name string) string {
+		if name == "sample" {
+			return "mnist"
+		}
+		return name
+	}
+	if dataset == "" || r.Dataset == "" || family(r.Dataset) == family(dataset) {
 		return nil
 	}
 	return fmt.Errorf("sensitivity: the sensitivity result was made on data set %q, not %q: "+

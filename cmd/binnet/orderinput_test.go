@@ -94,7 +94,8 @@ func writeSensitivity(t *testing.T, dir, name, dataset string, seed int64) strin
 
 // TestSensitivityOtherData: -order ascend|descend refuses a sensitivity
 // result made on another data set than the run's (as it refuses another
-// model's), naming the file and both sets, before any data is read; and
+// model's; MNIST and its embedded sample count as one), naming the file and
+// both sets, before any data is read; and
 // refuses a file, or a seed, listed twice in -sensitivity, which pooled
 // would count as two seeds.
 func TestSensitivityOtherData(t *testing.T) {
@@ -113,8 +114,8 @@ func TestSensitivityOtherData(t *testing.T) {
 		args []string
 		want []string
 	}{
-		// The embedded sample by default: MNIST's ranking is not taken for it.
-		{train("-sensitivity", mnist), []string{"-sensitivity " + mnist + ":", `made on data set "mnist", not "sample"`}},
+		// The embedded sample by default: Fashion-MNIST's ranking is not taken for it.
+		{train("-sensitivity", fashion), []string{"-sensitivity " + fashion + ":", `made on data set "fashion-mnist", not "sample"`}},
 		{train("-sensitivity", sample1+","+mnist2), []string{"cannot pool result 2 (mlp-300-100 on mnist"}},
 		{train("-dataset", "mnist", "-data-dir", filepath.Join(dir, "no-data"), "-sensitivity", fashion),
 			[]string{"-sensitivity " + fashion + ":", `made on data set "fashion-mnist", not "mnist": run the sensitivity pre-training on "mnist"`}},
@@ -130,8 +131,13 @@ func TestSensitivityOtherData(t *testing.T) {
 		}
 	}
 	// compare refuses it as train does.
-	mustRefuse(t, 1, []string{`order "descend"`, `made on data set "mnist", not "sample"`},
-		"compare", "-orders", "forward;descend", "-sensitivity", mnist, "-epochs", "3", "-epochs-per-layer", "1", "-seeds", "1")
+	mustRefuse(t, 1, []string{`order "descend"`, `made on data set "fashion-mnist", not "sample"`},
+		"compare", "-orders", "forward;descend", "-sensitivity", fashion, "-epochs", "3", "-epochs-per-layer", "1", "-seeds", "1")
+
+	// MNIST's own ranking guides a run on its embedded sample.
+	if run := tinyTrain(t, "ascend", "-epochs", "3", "-epochs-per-layer", "1", "-sensitivity", mnist); run == "" {
+		t.Fatal("no run folder")
+	}
 
 	// Results of the run's data set: the run records their files.
 	run := tinyTrain(t, "ascend", "-epochs", "3", "-epochs-per-layer", "1", "-sensitivity", sample1+", "+sample2)
