@@ -566,7 +566,14 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if len(keys) > 0 {
 			fmt.Fprintln(stdout)
 		}
-		fmt.Fprintf(stdout, "| model | data | epochs | seed | layer val accuracies (sd over the last %d epochs) | order ascend | order descend | not resolved by the noise | seconds |\n", sensitivity.NoiseEpochs)
+		// The sd is over the last NoiseEpochs epochs, or all of a shorter
+		// pre-training (sensitivity.NoiseWindow); the header says so when
+		// a row is shorter.
+		window := fmt.Sprintf("sd over the last %d epochs", sensitivity.NoiseEpochs)
+		if slices.ContainsFunc(sens, func(r *sensitivity.Result) bool { return r.Epochs < sensitivity.NoiseEpochs }) {
+			window += ", or all of a shorter run"
+		}
+		fmt.Fprintf(stdout, "| model | data | epochs | seed | layer val accuracies (%s) | order ascend | order descend | not resolved by the noise | seconds |\n", window)
 		fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|")
 		for _, r := range sens {
 			var accs []string
@@ -581,8 +588,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				accs = append(accs, acc)
 				total += l.Seconds
 			}
-			unresolved := "?" // no layer's noise recorded
-			if known {
+			unresolved := "?" // no layer's noise recorded (a file of an older binnet)
+			if sensitivity.NoiseWindow(r.Epochs) < 2 && len(r.Seeds) < 2 {
+				unresolved = "n/a (1 epoch)" // no noise to judge by
+			} else if known {
 				var pairs []string
 				for _, p := range r.Unresolved() {
 					pairs = append(pairs, fmt.Sprintf("%d≈%d", p[0], p[1]))

@@ -286,3 +286,47 @@ func TestReportGuided(t *testing.T) {
 		})
 	}
 }
+
+// TestReportShortSensitivity: a table with a pre-training shorter than
+// sensitivity.NoiseEpochs says its sd covers all of a shorter run, and a
+// one-epoch pre-training has no noise to judge by ("n/a (1 epoch)", not
+// the "?" of a file without noise figures); with only long pre-trainings
+// the header stays as it was.
+func TestReportShortSensitivity(t *testing.T) {
+	write := func(dir string, rs ...*sensitivity.Result) {
+		for _, r := range rs {
+			sub := filepath.Join(dir, fmt.Sprintf("sens-e%d-seed%d", r.Epochs, r.Seed))
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := sensitivity.WriteResultFile(filepath.Join(sub, sensitivity.ResultFile), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	short := func(epochs int, sd float64) *sensitivity.Result {
+		r := noisyResult(1, [3]float64{0.970, 0.990, 0.950}, [3]float64{sd, sd, sd})
+		r.Epochs = epochs
+		for i := range r.Layers {
+			r.Layers[i].Epochs = epochs
+		}
+		return r
+	}
+	dir := t.TempDir()
+	write(dir, short(1, 0), short(2, 0.001))
+	stdout, _ := mustCLI(t, "report", "-runs", dir)
+	for _, want := range []string{
+		"| layer val accuracies (sd over the last 5 epochs, or all of a shorter run) |",
+		"| mlp-784-784 | mnist | 1 | 1 | 1: 0.9700, 2: 0.9900, 3: 0.9500 | 3,1,2 | 2,1,3 | n/a (1 epoch) | 30 |",
+		"| mlp-784-784 | mnist | 2 | 1 | 1: 0.9700 (0.0010), 2: 0.9900 (0.0010), 3: 0.9500 (0.0010) | 3,1,2 | 2,1,3 | none | 30 |",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report has no %q:\n%s", want, stdout)
+		}
+	}
+	long := t.TempDir()
+	write(long, short(10, 0.001))
+	if stdout, _ := mustCLI(t, "report", "-runs", long); !strings.Contains(stdout, "| layer val accuracies (sd over the last 5 epochs) |") {
+		t.Errorf("a table of 10-epoch pre-trainings changed its header:\n%s", stdout)
+	}
+}
