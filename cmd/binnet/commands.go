@@ -200,9 +200,6 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if r.sensitivity != "" && !slices.ContainsFunc(orderList, schedule.NeedsSensitivity) {
-		return fmt.Errorf("-sensitivity %s: none of -orders %s reads it (only ascend and descend do)", r.sensitivity, *orders)
-	}
 	if err := r.applyThreads(p, stderr); err != nil {
 		return err
 	}
@@ -347,6 +344,9 @@ func (o *runOptions) ordersAndSeeds(d *dataOptions, orders, seeds string) (model
 	}
 	if err := o.checkSchedules(p, orderList, seedList); err != nil {
 		return p, nil, nil, err
+	}
+	if strings.TrimSpace(o.sensitivity) != "" && !slices.ContainsFunc(orderList, schedule.NeedsSensitivity) {
+		return p, nil, nil, fmt.Errorf("-sensitivity %s: none of -orders %s reads it (only ascend and descend do)", o.sensitivity, orders)
 	}
 	return p, orderList, seedList, nil
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// sweep and sensitivity -parallel start their jobs by re-executing
+	// their own binary (selfExecutable), which under go test is this test
+	// binary: started with a binnet command, it is binnet, so that an
+	// in-process test of those commands runs real jobs instead of the whole
+	// test suite again in every job (and again in theirs).
+	if len(os.Args) > 1 && slices.ContainsFunc(commands, func(c command) bool { return c.name == os.Args[1] }) {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	code := m.Run()
 	if binnetDir != "" {
 		os.RemoveAll(binnetDir)

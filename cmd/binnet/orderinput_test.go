@@ -182,9 +182,9 @@ func TestScheduleEpochsMessage(t *testing.T) {
 }
 
 // TestUnusedSensitivity: -sensitivity with an order that does not read it
-// is warned about in train and schedule (not refused: sweep passes it on to
-// every order's run), and refused by compare when none of its orders reads
-// it; a missing file is then never opened.
+// is warned about in train and schedule, and refused by compare and sweep
+// when none of their orders reads it (a missing file is then never
+// opened); sweep passes it on only to the runs of the orders that read it.
 func TestUnusedSensitivity(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.json")
 	warning := "warning: -sensitivity " + missing + " is not read: -order forward does not use it (only ascend and descend do)\n"
@@ -200,4 +200,19 @@ func TestUnusedSensitivity(t *testing.T) {
 	}
 	mustRefuse(t, 1, []string{"-sensitivity " + missing + ": none of -orders forward;reverse reads it (only ascend and descend do)"},
 		"compare", "-orders", "forward;reverse", "-sensitivity", missing, "-epochs", "3", "-epochs-per-layer", "1", "-seeds", "1")
+	mustRefuse(t, 1, []string{"-sensitivity " + missing + ": none of -orders forward;reverse reads it (only ascend and descend do)"},
+		"sweep", "-orders", "forward;reverse", "-sensitivity", missing, "-epochs", "3", "-epochs-per-layer", "1", "-seeds", "1")
+
+	// A sweep of forward (which does not read it) and ascend (3,1,2 by this file).
+	sens := writeSensitivity(t, t.TempDir(), "sensitivity.json", "sample", 1)
+	out := filepath.Join(t.TempDir(), "sweep")
+	_, stderr = mustCLI(t, "sweep", "-orders", "forward;ascend", "-sensitivity", sens, "-epochs", "3", "-epochs-per-layer", "1", "-seeds", "1",
+		"-train-size", "200", "-val-size", "100", "-test-size", "100", "-quiet", "-out", out)
+	if strings.Contains(stderr, "is not read") {
+		t.Errorf("sweep passed -sensitivity to the forward run:\n%s", stderr)
+	}
+	res, err := training.ReadResults(filepath.Join(out, "ascend-seed1", training.ResultsFile))
+	if err != nil || res.Status != training.StatusCompleted || schedule.FormatPermutation(res.Schedule.Order()) != "3,1,2" || len(res.SensitivityFiles) != 1 {
+		t.Errorf("the ascend run: %+v, %v", res, err)
+	}
 }

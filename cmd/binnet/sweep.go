@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/training"
 )
 
@@ -70,7 +72,14 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				done = append(done, sweepRun{order: o, seed: s, dir: runDir})
 				continue
 			}
-			a := append([]string{"train"}, childArgs...)
+			a := []string{"train"}
+			for _, arg := range childArgs {
+				// -sensitivity goes to the orders that read it only (train
+				// warns about it elsewhere).
+				if !strings.HasPrefix(arg, "-sensitivity=") || schedule.NeedsSensitivity(o) {
+					a = append(a, arg)
+				}
+			}
 			a = append(a, "-order="+o, "-seed="+strconv.FormatInt(s, 10), "-out="+runDir)
 			runs = append(runs, childJob{name: fmt.Sprintf("%s seed %d", o, s), args: a, dir: runDir})
 		}
