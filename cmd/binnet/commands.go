@@ -508,9 +508,6 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 	var sf sensitivityFlags
 	sf.register(fs)
 	d, r, epochs, layerList, out := &sf.data, &sf.run, sf.epochs, sf.layers, sf.out
-	if err := emptySeeds(args); err != nil {
-		return err
-	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -566,23 +563,6 @@ func runSensitivity(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	printSensitivity(stdout, res, filepath.Join(dir, sensitivity.ResultFile))
-	return nil
-}
-
-// emptySeeds refuses an explicitly empty -seeds ("-seeds=" or -seeds "")
-// among the arguments of the in-process sensitivity run, as compare and sweep
-// refuse theirs (parseSeeds). The dispatcher (runSensitivityCommand) runs
-// the seeds itself when -seeds lists any, and passes every other flag it was
-// given on to runSensitivity as -name=value, an empty -seeds included, which
-// this flag set does not define.
-func emptySeeds(args []string) error {
-	for _, a := range args {
-		if name, v, ok := strings.Cut(strings.TrimLeft(a, "-"), "="); ok && name == "seeds" && strings.HasPrefix(a, "-") {
-			if _, err := parseSeeds(v); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }
 

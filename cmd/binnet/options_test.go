@@ -54,10 +54,9 @@ func TestStepsPerCallHint(t *testing.T) {
 
 // TestSensitivityEmptySeeds: sensitivity -seeds "" (and -seeds=) is refused
 // as compare and sweep refuse it, not as a flag that does not exist, and
-// before anything is written. (Not with -parallel: in a test it would run
-// the test binary as its children.)
+// before anything is written, with or without -parallel.
 func TestSensitivityEmptySeeds(t *testing.T) {
-	for _, args := range [][]string{{"-seeds", ""}, {"-seeds="}, {"--seeds="}} {
+	for _, args := range [][]string{{"-seeds", ""}, {"-seeds="}, {"--seeds="}, {"-seeds=", "-parallel", "2"}} {
 		out := filepath.Join(t.TempDir(), "sens")
 		a := append([]string{"sensitivity", "-epochs", "1", "-train-size", "200", "-val-size", "100", "-quiet", "-out", out}, args...)
 		stderr := mustRefuse(t, 1, []string{`-seeds "": no seed given`}, a...)

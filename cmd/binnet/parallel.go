@@ -315,7 +315,7 @@ func runSensitivityCommand(ctx context.Context, args []string, stdout, stderr io
 	if *parallel < 1 {
 		return fmt.Errorf("-parallel must be at least 1, got %d", *parallel)
 	}
-	if *seeds != "" {
+	if flagGiven(fs, "seeds") { // an empty -seeds is refused there, as compare refuses it
 		return runSensitivitySeeds(ctx, fs, &sf, *seeds, stdout, stderr)
 	}
 	rest := setFlags(fs, "parallel")
