@@ -517,11 +517,16 @@ func TestLRMilestones(t *testing.T) {
 		{[]string{"-lr-milestones", "1,3", "-lr-gamma", "0.5"}, []float64{0.1, 0.05, 0.05, 0.025}},
 		{[]string{"-lr-milestones", "2"}, []float64{0.1, 0.1, 0.01, 0.01}},
 		{[]string{"-lr-milestones", "none"}, []float64{0.1, 0.1, 0.1, 0.1}},
+		// -optimizer in capitals, as -order FORWARD is taken.
+		{[]string{"-optimizer", "SGD", "-lr-milestones", "2"}, []float64{0.1, 0.1, 0.01, 0.01}},
 	} {
 		run := tinyTrain(t, "forward", append([]string{"-epochs", "4", "-epochs-per-layer", "1"}, c.args...)...)
 		res, err := training.ReadResults(filepath.Join(run, training.ResultsFile))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if want := map[bool]string{true: "sgd", false: "adam"}[slices.Contains(c.args, "SGD")]; res.Optimizer.Name != want {
+			t.Errorf("%v: optimizer %q, want %q", c.args, res.Optimizer.Name, want)
 		}
 		var got []float64
 		for _, h := range res.History {

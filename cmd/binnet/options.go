@@ -125,12 +125,17 @@ func (o *runOptions) check(p models.Preset) error {
 	if o.maxLoss < 0 || o.maxLoss == 0 && o.given("max-loss") || math.IsNaN(o.maxLoss) {
 		return fmt.Errorf("-max-loss %v: must be a positive number (omit -max-loss for 100 x ln(classes))", o.maxLoss)
 	}
-	if _, err := o.milestones(p); err != nil {
+	ms, err := o.milestones(p)
+	if err != nil {
 		return err
 	}
 	if o.lrGamma < 0 || o.lrGamma == 0 && o.given("lr-gamma") || math.IsNaN(o.lrGamma) || math.IsInf(o.lrGamma, 0) {
 		return fmt.Errorf("-lr-gamma %v: must be a positive factor (omit -lr-gamma for the preset's, 0.1)", o.lrGamma)
 	}
+	if o.given("lr-gamma") && len(ms) == 0 {
+		return fmt.Errorf("-lr-gamma %v: %s has no learning-rate milestones to apply it at (give -lr-milestones)", o.lrGamma, p.Name)
+	}
+	o.optimizer = strings.ToLower(o.optimizer) // -optimizer SGD as -order FORWARD
 	if o.optimizer != "" && o.optimizer != "adam" && o.optimizer != "sgd" {
 		return fmt.Errorf("-optimizer: unknown optimizer %q (want adam or sgd)", o.optimizer)
 	}
@@ -194,6 +199,17 @@ func (o *runOptions) checkData(d *dataOptions, p models.Preset) error {
 	}
 	if d.workers < 0 || d.workers == 0 && o.given("workers") {
 		return fmt.Errorf("-workers %d: must be at least 1 (omit -workers for one per CPU)", d.workers)
+	}
+	// Flags of one data set's loader, refused for the others as -image-size
+	// and -augment on are, rather than silently unused.
+	for _, f := range []struct{ flag, dataset, what string }{
+		{"workers", "imagenet", "image folders, whose JPEG decoding it spreads"},
+		{"split-file", "cifar10", "CIFAR-10, whose validation images it names"},
+		{"split-seed", "cifar10", "CIFAR-10, whose random validation split it seeds"},
+	} {
+		if name := datasetName(d, p); o.given(f.flag) && name != f.dataset {
+			return fmt.Errorf("-%s: applies only to -dataset %s (%s); the data set here is %s", f.flag, f.dataset, f.what, name)
+		}
 	}
 	if !o.given("image-size") && d.imageSize == 0 {
 		return nil
@@ -428,7 +444,7 @@ func (o *runOptions) trainingConfig(p models.Preset, dataset string, stderr io.W
 	}
 	opt := training.Optimizer{Name: p.Hyper.Optimizer, LearningRate: p.Hyper.LearningRate, Momentum: p.Hyper.Momentum, WeightDecay: p.Hyper.WeightDecay}
 	if o.optimizer != "" {
-		opt.Name = o.optimizer
+		opt.Name = strings.ToLower(o.optimizer)
 	}
 	if o.lr != 0 {
 		opt.LearningRate = o.lr
