@@ -359,6 +359,21 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 		return nil, err
 	}
 	res.Fingerprint = fp
+	if cfg.OutDir != "" {
+		// A completed run of this very configuration: its results stand as
+		// they were written, read without taking the folder's lock (which
+		// needs write access: the folder may be read-only by now) and
+		// without rewriting them, unless its checkpoint is damaged (the
+		// path below says so) or holds fewer epochs.
+		if prev, err := ReadResults(filepath.Join(cfg.OutDir, ResultsFile)); err == nil && prev.Status == StatusCompleted &&
+			len(prev.Fingerprint) > 0 && fingerprintDiff(prev.Fingerprint, fp, "results.json") == "" &&
+			completeCheckpoint(filepath.Join(cfg.OutDir, CheckpointFile), sched.TotalEpochs()) {
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "%s: already complete (%d epochs); its results are kept as they are\n", cfg.OutDir, len(prev.History))
+			}
+			return prev, nil
+		}
+	}
 
 	var ckptPath, resultsPath string
 	startEpoch := 0
@@ -418,17 +433,6 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 		default:
 			if d := fingerprintDiff(meta.Fingerprint, fp, "checkpoint"); d != "" {
 				return nil, fmt.Errorf("training: %s holds a checkpoint of a different run (%s); use another output folder or remove it", cfg.OutDir, d)
-			}
-			if meta.Epochs >= sched.TotalEpochs() {
-				// A completed run of this very configuration: its results
-				// stand as they were written (rewriting them would gain
-				// nothing, and fail in a folder that is now read-only).
-				if prev, err := ReadResults(resultsPath); err == nil && prev.Status == StatusCompleted {
-					if cfg.Progress != nil {
-						fmt.Fprintf(cfg.Progress, "%s: already complete (%d epochs); its results are kept as they are\n", cfg.OutDir, meta.Epochs)
-					}
-					return prev, nil
-				}
 			}
 			if err := restoreVariables(store, values); err != nil {
 				return nil, err
@@ -613,6 +617,17 @@ func BestTested(history []EpochRecord, lastStage bool) (acc float64, epoch, test
 		}
 	}
 	return acc, epoch, tested
+}
+
+// completeCheckpoint reports whether the checkpoint at path reads back
+// whole (its checksums verified) with at least epochs epochs, or does not
+// exist (a completed run's results stand without it).
+func completeCheckpoint(path string, epochs int) bool {
+	meta, _, err := readCheckpoint(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	return err == nil && meta.Epochs >= epochs
 }
 
 // fingerprintDiff names the first field that differs between two

@@ -745,6 +745,25 @@ func TestRerunOfCompletedRun(t *testing.T) {
 	if !strings.Contains(progress.String(), "already complete (3 epochs)") {
 		t.Errorf("progress %q does not say the run is complete", progress.String())
 	}
+	// Nor does it need the folder's lock, which needs write access (the
+	// folder may be read-only now: as root here, a .lock that cannot be
+	// opened for writing stands in for it).
+	lock := filepath.Join(cfg.OutDir, LockFile)
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(lock, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := Run(context.Background(), cfg, data); err != nil || again.TestAccuracy != first.TestAccuracy {
+		t.Errorf("rerun without the lock: %v", err)
+	}
+	// A different configuration still needs it, and is refused.
+	other := cfg
+	other.Seed = 8
+	if _, err := Run(context.Background(), other, data); err == nil || !strings.Contains(err.Error(), "locking") {
+		t.Errorf("another configuration in a folder it cannot lock: %v", err)
+	}
 }
 
 // TestFolderOfRunWithoutEpochs: a run that diverged in its first epoch
