@@ -182,25 +182,50 @@ type fingerprint struct {
 	TestData  string `json:"test_data,omitempty"`
 }
 
+// settingsOf returns the fingerprint of cfg (its defaults set) without its
+// data's fields.
+func settingsOf(cfg Config) fingerprint {
+	return fingerprint{Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
+		Schedule: cfg.Schedule, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(), Optimizer: cfg.Optimizer,
+		Batch: cfg.BatchSize, Clip: cfg.ClipLatent, Reset: cfg.ResetLatentEachEpoch, Mile: cfg.LRMilestones, Gamma: cfg.LRGamma}
+}
+
 // runFingerprint returns the fingerprint of cfg (its defaults set) on data.
 func runFingerprint(cfg Config, data Data) ([]byte, error) {
-	fp := fingerprint{Model: cfg.Model, Network: cfg.Network.Name(), Dataset: cfg.Dataset,
-		Schedule: cfg.Schedule, Seed: cfg.Seed, Quantizer: cfg.Quantizer.Name(), Optimizer: cfg.Optimizer,
-		Batch: cfg.BatchSize, Clip: cfg.ClipLatent, Reset: cfg.ResetLatentEachEpoch, Train: data.Train.Len(), Val: data.Val.Len(),
-		Mile: cfg.LRMilestones, Gamma: cfg.LRGamma,
-		TrainData: sourceFingerprint(data.Train), ValData: sourceFingerprint(data.Val)}
+	fp := settingsOf(cfg)
+	fp.Train, fp.Val = data.Train.Len(), data.Val.Len()
+	fp.TrainData, fp.ValData = sourceFingerprint(data.Train), sourceFingerprint(data.Val)
 	if !cfg.SkipTest {
 		fp.Test, fp.TestData = data.Test.Len(), sourceFingerprint(data.Test)
 	}
 	return json.Marshal(fp)
 }
 
+// settingsFingerprint is the fingerprint of cfg without the fields that
+// describe its data (sizes, checksums), which fingerprintDiff then does not
+// compare.
+func settingsFingerprint(cfg Config) ([]byte, error) {
+	b, err := json.Marshal(settingsOf(cfg))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"train_examples", "val_examples", "test_examples", "train_data", "val_data", "test_data"} {
+		delete(m, k)
+	}
+	return json.Marshal(m)
+}
+
 // CompletedRun returns the results of a completed run of cfg on data in
 // cfg.OutDir, or nil when the folder holds no completed run. A completed run
 // of another configuration or on other data is an error naming the first
 // difference (runs recorded by binnet versions without a fingerprint are
-// taken as they are). Sensitivity pre-training uses it to skip the layers
-// already trained.
+// taken as they are). With the zero Data (data not loaded) only the
+// settings are compared, not the data's sizes and checksums. Sensitivity
+// pre-training uses it to skip the layers already trained, sweep the runs.
 func CompletedRun(cfg Config, data Data) (*Results, error) {
 	prev, err := ReadResults(filepath.Join(cfg.OutDir, ResultsFile))
 	if err != nil || prev.Status != StatusCompleted {
@@ -209,7 +234,12 @@ func CompletedRun(cfg Config, data Data) (*Results, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	fp, err := runFingerprint(cfg, data)
+	var fp []byte
+	if data.Train == nil {
+		fp, err = settingsFingerprint(cfg)
+	} else {
+		fp, err = runFingerprint(cfg, data)
+	}
 	if err != nil {
 		return nil, err
 	}

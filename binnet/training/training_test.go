@@ -291,6 +291,13 @@ func TestCompletedRun(t *testing.T) {
 	if _, err := CompletedRun(other, data); err == nil || !strings.Contains(err.Error(), "optimizer.learning_rate: results.json has 0.01, this run has 0.02") {
 		t.Errorf("another learning rate: %v", err)
 	}
+	// Without the data (the zero Data), the settings alone are compared.
+	if prev, err := CompletedRun(cfg, Data{}); err != nil || prev == nil || prev.TestAccuracy != res.TestAccuracy {
+		t.Errorf("the same settings without the data: %+v, %v", prev, err)
+	}
+	if _, err := CompletedRun(other, Data{}); err == nil || !strings.Contains(err.Error(), "optimizer.learning_rate: results.json has 0.01, this run has 0.02") {
+		t.Errorf("another learning rate without the data: %v", err)
+	}
 }
 
 // TestOldFingerprintsResume: a checkpoint written before the data and test

@@ -88,7 +88,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// damaged file, a -train-size larger than the set), and the run
 	// configuration built from it, then dropped; a completed run in a run
 	// folder is skipped only if it is this sweep's run.
-	if err := checkTrainingData(ctx, &d, &r, p, done, stderr); err != nil {
+	if err := checkTrainingData(ctx, &d, &r, p, done, len(runs) > 0, stderr); err != nil {
 		return err
 	}
 	debug.FreeOSMemory() // the data's memory, while the jobs run
@@ -131,18 +131,24 @@ type sweepRun struct {
 // data, schedule, seed, optimizer and the other settings): a sweep with
 // other settings into the same folder must not take another run's results
 // for its own. Every mismatch is listed, naming its folder and the first
-// field that differs.
-func checkTrainingData(ctx context.Context, d *dataOptions, r *runOptions, p models.Preset, done []sweepRun, stderr io.Writer) error {
+// field that differs. When no run is left to train (toTrain false), data
+// that cannot be loaded (a -data-dir moved since) is no error: the runs are
+// then compared by their settings alone, and stderr says so.
+func checkTrainingData(ctx context.Context, d *dataOptions, r *runOptions, p models.Preset, done []sweepRun, toTrain bool, stderr io.Writer) error {
 	name, data, err := d.load(ctx, &p, stderr)
 	if err != nil {
-		return err
+		if toTrain {
+			return err
+		}
+		fmt.Fprintf(stderr, "sweep: every run is done; their settings are checked, not their data, which cannot be read: %v\n", err)
+		name, data = datasetName(d, p), training.Data{}
 	}
 	cfg, err := r.trainingConfig(p, name, io.Discard)
 	if err != nil {
 		return err
 	}
-	if n := data.Train.Len(); n < cfg.BatchSize {
-		return fmt.Errorf("%d training examples are fewer than one batch of %d", n, cfg.BatchSize)
+	if data.Train != nil && data.Train.Len() < cfg.BatchSize {
+		return fmt.Errorf("%d training examples are fewer than one batch of %d", data.Train.Len(), cfg.BatchSize)
 	}
 	var mismatched []error
 	for _, run := range done {

@@ -282,3 +282,43 @@ func TestReportPairedWithoutPairs(t *testing.T) {
 	mustRefuse(t, 1, []string{"binnet report: -paired-by official: chooses the figure of -paired's table; give -paired ORDER too (the order to compare the others with)\n"},
 		"report", "-runs", runs, "-paired-by", "official")
 }
+
+// TestSweepDoneWithoutData: a sweep whose runs are all done reprints its
+// tables when its -data-dir can no longer be read (moved since), comparing
+// the runs by their settings alone and saying so; a changed setting is
+// still refused then.
+func TestSweepDoneWithoutData(t *testing.T) {
+	mnist, err := filepath.Abs(realDataset(t, "mnist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := binnetBinary(t)
+	data := filepath.Join(t.TempDir(), "mnist")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(mnist, "*.gz"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("files of %s: %v", mnist, err)
+	}
+	for _, f := range files {
+		if err := os.Symlink(f, filepath.Join(data, filepath.Base(f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "sweep")
+	args := []string{"sweep", "-model", "mlp-300-100", "-data-dir", data, "-orders", "forward;reverse", "-seeds", "1", "-epochs", "3",
+		"-epochs-per-layer", "1", "-train-size", "500", "-val-size", "200", "-test-size", "200", "-quiet", "-out", dir}
+	first, _ := runBinary(t, bin, args...)
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runBinaryCode(t, bin, args...)
+	if code != 0 || stdout != first || !strings.Contains(stderr, "sweep: every run is done; their settings are checked, not their data, which cannot be read") {
+		t.Errorf("the done sweep without its data: exit code %d\nstdout:\n%s\nfirst:\n%s\nstderr:\n%s", code, stdout, first, stderr)
+	}
+	code, _, stderr = runBinaryCode(t, bin, append(args, "-lr", "0.05")...)
+	if code != 1 || !strings.Contains(stderr, "optimizer.learning_rate: results.json has 0.1, this run has 0.05") {
+		t.Errorf("another -lr without the data: exit code %d, stderr:\n%s", code, stderr)
+	}
+}
