@@ -83,6 +83,21 @@ func Load(name, dir string) (train, test *Set, err error) {
 //go:embed sample/*.gz
 var sampleFS embed.FS
 
+// SameData reports whether the data set names a and b (as -dataset takes
+// them and runs record them, or set names such as "sample/train") name the
+// same data: the same name, or "mnist" and "sample", Sample being a subset
+// of MNIST. A ranking, or a model, made on one may be used on the other.
+func SameData(a, b string) bool {
+	family := func(name string) string {
+		name, _, _ = strings.Cut(name, "/")
+		if name == "sample" {
+			return "mnist"
+		}
+		return name
+	}
+	return family(a) == family(b)
+}
+
 // Sample returns the MNIST sample embedded in this package: the first
 // 10,000 training and the first 2,000 test examples of MNIST, as sets named
 // "sample/train" and "sample/test". Each call returns new memory.

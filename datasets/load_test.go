@@ -382,3 +382,19 @@ func copyFile(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSameData: the same name, set names of it, and MNIST with its
+// embedded sample are the same data; Fashion-MNIST and MNIST are not.
+func TestSameData(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"mnist", "mnist", true}, {"sample", "mnist", true}, {"mnist", "sample/test", true}, {"sample/train", "sample", true},
+		{"imagenet", "imagenet", true}, {"fashion-mnist", "mnist", false}, {"sample", "fashion-mnist", false}, {"cifar10", "mnist", false},
+	} {
+		if got := datasets.SameData(c.a, c.b); got != c.same {
+			t.Errorf("SameData(%q, %q) = %v, want %v", c.a, c.b, got, c.same)
+		}
+	}
+}

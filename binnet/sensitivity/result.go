@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/binnet/binnet/datasets"
 	"github.com/binnet/binnet/internal/atomicfile"
 )
 
@@ -548,13 +549,7 @@ func CheckDataset(r *Result, dataset string) error {
 	if r == nil {
 		return errors.New("sensitivity: no sensitivity result (nil)")
 	}
-	family := func(name string) string {
-		if name == "sample" {
-			return "mnist"
-		}
-		return name
-	}
-	if dataset == "" || r.Dataset == "" || family(r.Dataset) == family(dataset) {
+	if dataset == "" || r.Dataset == "" || datasets.SameData(r.Dataset, dataset) {
 		return nil
 	}
 	return fmt.Errorf("sensitivity: the sensitivity result was made on data set %q, not %q: "+

@@ -83,7 +83,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	// Not refused: sweep passes its -sensitivity on to every order's run.
+	// A warning, not a refusal (compare and sweep refuse a -sensitivity
+	// that none of their orders reads).
 	fmt.Fprint(stderr, r.unusedSensitivity())
 	name, data, cfg, err := r.prepare(ctx, &d, &p, stderr)
 	if err != nil {

@@ -386,30 +386,17 @@ func inferData(name, dir, model string, shape []int, classes int) (*testImages, 
 	return &testImages{name: test.Name, n: n, pixels: test.Images, labels: int32s(test.Labels)}, nil
 }
 
-// sameDataset reports whether a model trained on data set trained may be
-// scored on data set given (names as results.json records them and -dataset
-// takes them): the same name, or mnist and sample, the embedded sample being
-// the first 10,000 training and 2,000 test images of MNIST. Every image
-// folder is "imagenet", so a model trained on one folder may be scored on
-// another of the same classes (the classes are then checked by number).
-func sameDataset(trained, given string) bool {
-	base := func(s string) string {
-		b, _, _ := strings.Cut(s, "/")
-		if b == "sample" {
-			return "mnist"
-		}
-		return b
-	}
-	return base(trained) == base(given)
-}
-
 // checkInferDataset refuses to score the model in path, trained on data set
 // trained, on data set given (defaulted: no -dataset was given; withDir:
-// -data-dir was), unless sameDataset allows it: the accuracy of a model on
+// -data-dir was), unless datasets.SameData allows it: the accuracy of a model on
 // another data set's images and labels means nothing. The error names both
 // data sets and the flags that would select the model's own.
 func checkInferDataset(path, trained, given string, defaulted, withDir bool) error {
-	if sameDataset(trained, given) {
+	// The same data (datasets.SameData: mnist and its sample count as
+	// one); every image folder is "imagenet", so a model trained on one
+	// folder may be scored on another of the same classes (checked by
+	// their number).
+	if datasets.SameData(trained, given) {
 		return nil
 	}
 	how := ""

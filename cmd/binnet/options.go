@@ -271,8 +271,8 @@ func (o *runOptions) schedule(p models.Preset) (*schedule.Schedule, error) {
 			return nil, err
 		}
 		// A ranking measured on other data (the data set names as
-		// training.Config.Dataset records them: the embedded sample is not
-		// mnist, as report does not pair them either).
+		// training.Config.Dataset records them, MNIST and its embedded
+		// sample counting as one: datasets.SameData).
 		for i, res := range results {
 			if err := sensitivity.CheckDataset(res, o.datasetOf(p)); err != nil {
 				return nil, fmt.Errorf("-sensitivity %s: %w", o.sensitivityFiles()[i], err)
