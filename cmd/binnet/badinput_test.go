@@ -107,6 +107,8 @@ func TestBadInput(t *testing.T) {
 		{"train: -workers on MNIST", train("-workers", "3"), 1, []string{"-workers: applies only to -dataset imagenet", "the data set here is sample"}, false},
 		{"sensitivity: -split-file on MNIST", []string{"sensitivity", "-epochs", "1", "-split-file", "x.json"}, 1, []string{"-split-file: applies only to -dataset cifar10"}, false},
 		{"compare: -split-seed on MNIST", []string{"compare", "-epochs", "3", "-epochs-per-layer", "1", "-split-seed", "7", "-seeds", "1"}, 1, []string{"-split-seed: applies only to -dataset cifar10"}, false},
+		{"sweep: orders whose stages binarize the same layers", []string{"sweep", "-orders", "forward;2,1,3", "-layers-per-stage", "2", "-epochs", "4", "-epochs-per-layer", "2", "-seeds", "1"}, 1,
+			[]string{"-orders: 2,1,3 is the same schedule as forward (2,1,3 and 1,2,3 binarize the same layers in every stage): list one of them"}, false},
 		{"compare: -seed, which -seeds replaces", []string{"compare", "-epochs", "3", "-epochs-per-layer", "1", "-seed", "7", "-seeds", "1"}, 1, []string{"-seed: give the seeds of every run with -seeds (-seeds 7 for that one seed; now -seeds 1)"}, false},
 		{"sensitivity: layer out of range", []string{"sensitivity", "-epochs", "1", "-layers", "4"}, 1, []string{"-layers", `"4"`, "1..3"}, false},
 		{"sensitivity: negative epochs", []string{"sensitivity", "-epochs", "-1"}, 1, []string{"-epochs must be at least 1"}, false},
@@ -119,7 +121,7 @@ func TestBadInput(t *testing.T) {
 				args = train("-data-dir", truncatedMNIST(t))
 			}
 			out := filepath.Join(t.TempDir(), "out")
-			if len(args) > 0 && slices.Contains([]string{"train", "compare", "sensitivity"}, args[0]) {
+			if len(args) > 0 && slices.Contains([]string{"train", "compare", "sensitivity", "sweep"}, args[0]) {
 				args = append(args, "-out", out)
 			}
 			start := time.Now()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -370,15 +369,18 @@ func (o *runOptions) checkSchedules(p models.Preset, orders []string, seeds []in
 		if err != nil {
 			return resolved{}, fmt.Errorf("order %q: %w", order, err)
 		}
-		key, err := json.Marshal(sched)
-		if err != nil {
-			return resolved{}, fmt.Errorf("order %q: %w", order, err)
+		// The key is what training sees: every epoch's layer modes (an
+		// order and another permutation that binarize the same layers in
+		// each stage, with -layers-per-stage 2, train the same run).
+		var key strings.Builder
+		for e := range sched.TotalEpochs() {
+			fmt.Fprint(&key, sched.Modes(e), ";")
 		}
 		shown := sched.Kind().String()
 		if sched.Kind() == schedule.KindIterative {
 			shown = schedule.FormatPermutation(sched.Order())
 		}
-		return resolved{order, string(key), shown}, nil
+		return resolved{order, key.String(), shown}, nil
 	}
 	// label names an order with where its schedule comes from.
 	label := func(r resolved) string {
@@ -392,7 +394,11 @@ func (o *runOptions) checkSchedules(p models.Preset, orders []string, seeds []in
 		if strings.EqualFold(strings.TrimSpace(a.order), a.shown) {
 			is = fmt.Sprintf("%s is the same schedule", a.order)
 		}
-		return fmt.Errorf("-orders: %s as %s: list one of them", is, label(b))
+		stages := ""
+		if a.shown != b.shown {
+			stages = fmt.Sprintf(" (%s and %s binarize the same layers in every stage)", a.shown, b.shown)
+		}
+		return fmt.Errorf("-orders: %s as %s%s: list one of them", is, label(b), stages)
 	}
 	var fixed, random []string
 	for _, order := range orders {
