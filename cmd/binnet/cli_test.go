@@ -425,6 +425,9 @@ func TestHelp(t *testing.T) {
 	if code, _, stderr := cli(t, "help", "bogus"); code != 2 || !strings.Contains(stderr, `unknown command "bogus"`) {
 		t.Errorf("binnet help bogus: exit code %d, stderr:\n%s", code, stderr)
 	}
+	if code, _, stderr := cli(t, "help", "train", "-epochs"); code != 2 || !strings.Contains(stderr, `binnet help: one command name, got ["train" "-epochs"]`) {
+		t.Errorf("binnet help train -epochs: exit code %d, stderr:\n%s", code, stderr)
+	}
 }
 
 func TestCompareGoesOnPastDivergence(t *testing.T) {

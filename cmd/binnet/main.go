@@ -70,7 +70,11 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = 3
 		}
 	}()
-	if len(args) >= 2 && args[0] == "help" {
+	if len(args) > 2 && args[0] == "help" {
+		fmt.Fprintf(stderr, "binnet help: one command name, got %q\n", args[1:])
+		return 2
+	}
+	if len(args) == 2 && args[0] == "help" {
 		// binnet help CMD is binnet CMD -h.
 		args = []string{args[1], "-h"}
 	}

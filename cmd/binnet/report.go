@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -313,9 +314,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			sens = append(sens, r)
 		case training.ResultsFile:
-			if strings.Contains(filepath.ToSlash(path), "/layer-") {
-				// A sensitivity run's layer: not a row, but noted while its
-				// folder has no sensitivity.json.
+			if layerFolder.MatchString(filepath.Base(filepath.Dir(path))) {
+				// A sensitivity run's layer (its own folder layer-NN, not
+				// a folder above it, which any name may have): not a row,
+				// but noted while its folder has no sensitivity.json.
 				if err := noteLayer(layers, path); err != nil {
 					skip(path, err)
 				}
@@ -655,6 +657,10 @@ type layerProgress struct {
 	done []int // the 1-based layers whose run completed
 	of   int   // the network's binarizable layers (0: unknown)
 }
+
+// layerFolder matches the folder of one layer's run of a sensitivity
+// pre-training (OUT/layer-NN).
+var layerFolder = regexp.MustCompile(`^layer-[0-9]+$`)
 
 // noteLayer records in layers the layer run whose results are at path, if
 // it is a sensitivity layer folder's (layer-NN), under its sensitivity

@@ -322,3 +322,22 @@ func TestSweepDoneWithoutData(t *testing.T) {
 		t.Errorf("another -lr without the data: exit code %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// TestReportUnderLayerNamedFolder: runs under a folder whose name starts
+// with "layer-" (a study's folder, not a sensitivity layer's layer-NN) are
+// reported, where report took every run below such a folder for a
+// sensitivity layer and dropped it.
+func TestReportUnderLayerNamedFolder(t *testing.T) {
+	runs := filepath.Join(t.TempDir(), "layer-study", "runs")
+	run := tinyTrain(t, "forward", "-epochs", "3", "-epochs-per-layer", "1")
+	if err := os.MkdirAll(runs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(run, filepath.Join(runs, "forward-seed1")); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := mustCLI(t, "report", "-runs", runs)
+	if !strings.Contains(stdout, "| mlp-300-100 | sample, 1000 train | 3 epochs, 1/layer | forward | 1 (seeds 1) |") {
+		t.Errorf("report under layer-study:\n%s", stdout)
+	}
+}
