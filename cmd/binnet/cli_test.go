@@ -5,8 +5,11 @@ package main
 // and check the files and the output a user relies on.
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -597,5 +600,46 @@ func TestCompare(t *testing.T) {
 		if m[1] < "0.5" {
 			t.Errorf("%s: test accuracy %s, want > 0.5", o, m[1])
 		}
+	}
+}
+
+// TestCompareInterruptedPrintsFinishedRuns interrupts compare (SIGINT, as
+// Ctrl-C would) once float's two seeds are done: it exits 130 with the
+// table of the runs that finished (float with both seeds, maybe binary with
+// one, marked "1 of 2 seeds"), where it printed nothing.
+func TestCompareInterruptedPrintsFinishedRuns(t *testing.T) {
+	bin := binnetBinary(t)
+	cmd := exec.Command(bin, "compare", "-seeds", "1,2", "-epochs", "6", "-epochs-per-layer", "2", "-threads", "1")
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var seen strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		seen.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "== mlp-300-100, order binary, seed 1") {
+			cmd.Process.Signal(syscall.SIGINT)
+			break
+		}
+	}
+	io.Copy(io.Discard, stderr)
+	err = cmd.Wait()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130; stderr:\n%s", err, seen.String())
+	}
+	out := stdout.String()
+	if !regexp.MustCompile(`Interrupted: the table holds the [23] of 8 runs that finished before it`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^float +0\.9\d{3} ± 0\.\d{4} `).MatchString(out) || strings.Contains(out, "reverse") {
+		t.Errorf("stdout of the interrupted compare:\n%s", out)
+	}
+	if strings.Contains(out, "binary ") && !strings.Contains(out, "(1 of 2 seeds)") {
+		t.Errorf("binary's one finished seed is not marked:\n%s", out)
 	}
 }

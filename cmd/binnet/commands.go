@@ -217,6 +217,8 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	var rows []row
 	var diverged []error
+	var stopped error // the interrupt that ended the comparison early
+orders:
 	for _, o := range orderList {
 		rw := row{order: o}
 		for _, seed := range seedList {
@@ -242,6 +244,14 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				diverged = append(diverged, fmt.Errorf("order %s, seed %d: %w", o, seed, err))
 				continue
 			}
+			if err != nil && ctx.Err() != nil {
+				// Interrupted: the table of the runs finished so far.
+				stopped = fmt.Errorf("order %s, seed %d: %w", o, seed, err)
+				if len(rw.test) > 0 || rw.diverged > 0 {
+					rows = append(rows, rw)
+				}
+				break orders
+			}
 			if err != nil {
 				return fmt.Errorf("order %s, seed %d: %w", o, seed, err)
 			}
@@ -251,9 +261,19 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		rows = append(rows, rw)
 	}
+	if stopped != nil && len(rows) == 0 {
+		return stopped
+	}
 	fmt.Fprintf(stdout, "\n%s on %s: %d train / %d val / %d test images, %d epochs (%d per layer), %s lr %g, batch %d, seeds %s\n\n",
 		p.Name, name, data.Train.Len(), data.Val.Len(), data.Test.Len(), r.epochs, r.epochsPerLayer,
 		p.Hyper.Optimizer, firstNonZero(r.lr, p.Hyper.LearningRate), firstNonZeroInt(r.batch, p.Hyper.BatchSize), *seeds)
+	if stopped != nil {
+		finished := 0
+		for _, rw := range rows {
+			finished += len(rw.test) + rw.diverged
+		}
+		fmt.Fprintf(stdout, "Interrupted: the table holds the %d of %d runs that finished before it\n\n", finished, len(orderList)*len(seedList))
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "order\ttest accuracy\tfinal val accuracy\ttrain time (s)\t")
 	for _, rw := range rows {
@@ -264,10 +284,16 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if n := rw.diverged; n > 0 && len(rw.test) > 0 {
 			test += fmt.Sprintf(" (%d of %d diverged)", n, n+len(rw.test))
 		}
+		if n := len(rw.test) + rw.diverged; n < len(seedList) {
+			test += fmt.Sprintf(" (%d of %d seeds)", n, len(seedList))
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", rw.order, test, val, sec)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if stopped != nil {
+		return stopped
 	}
 	if len(diverged) > 0 {
 		return fmt.Errorf("%d of %d runs diverged:\n%w", len(diverged), len(orderList)*len(seedList), errors.Join(diverged...))
