@@ -2,6 +2,7 @@ package training
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -186,6 +187,28 @@ func WriteResults(path string, r *Results) error {
 		return err
 	}
 	return writeFile(path, append(b, '\n'), 0o644)
+}
+
+// CheckResults returns nil when r, read from a results.json, is a binnet
+// run's: it has one of the statuses Run writes and names its network, as
+// every version of binnet has written them. A file without them (another
+// tool's results.json, an empty object, JSON null) is not a run's, and the
+// error says why, starting "not a binnet results file".
+func CheckResults(r *Results) error {
+	if r == nil {
+		return errors.New("not a binnet results file: null")
+	}
+	switch r.Status {
+	case StatusRunning, StatusCompleted, StatusFailed:
+	case "":
+		return errors.New("not a binnet results file: no status")
+	default:
+		return fmt.Errorf("not a binnet results file: status %q (binnet writes running, completed or failed)", r.Status)
+	}
+	if r.Network == "" {
+		return errors.New("not a binnet results file: no network")
+	}
+	return nil
 }
 
 // ReadResults reads a results file.

@@ -55,7 +55,9 @@ type Config struct {
 
 	// OutDir receives checkpoint.bin and results.json; "" keeps everything in
 	// memory. A run finds the checkpoint of an interrupted run with the same
-	// configuration there and resumes it.
+	// configuration there and resumes it. A results.json there that is not
+	// a binnet run's (CheckResults), or cannot be read, is an error naming
+	// it, never overwritten.
 	OutDir string
 	// Progress receives progress output; nil for none.
 	Progress io.Writer
@@ -448,7 +450,11 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 			// overwritten by this one, unless that run recorded no epoch
 			// (it stopped or diverged before its first finished): then
 			// there is nothing to keep, and this run starts afresh.
-			if prev, err := ReadResults(resultsPath); err == nil && len(prev.Fingerprint) > 0 {
+			prev, err := readPrevResults(resultsPath)
+			if err != nil {
+				return nil, err
+			}
+			if prev != nil && len(prev.Fingerprint) > 0 {
 				if d := fingerprintDiff(prev.Fingerprint, fp, "results.json"); d != "" {
 					if len(prev.History) > 0 {
 						return nil, fmt.Errorf("training: %s holds the results of a different run (%s) and no checkpoint; use another output folder or remove them", cfg.OutDir, d)
@@ -475,7 +481,11 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 					fmt.Fprintf(cfg.Progress, "resuming from %s after epoch %d of %d\n", ckptPath, startEpoch, sched.TotalEpochs())
 				}
 			}
-			if prev, err := ReadResults(resultsPath); err == nil {
+			prev, err := readPrevResults(resultsPath)
+			if err != nil {
+				return nil, err
+			}
+			if prev != nil {
 				res.ResumedAt = append(prev.ResumedAt, res.ResumedAt...)
 				res.TrainSeconds = prev.TrainSeconds
 			}
@@ -626,6 +636,32 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 		return res, fmt.Errorf("training: writing the results: %w; %s", err, keptCheckpoint(ckptPath, sched.TotalEpochs()))
 	}
 	return res, nil
+}
+
+// readPrevResults reads the results.json at path that this run will
+// overwrite: nil when there is none. One that cannot be read, or that is
+// not a binnet run's (CheckResults: another tool's file, the user's notes),
+// is an error naming it, so that the run does not destroy it. binnet writes
+// its own atomically, so a file of a run that crashed is never half-written.
+func readPrevResults(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var prev *Results
+	if err == nil {
+		if jerr := json.Unmarshal(b, &prev); jerr != nil {
+			err = fmt.Errorf("not a binnet results file: %w", jerr)
+		} else {
+			err = CheckResults(prev)
+		}
+	} else if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		err = fmt.Errorf("cannot read it: %w", pe.Err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("training: refusing to overwrite %s: %w; move it away or use another output folder", path, err)
+	}
+	return prev, nil
 }
 
 // BestTested returns the highest test accuracy among the tested epochs of

@@ -808,3 +808,79 @@ func TestFolderOfRunWithoutEpochs(t *testing.T) {
 		t.Errorf("progress %q does not say the folder's earlier run is replaced", progress.String())
 	}
 }
+
+// TestForeignResultsAreKept: a results.json in the output folder that
+// binnet did not write (another tool's JSON, plain text, JSON null, a
+// folder of that name) is refused by name and left as it was, with no
+// checkpoint there and with a checkpoint of this very run.
+func TestForeignResultsAreKept(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	refused := func(dir, why string) string {
+		return "training: refusing to overwrite " + filepath.Join(dir, ResultsFile) + ": " + why + "; move it away or use another output folder"
+	}
+	for _, c := range []struct{ name, content, why string }{
+		{"other JSON", `{"experiment": "precious", "accuracy": 0.99}`, "not a binnet results file: no status"},
+		{"notes", "my own notes, not JSON\n", "not a binnet results file: invalid character 'm' looking for beginning of value"},
+		{"null", "null", "not a binnet results file: null"},
+		{"status only", `{"status": "completed", "model": "m"}`, "not a binnet results file: no network"},
+		{"other status", `{"status": "done", "network": "n"}`, `not a binnet results file: status "done" (binnet writes running, completed or failed)`},
+	} {
+		run := cfg
+		run.OutDir = t.TempDir()
+		path := filepath.Join(run.OutDir, ResultsFile)
+		if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run.OnEpoch = func(EpochRecord) { t.Errorf("%s: trained", c.name) }
+		if _, err := Run(context.Background(), run, data); err == nil || err.Error() != refused(run.OutDir, c.why) {
+			t.Errorf("%s: %v, want\n%s", c.name, err, refused(run.OutDir, c.why))
+		}
+		if b, _ := os.ReadFile(path); string(b) != c.content {
+			t.Errorf("%s: results.json now holds %q", c.name, b)
+		}
+	}
+	run := cfg
+	run.OutDir = t.TempDir()
+	if err := os.Mkdir(filepath.Join(run.OutDir, ResultsFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), run, data); err == nil || err.Error() != refused(run.OutDir, "cannot read it: is a directory") {
+		t.Errorf("a folder named results.json: %v", err)
+	}
+
+	// A finished run whose results.json was replaced: its checkpoint
+	// resumes, but the foreign file is not overwritten.
+	run = cfg
+	run.OutDir = t.TempDir()
+	if _, err := Run(context.Background(), run, data); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(run.OutDir, ResultsFile)
+	foreign := `{"experiment": "precious"}`
+	if err := os.WriteFile(path, []byte(foreign), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), run, data); err == nil || err.Error() != refused(run.OutDir, "not a binnet results file: no status") {
+		t.Errorf("a checkpoint with a foreign results.json: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != foreign {
+		t.Errorf("results.json now holds %q", b)
+	}
+}
+
+// TestOldResultsWithoutFingerprintResume: a results.json of a binnet
+// version before fingerprints (no fingerprint field) is a binnet run's,
+// and the run in its folder goes on.
+func TestOldResultsWithoutFingerprintResume(t *testing.T) {
+	data := smallData(t)
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.OutDir = t.TempDir()
+	old := `{"status": "running", "model": "test-mlp", "network": "mlp-784-64-32-10", "history": []}`
+	if err := os.WriteFile(filepath.Join(cfg.OutDir, ResultsFile), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Run(context.Background(), cfg, data); err != nil || res.Status != StatusCompleted {
+		t.Fatalf("run over an old results.json: %v", err)
+	}
+}

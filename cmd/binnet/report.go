@@ -634,16 +634,12 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // isBinnetResults returns nil when r, read from a results.json, is a binnet
-// run's: it names its model and has one of the statuses binnet writes. A
-// file without them (another tool's results.json, an empty object) is not
-// shown as a run.
+// run's (training.CheckResults) that names its model, by which report
+// groups runs. A file without them (another tool's results.json, an empty
+// object) is not shown as a run.
 func isBinnetResults(r *training.Results) error {
-	switch r.Status {
-	case training.StatusRunning, training.StatusCompleted, training.StatusFailed:
-	case "":
-		return errors.New("not a binnet results file: no status")
-	default:
-		return fmt.Errorf("not a binnet results file: status %q (binnet writes running, completed or failed)", r.Status)
+	if err := training.CheckResults(r); err != nil {
+		return err
 	}
 	if r.Model == "" {
 		return errors.New("not a binnet results file: no model")

@@ -193,7 +193,7 @@ func TestReportLeavesOutUnreadableFiles(t *testing.T) {
 		"foreign/results.json": `{"acc": 0.9, "loss": 0.1}`,
 		"empty/results.json":   `{}`,
 		"weird/results.json":   `{"status": "weird", "model": "mlp-300-100"}`,
-		"nomodel/results.json": `{"status": "completed"}`,
+		"nomodel/results.json": `{"status": "completed", "network": "mlp-784-300-100-10"}`,
 		"s/sensitivity.json":   `{"model":`,
 	}
 	for name, content := range bad {
