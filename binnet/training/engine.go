@@ -3,6 +3,8 @@ package training
 import (
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"strings"
 
 	"github.com/binnet/binnet/binnet"
@@ -87,6 +89,14 @@ type stageExecs struct {
 
 // NewEngine prepares an engine; graphs compile on first use.
 func NewEngine(b compute.Backend, store *model.Store, net models.Network, q quant.Quantizer, opt Optimizer) (*Engine, error) {
+	switch {
+	case b == nil:
+		return nil, errors.New("training: NewEngine: no backend (nil)")
+	case store == nil:
+		return nil, errors.New("training: NewEngine: no variable store (nil)")
+	case isNil(net):
+		return nil, errors.New("training: NewEngine: no network (nil)")
+	}
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return nil, err
@@ -96,6 +106,16 @@ func NewEngine(b compute.Backend, store *model.Store, net models.Network, q quan
 	}
 	return &Engine{Backend: b, Store: store, Network: net, Quantizer: q, Optimizer: opt, stages: map[string]*stageExecs{},
 		signed: map[*model.Variable]*tensors.Tensor{}}, nil
+}
+
+// isNil reports whether net is nil, or a nil pointer in the interface
+// (whose methods would dereference it).
+func isNil(net models.Network) bool {
+	if net == nil {
+		return true
+	}
+	v := reflect.ValueOf(net)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // stageKey names a binarization state: one letter per layer.
@@ -114,9 +134,26 @@ func stageKey(modes []binnet.Mode) string {
 	return string(key)
 }
 
+// checkModes returns an error naming the problem unless modes holds one
+// mode, float, binary or frozen, for each binarizable layer of the network.
+func (e *Engine) checkModes(modes []binnet.Mode) error {
+	if n := e.Network.NumBinarizable(); len(modes) != n {
+		return fmt.Errorf("training: %d layer modes for %s, which has %d binarizable layers", len(modes), e.Network.Name(), n)
+	}
+	for i, m := range modes {
+		if m != binnet.Float && m != binnet.Binary && m != binnet.Frozen {
+			return fmt.Errorf("training: layer %d has mode %v: want float, binary or frozen", i+1, m)
+		}
+	}
+	return nil
+}
+
 // stage returns the compiled graphs of a binarization state, creating them
 // (they compile on their first execution) when the state is new.
 func (e *Engine) stage(modes []binnet.Mode) (*stageExecs, error) {
+	if err := e.checkModes(modes); err != nil {
+		return nil, err
+	}
 	key := stageKey(modes)
 	if s, ok := e.stages[key]; ok {
 		return s, nil
@@ -409,8 +446,24 @@ func splitSteps(n, steps int) (int, error) {
 	return n / steps, nil
 }
 
+// checkStep returns an error naming the problem when a training step on
+// a batch of batch examples at learning rate lr cannot run: batch norm needs
+// at least 2 examples, and the rate must be a positive number.
+func checkStep(batch int, lr float64) error {
+	if batch < 2 {
+		return fmt.Errorf("training: a training batch of %d examples: batch norm needs at least 2 examples per batch", batch)
+	}
+	if !(lr > 0) || math.IsInf(lr, 0) {
+		return fmt.Errorf("training: learning rate must be a positive number, got %v", lr)
+	}
+	return nil
+}
+
 // TrainStep runs one optimizer step on a batch with the given layer modes.
 func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.Mode, lr float64) error {
+	if err := checkStep(len(y), lr); err != nil {
+		return err
+	}
 	xt, yt, err := e.batchTensors(x, y, shape)
 	if err != nil {
 		return err
@@ -455,6 +508,12 @@ func (e *Engine) DeviceBatch(x []float32, y []int32, shape []int, steps int) (*t
 // in tensors (see [Engine.DeviceBatch]): x shaped [batch, input shape...]
 // float32 and y [batch] int32.
 func (e *Engine) TrainStepTensors(xt, yt *tensors.Tensor, modes []binnet.Mode, lr float64) error {
+	if yt.Rank() != 1 || xt.Rank() < 1 || xt.Shape().Dimensions[0] != yt.Shape().Dimensions[0] {
+		return fmt.Errorf("training: a batch shaped %v with labels shaped %v: want [batch, ...] and [batch]", xt.Shape(), yt.Shape())
+	}
+	if err := checkStep(yt.Shape().Dimensions[0], lr); err != nil {
+		return err
+	}
 	if e.devices > 1 && yt.Shape().Dimensions[0]%e.devices != 0 {
 		return fmt.Errorf("training: a batch of %d examples does not split over %d devices", yt.Shape().Dimensions[0], e.devices)
 	}
@@ -494,6 +553,9 @@ func (e *Engine) TrainSteps(x []float32, y []int32, shape []int, steps int, mode
 	if err != nil {
 		return err
 	}
+	if err := checkStep(batch, lr); err != nil {
+		return err
+	}
 	if _, err := batchDims(x, y, shape); err != nil {
 		return err
 	}
@@ -522,6 +584,9 @@ func (e *Engine) TrainStepsTensors(xs, ys *tensors.Tensor, modes []binnet.Mode, 
 	dims := xs.Shape().Dimensions
 	if xs.Rank() < 2 || ys.Rank() != 2 || ys.Shape().Dimensions[0] != dims[0] || ys.Shape().Dimensions[1] != dims[1] {
 		return fmt.Errorf("training: steps of batches shaped %v with labels shaped %v: want [steps, batch, ...] and [steps, batch]", xs.Shape(), ys.Shape())
+	}
+	if err := checkStep(dims[1], lr); err != nil {
+		return err
 	}
 	if err := checkLoop(e.LoopSteps, e.Backend); err != nil {
 		return err
@@ -589,8 +654,8 @@ type stageRunner struct {
 // runner returns the training step and the evaluation of a binarization
 // state: the state's own graphs, or the gated graphs fed with its gates.
 func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
-	if n := e.Network.NumBinarizable(); len(modes) != n {
-		return stageRunner{}, fmt.Errorf("training: %d layer modes for %s, which has %d binarizable layers", len(modes), e.Network.Name(), n)
+	if err := e.checkModes(modes); err != nil {
+		return stageRunner{}, err
 	}
 	if e.Gated {
 		train, eval, err := e.gated()
@@ -629,6 +694,9 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 // restore_full_precision after it), which leaves the latent weights of binary
 // layers binarized after every evaluation.
 func (e *Engine) ResetLatentToSign(modes []binnet.Mode) error {
+	if err := e.checkModes(modes); err != nil {
+		return err
+	}
 	for _, info := range e.layerInfo {
 		if info.Index >= len(modes) || !modes[info.Index].IsBinary() {
 			continue
@@ -672,11 +740,16 @@ func (e *Engine) Accumulated() (loss, accuracy float64, count int) {
 }
 
 // Evaluate returns the mean loss and the accuracy of the network on ex, with
-// batch norm's running averages and the given layer modes.
+// batch norm's running averages and the given layer modes, in batches of
+// batchSize examples (at least 1; one batch when ex has fewer).
 func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, accuracy float64, err error) {
+	if batchSize < 1 {
+		return 0, 0, fmt.Errorf("training: evaluation batch size %d must be positive", batchSize)
+	}
 	if ex.Len() == 0 {
 		return 0, 0, fmt.Errorf("training: evaluation set %s is empty", ex)
 	}
+	batchSize = min(batchSize, ex.Len()) // the buffers below are sized by it
 	size := exampleSize(ex)
 	shape := ex.ExampleShape()
 	r, err := e.runner(modes)
@@ -686,8 +759,7 @@ func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, 
 	var sumLoss, correct float64
 	indices := make([]int, 0, batchSize)
 	// One buffer for every batch: batchTensors copies it out.
-	rows := min(batchSize, ex.Len())
-	xs, ys := make([]float32, rows*size), make([]int32, rows)
+	xs, ys := make([]float32, batchSize*size), make([]int32, batchSize)
 	for from := 0; from < ex.Len(); from += batchSize {
 		to := min(from+batchSize, ex.Len())
 		indices = indices[:0]

@@ -272,7 +272,7 @@ func frozenLayers(modes []binnet.Mode) []int {
 }
 
 func (c *Config) setDefaults() error {
-	if c.Network == nil {
+	if isNil(c.Network) {
 		return errors.New("training: no network")
 	}
 	if c.Schedule == nil {
