@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/datasets"
 )
 
@@ -40,6 +41,9 @@ func FromSet(s *datasets.Set, mean, std float32, shape ...int) (*Examples, error
 
 // Len returns the number of examples.
 func (e *Examples) Len() int { return len(e.Y) }
+
+// Label returns the label of example i, 0 <= i < Len() (Labeler).
+func (e *Examples) Label(i int) int { return int(e.Y[i]) }
 
 // String returns the set's name.
 func (e *Examples) String() string { return e.Name }
@@ -107,8 +111,9 @@ type Data struct {
 	Train, Val, Test Source
 }
 
-// check validates the splits against a network's input shape.
-func (d Data) check(shape []int) error {
+// check validates the splits against a network's input shape and, for
+// the splits that are Labelers, their labels against its classes.
+func (d Data) check(shape []int, net models.Network) error {
 	for _, s := range []struct {
 		name string
 		e    Source
@@ -118,6 +123,43 @@ func (d Data) check(shape []int) error {
 		}
 		if fmt.Sprint(s.e.ExampleShape()) != fmt.Sprint(shape) {
 			return fmt.Errorf("training: the %s set %s has examples of shape %v, the network wants %v", s.name, s.e, s.e.ExampleShape(), shape)
+		}
+		if l, ok := s.e.(Labeler); ok {
+			for i := range s.e.Len() {
+				if err := checkLabel(l.Label(i), net); err != nil {
+					return fmt.Errorf("training: the %s set %s: example %d %w", s.name, s.e, i, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Labeler is implemented by a Source that gives the label of an example
+// without reading the example ([Examples], an image folder): Run then checks
+// every label against the network's classes before it trains. The labels
+// of other sources are checked batch by batch, as the engine meets them.
+type Labeler interface {
+	// Label returns the label of example i, 0 <= i < Len().
+	Label(i int) int
+}
+
+// checkLabel returns an error, to follow "example N", unless label is one
+// of net's classes.
+func checkLabel(label int, net models.Network) error {
+	if n := net.NumClasses(); label < 0 || label >= n {
+		return fmt.Errorf("has label %d, but network %s has %d classes (labels 0..%d)", label, net.Name(), n, n-1)
+	}
+	return nil
+}
+
+// checkLabels returns an error naming the first label of a batch that is
+// not one of net's classes, with its example's index in the batch.
+func checkLabels(y []int32, net models.Network) error {
+	n := int32(net.NumClasses())
+	for i, l := range y {
+		if l < 0 || l >= n {
+			return fmt.Errorf("training: example %d of the batch %w", i, checkLabel(int(l), net))
 		}
 	}
 	return nil

@@ -460,8 +460,14 @@ func checkStep(batch int, lr float64) error {
 }
 
 // TrainStep runs one optimizer step on a batch with the given layer modes.
+// Every label must be one of the network's classes (0 to NumClasses-1);
+// any other is an error naming it, where the step would train on it as a
+// zero target row (loss 0, no gradient).
 func (e *Engine) TrainStep(x []float32, y []int32, shape []int, modes []binnet.Mode, lr float64) error {
 	if err := checkStep(len(y), lr); err != nil {
+		return err
+	}
+	if err := checkLabels(y, e.Network); err != nil {
 		return err
 	}
 	xt, yt, err := e.batchTensors(x, y, shape)
@@ -487,6 +493,9 @@ func (e *Engine) DeviceBatch(x []float32, y []int32, shape []int, steps int) (*t
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkLabels(y, e.Network); err != nil {
+		return nil, nil, err
+	}
 	labels := []int{len(y)}
 	if steps > 1 {
 		dims = append([]int{steps, batch}, shape...)
@@ -506,7 +515,8 @@ func (e *Engine) DeviceBatch(x []float32, y []int32, shape []int, steps int) (*t
 
 // TrainStepTensors runs one optimizer step, as TrainStep, on a batch already
 // in tensors (see [Engine.DeviceBatch]): x shaped [batch, input shape...]
-// float32 and y [batch] int32.
+// float32 and y [batch] int32. Its labels, which may be on the device, are
+// not checked against the network's classes: DeviceBatch checks them.
 func (e *Engine) TrainStepTensors(xt, yt *tensors.Tensor, modes []binnet.Mode, lr float64) error {
 	if yt.Rank() != 1 || xt.Rank() < 1 || xt.Shape().Dimensions[0] != yt.Shape().Dimensions[0] {
 		return fmt.Errorf("training: a batch shaped %v with labels shaped %v: want [batch, ...] and [batch]", xt.Shape(), yt.Shape())
@@ -556,6 +566,9 @@ func (e *Engine) TrainSteps(x []float32, y []int32, shape []int, steps int, mode
 	if err := checkStep(batch, lr); err != nil {
 		return err
 	}
+	if err := checkLabels(y, e.Network); err != nil {
+		return err // before any step: none of them trains
+	}
 	if _, err := batchDims(x, y, shape); err != nil {
 		return err
 	}
@@ -579,7 +592,8 @@ func (e *Engine) TrainSteps(x []float32, y []int32, shape []int, steps int, mode
 
 // TrainStepsTensors runs the steps of TrainSteps on batches already in
 // tensors (see [Engine.DeviceBatch]): xs shaped [steps, batch, input
-// shape...] float32 and ys [steps, batch] int32.
+// shape...] float32 and ys [steps, batch] int32, its labels not checked (as
+// TrainStepTensors).
 func (e *Engine) TrainStepsTensors(xs, ys *tensors.Tensor, modes []binnet.Mode, lr float64) error {
 	dims := xs.Shape().Dimensions
 	if xs.Rank() < 2 || ys.Rank() != 2 || ys.Shape().Dimensions[0] != dims[0] || ys.Shape().Dimensions[1] != dims[1] {
@@ -769,6 +783,11 @@ func (e *Engine) Evaluate(ex Source, modes []binnet.Mode, batchSize int) (loss, 
 		x, y := xs[:len(indices)*size], ys[:len(indices)]
 		if err := ex.Batch(indices, nil, x, y); err != nil {
 			return 0, 0, err
+		}
+		for i, l := range y {
+			if err := checkLabel(int(l), e.Network); err != nil {
+				return 0, 0, fmt.Errorf("training: evaluation set %s: example %d %w", ex, from+i, err)
+			}
 		}
 		xt, yt, err := e.batchTensors(x, y, shape)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/binnet/binnet/binnet"
@@ -118,4 +120,67 @@ func TestNewEngineNils(t *testing.T) {
 	cfg.Network = (*models.MLP)(nil)
 	_, err = Run(context.Background(), cfg, smallData(t))
 	wantErr(t, "Run with a nil *MLP", err, "training: no network")
+}
+
+// TestLabelsOutsideClasses: a label that is not one of the network's
+// classes (negative, or NumClasses and up) is an error naming the example
+// and the label: at Run's start for in-memory examples (Labeler), in the
+// batch for TrainStep, TrainSteps and DeviceBatch, and in the set for
+// Evaluate, where it trained silently as a zero target (loss 0).
+func TestLabelsOutsideClasses(t *testing.T) {
+	data := smallData(t)
+	net := "mlp-784-64-32-10"
+	for _, c := range []struct {
+		split string
+		label uint8
+		at    int
+	}{{"training", 200, 17}, {"validation", 10, 0}, {"test", 255, 999}} {
+		d := data
+		splits := map[string]*Source{"training": &d.Train, "validation": &d.Val, "test": &d.Test}
+		cp := *(*splits[c.split]).(*Examples)
+		cp.Y = slices.Clone(cp.Y)
+		cp.Y[c.at] = c.label
+		*splits[c.split] = &cp
+		cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+		cfg.OutDir = t.TempDir()
+		_, err := Run(context.Background(), cfg, d)
+		want := fmt.Sprintf("training: the %s set %s: example %d has label %d, but network %s has 10 classes (labels 0..9)", c.split, cp.Name, c.at, c.label, net)
+		wantErr(t, "Run", err, want)
+	}
+
+	// A source that is not a Labeler: the bad label is met in its batch.
+	d := data
+	train := *d.Train.(*Examples)
+	train.Y = slices.Clone(train.Y)
+	train.Y[5] = 10
+	d.Train = struct{ Source }{&train}
+	cfg := smallConfig(t, schedule.Forward(3), 1, 3)
+	cfg.BatchSize = 4
+	_, err := Run(context.Background(), cfg, d)
+	if err == nil || !strings.HasPrefix(err.Error(), "training: epoch 1, batch ") ||
+		!strings.Contains(err.Error(), "of the batch has label 10, but network "+net+" has 10 classes (labels 0..9); no output folder") {
+		t.Errorf("Run on a source without labels: %v, want the batch's error", err)
+	}
+
+	e := newTestEngine(t, smallMLP, Optimizer{Name: "adam", LearningRate: 0.01})
+	shape := data.Train.ExampleShape()
+	modes := []binnet.Mode{binnet.Float, binnet.Float, binnet.Float}
+	x, y := batchOf(data.Train, []int{0, 1, 2, 3})
+	for _, l := range []int32{10, 99, -1} {
+		bad := slices.Clone(y)
+		bad[2] = l
+		want := fmt.Sprintf("training: example 2 of the batch has label %d, but network %s has 10 classes (labels 0..9)", l, net)
+		wantErr(t, "TrainStep", e.TrainStep(x, bad, shape, modes, 0.01), want)
+		wantErr(t, "TrainSteps", e.TrainSteps(x, bad, shape, 2, modes, 0.01), want)
+		_, _, err := e.DeviceBatch(x, bad, shape, 2)
+		wantErr(t, "DeviceBatch", err, want)
+	}
+	if _, _, n := e.Accumulated(); n != 0 {
+		t.Errorf("%d examples trained on after refused steps", n)
+	}
+	val := *data.Val.(*Examples)
+	val.Y = slices.Clone(val.Y)
+	val.Y[123] = 10
+	_, _, err = e.Evaluate(&val, modes, 100)
+	wantErr(t, "Evaluate", err, fmt.Sprintf("training: evaluation set %s: example 123 has label 10, but network %s has 10 classes (labels 0..9)", val.Name, net))
 }

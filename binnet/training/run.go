@@ -346,7 +346,7 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	if err := data.check(cfg.Network.InputShape()); err != nil {
+	if err := data.check(cfg.Network.InputShape(), cfg.Network); err != nil {
 		return nil, err
 	}
 	if data.Train.Len() < cfg.BatchSize {
