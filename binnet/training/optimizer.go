@@ -17,14 +17,15 @@ type Optimizer struct {
 	// Name is "adam" (PyTorch's Adam) or "sgd" (PyTorch's SGD with momentum).
 	Name         string  `json:"name"`
 	LearningRate float64 `json:"learning_rate"`          // > 0; the rate before the first of Config.LRMilestones
-	Beta1        float64 `json:"beta1,omitempty"`        // Adam, default 0.9
-	Beta2        float64 `json:"beta2,omitempty"`        // Adam, default 0.999
-	Epsilon      float64 `json:"epsilon,omitempty"`      // Adam, default 1e-8
-	Momentum     float64 `json:"momentum,omitempty"`     // SGD momentum, PyTorch's (no dampening, not Nesterov); 0 for none
-	WeightDecay  float64 `json:"weight_decay,omitempty"` // both optimizers: WeightDecay*w added to every gradient (PyTorch's L2); 0 for none
+	Beta1        float64 `json:"beta1,omitempty"`        // Adam, in [0,1), default 0.9
+	Beta2        float64 `json:"beta2,omitempty"`        // Adam, in [0,1), default 0.999
+	Epsilon      float64 `json:"epsilon,omitempty"`      // Adam, > 0, default 1e-8
+	Momentum     float64 `json:"momentum,omitempty"`     // SGD momentum, PyTorch's (no dampening, not Nesterov), >= 0; 0 for none
+	WeightDecay  float64 `json:"weight_decay,omitempty"` // both optimizers: WeightDecay*w added to every gradient (PyTorch's L2), >= 0; 0 for none
 }
 
-// withDefaults fills PyTorch's defaults and validates.
+// withDefaults fills PyTorch's defaults and validates: an error names a
+// field whose value is not finite or out of its range.
 func (o Optimizer) withDefaults() (Optimizer, error) {
 	if o.Name == "" {
 		o.Name = "adam"
@@ -45,6 +46,27 @@ func (o Optimizer) withDefaults() (Optimizer, error) {
 	}
 	if !(o.LearningRate > 0) || math.IsInf(o.LearningRate, 0) {
 		return o, fmt.Errorf("training: learning rate must be a positive number, got %v", o.LearningRate)
+	}
+	// The fields another optimizer uses may be left at 0 (sgd's betas and
+	// epsilon), but hold no value a run could not record or resume.
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"Beta1", o.Beta1}, {"Beta2", o.Beta2}} {
+		if !(f.v >= 0 && f.v < 1) {
+			return o, fmt.Errorf("training: optimizer %s %v: want a number at least 0 and below 1", f.name, f.v)
+		}
+	}
+	if !(o.Epsilon > 0 || o.Name != "adam" && o.Epsilon == 0) || math.IsInf(o.Epsilon, 0) {
+		return o, fmt.Errorf("training: optimizer Epsilon %v: want a positive number", o.Epsilon)
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"Momentum", o.Momentum}, {"WeightDecay", o.WeightDecay}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 0) {
+			return o, fmt.Errorf("training: optimizer %s %v: want a number at least 0", f.name, f.v)
+		}
 	}
 	return o, nil
 }

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -93,6 +94,52 @@ func TestOptimizersMatchPyTorch(t *testing.T) {
 					t.Fatalf("%s %+v step %d weight %d: got %v, PyTorch's rule %v", o.Name, o, step+1, i, got[i], ref[i])
 				}
 			}
+		}
+	}
+}
+
+// TestOptimizerFieldErrors: a field out of its range or not finite is an
+// error naming it, from NewEngine and Run alike, where Beta1 1 or Beta2 -1
+// trained into a "training diverged" message, a NaN failed only when the
+// fingerprint was written ("json: unsupported value: NaN"), and a negative
+// epsilon or momentum trained.
+func TestOptimizerFieldErrors(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, c := range []struct {
+		o    Optimizer
+		want string
+	}{
+		{Optimizer{LearningRate: 0.01, Beta1: 1}, "training: optimizer Beta1 1: want a number at least 0 and below 1"},
+		{Optimizer{LearningRate: 0.01, Beta1: nan}, "training: optimizer Beta1 NaN: want a number at least 0 and below 1"},
+		{Optimizer{LearningRate: 0.01, Beta2: -1}, "training: optimizer Beta2 -1: want a number at least 0 and below 1"},
+		{Optimizer{LearningRate: 0.01, Beta2: inf}, "training: optimizer Beta2 +Inf: want a number at least 0 and below 1"},
+		{Optimizer{LearningRate: 0.01, Epsilon: -1}, "training: optimizer Epsilon -1: want a positive number"},
+		{Optimizer{LearningRate: 0.01, Epsilon: inf}, "training: optimizer Epsilon +Inf: want a positive number"},
+		{Optimizer{Name: "sgd", LearningRate: 0.01, Epsilon: nan}, "training: optimizer Epsilon NaN: want a positive number"},
+		{Optimizer{Name: "sgd", LearningRate: 0.01, Beta1: 2}, "training: optimizer Beta1 2: want a number at least 0 and below 1"},
+		{Optimizer{Name: "sgd", LearningRate: 0.01, Momentum: -5}, "training: optimizer Momentum -5: want a number at least 0"},
+		{Optimizer{Name: "sgd", LearningRate: 0.01, Momentum: nan}, "training: optimizer Momentum NaN: want a number at least 0"},
+		{Optimizer{Name: "sgd", LearningRate: 0.01, WeightDecay: inf}, "training: optimizer WeightDecay +Inf: want a number at least 0"},
+		{Optimizer{LearningRate: 0.01, WeightDecay: -1e-4}, "training: optimizer WeightDecay -0.0001: want a number at least 0"},
+		{Optimizer{LearningRate: nan}, "training: learning rate must be a positive number, got NaN"},
+	} {
+		_, err := c.o.withDefaults()
+		wantErr(t, "withDefaults", err, c.want)
+		b, berr := backend.Shared()
+		if berr != nil {
+			t.Fatal(berr)
+		}
+		_, err = NewEngine(b, model.NewStore(), smallMLP, nil, c.o)
+		wantErr(t, "NewEngine", err, c.want)
+	}
+	cfg := smallConfig(t, []int{0, 1, 2}, 1, 3)
+	cfg.Optimizer.Beta1 = 1
+	_, err := Run(context.Background(), cfg, smallData(t))
+	wantErr(t, "Run", err, "training: optimizer Beta1 1: want a number at least 0 and below 1")
+	for _, o := range []Optimizer{{LearningRate: 0.01, Beta1: 0.5, Beta2: 0.9, Epsilon: 1e-6, WeightDecay: 1e-4},
+		{Name: "sgd", LearningRate: 0.01, Momentum: 0.9, WeightDecay: 5e-4}, {Name: "sgd", LearningRate: 1}} {
+		if _, err := o.withDefaults(); err != nil {
+			t.Errorf("%+v: %v", o, err)
 		}
 	}
 }
