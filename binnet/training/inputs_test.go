@@ -2,8 +2,12 @@ package training
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -183,4 +187,17 @@ func TestLabelsOutsideClasses(t *testing.T) {
 	val.Y[123] = 10
 	_, _, err = e.Evaluate(&val, modes, 100)
 	wantErr(t, "Evaluate", err, fmt.Sprintf("training: evaluation set %s: example 123 has label 10, but network %s has 10 classes (labels 0..9)", val.Name, net))
+}
+
+// TestWriteResultsErrors: nil results and a folder path are errors saying
+// so, where nil wrote "null" and a folder failed with "rename ... file
+// exists".
+func TestWriteResultsErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ResultsFile)
+	wantErr(t, "nil", WriteResults(path, nil), "training: writing "+path+": no results (nil)")
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("nil results wrote %s: %v", path, err)
+	}
+	wantErr(t, "a folder", WriteResults(dir, &Results{Status: StatusRunning}), "writing "+dir+": is a directory, not a file")
 }

@@ -180,8 +180,12 @@ type Results struct {
 	Fingerprint json.RawMessage `json:"fingerprint,omitempty"`
 }
 
-// WriteResults writes r to path atomically, as indented JSON.
+// WriteResults writes r to path atomically, as indented JSON. A nil r is
+// an error, not a file holding null.
 func WriteResults(path string, r *Results) error {
+	if r == nil {
+		return fmt.Errorf("training: writing %s: no results (nil)", path)
+	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -9,8 +9,12 @@ import (
 	"path/filepath"
 )
 
-// WriteFile replaces path with data atomically.
+// WriteFile replaces path with data atomically. A path that is a folder is
+// an error saying so, before any temporary file is made.
 func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("writing %s: is a directory, not a file", path)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -75,3 +75,23 @@ func TestWriteFileFailureKeepsOld(t *testing.T) {
 		t.Errorf("writing into a missing folder: error %v, want one naming %s", err, missing)
 	}
 }
+
+// TestWriteFileToFolder: a path that is a folder is refused as one, where
+// the rename failed with "file exists" after a temporary file was made
+// beside it (in the folder's parent, which may not be writable).
+func TestWriteFileToFolder(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, dir + "/"} {
+		err := WriteFile(path, []byte("x"), 0o644)
+		if want := "writing " + path + ": is a directory, not a file"; err == nil || err.Error() != want {
+			t.Errorf("WriteFile(%s): %v, want %q", path, err, want)
+		}
+	}
+	if tmp := leftovers(t, parent); len(tmp) != 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+}
