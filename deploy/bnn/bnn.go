@@ -193,7 +193,11 @@ type Layer struct {
 
 	// Window geometry of Conv2D and MaxPool2D layers (zero for the others);
 	// an Add layer has a Stride, its residual's subsampling (>= 1), and a
-	// ChannelOffset (zero for every other kind).
+	// ChannelOffset (zero for every other kind). A window must fit its
+	// input with the padding, the padding on each side be at most the
+	// input's height (rows) and width (columns), and a window cover at most
+	// 2^24 input positions: a 3x3 window with PadSame fits a 1x1 input, a
+	// 5x5 one does not (see OutputShape).
 	KernelH, KernelW, Stride int   // window height and width, and its step on both axes; each 1 to 65535 where used
 	Padding                  uint8 // PadValid or PadSame (Conv2D and MaxPool2D); 0 (PadValid) for the others
 	ChannelOffset            int   // Add only: the channel of the input that the residual's channel 0 is added to (0 to 65535)
@@ -303,6 +307,15 @@ func size(shape []int) int {
 // never allocates more than 1 GiB per activation buffer.
 const maxActivation = 1 << 28
 
+// MaxExampleValues bounds the activation values one example needs: the
+// input's and every layer's output's, summed (1 GiB of float32). Shapes,
+// and so Validate, Decode and runtime.New, refuse a model that needs more.
+const MaxExampleValues = 1 << 28
+
+// maxWindow bounds the input positions one window of a conv2d or maxpool2d
+// layer covers (a global pooling of a 4096x4096 image).
+const maxWindow = 1 << 24
+
 // OutputShape returns the shape of the layer's output for an input of shape
 // in, or an error saying why the layer cannot take it.
 func (l *Layer) OutputShape(in []int) ([]int, error) {
@@ -322,9 +335,16 @@ func (l *Layer) OutputShape(in []int) ([]int, error) {
 		if l.Kind == Conv2D && l.Inputs != l.KernelH*l.KernelW*c {
 			return nil, fmt.Errorf("%d inputs, but a %dx%d window over %d channels (its input %v) has %d", l.Inputs, l.KernelH, l.KernelW, c, in, l.KernelH*l.KernelW*c)
 		}
+		if l.KernelH <= 0 || l.KernelW <= 0 || l.Stride <= 0 {
+			return nil, fmt.Errorf("window %dx%d with stride %d: want a window and a stride of at least 1", l.KernelH, l.KernelW, l.Stride)
+		}
 		ph, pw := l.Pads()
-		if h+2*ph < l.KernelH || w+2*pw < l.KernelW {
-			return nil, fmt.Errorf("%dx%d window does not fit its input %v (padding %d, %d)", l.KernelH, l.KernelW, in, ph, pw)
+		if h+2*ph < l.KernelH || w+2*pw < l.KernelW || ph > h || pw > w {
+			return nil, fmt.Errorf("window %dx%d larger than its %dx%d input (padded %dx%d): want a window no larger than the padded input, and at most the input's height and width of padding on each side",
+				l.KernelH, l.KernelW, h, w, h+2*ph, w+2*pw)
+		}
+		if taps := min(l.KernelH, h) * min(l.KernelW, w); taps > maxWindow {
+			return nil, fmt.Errorf("window %dx%d covers %d positions of its %dx%d input, more than %d", l.KernelH, l.KernelW, taps, h, w, maxWindow)
 		}
 		out := []int{(h+2*ph-l.KernelH)/l.Stride + 1, (w+2*pw-l.KernelW)/l.Stride + 1, c}
 		if l.Kind == Conv2D {
@@ -381,6 +401,7 @@ func (m *Model) Shapes() ([][]int, error) {
 	if size(m.InputShape) > maxActivation {
 		return nil, fmt.Errorf("bnn: input shape %v: more than %d values", m.InputShape, maxActivation)
 	}
+	total := size(m.InputShape) // activation values of one example so far
 	for i := range m.Layers {
 		l := &m.Layers[i]
 		reads := m.Reads(i)
@@ -398,6 +419,10 @@ func (m *Model) Shapes() ([][]int, error) {
 		}
 		if size(out) > maxActivation {
 			return nil, fmt.Errorf("bnn: layer %d (%s, %s): output %v has more than %d values", i+1, l.Name, l.Kind, out, maxActivation)
+		}
+		if total += size(out); total > MaxExampleValues {
+			return nil, fmt.Errorf("bnn: layer %d (%s, %s): output %v brings the activations of one example to %d values, more than %d (%d MiB of float32)",
+				i+1, l.Name, l.Kind, out, total, MaxExampleValues, MaxExampleValues*4>>20)
 		}
 		shapes = append(shapes, out)
 	}

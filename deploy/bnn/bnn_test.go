@@ -260,6 +260,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(v2)
 	res, _ := Encode(residualModel(rand.New(rand.NewPCG(1, 1))))
 	f.Add(res)
+	f.Add(bigPoolFile(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err == nil {
@@ -319,7 +320,7 @@ func TestConvShapesAndRoundTrip(t *testing.T) {
 			m.InputMean, m.InputStd = m.InputMean[:1], m.InputStd[:1]
 		}, "a 3x3 window over 2 channels"},
 		{"conv rank", func(m *Model) { m.InputShape = []int{216}; m.InputMean, m.InputStd = m.InputMean[:1], m.InputStd[:1] }, "wants an image"},
-		{"too small", func(m *Model) { m.Layers[2].KernelH, m.Layers[2].Padding = 5, PadValid }, "does not fit"},
+		{"too small", func(m *Model) { m.Layers[2].KernelH, m.Layers[2].Padding = 5, PadValid }, "layer 3 (pool, maxpool2d): window 5x3 larger than its 4x4 input (padded 4x4)"},
 		{"pool weights", func(m *Model) { m.Layers[2].Scale = []float32{1} }, "has no weights"},
 		{"pool activation", func(m *Model) { m.Layers[2].Activation = ReLU }, "has no weights"},
 		{"flatten window", func(m *Model) { m.Layers[3].Stride = 1 }, "window fields"},

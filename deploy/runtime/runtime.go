@@ -146,7 +146,7 @@ func New(m *bnn.Model) (*Network, error) {
 			ly.ph, ly.pw = l.Pads()
 			ly.inH, ly.inW, ly.inC = in[0], in[1], in[2]
 			ly.outH, ly.outW = outShape[0], outShape[1]
-			n.taps = max(n.taps, ly.kh*ly.kw)
+			n.taps = max(n.taps, min(ly.kh, ly.inH)*min(ly.kw, ly.inW)) // in-bounds taps of a window (windowTaps)
 			if l.Kind == bnn.Conv2D {
 				prepareConv(&ly, l)
 				n.accLen = max(n.accLen, 2*64*ly.blocks) // two positions at once
@@ -539,17 +539,13 @@ func binaryLayer(l *layer, x []float32, s *scratch, out []float32) {
 // so padded positions are left out.
 func windowTaps(l *layer, oy, ox int, taps []tap) []tap {
 	taps = taps[:0]
+	// Only the rows and columns of the window inside the input: at most
+	// min(kh, inH) x min(kw, inW) taps, whatever the window's size.
 	y0, x0 := oy*l.stride-l.ph, ox*l.stride-l.pw
-	for dy := 0; dy < l.kh; dy++ {
+	for dy := max(0, -y0); dy < min(l.kh, l.inH-y0); dy++ {
 		yy := y0 + dy
-		if yy < 0 || yy >= l.inH {
-			continue
-		}
-		for dx := 0; dx < l.kw; dx++ {
+		for dx := max(0, -x0); dx < min(l.kw, l.inW-x0); dx++ {
 			xx := x0 + dx
-			if xx < 0 || xx >= l.inW {
-				continue
-			}
 			taps = append(taps, tap{x: (yy*l.inW + xx) * l.inC, w: (dy*l.kw + dx) * l.inC})
 		}
 	}

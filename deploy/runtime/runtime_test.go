@@ -299,6 +299,8 @@ func TestConvAgainstReference(t *testing.T) {
 		{"mixed", []int{10, 9, 3}, []convSpec{{false, 20, 3, 1, bnn.PadSame}, {true, 70, 3, 2, bnn.PadValid}, {true, 17, 1, 1, bnn.PadValid}}, [3]int{3, 2, 1}, false},
 		{"wide", []int{6, 6, 130}, []convSpec{{true, 130, 3, 1, bnn.PadSame}, {false, 9, 5, 2, bnn.PadSame}}, [3]int{2, 1, 0}, true},
 		{"lanes", []int{5, 7, 2}, []convSpec{{true, 1, 3, 1, bnn.PadSame}, {true, 16, 3, 1, bnn.PadSame}, {true, 33, 2, 1, bnn.PadValid}, {true, 48, 3, 1, bnn.PadSame}}, [3]int{3, 3, 1}, true},
+		// Windows larger than their input (same padding of up to the input's size).
+		{"big windows", []int{2, 3, 2}, []convSpec{{true, 8, 5, 1, bnn.PadSame}, {false, 4, 3, 2, bnn.PadSame}}, [3]int{3, 1, 1}, true},
 	} {
 		m := randomConvModel(r, c.input, c.convs, c.pool, c.binary)
 		net, err := New(m)
