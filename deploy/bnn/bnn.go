@@ -467,8 +467,9 @@ func (e *FormatError) Error() string {
 func (e *FormatError) Unwrap() error { return ErrCorrupt }
 
 // Validate checks that the model is consistent: sizes of every slice, field
-// ranges, the shapes of the layers chained from the input shape. Encode
-// calls it.
+// ranges, finite weights, scales, offsets and normalization, the shapes of
+// the layers chained from the input shape (windows against their inputs,
+// the activation memory of one example). Encode calls it.
 func (m *Model) Validate() error {
 	if len(m.InputShape) < 1 || len(m.InputShape) > 4 {
 		return fmt.Errorf("bnn: input shape %v: want 1 to 4 axes", m.InputShape)
@@ -560,6 +561,16 @@ func (m *Model) Validate() error {
 		}
 		if len(l.Scale) != l.Outputs || len(l.Offset) != l.Outputs {
 			return fmt.Errorf("%s: %d scales and %d offsets, want %d each", where, len(l.Scale), len(l.Offset), l.Outputs)
+		}
+		for _, p := range []struct {
+			name string
+			v    []float32
+		}{{"weights", l.Weights}, {"scale", l.Scale}, {"offset", l.Offset}} {
+			for j, v := range p.v {
+				if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+					return fmt.Errorf("%s: %s[%d] is %v: want finite values (a diverged or damaged checkpoint)", where, p.name, j, f)
+				}
+			}
 		}
 	}
 	_, err := m.Shapes()

@@ -1,8 +1,11 @@
 package bnn
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -95,5 +98,50 @@ func TestWindowBounds(t *testing.T) {
 	want := "bnn: layer 1 (conv, conv2d): window 7x7 larger than its 2x2 input (padded 8x8): want a window no larger than the padded input, and at most the input's height and width of padding on each side"
 	if err := m.Validate(); err == nil || err.Error() != want {
 		t.Errorf("conv:\ngot  %v\nwant %s", err, want)
+	}
+}
+
+// TestNonFiniteRejected: NaN or infinite weights, scales and offsets are
+// refused by Validate (so Encode, Decode and runtime.New), with the layer
+// and the parameter named; a file written with a finite scale and then
+// given a NaN one (its CRCs and SHA-256 recomputed) is refused by Decode.
+func TestNonFiniteRejected(t *testing.T) {
+	m := testModel(rand.New(rand.NewPCG(3, 4)))
+	good, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1 := 64 + 16 + 8       // first descriptor (dense1: 70 inputs, 65 outputs, sign bits)
+	l1p := l1 + 64 + 8*2*65 // scale, after 65 rows of 2 sign words
+	b := bytes.Clone(good)
+	le := binary.LittleEndian
+	le.PutUint32(b[l1p+4*3:], math.Float32bits(float32(math.NaN())))
+	le.PutUint32(b[l1+36:], crc(b[l1p:l1p+8*65]))
+	le.PutUint32(b[l1+60:], crc(b[l1:l1+60]))
+	_, err = Decode(resum(b))
+	want := "bnn: model at offset 64: layer 1 (dense1): scale[3] is NaN: want finite values (a diverged or damaged checkpoint)"
+	if err == nil || err.Error() != want {
+		t.Errorf("NaN scale in the file:\ngot  %v\nwant %s", err, want)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(m *Model)
+		want string
+	}{
+		{"NaN weight", func(m *Model) { m.Layers[1].Weights[7] = float32(math.NaN()) },
+			"bnn: layer 2 (dense2): weights[7] is NaN: want finite values (a diverged or damaged checkpoint)"},
+		{"Inf offset", func(m *Model) { m.Layers[2].Offset[1] = float32(math.Inf(-1)) },
+			"bnn: layer 3 (dense3): offset[1] is -Inf: want finite values (a diverged or damaged checkpoint)"},
+		{"Inf scale", func(m *Model) { m.Layers[0].Scale[64] = float32(math.Inf(1)) },
+			"bnn: layer 1 (dense1): scale[64] is +Inf: want finite values (a diverged or damaged checkpoint)"},
+	} {
+		m := testModel(rand.New(rand.NewPCG(3, 4)))
+		c.edit(m)
+		if err := m.Validate(); err == nil || err.Error() != c.want {
+			t.Errorf("%s:\ngot  %v\nwant %s", c.name, err, c.want)
+		}
+		if _, err := Encode(m); err == nil || err.Error() != c.want {
+			t.Errorf("%s: Encode: %v", c.name, err)
+		}
 	}
 }

@@ -401,6 +401,9 @@ func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, valu
 		out := make([]float64, len(v))
 		for i, f := range v {
 			out[i] = float64(f)
+			if math.IsNaN(out[i]) || math.IsInf(out[i], 0) {
+				return nil, fmt.Errorf("export: variable %s: element %d is %v: want finite values (the checkpoint is diverged or damaged)", path, i, out[i])
+			}
 		}
 		return out, nil
 	}
@@ -466,6 +469,12 @@ func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, valu
 					}
 				}
 				gamma, beta, rmean, rvar = bnv[0], bnv[1], bnv[2], bnv[3]
+				for o, v := range rvar {
+					if !(v+BatchNormEpsilon > 0) {
+						return nil, fmt.Errorf("export: variable /model/%s/running_var: element %d is %v: a variance cannot be negative (running_var + epsilon %v must be > 0; the checkpoint is damaged)",
+							st.bn, o, v, BatchNormEpsilon)
+					}
+				}
 			}
 			// Row o holds the weights of output o (the format's layout); the
 			// variable is [in, out] (dense) or [kh, kw, cin, out] (conv),
@@ -503,6 +512,10 @@ func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, valu
 				}
 				l.Scale[o] = float32(r * alpha[o])
 				l.Offset[o] = float32(beta[o] + r*(bias[o]-rmean[o]))
+				if s, f := float64(l.Scale[o]), float64(l.Offset[o]); math.IsInf(s, 0) || math.IsInf(f, 0) {
+					return nil, fmt.Errorf("export: layer %s of %s: output %d folds to scale %v and offset %v, beyond float32 (gamma %v, beta %v, running_mean %v, running_var %v, bias %v)",
+						l.Name, net.Name(), o, s, f, float32(gamma[o]), float32(beta[o]), float32(rmean[o]), float32(rvar[o]), float32(bias[o]))
+				}
 			}
 		}
 		next, err := l.OutputShape(shape)
