@@ -225,13 +225,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		start := time.Now()
 		logits = net.Logits(x[e*in:(e+1)*in], logits)
 		lat[e] = time.Since(start)
-		best := 0
-		for j, v := range logits {
-			if v > logits[best] {
-				best = j
-			}
-		}
-		if best == int(test.labels[e]) {
+		if runtime.Argmax(logits) == int(test.labels[e]) { // NaN logits never win; all NaN (-1) is wrong
 			correct++
 		}
 	}

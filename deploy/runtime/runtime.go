@@ -354,16 +354,23 @@ func (n *Network) Logits(x []float32, out []float32) []float32 {
 	return out
 }
 
-// Predict returns the class with the largest logit (the first on ties).
+// Predict returns the class with the largest logit (Argmax of the logits):
+// the first on ties; a NaN logit never wins, and when every logit is NaN
+// (a NaN input, or a model that overflows on this input) Predict returns
+// -1, no class.
 func (n *Network) Predict(x []float32) int {
 	var buf [64]float32
-	return argmax(n.Logits(x, buf[:0]))
+	return Argmax(n.Logits(x, buf[:0]))
 }
 
-func argmax(v []float32) int {
-	best := 0
+// Argmax returns the index of the largest value of v, the first on ties
+// (+Inf beats every finite value; -Inf wins only over NaN values). NaN
+// values compare below every number: they never win. It returns -1 when v
+// is empty or every value is NaN.
+func Argmax(v []float32) int {
+	best := -1
 	for i, f := range v {
-		if f > v[best] {
+		if f == f && (best < 0 || f > v[best]) { // f == f: not NaN
 			best = i
 		}
 	}
@@ -670,13 +677,15 @@ func (n *Network) LogitsBatchWorkers(x []float32, batch int, out []float32, work
 	return out
 }
 
-// PredictBatch returns the predicted class of each example of the batch.
+// PredictBatch returns the predicted class of each example of the batch,
+// appended to classes[:0]: Argmax of its logits, as Predict (-1 for an
+// example whose logits are all NaN).
 func (n *Network) PredictBatch(x []float32, batch int, classes []int) []int {
 	logits := n.LogitsBatch(x, batch, nil)
 	k := n.NumClasses()
 	classes = classes[:0]
 	for e := 0; e < batch; e++ {
-		classes = append(classes, argmax(logits[e*k:(e+1)*k]))
+		classes = append(classes, Argmax(logits[e*k:(e+1)*k]))
 	}
 	return classes
 }
