@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 )
 
@@ -145,3 +148,43 @@ func TestNonFiniteRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestReadIsBounded: Read stops at the file size the header records (an
+// endless stream is refused after its first bytes), and ReadFile of a
+// device is refused at once.
+func TestReadIsBounded(t *testing.T) {
+	good, err := Encode(testModel(rand.New(rand.NewPCG(3, 4))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(bytes.NewReader(good)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Read(io.MultiReader(bytes.NewReader(good), zeros{}))
+	want := fmt.Sprintf("bnn: header.file_size at offset 16: header says %d bytes, more follow: it has trailing bytes", len(good))
+	if err == nil || err.Error() != want {
+		t.Errorf("endless trailing data:\ngot  %v\nwant %s", err, want)
+	}
+	_, err = Read(zeros{})
+	want = `bnn: header.magic at offset 0: got "\x00\x00\x00\x00\x00\x00\x00\x00", want "BNNMODEL": not a .bnn file`
+	if err == nil || err.Error() != want {
+		t.Errorf("endless zeros:\ngot  %v\nwant %s", err, want)
+	}
+	_, err = Read(bytes.NewReader(good[:len(good)-10]))
+	want = fmt.Sprintf("bnn: header.file_size at offset 16: header says %d bytes, the file has %d: it is truncated", len(good), len(good)-10)
+	if err == nil || err.Error() != want {
+		t.Errorf("truncated:\ngot  %v\nwant %s", err, want)
+	}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		_, err = ReadFile("/dev/zero")
+		want = `/dev/zero: bnn: header.magic at offset 0: got "\x00\x00\x00\x00\x00\x00\x00\x00", want "BNNMODEL": not a .bnn file`
+		if err == nil || err.Error() != want {
+			t.Errorf("/dev/zero:\ngot  %v\nwant %s", err, want)
+		}
+	}
+}
+
+// zeros is an endless stream of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -190,26 +190,69 @@ func WriteFile(path string, m *Model) error {
 }
 
 // ReadFile reads and verifies a .bnn file. Errors about its content wrap
-// ErrCorrupt, are *FormatError values and start with the path.
+// ErrCorrupt, are *FormatError values and start with the path. A file that
+// is not a regular file (a device, a pipe) is read as Read reads: no more
+// than the size its header records, so that /dev/zero is refused after its
+// first bytes.
 func ReadFile(path string) (*Model, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := Decode(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	defer f.Close()
+	var b []byte
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		b, err = io.ReadAll(f)
+	} else {
+		b, err = readModelBytes(f)
 	}
-	return m, nil
+	if err == nil {
+		var m *Model
+		if m, err = Decode(b); err == nil {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", path, err)
 }
 
-// Read reads and verifies a model from r.
+// Read reads and verifies a model from r. It reads the first 24 bytes
+// (magic, version, header size, file size) and, if the magic is right, no
+// more than the file size they record and one byte (to notice trailing
+// data); otherwise it refuses what it read. Memory grows only with the
+// bytes that arrive: an endless stream that is not a .bnn file is refused
+// after its first bytes.
 func Read(r io.Reader) (*Model, error) {
-	b, err := io.ReadAll(r)
+	b, err := readModelBytes(r)
 	if err != nil {
 		return nil, err
 	}
 	return Decode(b)
+}
+
+// readModelBytes reads a model's bytes for Read; more bytes than the
+// header's file size (with a valid header CRC) are a *FormatError.
+func readModelBytes(r io.Reader) ([]byte, error) {
+	head := make([]byte, 24)
+	n, err := io.ReadFull(r, head)
+	if err == io.EOF || err == io.ErrUnexpectedEOF || (err == nil && string(head[:len(Magic)]) != Magic) {
+		return head[:n], nil // Decode says what is wrong
+	} else if err != nil {
+		return nil, err
+	}
+	size := binary.LittleEndian.Uint64(head[16:])
+	limit := int64(1) // one byte past the recorded size
+	if size > 24 {
+		limit += int64(min(size-24, math.MaxInt64-1))
+	}
+	rest, err := io.ReadAll(io.LimitReader(r, limit))
+	if err != nil {
+		return nil, err
+	}
+	b := append(head, rest...)
+	if uint64(len(b)) > size && len(b) >= headerSize && binary.LittleEndian.Uint32(b[60:]) == crc(b[:60]) {
+		return nil, bad(16, "header.file_size", "header says %d bytes, more follow: it has trailing bytes", size)
+	}
+	return b, nil
 }
 
 type decoder struct {
