@@ -79,8 +79,8 @@ func FormatPermutation(order []int) string {
 // ValidatePermutation that it is a permutation of the n layers. Spaces
 // around the numbers are allowed.
 func ParsePermutation(s string, n int) ([]int, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("schedule: number of layers must be >= 1, got %d", n)
+	if err := checkNumLayers(n); err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(s) == "" {
 		return nil, fmt.Errorf("schedule: empty layer order: want a comma-separated list of layers 1..%d such as %s",
@@ -110,6 +110,19 @@ func ParsePermutation(s string, n int) ([]int, error) {
 	return order, nil
 }
 
+// checkNumLayers checks a number of layers an order is built for: 1..MaxLayers,
+// the bound New applies to NumLayers, so that no order allocates for an
+// absurd count.
+func checkNumLayers(n int) error {
+	if n < 1 {
+		return fmt.Errorf("schedule: number of layers must be >= 1, got %d", n)
+	}
+	if n > MaxLayers {
+		return fmt.Errorf("schedule: number of layers %d is more than the %d layers a schedule supports", n, MaxLayers)
+	}
+	return nil
+}
+
 // maxListed bounds the number of missing layers an error message lists.
 const maxListed = 10
 
@@ -118,8 +131,8 @@ const maxListed = 10
 // positions, the first layer out of range, the first repeated layer (with
 // both positions) or the missing layers.
 func ValidatePermutation(order []int, n int) error {
-	if n < 1 {
-		return fmt.Errorf("schedule: number of layers must be >= 1, got %d", n)
+	if err := checkNumLayers(n); err != nil {
+		return err
 	}
 	if len(order) == 0 {
 		return fmt.Errorf("schedule: empty layer order: want a permutation of layers 1..%d", n)
@@ -190,14 +203,14 @@ func NeedsSensitivity(name string) bool {
 //	1,3,2           KindIterative, ParsePermutation (1-based layer numbers)
 //	FILE.json       KindIterative, ReadOrderFile (binnet's layer numbers)
 //
-// Names are case-insensitive. ParseOrder knows no network, so an order file
+// Names are case-insensitive; n must be 1..MaxLayers. ParseOrder knows no network, so an order file
 // must hold binnet's layer numbers; to accept a layer file of the paper's
 // official code too, call ReadOrderFile with the network's OfficialLayers. "ascend" and "descend" need a sensitivity
 // result, which the caller must read: for them ParseOrder returns an error
 // wrapping ErrNeedsSensitivity.
 func ParseOrder(name string, n int, seed int64) (Kind, []int, error) {
-	if n < 1 {
-		return 0, nil, fmt.Errorf("schedule: number of layers must be >= 1, got %d", n)
+	if err := checkNumLayers(n); err != nil {
+		return 0, nil, err
 	}
 	switch key := strings.ToLower(strings.TrimSpace(name)); key {
 	case "float":

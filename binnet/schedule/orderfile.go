@@ -68,6 +68,9 @@ type OrderFile struct {
 // length, a repeated entry, a negative one, and anything but an array of
 // integers.
 func ReadOrderFile(path string, n int, official *OfficialLayers) (OrderFile, error) {
+	if err := checkNumLayers(n); err != nil {
+		return OrderFile{}, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return OrderFile{}, fmt.Errorf("schedule: order file: %w", err)

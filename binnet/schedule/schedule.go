@@ -333,8 +333,10 @@ func checkFixed(c *Config) error {
 	return nil
 }
 
+// numStages returns ceil(numLayers/perStage) for numLayers, perStage >= 1,
+// without overflow for a perStage as large as math.MaxInt.
 func numStages(numLayers, perStage int) int {
-	return (numLayers + perStage - 1) / perStage
+	return (numLayers-1)/perStage + 1
 }
 
 func buildStages(c Config) []Stage {
@@ -364,7 +366,7 @@ func buildStages(c Config) []Stage {
 	stages := make([]Stage, k)
 	for i := range stages {
 		lo := i * c.LayersPerStage
-		hi := min(lo+c.LayersPerStage, n)
+		hi := lo + min(c.LayersPerStage, n-lo)
 		modes := make([]binnet.Mode, n)
 		for j, layer := range c.Order[:hi] {
 			if c.FreezeBinarized && j < lo {

@@ -719,3 +719,49 @@ func TestTooFewEpochsError(t *testing.T) {
 		t.Errorf("Error: %s", got)
 	}
 }
+
+// TestHugeCounts checks that layer counts beyond MaxLayers are refused
+// before anything is allocated for them, and that a LayersPerStage as large
+// as an int goes is one stage rather than an overflow.
+func TestHugeCounts(t *testing.T) {
+	const want = "schedule: number of layers 1099511627776 is more than the 1048576 layers a schedule supports"
+	for _, name := range []string{"forward", "reverse", "random", "float", "1,2", "x.json"} {
+		if _, _, err := ParseOrder(name, 1<<40, 0); err == nil || err.Error() != want {
+			t.Errorf("ParseOrder(%q, 1<<40) error = %v, want %q", name, err, want)
+		}
+	}
+	if _, err := ParsePermutation("1,2", 1<<40); err == nil || err.Error() != want {
+		t.Errorf("ParsePermutation(1<<40) error = %v, want %q", err, want)
+	}
+	if err := ValidatePermutation([]int{0}, 1<<40); err == nil || err.Error() != want {
+		t.Errorf("ValidatePermutation(1<<40) error = %v, want %q", err, want)
+	}
+	if _, err := ReadOrderFile("x.json", 1<<40, nil); err == nil || err.Error() != want {
+		t.Errorf("ReadOrderFile(1<<40) error = %v, want %q", err, want)
+	}
+	// MaxLayers itself is accepted.
+	if _, order, err := ParseOrder("reverse", MaxLayers, 0); err != nil || len(order) != MaxLayers || order[0] != MaxLayers-1 {
+		t.Errorf("ParseOrder(reverse, MaxLayers) = %d layers starting %v, %v", len(order), order[:min(len(order), 1)], err)
+	}
+
+	for _, lps := range []int{4, 1 << 62, math.MaxInt} {
+		s, err := New(Config{NumLayers: 3, Kind: KindIterative, Order: []int{0, 1, 2},
+			EpochsPerStage: 1, LayersPerStage: lps, TotalEpochs: 5})
+		if err != nil {
+			t.Fatalf("LayersPerStage %d: %v", lps, err)
+		}
+		st := s.Stages()
+		if len(st) != 1 || !slices.Equal(st[0].Binary, []int{0, 1, 2}) || st[0].EndEpoch != 5 {
+			t.Errorf("LayersPerStage %d: stages %+v, want one stage binarizing 1,2,3 for 5 epochs", lps, st)
+		}
+	}
+	// Near the overflow with several stages.
+	s, err := New(Config{NumLayers: 3, Kind: KindIterative, Order: []int{2, 1, 0},
+		EpochsPerStage: 1, LayersPerStage: 2, TotalEpochs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stages(); len(st) != 2 || !slices.Equal(st[0].Binary, []int{1, 2}) || !slices.Equal(st[1].Binary, []int{0, 1, 2}) {
+		t.Errorf("LayersPerStage 2: stages %+v", st)
+	}
+}
