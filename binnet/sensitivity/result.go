@@ -138,19 +138,31 @@ type Result struct {
 // each layer's validation accuracy and loss are the means over the
 // results, its ValAccuracySD the standard deviation of the mean,
 // sqrt(Σ sd²)/n (0 when a result has none: unknown), and its Seconds the
-// sum; the orders rank the means. The seeds are listed in Seeds. A single
-// result is returned as a finalized copy (Seeds empty). It fails, naming the
-// result, when they do not match.
+// sum; the orders rank the means. A layer whose run diverged in any of the
+// results (a loss of math.MaxFloat64, see LayerResult.ValLoss) keeps that
+// loss, the worst, rather than a mean with the others. The seeds are listed in Seeds.
+// A single result is returned as a finalized copy (Seeds empty). It fails,
+// naming the result, when they do not match, and, naming the seed, when a
+// seed comes twice (the same result given twice, or two runs of one seed,
+// which are not independent samples and would understate the standard
+// deviation).
 func Pool(rs ...*Result) (*Result, error) {
 	if len(rs) == 0 {
 		return nil, errors.New("sensitivity: no results to pool")
 	}
+	for i, r := range rs {
+		if r == nil {
+			return nil, fmt.Errorf("sensitivity: pooling result %d: no sensitivity result (nil)", i+1)
+		}
+	}
 	first := rs[0]
+	bySeed := make(map[int64]int, len(rs)) // seed -> 1-based result
 	out := &Result{Model: first.Model, Dataset: first.Dataset, Epochs: first.Epochs, Seed: first.Seed, NumLayers: first.NumLayers,
 		ResetLatent: first.ResetLatent}
 	sums := make(map[int]*LayerResult, first.NumLayers)
 	var sd2 = make(map[int]float64, first.NumLayers)
 	known := true
+	n := float64(len(rs))
 	for i, r := range rs {
 		if err := r.checkData(); err != nil {
 			return nil, fmt.Errorf("sensitivity: pooling result %d (seed %d): %w", i+1, r.Seed, err)
@@ -163,6 +175,22 @@ func Pool(rs ...*Result) (*Result, error) {
 			return nil, fmt.Errorf("sensitivity: cannot pool result %d (seed %d, official-eval-reset %v) with result 1 (seed %d, official-eval-reset %v)",
 				i+1, r.Seed, r.ResetLatent, first.Seed, first.ResetLatent)
 		}
+		seeds := r.Seeds
+		if len(seeds) == 0 {
+			seeds = []int64{r.Seed}
+		}
+		for _, seed := range seeds {
+			if j, dup := bySeed[seed]; dup {
+				what := fmt.Sprintf("result %d also has seed %d", j, seed)
+				if j == i+1 {
+					what = fmt.Sprintf("it lists seed %d twice", seed)
+				} else if rs[j-1] == r {
+					what = fmt.Sprintf("it is result %d again", j)
+				}
+				return nil, fmt.Errorf("sensitivity: cannot pool result %d (seed %d): %s; pool the results of different seeds", i+1, seed, what)
+			}
+			bySeed[seed] = i + 1
+		}
 		if len(rs) > 1 {
 			out.Seeds = append(out.Seeds, r.Seed)
 		}
@@ -173,17 +201,22 @@ func Pool(rs ...*Result) (*Result, error) {
 				sums[l.Layer] = m
 			}
 			m.ValAccuracy += l.ValAccuracy
-			m.ValLoss += l.ValLoss
+			// A diverged run's loss (math.MaxFloat64) has no mean with
+			// others: the layer's pooled loss is that of a diverged run.
+			// Divided first, the sum of the other losses cannot overflow.
+			if l.ValLoss == math.MaxFloat64 || m.ValLoss == math.MaxFloat64 {
+				m.ValLoss = math.MaxFloat64
+			} else {
+				m.ValLoss = min(m.ValLoss+l.ValLoss/n, math.MaxFloat64)
+			}
 			m.Epochs += l.Epochs
 			m.Seconds += l.Seconds
 			sd2[l.Layer] += l.ValAccuracySD * l.ValAccuracySD
 			known = known && l.ValAccuracySD > 0
 		}
 	}
-	n := float64(len(rs))
 	for layer, m := range sums {
 		m.ValAccuracy /= n
-		m.ValLoss /= n
 		m.Epochs /= len(rs)
 		if known {
 			m.ValAccuracySD = math.Sqrt(sd2[layer]) / n

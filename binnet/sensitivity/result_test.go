@@ -2,6 +2,8 @@ package sensitivity
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binnet/binnet/binnet/models"
+	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/training"
 )
 
@@ -696,15 +700,7 @@ func TestPool(t *testing.T) {
 // evaluation side effect, and refuses layers trained with and without it.
 func TestCollectResetLatent(t *testing.T) {
 	write := func(dir string, layer int, reset bool) {
-		sub := LayerDir(dir, layer)
-		if err := os.MkdirAll(sub, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		res := &training.Results{Status: training.StatusCompleted, Model: "mlp3", ResetLatent: reset,
-			History: []training.EpochRecord{{Epoch: 1, ValAccuracy: 0.9 + 0.01*float64(layer), ValLoss: 0.3}}}
-		if err := training.WriteResults(filepath.Join(sub, training.ResultsFile), res); err != nil {
-			t.Fatal(err)
-		}
+		writeLayerRun(t, dir, layer, layer, func(r *training.Results) { r.ResetLatent = reset })
 	}
 	for _, c := range []struct {
 		resets  [3]bool
@@ -748,5 +744,236 @@ func TestNoiseWindow(t *testing.T) {
 	}
 	if sd := TailSD([]float64{0.9}); sd != 0 {
 		t.Errorf("TailSD of one epoch = %v, want 0 (none)", sd)
+	}
+}
+
+// writeLayerRun writes into the folder of layer (0-based) of a study in dir
+// the completed one-epoch sensitivity run of layer runOf of mlp3 (3 layers)
+// on mnist with seed 1, changed by edit when not nil.
+func writeLayerRun(t *testing.T, dir string, layer, runOf int, edit func(*training.Results)) {
+	t.Helper()
+	sched, err := OnlyLayer(3, runOf, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &training.Results{Status: training.StatusCompleted, Model: "mlp3", Network: "mlp-784-300-100-10", Dataset: "mnist",
+		Order: fmt.Sprintf("only-%d", runOf+1), Schedule: sched, Seed: 1,
+		History: []training.EpochRecord{{Epoch: 1, ValAccuracy: 0.9 + 0.01*float64(runOf), ValLoss: 0.3}}}
+	if edit != nil {
+		edit(res)
+	}
+	sub := LayerDir(dir, layer)
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := training.WriteResults(filepath.Join(sub, training.ResultsFile), res); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCollectChecksRuns: Collect refuses, naming the folder, a completed
+// run that is not the sensitivity run of its folder's layer with Collect's
+// arguments, and writes no sensitivity.json then; bad arguments are refused
+// before any file is read.
+func TestCollectChecksRuns(t *testing.T) {
+	sched := func(c schedule.Config) *schedule.Schedule {
+		s, err := schedule.New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name    string
+		layer   int // the folder edited (0-based)
+		runOf   int // whose run it gets
+		edit    func(*training.Results)
+		wantErr string
+	}{
+		{"swapped folders", 1, 0, nil, "the run is not layer 2's: it trained only layer 1 binary (order \"only-1\"), want only layer 2 binary"},
+		{"two layers binary", 2, 2, func(r *training.Results) {
+			r.Schedule = sched(schedule.Config{NumLayers: 3, Kind: schedule.KindFixed, Binary: []int{1, 2}, TotalEpochs: 1})
+		}, "the run is not layer 3's: it trained only layers 2,3 binary (order \"only-3\"), want only layer 3 binary"},
+		{"iterative run", 0, 0, func(r *training.Results) {
+			r.Schedule, r.Order = sched(schedule.Config{NumLayers: 3, Kind: schedule.KindIterative, Order: []int{0, 1, 2}, EpochsPerStage: 1, TotalEpochs: 3}), "forward"
+		}, "the run is not layer 1's: it trained a schedule of kind iterative (order \"forward\"), want only layer 1 binary"},
+		{"no schedule", 0, 0, func(r *training.Results) { r.Schedule = nil }, "the run records no schedule: want the run with only layer 1 binary"},
+		{"more layers", 2, 2, func(r *training.Results) {
+			r.Schedule = sched(schedule.Config{NumLayers: 4, Kind: schedule.KindFixed, Binary: []int{2}, TotalEpochs: 1})
+		}, "the run's schedule has 4 layers, want 3"},
+		{"another model", 2, 2, func(r *training.Results) { r.Model = "vgg5" }, `the run trained model "vgg5", want "mlp3"`},
+		{"another data set", 1, 1, func(r *training.Results) { r.Dataset = "fashion" }, `the run trained on data set "fashion", want "mnist"`},
+		{"other epochs", 1, 1, func(r *training.Results) {
+			r.Schedule = sched(schedule.Config{NumLayers: 3, Kind: schedule.KindFixed, Binary: []int{1}, TotalEpochs: 2})
+		}, "the run trained 2 epochs, want 1"},
+		{"another seed", 1, 1, func(r *training.Results) { r.Seed = 2 }, "the run has seed 2, want 1"},
+		{"another network", 2, 2, func(r *training.Results) { r.Network = "mlp-784-100-10" }, `the run trained network "mlp-784-100-10", the run in `},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for l := range 3 {
+				writeLayerRun(t, dir, l, l, nil)
+			}
+			writeLayerRun(t, dir, c.layer, c.runOf, c.edit)
+			r, err := Collect(dir, 3, "mlp3", "mnist", 1, 1)
+			want := "sensitivity: " + LayerDir(dir, c.layer) + ": " + c.wantErr
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("Collect = %+v, %v; want an error starting %q", r, err, want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, ResultFile)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s written (or %v) after the error", ResultFile, err)
+			}
+		})
+	}
+	// A good study, then Collect with arguments that are not its own: the
+	// first folder is named.
+	dir := t.TempDir()
+	for l := range 3 {
+		writeLayerRun(t, dir, l, l, nil)
+	}
+	first := "sensitivity: " + LayerDir(dir, 0) + ": "
+	for _, c := range []struct {
+		name, model, dataset string
+		n, epochs            int
+		seed                 int64
+		want                 string
+	}{
+		{"another model", "vgg5", "mnist", 3, 1, 1, first + `the run trained model "mlp3", want "vgg5"`},
+		{"another data set", "mlp3", "cifar10", 3, 1, 1, first + `the run trained on data set "mnist", want "cifar10"`},
+		{"other epochs", "mlp3", "mnist", 3, 50, 1, first + "the run trained 1 epochs, want 50"},
+		{"another seed", "mlp3", "mnist", 3, 1, 7, first + "the run has seed 1, want 7"},
+		{"fewer layers", "mlp3", "mnist", 2, 1, 1, first + "the run's schedule has 3 layers, want 2"},
+		{"more layers", "mlp3", "mnist", 4, 1, 1, first + "the run's schedule has 3 layers, want 4"},
+		{"no model", "", "mnist", 3, 1, 1, "sensitivity: model is empty: want the name of the model the layers belong to"},
+		{"no epochs", "mlp3", "mnist", 3, 0, 1, "sensitivity: epochs must be >= 1, got 0"},
+		{"no layers", "mlp3", "mnist", 0, 1, 1, "sensitivity: number of layers must be >= 1, got 0"},
+		{"huge layer count", "mlp3", "mnist", 1 << 40, 1, 1, "sensitivity: number of layers 1099511627776 is more than the 1048576 layers a schedule supports"},
+	} {
+		if r, err := Collect(dir, c.n, c.model, c.dataset, c.epochs, c.seed); err == nil || err.Error() != c.want {
+			t.Errorf("%s: Collect = %+v, %v; want %q", c.name, r, err, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ResultFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s written (or %v) by a refused Collect", ResultFile, err)
+	}
+	r, err := Collect(dir, 3, "mlp3", "mnist", 1, 1)
+	if err != nil || !slices.Equal(r.OrderDescend, []int{3, 2, 1}) {
+		t.Fatalf("Collect of the matching study = %+v, %v; want descend 3,2,1", r, err)
+	}
+	// A layer not yet run leaves the result incomplete; one that is run
+	// for another layer is still refused.
+	dir = t.TempDir()
+	writeLayerRun(t, dir, 0, 0, nil)
+	if _, err := Collect(dir, 3, "mlp3", "mnist", 1, 1); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("Collect with layers 2 and 3 missing: %v, want ErrIncomplete", err)
+	}
+	writeLayerRun(t, dir, 2, 1, nil)
+	if _, err := Collect(dir, 3, "mlp3", "mnist", 1, 1); err == nil || errors.Is(err, ErrIncomplete) ||
+		!strings.Contains(err.Error(), "the run is not layer 3's") {
+		t.Errorf("Collect with layer 2's run in layer-03 and layer 2 missing: %v, want the folder refused", err)
+	}
+}
+
+// TestPoolRefusesRepeatedSeeds: a result pooled with itself, or two results
+// of one seed, are not independent samples; Pool names the seed.
+func TestPoolRefusesRepeatedSeeds(t *testing.T) {
+	a := sample() // seed 7
+	b := sample()
+	b.Seed = 8
+	c := sample() // seed 7 too
+	pooled, err := Pool(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sample()
+	d.Seed = 9
+	for _, tc := range []struct {
+		name string
+		rs   []*Result
+		want string
+	}{
+		{"itself", []*Result{a, a}, "sensitivity: cannot pool result 2 (seed 7): it is result 1 again; pool the results of different seeds"},
+		{"same seed", []*Result{a, b, c}, "sensitivity: cannot pool result 3 (seed 7): result 1 also has seed 7; pool the results of different seeds"},
+		{"a pooled seed again", []*Result{d, pooled, b}, "sensitivity: cannot pool result 3 (seed 8): result 2 also has seed 8; pool the results of different seeds"},
+		{"nil", []*Result{a, nil}, "sensitivity: pooling result 2: no sensitivity result (nil)"},
+		{"nil first", []*Result{nil}, "sensitivity: pooling result 1: no sensitivity result (nil)"},
+	} {
+		if p, err := Pool(tc.rs...); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: Pool = %+v, %v; want %q", tc.name, p, err, tc.want)
+		}
+	}
+	dup := sample()
+	dup.Seeds = []int64{7, 3, 7}
+	if _, err := Pool(dup, b); err == nil || err.Error() != "sensitivity: cannot pool result 1 (seed 7): it lists seed 7 twice; pool the results of different seeds" {
+		t.Errorf("Pool of a result listing a seed twice: %v", err)
+	}
+}
+
+// TestPoolDivergedLoss: the loss LayerResult.ValLoss's doc prescribes for
+// a diverged run, math.MaxFloat64, pools without overflowing: a layer that
+// diverged in any seed keeps it, the others get their mean.
+func TestPoolDivergedLoss(t *testing.T) {
+	for _, n := range []int{2, 3, 7} {
+		var rs []*Result
+		for i := range n {
+			r := sample()
+			r.Seed = int64(i + 1)
+			for j := range r.Layers {
+				if r.Layers[j].Layer == 3 {
+					r.Layers[j].ValLoss = math.MaxFloat64
+				}
+			}
+			rs = append(rs, r)
+		}
+		p, err := Pool(rs...)
+		if err != nil {
+			t.Fatalf("%d seeds: %v", n, err)
+		}
+		if got := p.Layers[2].ValLoss; p.Layers[2].Layer != 3 || got != math.MaxFloat64 {
+			t.Errorf("%d diverged seeds: layer %d loss %v, want %v", n, p.Layers[2].Layer, got, math.MaxFloat64)
+		}
+		if got := p.Layers[0].ValLoss; math.Abs(got-0.3) > 1e-15 {
+			t.Errorf("%d seeds: layer 1 loss %v, want 0.3", n, got)
+		}
+	}
+	a, b := sample(), sample()
+	b.Seed = 8
+	a.Layers[0].ValLoss = math.MaxFloat64 // layer 2
+	p, err := Pool(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Layers[1].ValLoss; got != math.MaxFloat64 {
+		t.Errorf("one diverged seed of two: loss %v, want %v", got, math.MaxFloat64)
+	}
+	// Large finite losses do not overflow either.
+	a, b = sample(), sample()
+	b.Seed = 8
+	a.Layers[0].ValLoss, b.Layers[0].ValLoss = math.MaxFloat64/1.5, math.MaxFloat64/1.5
+	if p, err = Pool(a, b); err != nil || p.Layers[1].ValLoss != math.MaxFloat64/1.5 {
+		t.Errorf("two large losses: %+v, %v; want loss %v", p, err, math.MaxFloat64/1.5)
+	}
+}
+
+// TestRunChecksModelFirst: Run refuses an empty Base.Model, which Collect
+// needs, before it trains any layer.
+func TestRunChecksModelFirst(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "study")
+	trained := 0
+	cfg := Config{Base: training.Config{Network: models.MLP{Inputs: 4, Hidden: []int{8}, Classes: 3}, Dataset: "mnist"},
+		Epochs: 1, OutDir: dir, OnLayer: func(LayerResult, bool) { trained++ }}
+	for _, model := range []string{"", "  "} {
+		cfg.Base.Model = model
+		_, err := Run(t.Context(), cfg, training.Data{})
+		const want = "sensitivity: Base.Model is empty: want the name of the model the layers belong to (it is recorded in sensitivity.json)"
+		if err == nil || err.Error() != want {
+			t.Errorf("Run with model %q: %v, want %q", model, err, want)
+		}
+	}
+	if trained > 0 {
+		t.Errorf("%d layers trained before the refusal", trained)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("output folder created (or %v)", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/training"
@@ -60,7 +62,15 @@ func Run(ctx context.Context, cfg Config, data training.Data) (*Result, error) {
 	if cfg.OutDir == "" {
 		return nil, errors.New("sensitivity: an output folder is required")
 	}
+	// What Collect and Finalize will require, checked before hours of
+	// training rather than after them.
+	if strings.TrimSpace(cfg.Base.Model) == "" {
+		return nil, errors.New("sensitivity: Base.Model is empty: want the name of the model the layers belong to (it is recorded in " + ResultFile + ")")
+	}
 	n := net.NumBinarizable()
+	if err := checkNumLayers(n); err != nil {
+		return nil, fmt.Errorf("sensitivity: network %s: %w", net.Name(), err)
+	}
 	todo := cfg.Layers
 	if todo == nil {
 		for i := 0; i < n; i++ {
@@ -90,7 +100,7 @@ func Run(ctx context.Context, cfg Config, data training.Data) (*Result, error) {
 			cfg.OnLayer(layerResult(l, res), skipped)
 		}
 	}
-	return Collect(cfg.OutDir, net.NumBinarizable(), cfg.Base.Model, cfg.Base.Dataset, cfg.Epochs, cfg.Base.Seed)
+	return Collect(cfg.OutDir, n, cfg.Base.Model, cfg.Base.Dataset, cfg.Epochs, cfg.Base.Seed)
 }
 
 // runLayer runs (or skips, when already completed) one layer's training.
@@ -126,14 +136,42 @@ func layerResult(layer int, res *training.Results) LayerResult {
 // Collect reads the completed layer runs in outDir. With all numLayers layers
 // done it ranks them, writes outDir/sensitivity.json and returns the result;
 // otherwise it returns the layers done so far and ErrIncomplete.
+//
+// numLayers must be 1..schedule.MaxLayers, modelName not empty and epochs
+// at least 1. Each completed run must be the sensitivity run of its folder:
+// its schedule binarizes only the folder's layer of numLayers, for epochs
+// epochs, and its model, data set and seed are modelName, dataset and seed
+// (and its network that of the other layers). A run that is not, such as
+// the run of another layer or of another study copied into the folder, is
+// an error naming the folder and the field; nothing is written then.
 func Collect(outDir string, numLayers int, modelName, dataset string, epochs int, seed int64) (*Result, error) {
+	if err := checkNumLayers(numLayers); err != nil {
+		return nil, fmt.Errorf("sensitivity: %w", err)
+	}
+	if strings.TrimSpace(modelName) == "" {
+		return nil, errors.New("sensitivity: model is empty: want the name of the model the layers belong to")
+	}
+	if epochs < 1 {
+		return nil, fmt.Errorf("sensitivity: epochs must be >= 1, got %d", epochs)
+	}
 	r := &Result{Model: modelName, Dataset: dataset, Epochs: epochs, Seed: seed, NumLayers: numLayers}
 	missing := 0
+	network, networkDir := "", ""
 	for l := 0; l < numLayers; l++ {
-		res, err := training.ReadResults(filepath.Join(LayerDir(outDir, l), training.ResultsFile))
+		dir := LayerDir(outDir, l)
+		res, err := training.ReadResults(filepath.Join(dir, training.ResultsFile))
 		if err != nil || res.Status != training.StatusCompleted || len(res.History) == 0 {
 			missing++
 			continue
+		}
+		if err := checkLayerRun(res, l, numLayers, modelName, dataset, epochs, seed); err != nil {
+			return nil, fmt.Errorf("sensitivity: %s: %w", dir, err)
+		}
+		if networkDir == "" {
+			network, networkDir = res.Network, dir
+		} else if res.Network != network {
+			return nil, fmt.Errorf("sensitivity: %s: the run trained network %q, the run in %s network %q",
+				dir, res.Network, networkDir, network)
 		}
 		if len(r.Layers) > 0 && res.ResetLatent != r.ResetLatent {
 			return nil, fmt.Errorf("sensitivity: %s: layer %d was trained %s -official-eval-reset, the layers before it %s",
@@ -152,6 +190,52 @@ func Collect(outDir string, numLayers int, modelName, dataset string, epochs int
 		return nil, err
 	}
 	return r, nil
+}
+
+// checkLayerRun checks that a completed run is the sensitivity run of the
+// 0-based layer of a study of numLayers layers with these arguments.
+func checkLayerRun(res *training.Results, layer, numLayers int, modelName, dataset string, epochs int, seed int64) error {
+	s := res.Schedule
+	if s == nil {
+		return fmt.Errorf("the run records no schedule: want the run with only layer %d binary", layer+1)
+	}
+	if s.NumLayers() != numLayers {
+		return fmt.Errorf("the run's schedule has %d layers, want %d", s.NumLayers(), numLayers)
+	}
+	if binary := s.Config().Binary; s.Kind() != schedule.KindFixed || !slices.Equal(binary, []int{layer}) {
+		what := fmt.Sprintf("a schedule of kind %v", s.Kind())
+		if s.Kind() == schedule.KindFixed {
+			what = "only layers " + schedule.FormatPermutation(binary) + " binary"
+			if len(binary) == 1 {
+				what = "only layer " + schedule.FormatPermutation(binary) + " binary"
+			}
+		}
+		return fmt.Errorf("the run is not layer %d's: it trained %s (order %q), want only layer %d binary", layer+1, what, res.Order, layer+1)
+	}
+	if res.Model != modelName {
+		return fmt.Errorf("the run trained model %q, want %q", res.Model, modelName)
+	}
+	if res.Dataset != dataset {
+		return fmt.Errorf("the run trained on data set %q, want %q", res.Dataset, dataset)
+	}
+	if s.TotalEpochs() != epochs {
+		return fmt.Errorf("the run trained %d epochs, want %d", s.TotalEpochs(), epochs)
+	}
+	if res.Seed != seed {
+		return fmt.Errorf("the run has seed %d, want %d", res.Seed, seed)
+	}
+	return nil
+}
+
+// checkNumLayers checks a number of layers: 1..schedule.MaxLayers.
+func checkNumLayers(n int) error {
+	if n < 1 {
+		return fmt.Errorf("number of layers must be >= 1, got %d", n)
+	}
+	if n > schedule.MaxLayers {
+		return fmt.Errorf("number of layers %d is more than the %d layers a schedule supports", n, schedule.MaxLayers)
+	}
+	return nil
 }
 
 func withOrWithout(b bool) string {
