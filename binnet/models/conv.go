@@ -15,7 +15,9 @@ import (
 type Adaptable interface {
 	Network
 	// Adapt returns the same architecture for examples shaped inputShape
-	// and the given number of classes, or an error naming what does not fit.
+	// and the given number of classes, or an error naming what does not fit
+	// (the adapted network must pass Validate: 2 classes or more, sizes
+	// within MaxSize).
 	Adapt(inputShape []int, classes int) (Network, error)
 }
 
@@ -97,10 +99,10 @@ func (v VGG) Adapt(inputShape []int, classes int) (Network, error) {
 	if inputShape[0]%minSize != 0 || inputShape[1]%minSize != 0 {
 		return nil, fmt.Errorf("models: %s pools %d times by 2: the image size %dx%d must be a multiple of %d", v.Label, len(v.Blocks), inputShape[0], inputShape[1], minSize)
 	}
-	if classes < 2 {
-		return nil, fmt.Errorf("models: %s needs at least 2 classes, got %d", v.Label, classes)
-	}
 	v.Input, v.Classes = append([]int(nil), inputShape...), classes
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -154,6 +156,9 @@ func (c SmallCNN) Adapt(inputShape []int, classes int) (Network, error) {
 		return nil, fmt.Errorf("models: cnn pools by 2: the image size %dx%d must be even", inputShape[0], inputShape[1])
 	}
 	c.Input, c.Classes = append([]int(nil), inputShape...), classes
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -278,6 +283,9 @@ func (r ResNetCIFAR) Adapt(inputShape []int, classes int) (Network, error) {
 		return nil, err
 	}
 	r.Input, r.Classes = append([]int(nil), inputShape...), classes
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -337,6 +345,9 @@ func (r ResNet18) Adapt(inputShape []int, classes int) (Network, error) {
 		return nil, err
 	}
 	r.Input, r.Classes = append([]int(nil), inputShape...), classes
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

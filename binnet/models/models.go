@@ -3,6 +3,7 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -203,8 +204,22 @@ var presets = map[string]Preset{
 		Network: ResNet18{Input: []int{224, 224, 3}, Classes: 1000}, Hyper: resnet21Hyper, OfficialLayers: officialResNet21},
 }
 
-// Register adds a preset, replacing any of the same name.
-func Register(p Preset) { presets[p.Name] = p }
+// Register adds a preset, replacing any of the same name. It refuses a
+// preset without a name (or whose name has spaces around it, which Lookup
+// would not find) and one whose Network is nil or fails Validate.
+func Register(p Preset) error {
+	if strings.TrimSpace(p.Name) == "" {
+		return errors.New("models: cannot register a preset without a name")
+	}
+	if strings.TrimSpace(p.Name) != p.Name {
+		return fmt.Errorf("models: cannot register preset %q: its name has spaces around it", p.Name)
+	}
+	if err := Validate(p.Network); err != nil {
+		return fmt.Errorf("models: cannot register preset %q: %w", p.Name, err)
+	}
+	presets[p.Name] = p
+	return nil
+}
 
 // Lookup returns the preset with the given name.
 func Lookup(name string) (Preset, error) {

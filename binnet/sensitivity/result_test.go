@@ -977,3 +977,14 @@ func TestRunChecksModelFirst(t *testing.T) {
 		t.Errorf("output folder created (or %v)", err)
 	}
 }
+
+// TestRunValidatesNetwork: Run refuses a malformed network before it
+// trains any layer.
+func TestRunValidatesNetwork(t *testing.T) {
+	cfg := Config{Base: training.Config{Network: models.ResNetCIFAR{Label: "r", Input: []int{32, 32, 3}, BlocksPerStage: -5, Classes: 10}, Model: "r"},
+		Epochs: 1, OutDir: t.TempDir()}
+	const want = "sensitivity: models: r: BlocksPerStage is -5, want 1..174762"
+	if _, err := Run(t.Context(), cfg, training.Data{}); err == nil || err.Error() != want {
+		t.Errorf("Run = %v, want %q", err, want)
+	}
+}

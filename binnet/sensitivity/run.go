@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/binnet/binnet/binnet/models"
 	"github.com/binnet/binnet/binnet/schedule"
 	"github.com/binnet/binnet/binnet/training"
 )
@@ -55,6 +56,9 @@ func Run(ctx context.Context, cfg Config, data training.Data) (*Result, error) {
 	net := cfg.Base.Network
 	if net == nil {
 		return nil, errors.New("sensitivity: no network")
+	}
+	if err := models.Validate(net); err != nil {
+		return nil, fmt.Errorf("sensitivity: %w", err)
 	}
 	if cfg.Epochs < 1 {
 		return nil, fmt.Errorf("sensitivity: epochs must be at least 1, got %d", cfg.Epochs)

@@ -65,7 +65,8 @@ type Summary struct {
 // Of builds net's evaluation graph once (compiled for one example, on the
 // backend GOMLX_BACKEND selects, nothing executed) to find its layers and
 // variables, and summarizes it with the given mode for each binarizable
-// layer. modes nil means every binarizable layer binary.
+// layer. modes nil means every binarizable layer binary. A network that
+// fails models.Validate is refused before anything is built.
 func Of(net models.Network, modes []binnet.Mode) (*Summary, error) {
 	b, err := backend.Shared()
 	if err != nil {
@@ -76,6 +77,9 @@ func Of(net models.Network, modes []binnet.Mode) (*Summary, error) {
 
 // OfWithBackend is Of on a given backend.
 func OfWithBackend(b compute.Backend, net models.Network, modes []binnet.Mode) (s *Summary, err error) {
+	if err := models.Validate(net); err != nil {
+		return nil, fmt.Errorf("summary: %w", err)
+	}
 	if modes == nil {
 		modes = slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
 	}

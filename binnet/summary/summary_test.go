@@ -145,3 +145,24 @@ func TestResNet21LayerNumbers(t *testing.T) {
 		t.Errorf("the table does not number layer 8:\n%s", out)
 	}
 }
+
+// TestOfRefusesInvalidNetwork: a malformed network is refused, naming the
+// field, before a graph is built (where it failed with a division by zero
+// or an index out of range).
+func TestOfRefusesInvalidNetwork(t *testing.T) {
+	for _, c := range []struct {
+		net  models.Network
+		want string
+	}{
+		{models.VGG{}, "summary: models: VGG has no Label (such as vgg5)"},
+		{models.ResNetCIFAR{}, "summary: models: ResNetCIFAR has no Label (such as resnet20)"},
+		{models.SmallCNN{}, "summary: models: cnn wants images [height, width, channels] of at least 2x2, got []"},
+		{models.MLP{Inputs: 4, Hidden: []int{0}, Classes: 3}, "summary: models: mlp-4-0-3: Hidden[0] is 0, want 1..1048576"},
+		{models.MLP{Inputs: 4, Hidden: []int{8}, Classes: 0}, "summary: models: mlp-4-8-0 needs at least 2 classes, got 0"},
+		{nil, "summary: models: no network (nil)"},
+	} {
+		if s, err := Of(c.net, nil); err == nil || err.Error() != c.want {
+			t.Errorf("Of(%#v) = %v, %v; want %q", c.net, s, err, c.want)
+		}
+	}
+}
