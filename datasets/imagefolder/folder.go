@@ -82,13 +82,14 @@ func (t TrainTransform) String() string {
 // resize 256 and centre crop 224 for evaluation, ImageNet normalization and
 // one worker per CPU.
 type Options struct {
-	// Size is the side of the square examples (default 224).
+	// Size is the side of the square examples (default 224), at most
+	// MaxSize, and Size×Size at most MaxPixels.
 	Size int
 	// ResizeSize is the length the shorter side is resized to before the
 	// centre crop of the evaluation transform and the random crop of
 	// ResizeRandomCrop. It must be at least Size. The default is
 	// Size*256/224 rounded down: 256 for 224, 36 for 32 (the crop keeps
-	// 7/8 of the shorter side).
+	// 7/8 of the shorter side). Bounded as Size is.
 	ResizeSize int
 	// Train is the training transform (default RandomResizedCrop).
 	Train TrainTransform
@@ -104,7 +105,7 @@ type Options struct {
 	// scales to [0, 1]).
 	Mean, Std [3]float32
 	// Workers is the number of goroutines that decode the files of a batch
-	// (default runtime.NumCPU()).
+	// (0: runtime.NumCPU(); negative is an error).
 	Workers int
 	// Classes, if not nil, is the class list that gives labels: a class
 	// folder's label is its index in Classes, and a folder not in it is an
@@ -121,7 +122,7 @@ type Options struct {
 	Name string
 	// MaxPixels is the largest width×height of an image that is decoded;
 	// larger ones are skipped as corrupt, before their pixels are
-	// allocated (default DefaultMaxPixels).
+	// allocated (0: DefaultMaxPixels; negative is an error).
 	MaxPixels int
 }
 
@@ -131,8 +132,31 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Size == 0 {
 		o.Size = DefaultSize
 	}
-	if o.ResizeSize == 0 && o.Size > 0 {
+	if o.Workers < 0 {
+		return o, fmt.Errorf("imagefolder: Workers %d: want >= 0 (0: one per CPU)", o.Workers)
+	}
+	if o.MaxPixels < 0 {
+		return o, fmt.Errorf("imagefolder: MaxPixels %d: want >= 0 (0: DefaultMaxPixels)", o.MaxPixels)
+	}
+	if o.MaxPixels == 0 {
+		o.MaxPixels = DefaultMaxPixels
+	}
+	// Bounded before any arithmetic: an example has Size×Size×3 values,
+	// which for a Size of 1<<32 overflowed to 0.
+	if err := checkSide("Size", o.Size, o.MaxPixels); err != nil {
+		return o, err
+	}
+	resizeDefault := o.ResizeSize == 0
+	if resizeDefault {
 		o.ResizeSize = o.Size * DefaultResizeSize / DefaultSize
+	}
+	if o.ResizeSize > 0 && o.ResizeSize >= o.Size {
+		if err := checkSide("ResizeSize", o.ResizeSize, o.MaxPixels); err != nil {
+			if resizeDefault {
+				return o, fmt.Errorf("%w (the default for Size %d, Size*%d/%d)", err, o.Size, DefaultResizeSize, DefaultSize)
+			}
+			return o, err
+		}
 	}
 	if o.Scale == [2]float64{} {
 		o.Scale = [2]float64{0.08, 1}
@@ -143,15 +167,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Std == [3]float32{} {
 		o.Mean, o.Std = ImageNetMean, ImageNetStd
 	}
-	if o.Workers <= 0 {
+	if o.Workers == 0 {
 		o.Workers = runtime.NumCPU()
 	}
-	if o.MaxPixels <= 0 {
-		o.MaxPixels = DefaultMaxPixels
-	}
 	switch {
-	case o.Size <= 0:
-		return o, fmt.Errorf("imagefolder: Size %d: want > 0", o.Size)
 	case o.ResizeSize < o.Size:
 		return o, fmt.Errorf("imagefolder: ResizeSize %d is smaller than Size %d", o.ResizeSize, o.Size)
 	case o.Train != RandomResizedCrop && o.Train != ResizeRandomCrop:
@@ -167,6 +186,25 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// MaxSize is the largest Size and ResizeSize of [Options]; the square of
+// either must also be at most MaxPixels.
+const MaxSize = 1 << 15
+
+// checkSide checks the side of a square image (Options' field name): 1..
+// MaxSize, and its square at most maxPixels.
+func checkSide(field string, side, maxPixels int) error {
+	if side <= 0 {
+		return fmt.Errorf("imagefolder: %s %d: want > 0", field, side)
+	}
+	if side > MaxSize {
+		return fmt.Errorf("imagefolder: %s %d: want at most %d", field, side, MaxSize)
+	}
+	if side > maxPixels/side {
+		return fmt.Errorf("imagefolder: %s %d: %d×%d is more than MaxPixels %d", field, side, side, side, maxPixels)
+	}
+	return nil
 }
 
 // Folder is a class-folder image set opened by [Open]. It holds the list of

@@ -36,12 +36,17 @@ type WriteOptions struct {
 // root/classes[labels[i]]/NNNNNN.JPEG (or .png), NNNNNN being i with six or
 // more digits. images holds len(labels) images of rows×cols bytes, row-major.
 // Folders are created as needed, and only for classes with at least one
-// image; existing files are overwritten.
+// image; existing files are overwritten. The source and written images may
+// have at most DefaultMaxPixels pixels (what Open decodes); every argument is
+// checked before anything is written.
 func WriteFromGray(root string, classes []string, rows, cols int, images, labels []uint8, opts WriteOptions) error {
 	if rows <= 0 || cols <= 0 {
 		return fmt.Errorf("imagefolder: WriteFromGray: images of %d×%d pixels", cols, rows)
 	}
-	if len(images) != len(labels)*rows*cols {
+	if rows > DefaultMaxPixels/cols {
+		return fmt.Errorf("imagefolder: WriteFromGray: images of %d×%d pixels: more than the %d pixels Open decodes", cols, rows, DefaultMaxPixels)
+	}
+	if len(images)/(rows*cols) != len(labels) || len(images)%(rows*cols) != 0 {
 		return fmt.Errorf("imagefolder: WriteFromGray: %d bytes of images for %d labels of %d×%d images", len(images), len(labels), cols, rows)
 	}
 	seen := map[string]bool{}
@@ -69,6 +74,11 @@ func WriteFromGray(root string, classes []string, rows, cols int, images, labels
 	}
 	if w < 0 || h < 0 || q < 1 || q > 100 {
 		return fmt.Errorf("imagefolder: WriteFromGray: size %d×%d, quality %d", w, h, q)
+	}
+	// Checked before any folder is made: Open would skip a larger image as
+	// corrupt, and resizing to it would allocate w×h pixels per worker.
+	if w > 0 && h > DefaultMaxPixels/w {
+		return fmt.Errorf("imagefolder: WriteFromGray: size %d×%d is more than the %d pixels Open decodes (DefaultMaxPixels)", w, h, DefaultMaxPixels)
 	}
 	ext := ".JPEG"
 	if opts.PNG {
