@@ -1,6 +1,7 @@
 package cifar10
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -58,13 +59,25 @@ func (s *Set) Pixel(i, r, c, ch int) uint8 {
 // Validate checks that s holds Len()*ImageSize image bytes and that every
 // label is below NumClasses.
 func (s *Set) Validate() error {
-	if len(s.Images) != len(s.Labels)*ImageSize {
-		return fmt.Errorf("cifar10: %s: %d image bytes for %d labels, want %d", s.Name, len(s.Images), len(s.Labels), len(s.Labels)*ImageSize)
+	if err := s.checkImages(); err != nil {
+		return err
 	}
 	for i, l := range s.Labels {
 		if l >= NumClasses {
 			return fmt.Errorf("cifar10: %s: example %d has label %d, want 0..%d", s.Name, i, l, NumClasses-1)
 		}
+	}
+	return nil
+}
+
+// checkImages checks that s is not nil and holds Len()*ImageSize image
+// bytes, the first check of Validate: what indexing an example needs.
+func (s *Set) checkImages() error {
+	if s == nil {
+		return errors.New("cifar10: no set (nil)")
+	}
+	if len(s.Images) != len(s.Labels)*ImageSize {
+		return fmt.Errorf("cifar10: %s: %d image bytes for %d labels, want %d", s.Name, len(s.Images), len(s.Labels), len(s.Labels)*ImageSize)
 	}
 	return nil
 }
@@ -86,12 +99,19 @@ func (s *Set) Slice(from, to int) *Set {
 // Subset returns a new Set holding copies of the examples at indices, in
 // that order (an index may repeat). Its name is s.Name followed by
 // "[subset of N]". It fails, naming the position, if an index is not in
-// 0..Len()-1.
+// 0..Len()-1, and, as Validate does, if s does not hold Len()*ImageSize
+// image bytes.
 func (s *Set) Subset(indices []int) (*Set, error) {
+	if s == nil {
+		return nil, errors.New("cifar10: no set (nil)")
+	}
 	return s.subset(indices, fmt.Sprintf("%s[subset of %d]", s.Name, len(indices)))
 }
 
 func (s *Set) subset(indices []int, name string) (*Set, error) {
+	if err := s.checkImages(); err != nil {
+		return nil, err
+	}
 	for k, i := range indices {
 		if i < 0 || i >= s.Len() {
 			return nil, fmt.Errorf("cifar10: %s: Subset: indices[%d] = %d out of range 0..%d", s.Name, k, i, s.Len()-1)

@@ -29,8 +29,12 @@ const ValidationSize = 5000
 //
 // The split is deterministic given the seed, but it is not the split of the
 // paper: for that, pass the official index file to [SplitFile]. It fails
-// unless 0 < valSize < train.Len().
+// unless 0 < valSize < train.Len(), and, as Set.Validate does, when train
+// does not hold Len()*ImageSize image bytes.
 func SplitSeeded(train *Set, valSize int, seed uint64) (tr, val *Set, err error) {
+	if err := train.checkImages(); err != nil {
+		return nil, nil, err
+	}
 	n := train.Len()
 	if valSize <= 0 || valSize >= n {
 		return nil, nil, fmt.Errorf("cifar10: %s: cannot hold out %d of %d examples: want 0 < valSize < %d", train.Name, valSize, n, n)
@@ -55,6 +59,9 @@ func SplitSeeded(train *Set, valSize int, seed uint64) (tr, val *Set, err error)
 // the order of the file and are named after train and the file, e.g.
 // "cifar10/train[cifar10_split0613.json: val 5000]".
 func SplitFile(train *Set, path string) (tr, val *Set, err error) {
+	if err := train.checkImages(); err != nil {
+		return nil, nil, err
+	}
 	trIdx, valIdx, err := ReadSplitFile(path, train.Len())
 	if err != nil {
 		return nil, nil, err

@@ -174,3 +174,37 @@ func TestOfficialSplitFile(t *testing.T) {
 	}
 	t.Logf("train starts %v, validation starts %v", tr[:5], val[:5])
 }
+
+// TestInconsistentSet: a set whose images and labels disagree is refused by
+// SplitSeeded, SplitFile and Subset with NewSource's error (Validate's),
+// where they panicked with a slice out of range; so is a nil set.
+func TestInconsistentSet(t *testing.T) {
+	bad := &cifar10.Set{Name: "bad", Images: make([]uint8, cifar10.ImageSize), Labels: []uint8{0, 1, 2}}
+	const want = "cifar10: bad: 3072 image bytes for 3 labels, want 9216"
+	if err := bad.Validate(); err == nil || err.Error() != want {
+		t.Fatalf("Validate = %v, want %q", err, want)
+	}
+	if _, err := cifar10.NewSource(bad, cifar10.SourceOptions{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("NewSource = %v, want it to say %q", err, want)
+	}
+	if tr, val, err := cifar10.SplitSeeded(bad, 1, 1); err == nil || err.Error() != want {
+		t.Errorf("SplitSeeded = %v, %v, %v; want %q", tr, val, err, want)
+	}
+	if s, err := bad.Subset([]int{2}); err == nil || err.Error() != want {
+		t.Errorf("Subset = %v, %v; want %q", s, err, want)
+	}
+	split := filepath.Join(t.TempDir(), "split.json")
+	if err := os.WriteFile(split, []byte(`{"train": [0, 1], "val": [2]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if tr, val, err := cifar10.SplitFile(bad, split); err == nil || err.Error() != want {
+		t.Errorf("SplitFile = %v, %v, %v; want %q", tr, val, err, want)
+	}
+	var none *cifar10.Set
+	if _, _, err := cifar10.SplitSeeded(none, 1, 1); err == nil || err.Error() != "cifar10: no set (nil)" {
+		t.Errorf("SplitSeeded(nil) = %v", err)
+	}
+	if _, err := none.Subset([]int{0}); err == nil || err.Error() != "cifar10: no set (nil)" {
+		t.Errorf("Subset on nil = %v", err)
+	}
+}
