@@ -292,6 +292,14 @@ func (e *TooFewEpochsError) Need() string {
 // from).
 func (e *TooFewEpochsError) Explain(total, perStageNote, totalNote string) string {
 	need := e.Need()
+	if strings.HasPrefix(need, "more than ") {
+		// No int is enough: say so rather than "at least more than".
+		return fmt.Sprintf("more stages than epochs: %s at %s per stage make %d stages of %s%s; "+
+			"the last stage would start at epoch %s, beyond any %s: "+
+			"fewer epochs per stage are needed for the last layer to train binary for at least one epoch, got %s %d%s",
+			plural(e.NumLayers, "layer"), plural(e.LayersPerStage, "layer"), e.Stages,
+			plural(e.EpochsPerStage, "epoch"), parenthesized(perStageNote), need, total, total, e.TotalEpochs, parenthesized(totalNote))
+	}
 	return fmt.Sprintf("more stages than epochs: %s at %s per stage make %d stages of %s%s; "+
 		"the last stage starts at epoch %s, so %s must be at least %s "+
 		"for the last layer to train binary for at least one epoch, got %d%s",

@@ -460,7 +460,9 @@ func TestValidation(t *testing.T) {
 		{"fixed repeated", Config{NumLayers: 3, Kind: KindFixed, Binary: []int{1, 1}, TotalEpochs: 5}, []string{"Binary layers 2,2: layer 2 appears twice"}},
 		{"fixed with order", Config{NumLayers: 3, Kind: KindFixed, Binary: []int{1}, Order: Forward(3), TotalEpochs: 5}, []string{"fixed schedule takes no Order"}},
 		{"fixed frozen", Config{NumLayers: 3, Kind: KindFixed, Binary: []int{1}, FreezeBinarized: true, TotalEpochs: 5}, []string{"FreezeBinarized needs an iterative schedule"}},
-		{"huge E", it(3, Forward(3), math.MaxInt, 10), []string{"more stages than epochs", "more than 9223372036854775807", "got 10"}},
+		{"huge E", it(3, Forward(3), math.MaxInt, 10), []string{"schedule: more stages than epochs: 3 layers at 1 layer per stage make 3 stages of 9223372036854775807 epochs; " +
+			"the last stage would start at epoch more than 9223372036854775807, beyond any TotalEpochs: " +
+			"fewer epochs per stage are needed for the last layer to train binary for at least one epoch, got TotalEpochs 10"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(tc.c)
