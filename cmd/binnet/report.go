@@ -825,13 +825,17 @@ func seedAgreement(sens []*sensitivity.Result) []string {
 			if !agree {
 				verdict = "the seeds disagree: the guided orders depend on the seed"
 			}
-			asc, desc := []int(nil), []int(nil)
+			ranked := ""
 			if pooled, err := sensitivity.Pool(sens[i:j]...); err == nil {
-				asc, desc = pooled.OrderAscend, pooled.OrderDescend
+				ranked = fmt.Sprintf("Ranked by the mean over the %d seeds: descend %s, ascend %s.", j-i,
+					schedule.FormatPermutation(zeroBased(pooled.OrderDescend)), schedule.FormatPermutation(zeroBased(pooled.OrderAscend)))
+			} else {
+				// Such as a study found twice (a copy): the same seed is
+				// no second sample.
+				ranked = fmt.Sprintf("Not ranked by their mean: %v.", err)
 			}
-			lines = append(lines, fmt.Sprintf("\n%s on %s, %d epochs per layer%s: descend orders %s; %s. Ranked by the mean over the %d seeds: descend %s, ascend %s.",
-				sens[i].Model, sens[i].Dataset, sens[i].Epochs, resetTag(sens[i]), strings.Join(orders, ", "), verdict, j-i,
-				schedule.FormatPermutation(zeroBased(desc)), schedule.FormatPermutation(zeroBased(asc))))
+			lines = append(lines, fmt.Sprintf("\n%s on %s, %d epochs per layer%s: descend orders %s; %s. %s",
+				sens[i].Model, sens[i].Dataset, sens[i].Epochs, resetTag(sens[i]), strings.Join(orders, ", "), verdict, ranked))
 		}
 		i = j
 	}

@@ -330,3 +330,29 @@ func TestReportShortSensitivity(t *testing.T) {
 		t.Errorf("a table of 10-epoch pre-trainings changed its header:\n%s", stdout)
 	}
 }
+
+// TestSensitivitySeedAgreementRepeatedSeed: report's line on the seeds of
+// one model, data and epochs ranks by their mean (sensitivity.Pool), and,
+// when a seed comes twice (a study and its copy), says why it does not
+// rather than printing empty orders.
+func TestSensitivitySeedAgreementRepeatedSeed(t *testing.T) {
+	a := noisyResult(1, [3]float64{0.98, 0.975, 0.96}, [3]float64{})
+	b := noisyResult(2, [3]float64{0.96, 0.97, 0.97}, [3]float64{})
+	for _, r := range []*sensitivity.Result{a, b} {
+		if err := r.Finalize(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := seedAgreement([]*sensitivity.Result{a, b})
+	want := "\nmlp-784-784 on mnist, 10 epochs per layer: descend orders 1,2,3 (seed 1), 2,3,1 (seed 2); the seeds disagree: the guided orders depend on the seed. " +
+		"Ranked by the mean over the 2 seeds: descend 2,1,3, ascend 3,1,2."
+	if len(lines) != 1 || lines[0] != want {
+		t.Errorf("two seeds: %q, want %q", lines, want)
+	}
+	lines = seedAgreement([]*sensitivity.Result{a, a})
+	want = "\nmlp-784-784 on mnist, 10 epochs per layer: descend orders 1,2,3 (seed 1), 1,2,3 (seed 1); the seeds agree. " +
+		"Not ranked by their mean: sensitivity: cannot pool result 2 (seed 1): it is result 1 again; pool the results of different seeds."
+	if len(lines) != 1 || lines[0] != want {
+		t.Errorf("one seed twice: %q, want %q", lines, want)
+	}
+}
