@@ -97,6 +97,11 @@ func NewEngine(b compute.Backend, store *model.Store, net models.Network, q quan
 	case isNil(net):
 		return nil, errors.New("training: NewEngine: no network (nil)")
 	}
+	// A network with a bad field fails here, naming it, rather than inside
+	// graph building (a division by zero, an index out of range).
+	if err := models.Validate(net); err != nil {
+		return nil, fmt.Errorf("training: NewEngine: %w", err)
+	}
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return nil, err
@@ -448,13 +453,15 @@ func splitSteps(n, steps int) (int, error) {
 
 // checkStep returns an error naming the problem when a training step on
 // a batch of batch examples at learning rate lr cannot run: batch norm needs
-// at least 2 examples, and the rate must be a positive number.
+// at least 2 examples, and the rate must be a finite number at least 0.
 func checkStep(batch int, lr float64) error {
 	if batch < 2 {
 		return fmt.Errorf("training: a training batch of %d examples: batch norm needs at least 2 examples per batch", batch)
 	}
-	if !(lr > 0) || math.IsInf(lr, 0) {
-		return fmt.Errorf("training: learning rate must be a positive number, got %v", lr)
+	// 0 is allowed: a step that measures the batch's loss and moves no
+	// weight (tests measure a network's loss so).
+	if !(lr >= 0) || math.IsInf(lr, 0) {
+		return fmt.Errorf("training: a step's learning rate must be a number at least 0, got %v", lr)
 	}
 	return nil
 }

@@ -884,3 +884,16 @@ func TestOldResultsWithoutFingerprintResume(t *testing.T) {
 		t.Fatalf("run over an old results.json: %v", err)
 	}
 }
+
+// TestNewEngineValidatesNetwork: a network with a bad field is refused by
+// NewEngine naming it, not inside graph building.
+func TestNewEngineValidatesNetwork(t *testing.T) {
+	b, err := backend.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewEngine(b, model.NewStore(), models.MLP{Inputs: 784, Hidden: []int{0}, Classes: 10}, nil, Optimizer{Name: "adam", LearningRate: 0.01})
+	if err == nil || !strings.Contains(err.Error(), "training: NewEngine: models:") {
+		t.Errorf("an MLP with a hidden layer of 0 units: %v", err)
+	}
+}
