@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -98,7 +99,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			case errors.Is(err, errUsage):
 				return 2
 			default:
-				fmt.Fprintf(stderr, "binnet %s: %v\n", c.name, err)
+				// "binnet sensitivity: layer 1: ...", not "binnet
+				// sensitivity: sensitivity: layer 1: ..." when the package
+				// of the same name prefixed its error.
+				fmt.Fprintf(stderr, "binnet %s: %s\n", c.name, strings.TrimPrefix(err.Error(), c.name+": "))
 				return exitCode(ctx)
 			}
 		}

@@ -89,7 +89,7 @@ func TestParallelSensitivityRefusesOtherConfiguration(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit code %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	want := "binnet sensitivity: sensitivity: layer 1: training: " + filepath.Join(dir, "layer-01") +
+	want := "binnet sensitivity: layer 1: training: " + filepath.Join(dir, "layer-01") +
 		` holds a completed run of a different configuration (optimizer.learning_rate: results.json has 0.1, this run has 0.05)`
 	if !strings.Contains(stderr, want) {
 		t.Errorf("stderr does not name layer 1's folder and the learning rates:\n%s", stderr)
