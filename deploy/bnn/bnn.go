@@ -471,6 +471,9 @@ func (e *FormatError) Unwrap() error { return ErrCorrupt }
 // the layers chained from the input shape (windows against their inputs,
 // the activation memory of one example). Encode calls it.
 func (m *Model) Validate() error {
+	if m == nil {
+		return errors.New("bnn: no model (nil)")
+	}
 	if len(m.InputShape) < 1 || len(m.InputShape) > 4 {
 		return fmt.Errorf("bnn: input shape %v: want 1 to 4 axes", m.InputShape)
 	}

@@ -586,3 +586,14 @@ func TestResidualFieldsWithValidCRC(t *testing.T) {
 		t.Errorf("downsample reading the input: %v", err)
 	}
 }
+
+// TestNilModel: the entry points that take a model return an error for
+// nil, as they do for an empty one.
+func TestNilModel(t *testing.T) {
+	if err := (*Model)(nil).Validate(); err == nil || err.Error() != "bnn: no model (nil)" {
+		t.Errorf("Validate(nil) = %v", err)
+	}
+	if _, err := Encode(nil); err == nil || err.Error() != "bnn: no model (nil)" {
+		t.Errorf("Encode(nil) = %v", err)
+	}
+}

@@ -720,3 +720,10 @@ func checkAddOnly(t *testing.T, fset *token.FileSet, fn *ast.FuncDecl, allowed m
 		return true
 	})
 }
+
+// TestNewNil: New(nil) is an error, as New of an empty model is.
+func TestNewNil(t *testing.T) {
+	if _, err := New(nil); err == nil || err.Error() != "bnn: no model (nil)" {
+		t.Errorf("New(nil) = %v", err)
+	}
+}

@@ -376,6 +376,9 @@ func plan(net models.Network) ([]step, error) {
 // output of the 1x1 downsampling conv, which reads the block's input; global
 // average pooling precedes the classifier.
 func FromValues(net models.Network, modes []binnet.Mode, q quant.Quantizer, values map[string]*tensors.Tensor, mean, std []float32, name string) (*bnn.Model, error) {
+	if err := models.Validate(net); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
 	steps, err := plan(net)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package export_test
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/binnet/binnet/binnet"
@@ -79,5 +80,13 @@ func TestFromValuesRefusesNonFinite(t *testing.T) {
 		case c.want != "" && (err == nil || err.Error() != c.want):
 			t.Errorf("%s:\ngot  %v\nwant %s", c.name, err, c.want)
 		}
+	}
+}
+
+// TestFromValuesNilNetwork: a nil network is an error naming it, not a nil
+// dereference.
+func TestFromValuesNilNetwork(t *testing.T) {
+	if _, err := export.FromValues(nil, nil, nil, nil, nil, nil, "x"); err == nil || !strings.Contains(err.Error(), "export: models: no network (nil)") {
+		t.Errorf("FromValues(nil network) = %v", err)
 	}
 }
