@@ -21,6 +21,9 @@ import (
 // weights). It builds the network's graph on a pure-Go backend of its own,
 // closed before it returns, so that the shared backend stays unopened.
 func StepMACs(net models.Network, batch int) (int64, error) {
+	if batch < 1 {
+		return 0, fmt.Errorf("training: StepMACs: a batch of %d examples: want at least 1", batch)
+	}
 	b, err := backend.NewGo()
 	if err != nil {
 		return 0, err

@@ -1,9 +1,13 @@
 package training
 
 import (
+	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/binnet/binnet/binnet/models"
 )
 
 // TestTimeStepThreads times smallMLP's step on one thread and on two: both
@@ -53,5 +57,16 @@ func TestPickStepThreadsKeepsUserChoice(t *testing.T) {
 	}
 	if c.Threads != runtime.GOMAXPROCS(0) || len(c.Timed) != 0 {
 		t.Errorf("with GOMAXPROCS set: %+v, want the current %d threads and nothing timed", c, runtime.GOMAXPROCS(0))
+	}
+}
+
+// TestStepMACsBadBatch: a batch below 1 is an error, not a negative count
+// (StepMACs(net, -1) returned -168), and PickStepThreads passes it on.
+func TestStepMACsBadBatch(t *testing.T) {
+	net := models.MLP{Inputs: 784, Hidden: []int{300, 100}, Classes: 10}
+	for _, batch := range []int{0, -1} {
+		if macs, err := StepMACs(net, batch); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("a batch of %d examples", batch)) {
+			t.Errorf("StepMACs(batch %d) = %d, %v", batch, macs, err)
+		}
 	}
 }
