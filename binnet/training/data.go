@@ -136,7 +136,7 @@ func (d Data) check(shape []int, net models.Network) error {
 }
 
 // Labeler is implemented by a Source that gives the label of an example
-// without reading the example ([Examples], an image folder): Run then checks
+// without reading the example ([Examples], an image folder, a CIFAR-10 source): Run then checks
 // every label against the network's classes before it trains. The labels
 // of other sources are checked batch by batch, as the engine meets them.
 type Labeler interface {

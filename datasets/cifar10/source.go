@@ -98,6 +98,11 @@ func (s *Source) Fingerprint() string {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// Label returns the label of example i, 0 <= i < Len(), so that a
+// training run checks every label against its network's classes before it
+// starts (training.Labeler).
+func (s *Source) Label(i int) int { return int(s.set.Labels[i]) }
+
 // ExampleShape returns [Rows, Cols, Channels] = [32, 32, 3]: examples are
 // channels last.
 func (s *Source) ExampleShape() []int { return []int{Rows, Cols, Channels} }

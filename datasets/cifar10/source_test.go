@@ -117,6 +117,11 @@ func TestSourceBasics(t *testing.T) {
 	if z := src.Normalized(0, 0); z != -cifar10.MeanR/cifar10.StdR || math.Abs(float64(z)+2.4291) > 1e-4 {
 		t.Errorf("a zero red byte normalizes to %v, want -0.4914/0.2023", z)
 	}
+	for i := range src.Len() {
+		if got := src.Label(i); got != int(s.Labels[i]) {
+			t.Fatalf("Label(%d) = %d, want %d", i, got, s.Labels[i])
+		}
+	}
 }
 
 // TestSourceFingerprint: the fingerprint is the count and the CRC-32C of
