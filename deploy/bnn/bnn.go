@@ -312,6 +312,32 @@ const maxActivation = 1 << 28
 // and so Validate, Decode and runtime.New, refuse a model that needs more.
 const MaxExampleValues = 1 << 28
 
+// MaxExampleOps bounds the multiply-accumulates (or additions, or
+// comparisons) one example costs through every layer: 2^38, about 150
+// times ResNet-18's at 224x224. Shapes, and so Validate, Decode and
+// runtime.New, refuse a model that needs more, which would run for minutes
+// per example or longer (a big window over a big input within the memory
+// bound).
+const MaxExampleOps = 1 << 38
+
+// layerOps returns the operations of layer l for one example whose output
+// has shape out: weights times output positions for dense and conv2d,
+// window positions times outputs for max pooling, one per output value for
+// the rest. Every factor is bounded before (sizes by maxActivation, fan-in
+// by the weights a file holds, windows by maxWindow), so the products stay
+// far from overflowing an int64.
+func layerOps(l *Layer, out []int) int64 {
+	switch l.Kind {
+	case Dense:
+		return int64(l.Inputs) * int64(l.Outputs)
+	case Conv2D:
+		return int64(size(out)) * int64(l.Inputs)
+	case MaxPool2D:
+		return int64(size(out)) * int64(l.KernelH) * int64(l.KernelW)
+	}
+	return int64(size(out))
+}
+
 // maxWindow bounds the input positions one window of a conv2d or maxpool2d
 // layer covers (a global pooling of a 4096x4096 image).
 const maxWindow = 1 << 24
@@ -402,6 +428,7 @@ func (m *Model) Shapes() ([][]int, error) {
 		return nil, fmt.Errorf("bnn: input shape %v: more than %d values", m.InputShape, maxActivation)
 	}
 	total := size(m.InputShape) // activation values of one example so far
+	var ops int64               // operations of one example so far
 	for i := range m.Layers {
 		l := &m.Layers[i]
 		reads := m.Reads(i)
@@ -423,6 +450,9 @@ func (m *Model) Shapes() ([][]int, error) {
 		if total += size(out); total > MaxExampleValues {
 			return nil, fmt.Errorf("bnn: layer %d (%s, %s): output %v brings the activations of one example to %d values, more than %d (%d MiB of float32)",
 				i+1, l.Name, l.Kind, out, total, MaxExampleValues, MaxExampleValues*4>>20)
+		}
+		if ops += layerOps(l, out); ops > MaxExampleOps {
+			return nil, fmt.Errorf("bnn: layer %d (%s, %s): brings the operations of one example to %d, more than %d", i+1, l.Name, l.Kind, ops, int64(MaxExampleOps))
 		}
 		shapes = append(shapes, out)
 	}

@@ -76,6 +76,8 @@ func TestWindowBounds(t *testing.T) {
 			"bnn: layer 1 (pool, maxpool2d): window 2x6 larger than its 7x5 input (padded 7x5): want a window no larger than the padded input, and at most the input's height and width of padding on each side"},
 		{"window area", pool([]int{4097, 4097, 1}, 4097, 4097, 1, PadValid),
 			"bnn: layer 1 (pool, maxpool2d): window 4097x4097 covers 16785409 positions of its 4097x4097 input, more than 16777216"},
+		{"operations budget", pool([]int{8192, 8192, 1}, 4096, 4096, 1, PadValid),
+			"bnn: layer 1 (pool, maxpool2d): brings the operations of one example to 281612432441344, more than 274877906944"},
 		{"activation budget", pool([]int{16384, 16384, 1}, 1, 1, 1, PadValid),
 			"bnn: layer 1 (pool, maxpool2d): output [16384 16384 1] brings the activations of one example to 536870912 values, more than 268435456 (1024 MiB of float32)"},
 	} {
