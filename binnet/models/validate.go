@@ -38,7 +38,7 @@ func Validate(net Network) error {
 	if net == nil {
 		return errors.New("models: no network (nil)")
 	}
-	if v := reflect.ValueOf(net); v.Kind() == reflect.Pointer && v.IsNil() {
+	if IsNil(net) {
 		return fmt.Errorf("models: no network (a nil %T)", net)
 	}
 	if v, ok := net.(Validator); ok {
@@ -57,6 +57,16 @@ func Validate(net Network) error {
 		return fmt.Errorf("models: %s has %d binarizable layers, want 1..%d", name, n, schedule.MaxLayers)
 	}
 	return nil
+}
+
+// IsNil reports whether net is nil, or a nil pointer in the interface
+// (whose methods would dereference it).
+func IsNil(net Network) bool {
+	if net == nil {
+		return true
+	}
+	v := reflect.ValueOf(net)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // checkInput checks an input shape: at least one dimension, each of size

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"strings"
 
 	"github.com/binnet/binnet/binnet"
@@ -94,7 +93,7 @@ func NewEngine(b compute.Backend, store *model.Store, net models.Network, q quan
 		return nil, errors.New("training: NewEngine: no backend (nil)")
 	case store == nil:
 		return nil, errors.New("training: NewEngine: no variable store (nil)")
-	case isNil(net):
+	case models.IsNil(net):
 		return nil, errors.New("training: NewEngine: no network (nil)")
 	}
 	// A network with a bad field fails here, naming it, rather than inside
@@ -111,16 +110,6 @@ func NewEngine(b compute.Backend, store *model.Store, net models.Network, q quan
 	}
 	return &Engine{Backend: b, Store: store, Network: net, Quantizer: q, Optimizer: opt, stages: map[string]*stageExecs{},
 		signed: map[*model.Variable]*tensors.Tensor{}}, nil
-}
-
-// isNil reports whether net is nil, or a nil pointer in the interface
-// (whose methods would dereference it).
-func isNil(net models.Network) bool {
-	if net == nil {
-		return true
-	}
-	v := reflect.ValueOf(net)
-	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // stageKey names a binarization state: one letter per layer.

@@ -229,14 +229,15 @@ func settingsFingerprint(cfg Config) ([]byte, error) {
 // settings are compared, not the data's sizes and checksums. Sensitivity
 // pre-training uses it to skip the layers already trained, sweep the runs.
 func CompletedRun(cfg Config, data Data) (*Results, error) {
-	prev, err := ReadResults(filepath.Join(cfg.OutDir, ResultsFile))
-	if err != nil || prev.Status != StatusCompleted {
+	prev := CompletedResults(cfg.OutDir)
+	if prev == nil {
 		return nil, nil
 	}
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	var fp []byte
+	var err error
 	if data.Train == nil {
 		fp, err = settingsFingerprint(cfg)
 	} else {
@@ -251,6 +252,17 @@ func CompletedRun(cfg Config, data Data) (*Results, error) {
 		}
 	}
 	return prev, nil
+}
+
+// CompletedResults returns the completed run that dir's results.json records,
+// or nil when it records none (or cannot be read), whatever configuration
+// it was (CompletedRun compares that).
+func CompletedResults(dir string) *Results {
+	prev, err := ReadResults(filepath.Join(dir, ResultsFile))
+	if err != nil || prev.Status != StatusCompleted {
+		return nil
+	}
+	return prev
 }
 
 func oneBased(idx []int) []int {
@@ -272,7 +284,7 @@ func frozenLayers(modes []binnet.Mode) []int {
 }
 
 func (c *Config) setDefaults() error {
-	if isNil(c.Network) {
+	if models.IsNil(c.Network) {
 		return errors.New("training: no network")
 	}
 	if c.Schedule == nil {
@@ -397,8 +409,7 @@ func Run(ctx context.Context, cfg Config, data Data) (_ *Results, err error) {
 		// needs write access: the folder may be read-only by now) and
 		// without rewriting them, unless its checkpoint is damaged (the
 		// path below says so) or holds fewer epochs.
-		if prev, err := ReadResults(filepath.Join(cfg.OutDir, ResultsFile)); err == nil && prev.Status == StatusCompleted &&
-			len(prev.Fingerprint) > 0 && fingerprintDiff(prev.Fingerprint, fp, "results.json") == "" &&
+		if prev := CompletedResults(cfg.OutDir); prev != nil && len(prev.Fingerprint) > 0 && fingerprintDiff(prev.Fingerprint, fp, "results.json") == "" &&
 			completeCheckpoint(filepath.Join(cfg.OutDir, CheckpointFile), sched.TotalEpochs()) {
 			if cfg.Progress != nil {
 				fmt.Fprintf(cfg.Progress, "%s: already complete (%d epochs); its results are kept as they are\n", cfg.OutDir, len(prev.History))

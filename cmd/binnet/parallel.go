@@ -279,10 +279,7 @@ func datasetName(d *dataOptions, p models.Preset) string {
 }
 
 // completed reports whether dir holds the results of a completed run.
-func completed(dir string) bool {
-	r, err := training.ReadResults(filepath.Join(dir, training.ResultsFile))
-	return err == nil && r.Status == training.StatusCompleted
-}
+func completed(dir string) bool { return training.CompletedResults(dir) != nil }
 
 // selfExecutable is the binary that child processes run.
 func selfExecutable() (string, error) {
