@@ -150,7 +150,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // runInfer is binnet infer: a .bnn model on a data set's test images with
 // the pure-Go runtime, its accuracy, latency and throughput. The images must
 // be the model's own: the data set the file records (bnn.ParseOrigin;
-// sameDataset: mnist and sample count as one, any image folder as
+// checkInferDataset: mnist and sample count as one, any image folder as
 // "imagenet"), the model's input shape after train's padding (checkGrayInput)
 // and its number of classes; a model whose name records no origin (named by a
 // program of its own) is checked for shape and classes only.

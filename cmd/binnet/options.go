@@ -135,8 +135,8 @@ func (o *runOptions) check(p models.Preset) error {
 	if o.given("lr-gamma") && len(ms) == 0 {
 		return fmt.Errorf("-lr-gamma %v: %s has no learning-rate milestones to apply it at (give -lr-milestones)", o.lrGamma, p.Name)
 	}
-	o.optimizer = strings.ToLower(o.optimizer) // -optimizer SGD as -order FORWARD
-	if o.optimizer != "" && o.optimizer != "adam" && o.optimizer != "sgd" {
+	// -optimizer SGD as -order FORWARD (trainingConfig lowers it).
+	if name := strings.ToLower(o.optimizer); name != "" && name != "adam" && name != "sgd" {
 		return fmt.Errorf("-optimizer: unknown optimizer %q (want adam or sgd)", o.optimizer)
 	}
 	if _, err := quant.Parse(o.quantizer); err != nil {

@@ -658,14 +658,14 @@ type layerProgress struct {
 // pre-training (OUT/layer-NN).
 var layerFolder = regexp.MustCompile(`^layer-[0-9]+$`)
 
-// noteLayer records in layers the layer run whose results are at path, if
-// it is a sensitivity layer folder's (layer-NN), under its sensitivity
-// folder; a results file it cannot read is the error.
+// noteLayer records in layers the layer run whose results are at path, in
+// a sensitivity layer folder (layer-NN, which the caller matched), under its
+// sensitivity folder; a results file it cannot read is the error.
 func noteLayer(layers map[string]*layerProgress, path string) error {
 	layerDir := filepath.Dir(path)
-	var layer int
-	if _, err := fmt.Sscanf(filepath.Base(layerDir), "layer-%d", &layer); err != nil {
-		return nil // deeper inside a layer folder: not a layer's own run
+	layer, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(layerDir), "layer-")) // the caller matched layerFolder
+	if err != nil {
+		return err
 	}
 	r, err := training.ReadResults(path)
 	if err != nil {
@@ -693,13 +693,14 @@ func noteLayer(layers map[string]*layerProgress, path string) error {
 func (lp *layerProgress) describe(dir string) string {
 	done := "no layer done"
 	if len(lp.done) > 0 {
-		done = "layers " + formatInts(lp.done, ", ") + " done"
+		which := "layers " + formatInts(lp.done, ", ")
 		if len(lp.done) == 1 {
-			done = fmt.Sprintf("layer %d done", lp.done[0])
+			which = fmt.Sprintf("layer %d", lp.done[0])
 		}
 		if lp.of > 0 {
-			done = strings.TrimSuffix(done, " done") + fmt.Sprintf(" of %d done", lp.of)
+			which += fmt.Sprintf(" of %d", lp.of)
 		}
+		done = which + " done"
 	}
 	return fmt.Sprintf("%s holds a sensitivity pre-training without %s yet: %s; run the same binnet sensitivity command again to finish and merge",
 		dir, sensitivity.ResultFile, done)
