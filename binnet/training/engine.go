@@ -167,7 +167,7 @@ func (e *Engine) stage(modes []binnet.Mode) (*stageExecs, error) {
 		return nil, err
 	}
 	if e.mesh != nil {
-		train.AutoSharding(e.mesh).WithInputShardingSpecs(e.specs...)
+		e.shard(train, e.specs...)
 	}
 	if s.plan == nil && e.mesh == nil {
 		// xs holds the batches of the steps along its first axis; each step
@@ -199,6 +199,29 @@ func (e *Engine) stage(modes []binnet.Mode) (*stageExecs, error) {
 	return s, nil
 }
 
+// shard makes the training graph exec run on the engine's device mesh (see
+// DataParallel), its inputs sharded by specs, on the mesh's devices in
+// order. Two GoMLX v0.28.16 gaps, both seen on an H200, are closed here:
+//   - the device assignment is given explicitly: GoMLX leaves it unset for a
+//     mesh of one device, and go-xla v0.4.13 then refuses to compile the
+//     sharded program ("no device assignment given to Client.Compile(), but
+//     computation is not (device) portable");
+//   - the random-number state variable, which the Store creates without a
+//     link back to itself when seeded (model.Store.SetRNGStateFromSeed) and
+//     which the sharded initialization of the variables reads, is given the
+//     replicated sharding itself: GoMLX looks the default up through that
+//     missing link and dereferences nil.
+func (e *Engine) shard(exec *model.Exec, specs ...*distributed.ShardingSpec) {
+	devices := make([]compute.DeviceNum, e.mesh.NumDevices())
+	for i := range devices {
+		devices[i] = compute.DeviceNum(i)
+	}
+	exec.AutoSharding(e.mesh).WithInputShardingSpecs(specs...).WithDeviceAssignment(devices)
+	if rng := e.Store.GetVariable(model.JoinPath("/", model.RNGStateVariableName)); rng != nil && rng.ShardingSpec() == nil {
+		_ = rng.SetShardingSpec(distributed.NewReplicatedShardingSpec(e.mesh)) // fails only once the variable holds sharded values, which then carry their sharding
+	}
+}
+
 // gated returns the single gated training and evaluation graphs.
 func (e *Engine) gated() (train, eval *model.Exec, err error) {
 	if e.gatedTrain != nil {
@@ -219,7 +242,7 @@ func (e *Engine) gated() (train, eval *model.Exec, err error) {
 	}
 	if e.mesh != nil {
 		rep := distributed.NewReplicatedShardingSpec(e.mesh)
-		train.AutoSharding(e.mesh).WithInputShardingSpecs(e.specs[0], e.specs[1], rep, rep, e.specs[2])
+		e.shard(train, e.specs[0], e.specs[1], rep, rep, e.specs[2])
 	}
 	e.gatedTrain, e.gatedEv, e.gatedPlan = train, eval, plan
 	return train, eval, nil

@@ -2,8 +2,15 @@ package training
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/binnet/binnet/binnet"
+	"github.com/binnet/binnet/binnet/backend"
+	"github.com/binnet/binnet/binnet/models"
 )
 
 // TestDataParallelSpecs checks the sharding of a data-parallel step: the
@@ -40,5 +47,49 @@ func TestDataParallelOnOneDevice(t *testing.T) {
 	err := e.DataParallel(2)
 	if err == nil || !strings.Contains(err.Error(), "2 devices") || !strings.Contains(err.Error(), "has 1") {
 		t.Fatalf("DataParallel(2) on the Go backend: %v", err)
+	}
+}
+
+// TestDataParallelMatchesPlainSteps runs where the backend has distributed
+// execution (XLA; the pure-Go backend has none, so it is skipped there): a
+// small residual conv net with batch norm, all layers binary, trained with
+// SGD, three steps sharded over every device of the backend (a one-device
+// mesh on a one-GPU machine, which still goes through the sharding
+// partitioner; the whole data-parallel path on several GPUs) must end with
+// the variables and accumulators of three plain steps from the same seed (as
+// close as assertSameVariables asks on such a backend: see closeTolerance).
+func TestDataParallelMatchesPlainSteps(t *testing.T) {
+	b, err := backend.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if OnHost(b) {
+		t.Skip("the pure-Go backend has no distributed execution; run with GOMLX_BACKEND=xla:... (bench/gpu/run.sh does)")
+	}
+	n := b.NumDevices()
+	net := models.ResNetCIFAR{Label: "resnet-test", Input: []int{8, 8, 3}, BlocksPerStage: 1, Classes: 10}
+	opt := Optimizer{Name: "sgd", LearningRate: 0.05, Momentum: 0.9, WeightDecay: 1e-4}
+	plain, sharded := newTestEngine(t, net, opt), newTestEngine(t, net, opt)
+	mesh, specs, err := DataParallelSpecs(n, 1+len(net.InputShape()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes := slices.Repeat([]binnet.Mode{binnet.Binary}, net.NumBinarizable())
+	batch := 8 * n
+	sharded.mesh, sharded.specs, sharded.devices = mesh, specs, n
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 3 {
+		x, y := RandomBatch(net, batch, rng)
+		for _, e := range []*Engine{plain, sharded} {
+			if err := e.TrainStep(x, y, net.InputShape(), modes, opt.LearningRate); err != nil {
+				t.Fatalf("%d devices: %+v", n, err)
+			}
+		}
+	}
+	assertSameVariables(t, "plain steps", plain, fmt.Sprintf("sharded over %d devices", n), sharded)
+	l1, a1, c1 := plain.Accumulated()
+	l2, a2, c2 := sharded.Accumulated()
+	if math.Abs(l1-l2) > closeTolerance*math.Abs(l1) || math.Abs(a1-a2) > closeTolerance || c1 != c2 || c1 != 3*batch {
+		t.Errorf("accumulated: plain %v %v %v, sharded %v %v %v (want %d examples)", l1, a1, c1, l2, a2, c2, 3*batch)
 	}
 }

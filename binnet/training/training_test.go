@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -604,7 +605,8 @@ func TestStageGraphsEqualGatedGraph(t *testing.T) {
 // engine a has the same bits in engine b.
 func assertSameVariables(t *testing.T, nameA string, a *Engine, nameB string, b *Engine) {
 	t.Helper()
-	compared := 0
+	exact := OnHost(a.Backend)
+	compared, worst, worstPath := 0, 0.0, ""
 	for v := range a.Store.IterVariables() {
 		if !strings.HasPrefix(v.Scope(), "/model") && !strings.HasPrefix(v.Scope(), "/optimizer") {
 			continue
@@ -616,16 +618,64 @@ func assertSameVariables(t *testing.T, nameA string, a *Engine, nameB string, b 
 		}
 		va := tensors.MustCopyFlatData[float32](v.MustValue())
 		vb := tensors.MustCopyFlatData[float32](w.MustValue())
-		for i := range va {
-			if math.Float32bits(va[i]) != math.Float32bits(vb[i]) {
-				t.Fatalf("%s[%d]: %s %v, %s %v", v.Path(), i, nameA, va[i], nameB, vb[i])
+		if exact {
+			for i := range va {
+				if math.Float32bits(va[i]) != math.Float32bits(vb[i]) {
+					t.Fatalf("%s[%d]: %s %v, %s %v", v.Path(), i, nameA, va[i], nameB, vb[i])
+				}
 			}
+		} else if name := path.Base(v.Path()); !strings.HasPrefix(v.Scope(), "/model") ||
+			strings.HasPrefix(name, "bias") || strings.HasPrefix(name, "running_") {
+			continue // see closeTolerance
+		} else if d := relativeDistance(va, vb); d > worst {
+			worst, worstPath = d, v.Path()
+		} else if d > closeTolerance/100 {
+			t.Logf("%s: relative distance %.2g", v.Path(), d)
 		}
 		compared++
 	}
-	if compared < 10 {
+	if least := map[bool]int{true: 10, false: 9}[exact]; compared < least { // three layers' weights, scales and offsets at least
 		t.Fatalf("compared only %d variables", compared)
 	}
+	if !exact {
+		t.Logf("%s against %s on %s: largest relative distance %.2g (%s)", nameA, nameB, a.Backend.Name(), worst, worstPath)
+		if worst > closeTolerance {
+			t.Fatalf("%s: %s and %s differ by %.3g of its norm (more than %g)", worstPath, nameA, nameB, worst, closeTolerance)
+		}
+	}
+}
+
+// closeTolerance is how far, relative to its norm, a variable of two
+// engines that ran the same training may differ on a backend other than the
+// pure-Go one (XLA on a GPU), where assertSameVariables does not compare
+// bits: each compiled program fuses and orders its reductions its own way
+// (and XLA's GPU kernels do not even repeat their own bits from run to run),
+// and the sign of the binary layers and Adam's normalized steps turn a
+// difference in the last bit into a flipped weight or a full-size step.
+// There it compares the network's own variables, latent weights and batch
+// norm's scale and offset, which a step missed or two batches swapped moves
+// by a good part of their norm: on an H200 the small MLP's 16 single steps
+// against the same steps looped or unrolled left them at most 0.032 of a
+// norm apart (weights 0.01; a convolutional net trained with SGD: 1e-7).
+// Left out: the optimizer's slots, whose moments of small gradients that
+// cancel over the batch (batch norm's offsets) are mostly rounding noise (up
+// to 0.17 on the H200); biases, since a bias ahead of batch norm (every bias
+// of the test networks but a ResNet classifier's) has a zero gradient in
+// exact arithmetic, so that what it holds is rounding noise that Adam's
+// normalization blows up to the learning rate's size and batch norm
+// subtracts again; and batch norm's running statistics, which record those
+// biases. The accumulated loss covers what all of them do to the output.
+const closeTolerance = 0.1
+
+// relativeDistance returns |a-b| / max(|a|, tiny) in the L2 norm.
+func relativeDistance(a, b []float32) float64 {
+	var diff, norm float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		diff += d * d
+		norm += float64(a[i]) * float64(a[i])
+	}
+	return math.Sqrt(diff) / math.Max(math.Sqrt(norm), 1e-12)
 }
 
 // TestRandomBatch checks RandomBatch's shapes, label range, the moments of
