@@ -47,13 +47,16 @@ fuzz:
 		done; \
 	done
 
-# .device/binnet for the GPU machines (linux/amd64), stripped. As static as
+# .device/binnet and the training package's test binary .device/training.test (run by
+# bench/gpu/run.sh's tests section) for the GPU machines (linux/amd64), stripped. As static as
 # the XLA backend allows: it dlopen()s the CUDA PJRT plugin through cgo, so the
 # binary links only libc dynamically (netgo and osusergo keep the resolver and
 # user lookups in Go); a fully static glibc binary cannot dlopen.
 device-build:
 	GOOS=linux GOARCH=amd64 CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo \
 		-ldflags "-s -w" -o .device/binnet ./cmd/binnet
+	GOOS=linux GOARCH=amd64 CGO_ENABLED=1 $(GO) test -c -trimpath -tags netgo,osusergo \
+		-ldflags "-s -w" -o .device/training.test ./binnet/training
 
 clean:
 	rm -rf bin .device

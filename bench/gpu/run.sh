@@ -21,7 +21,14 @@
 #     loop in the graph, one step compiled) at 10 and 100 steps per call against JAX's lax.scan of
 #     10 and 100, a short training run with it, to compare with the unrolled run's accuracy, and
 #     the HLO XLA compiled for it (OUT_DIR/hlo-loop.tar.gz);
-# SECTIONS="mlp train" (say) runs only those parts: loop, mlp, profile, unrolled, cmdbuf, conv, train.
+#   - section tests: the training package's tests of the step's other forms on this backend
+#     (the test binary that `make device-build` writes as .device/training.test): the While loop
+#     and the unrolled steps against single steps, and a step sharded over all the devices
+#     (data parallel, -devices) against the plain step;
+#   - section plain: one step per call, binnet against JAX's plain loop (one jitted step per
+#     dispatch), the four binary MLP workloads;
+# SECTIONS="mlp train" (say) runs only those parts: loop, tests, plain, mlp, profile, unrolled,
+# cmdbuf, conv, train.
 # The ratios binnet/PyTorch and binnet/JAX come from the same run on the same device.
 set -u
 out=${1:-${OUT:-bench/gpu/results}}
@@ -45,10 +52,16 @@ bin=${BINNET:-.device/binnet}
   nproc
 } 2>&1 | tee "$out/gpu.txt"
 # run LIMIT CMD...: runs CMD under a time limit; its JSON lines go to the log, the rest to gpu.log.
+# With DEADLINE=S, a command that would start after S seconds of this script is skipped (and
+# said so in gpu.log), to keep inside a lease of device time.
 run() {
   local limit=$1
   shift
-  echo "+ $*" >>"$out/gpu.log"
+  if [ -n "${DEADLINE:-}" ] && [ "$SECONDS" -ge "$DEADLINE" ]; then
+    echo "- skipped at ${SECONDS} s (DEADLINE=$DEADLINE): $*" | tee -a "$out/gpu.log" >&2
+    return
+  fi
+  echo "+ [${SECONDS} s] $*" >>"$out/gpu.log"
   timeout -k 5 "$limit" "$@" 2>>"$out/gpu.log" | tee -a "$out/gpu.log" | grep '^{' | tee -a "$log"
   local rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || echo "! rc $rc: $*" | tee -a "$out/gpu.log" >&2
@@ -67,8 +80,8 @@ dump_hlo() {
   )
   tar -C /tmp -czf "$out/$1.tar.gz" "$1" 2>/dev/null
 }
-# SECTIONS picks what runs (default all): loop, mlp, profile, unrolled, cmdbuf, conv, train.
-sections=" ${SECTIONS:-loop mlp profile unrolled cmdbuf conv train} "
+# SECTIONS picks what runs (default all): loop, tests, plain, mlp, profile, unrolled, cmdbuf, conv, train.
+sections=" ${SECTIONS:-loop tests plain mlp profile unrolled cmdbuf conv train} "
 if [[ $sections == *" loop "* ]]; then
   # -steps-loop: a call's steps as a While loop whose body is one step (compiled once, whatever the
   # number of steps), the form of JAX's lax.scan. Most wanted first (a session's device time is
@@ -77,7 +90,7 @@ if [[ $sections == *" loop "* ]]; then
   for m in mlp-300-100 mlp-784-784; do
     for b in 100 1000; do
       for k in 10 100; do
-        run 90 "$bin" speed -json -model "$m" -batch "$b" -mode binary -steps 400 -windows 5 -steps-per-call $k -steps-loop
+        run 60 "$bin" speed -json -model "$m" -batch "$b" -mode binary -steps 400 -windows 5 -steps-per-call $k -steps-loop
       done
     done
   done
@@ -90,6 +103,20 @@ if [[ $sections == *" loop "* ]]; then
   cp /tmp/train-xla-loop/results.json "$out/train-steps-loop-10.json" 2>/dev/null
   dump_hlo hlo-loop 10 20 -steps-loop # the loop's HLO and thunks against JAX's scan of 10
   run 90 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 200 -windows 5 -steps-per-call 10
+fi
+if [[ $sections == *" tests "* ]]; then
+  # Bit for bit (the loop, the unrolled steps) and up to the order of reductions (sharded), on XLA.
+  run 240 "${TESTBIN:-.device/training.test}" -test.v -test.count 1 \
+    -test.run 'TestLoopStepsMatchSingleSteps|TestLoopStepsConvNet|TestUnrolledStepsMatchSingleSteps|TestDataParallelMatchesPlainSteps'
+fi
+if [[ $sections == *" plain "* ]]; then
+  for m in mlp-300-100 mlp-784-784; do
+    for b in 100 1000; do
+      run 60 "$bin" speed -json -model "$m" -batch "$b" -mode binary -steps 200 -windows 5
+    done
+  done
+  run 120 "$py" bench/pytorch/jax_mlp_bench.py --model 300-100 784-784 --batch 100 1000 --mode binary \
+    --windows 5 --min-window-seconds 0.5
 fi
 if [[ $sections == *" mlp "* ]]; then
   # binnet one step per execution (as a plain training loop) and ten (-steps-per-call 10: the steps
@@ -128,6 +155,7 @@ if [[ $sections == *" cmdbuf "* ]]; then
   # ~520 kernels at every call is what makes an unrolled step cost more device time than JAX's.
   (
     export XLA_FLAGS="$XLA_FLAGS --xla_gpu_enable_command_buffer="
+    run 60 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 400 -windows 5 -steps-per-call 10 -steps-loop
     for k in 1 10; do
       run 90 "$bin" speed -json -model mlp-784-784 -batch 100 -mode binary -steps 200 -windows 5 -steps-per-call $k
     done
