@@ -30,7 +30,7 @@ func TestStepsPerCallHint(t *testing.T) {
 	t.Logf("step multiply-accumulates: mlp-300-100 batch 100 %d, mlp-784-784 batch 1000 %d, resnet21 batch 128 %d", macs("mlp-300-100", 100), small, large)
 	const xla = "xla:/opt/jax_plugins/xla_cuda13/xla_cuda_plugin.so"
 	of := func(m int64) func() (int64, error) { return func() (int64, error) { return m, nil } }
-	if h := stepsPerCallHint(xla, 1, of(small)); !strings.Contains(h, "-steps-per-call 10") || !strings.HasPrefix(h, "hint: xla waits") {
+	if h := stepsPerCallHint(xla, 1, of(small)); !strings.Contains(h, "-steps-per-call 100 -steps-loop") || !strings.HasPrefix(h, "hint: xla waits") {
 		t.Errorf("mlp-784-784 batch 1000 on XLA: hint %q", h)
 	}
 	for _, c := range []struct {

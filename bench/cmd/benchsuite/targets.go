@@ -97,7 +97,8 @@ func targetsMarkdown(p func(string, ...any), rep *Report) {
 	}
 	p("## The CPU targets at a glance\n\n")
 	p("Issue 7's and issue 3's CPU targets against this report's medians (the sections below give the rounds' spread).\n")
-	p("The GPU targets are in [the GPU section](#gpu-one-nvidia-h100-measured-2026-11-27-18171833-utc).\n\n")
+	p("The GPU targets are in the GPU sections ([H200, 2026-11-28](#gpu-one-nvidia-h200-measured-2026-11-28-19482003-utc), " +
+		"[H100, 2026-11-27](#gpu-one-nvidia-h100-measured-2026-11-27-18171833-utc)).\n\n")
 	p("| target | measured (median of the paired rounds) | |\n|---|---|---|\n")
 	for _, r := range rows {
 		p("| %s | %s | %s |\n", r.target, r.measured, r.verdict)
