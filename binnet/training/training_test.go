@@ -602,7 +602,8 @@ func TestStageGraphsEqualGatedGraph(t *testing.T) {
 }
 
 // assertSameVariables fails unless every model and optimizer variable of
-// engine a has the same bits in engine b.
+// engine a has the same bits in engine b, on the pure-Go backend; on other
+// backends, unless the network's variables are close (see closeTolerance).
 func assertSameVariables(t *testing.T, nameA string, a *Engine, nameB string, b *Engine) {
 	t.Helper()
 	exact := OnHost(a.Backend)
@@ -649,7 +650,7 @@ func assertSameVariables(t *testing.T, nameA string, a *Engine, nameB string, b 
 // engines that ran the same training may differ on a backend other than the
 // pure-Go one (XLA on a GPU), where assertSameVariables does not compare
 // bits: each compiled program fuses and orders its reductions its own way
-// (and XLA's GPU kernels do not even repeat their own bits from run to run),
+// (on the H200 the same test even gave other figures from one run to the next),
 // and the sign of the binary layers and Adam's normalized steps turn a
 // difference in the last bit into a flipped weight or a full-size step.
 // There it compares the network's own variables, latent weights and batch
