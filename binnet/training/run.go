@@ -135,17 +135,35 @@ func DefaultMaxLoss(classes int) float64 { return 100 * math.Log(float64(max(cla
 // after epochs finished epochs: it says what was kept and wraps cause, so
 // that errors.Is(err, context.Canceled) holds. Its text, which results.json
 // keeps as the run's error, starts with interruptedPrefix
-// (Results.Interrupted).
+// (Results.Interrupted), and names cause unless it is context.Canceled, which
+// the text already says.
 func interrupted(epochs int, checkpoint string, cause error) error {
+	var text string
 	switch {
 	case checkpoint == "":
-		return fmt.Errorf("%s with %d finished epoch(s); no output folder, so nothing was kept: %w", interruptedPrefix, epochs, cause)
+		text = fmt.Sprintf("%s with %d finished epoch(s); no output folder, so nothing was kept", interruptedPrefix, epochs)
 	case epochs == 0:
-		return fmt.Errorf("%s before the first epoch finished; no checkpoint was written: %w", interruptedPrefix, cause)
+		text = fmt.Sprintf("%s before the first epoch finished; no checkpoint was written", interruptedPrefix)
 	default:
-		return fmt.Errorf("%s after epoch %d, checkpointed in %s; running the same configuration again resumes from it: %w", interruptedPrefix, epochs, checkpoint, cause)
+		text = fmt.Sprintf("%s after epoch %d, checkpointed in %s; running the same configuration again resumes from it", interruptedPrefix, epochs, checkpoint)
 	}
+	return &interruptedError{text: text, cause: cause}
 }
+
+// interruptedError is interrupted's error.
+type interruptedError struct {
+	text  string
+	cause error
+}
+
+func (e *interruptedError) Error() string {
+	if e.cause == nil || errors.Is(e.cause, context.Canceled) {
+		return e.text
+	}
+	return e.text + ": " + e.cause.Error()
+}
+
+func (e *interruptedError) Unwrap() error { return e.cause }
 
 // keptCheckpoint says what the output folder keeps of a run that stopped
 // after epochs finished epochs: the checkpoint file holding them, if any.

@@ -123,7 +123,23 @@ func runInterrupted(t *testing.T, cfg Config, data Data, epoch int) error {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run returned %v, want context.Canceled", err)
 	}
+	if strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("interrupted run's message repeats the cancellation: %v", err)
+	}
 	return err
+}
+
+// TestInterruptedNamesOtherCauses: the interruption's message leaves out
+// context.Canceled, which it says itself, and names any other cause.
+func TestInterruptedNamesOtherCauses(t *testing.T) {
+	err := interrupted(3, "/x/checkpoint.bin", context.DeadlineExceeded)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasSuffix(err.Error(), "resumes from it: context deadline exceeded") {
+		t.Errorf("deadline: %v", err)
+	}
+	err = interrupted(0, "/x/checkpoint.bin", fmt.Errorf("signal: %w", context.Canceled))
+	if !errors.Is(err, context.Canceled) || err.Error() != "interrupted before the first epoch finished; no checkpoint was written" {
+		t.Errorf("cancel: %v", err)
+	}
 }
 
 func TestDivergenceKeepsLastGoodCheckpoint(t *testing.T) {
