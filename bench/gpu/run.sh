@@ -12,7 +12,8 @@
 #   - JAX on the same plugin: the same binary MLPs (bench/pytorch/jax_mlp_bench.py), one dispatch
 #     per step and ten (--scan 10);
 #   - binnet and PyTorch on the same GPU: ResNet-21 training step at 224x224, batch 128, binary and
-#     float; binary VGG-5 and the small CNN at batch 100;
+#     float; binary VGG-5 and the small CNN at batch 100; on a machine with several GPUs first
+#     ResNet-21 split over all of them (speed -devices N, batch 128 per GPU);
 #   - a CPU profile of binnet's mlp-784-784 batch-100 step (OUT_DIR/mlp-step.prof) and the HLO that
 #     XLA compiled for it and for JAX's step (OUT_DIR/hlo.tar.gz), to see where the time goes;
 #   - short training runs on the embedded MNIST sample, one step per call and ten, to check the
@@ -164,6 +165,11 @@ if [[ $sections == *" cmdbuf "* ]]; then
   )
 fi
 if [[ $sections == *" conv "* ]]; then
+  ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+  if [ "$ngpu" -gt 1 ]; then
+    # Data parallel (-devices): batch 128 per GPU, against one GPU's 128 below (weak scaling).
+    run 240 "$bin" speed -json -model resnet21 -image-size 224 -batch $((128 * ngpu)) -devices "$ngpu" -mode binary -steps 10 -windows 3
+  fi
   for mode in binary float; do
     run 150 "$bin" speed -json -model resnet21 -image-size 224 -batch 128 -mode "$mode" -steps 10 -windows 3
     run 90 "$py" bench/pytorch/cnn_bench.py --json --device cuda --model resnet21 --mode "$mode" --batch 128 \

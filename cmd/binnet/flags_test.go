@@ -179,6 +179,10 @@ func TestFlagsImageSize(t *testing.T) {
 	mustRefuse(t, 1, []string{"-steps-loop", "-steps-per-call 2 or more"}, "speed", "-model", "vgg5", "-steps-loop")
 	mustRefuse(t, 1, []string{"While loop", "pure-Go backend", "use XLA"}, "speed", "-model", "mlp-300-100", "-steps-loop", "-steps-per-call", "2",
 		"-steps", "2", "-windows", "1", "-threads", "1")
+	mustRefuse(t, 1, []string{"-devices 0", "at least 1"}, "speed", "-model", "mlp-300-100", "-devices", "0")
+	mustRefuse(t, 1, []string{"-devices 2 with -steps-per-call 2", "one step per call"}, "speed", "-model", "mlp-300-100", "-devices", "2", "-steps-per-call", "2")
+	mustRefuse(t, 1, []string{"-devices 2", "data parallel over 2 devices", "has 1"}, "speed", "-model", "mlp-300-100", "-devices", "2",
+		"-steps", "2", "-windows", "1", "-threads", "1")
 
 	train := []string{"train", "-epochs", "5", "-epochs-per-layer", "1", "-quiet", "-out", filepath.Join(t.TempDir(), "out")}
 	mustRefuse(t, 1, []string{"-image-size 16", "only to -dataset imagenet", "cifar10"}, append(train, "-model", "vgg5", "-dataset", "cifar10", "-image-size", "16")...)

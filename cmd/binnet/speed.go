@@ -38,6 +38,7 @@ type speedResult struct {
 	Threads     int     `json:"threads"`              // GOMAXPROCS during the run
 	PerCall     int     `json:"steps_per_call"`       // training steps per execution of the compiled graph
 	Loop        bool    `json:"steps_loop,omitempty"` // those steps as a While loop rather than unrolled
+	Devices     int     `json:"devices,omitempty"`    // devices each batch was split over (-devices), when more than one
 	// ThreadStepMs is the step time (ms) measured with each thread count
 	// to choose Threads, keyed by the count; absent when nothing was timed
 	// (-threads given, a large step, GOMAXPROCS set, another backend).
@@ -56,6 +57,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print one JSON line")
 	threads := fs.Int("threads", 0, threadsUsage)
 	loop := fs.Bool("steps-loop", false, "with -steps-per-call, run the steps of a call as a While loop in the graph instead of unrolled (see train -steps-loop; XLA only)")
+	devices := fs.Int("devices", 1, "split each batch over this many devices of the backend (data parallel, as train -devices; XLA on several GPUs): the batch must be a multiple of it, and the sharded step runs one step per call")
 	perCall := fs.Int("steps-per-call", 1, "training steps per execution of the compiled graph (see train -steps-per-call): on a GPU more than 1 unrolls the steps, each on its own batch, so that the host waits for the device once per call")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed windows (not the first step and its compilation) to this file, for \"go tool pprof\"")
 	if err := parseFlags(fs, args); err != nil {
@@ -83,6 +85,12 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := checkStepsLoop(*loop, *perCall); err != nil {
 		return err
+	}
+	if *devices < 1 {
+		return fmt.Errorf("-devices %d: at least 1", *devices)
+	}
+	if *devices > 1 && *perCall > 1 {
+		return fmt.Errorf("-devices %d with -steps-per-call %d: the step sharded over several devices runs one step per call", *devices, *perCall)
 	}
 	if *batch < 2 || *steps < 1 || *windows < 1 || *perCall < 1 {
 		return fmt.Errorf("-batch must be at least 2, -steps, -windows and -steps-per-call at least 1 (got -batch %d, -steps %d, -windows %d, -steps-per-call %d)", *batch, *steps, *windows, *perCall)
@@ -129,6 +137,12 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	e.LoopSteps = *loop
+	if err := e.DataParallel(*devices); err != nil {
+		return fmt.Errorf("-devices %d: %w", *devices, err)
+	}
+	if *batch%*devices != 0 {
+		return fmt.Errorf("-devices %d: the batch of %d does not split over them", *devices, *batch)
+	}
 	x, y := training.RandomBatch(net, *batch**perCall, rand.New(rand.NewPCG(1, 2)))
 	// The learning rate is an input of the compiled step, so its value does not change the work; a
 	// thousandth of the preset's keeps the weights finite while they fit random labels.
@@ -178,6 +192,9 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	r := speedResult{Model: p.Name, Network: net.Name(), Mode: *mode, Batch: *batch, Backend: b.Name(), FirstStepS: first,
 		StepMs: med * 1000, ExamplesPS: float64(*batch) / med, ForwardMACs: macs, Threads: runtime.GOMAXPROCS(0), PerCall: *perCall, Loop: *loop}
+	if *devices > 1 {
+		r.Devices = *devices
+	}
 	for i, n := range choice.Timed {
 		if r.ThreadStepMs == nil {
 			r.ThreadStepMs = map[string]float64{}
