@@ -108,3 +108,30 @@ func TestPrintSensitivityFewEpochs(t *testing.T) {
 		}
 	}
 }
+
+// TestStepMemoryOnlyOnGoBackend: the estimate of a step's memory refuses a
+// step too big for this machine on the pure-Go backend, whose step runs in
+// its memory, and leaves other backends (XLA on GPUs, whose device memory
+// XLA sizes itself) alone.
+func TestStepMemoryOnlyOnGoBackend(t *testing.T) {
+	p, err := models.Lookup("resnet21")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := imageSizeNetwork(p.Network, p.Name, 224)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := memAvailable(); !ok {
+		t.Skip("no /proc/meminfo here")
+	}
+	const batch = 1 << 20 // ~120 TB by the estimate
+	t.Setenv("GOMLX_BACKEND", "go")
+	if err := checkStepMemory(net, batch, 224); err == nil || !strings.Contains(err.Error(), "memory available") {
+		t.Errorf("pure-Go backend: %v", err)
+	}
+	t.Setenv("GOMLX_BACKEND", "xla:/opt/plugin/xla_cuda_plugin.so")
+	if err := checkStepMemory(net, batch, 224); err != nil {
+		t.Errorf("XLA backend: %v", err)
+	}
+}

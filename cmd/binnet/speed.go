@@ -50,7 +50,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	modelName := fs.String("model", "vgg5", "model preset: "+fmt.Sprint(models.Names()))
 	batch := fs.Int("batch", 0, "batch size (default: the preset's)")
 	size := fs.Int("image-size", 0, "for image models, rebuild the network for this square input size (e.g. 224 for resnet21); "+
-		"refused when the step's estimated memory exceeds the memory available")
+		"refused on the pure-Go backend when the step's estimated memory exceeds the memory available")
 	mode := fs.String("mode", "binary", "binary (every layer binary) | float")
 	steps := fs.Int("steps", 10, "timed steps per window")
 	windows := fs.Int("windows", 3, "timed windows (the median is reported)")
@@ -303,8 +303,15 @@ const stepMemoryFactor = 12
 // estimate is stepMemoryFactor float32 values per layer output (see
 // stepEstimate) and example of the batch, plus the parameters 4 times
 // (weights, gradients and Adam's two moments). size is the image side of
-// -image-size (0 when the preset's); the error names it and -batch.
+// -image-size (0 when the preset's); the error names it and -batch. Only the
+// pure-Go backend's step is checked: on another backend (XLA on a GPU) the
+// step lives in the device's memory, which XLA sizes and refuses itself
+// ("RESOURCE_EXHAUSTED"), and the host's may be far smaller (a GPU
+// machine's VM) or split over devices (-devices).
 func checkStepMemory(net models.Network, batch, size int) error {
+	if !strings.HasPrefix(backend.Configuration(), "go") {
+		return nil
+	}
 	avail, ok := memAvailable()
 	if !ok {
 		return nil
