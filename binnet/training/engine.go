@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/core/tensors/dtensor"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 )
@@ -698,6 +699,15 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 		gates, frozen := gateVectors(modes)
 		return stageRunner{
 			train: func(x, y, lr *tensors.Tensor) ([]*tensors.Tensor, error) {
+				if e.devices > 1 {
+					rep := distributed.NewReplicatedShardingSpec(e.mesh)
+					args, err := shardedArgs([]*distributed.ShardingSpec{e.specs[0], e.specs[1], rep, rep, e.specs[2]},
+						x, y, tensors.FromValue(gates), tensors.FromValue(frozen), lr)
+					if err != nil {
+						return nil, err
+					}
+					return train.Exec(args...)
+				}
 				return train.Exec(x, y, gates, frozen, lr)
 			},
 			eval: func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return eval.Exec(x, y, gates) },
@@ -714,10 +724,37 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 			_, err := s.train.Compile(x.Shape(), y.Shape(), shapes.Make(dtypes.Float32))
 			return err
 		},
-		train: func(x, y, lr *tensors.Tensor) ([]*tensors.Tensor, error) { return s.train.Exec(x, y, lr) },
-		eval:  func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return s.eval.Exec(x, y) },
-		plan:  s.plan,
+		train: func(x, y, lr *tensors.Tensor) ([]*tensors.Tensor, error) {
+			if e.devices > 1 {
+				args, err := shardedArgs(e.specs, x, y, lr)
+				if err != nil {
+					return nil, err
+				}
+				return s.train.Exec(args...)
+			}
+			return s.train.Exec(x, y, lr)
+		},
+		eval: func(x, y *tensors.Tensor) ([]*tensors.Tensor, error) { return s.eval.Exec(x, y) },
+		plan: s.plan,
 	}, nil
+}
+
+// shardedArgs returns the arguments of a training step sharded over several
+// devices (DataParallel) as GoMLX takes them: each tensor split or
+// replicated over the mesh by its spec (dtensor.ShardTensor, on the host),
+// where plain tensors would be read as one argument per device. (A mesh of
+// one device, the one that has run, on an H200, takes plain tensors: there
+// an argument is one per device.) Its outputs come back once per device.
+func shardedArgs(specs []*distributed.ShardingSpec, args ...*tensors.Tensor) ([]any, error) {
+	out := make([]any, len(args))
+	for i, t := range args {
+		d, err := dtensor.ShardTensor(specs[i], t)
+		if err != nil {
+			return nil, fmt.Errorf("training: sharding argument %d (shaped %s) over the devices: %w", i, t.Shape(), err)
+		}
+		out[i] = d
+	}
+	return out, nil
 }
 
 // ResetLatentToSign replaces the latent weights of every binary (or frozen)

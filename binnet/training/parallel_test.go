@@ -11,6 +11,8 @@ import (
 	"github.com/binnet/binnet/binnet"
 	"github.com/binnet/binnet/binnet/backend"
 	"github.com/binnet/binnet/binnet/models"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/core/tensors/dtensor"
 )
 
 // TestDataParallelSpecs checks the sharding of a data-parallel step: the
@@ -89,7 +91,41 @@ func TestDataParallelMatchesPlainSteps(t *testing.T) {
 	assertSameVariables(t, "plain steps", plain, fmt.Sprintf("sharded over %d devices", n), sharded)
 	l1, a1, c1 := plain.Accumulated()
 	l2, a2, c2 := sharded.Accumulated()
-	if math.Abs(l1-l2) > closeTolerance*math.Abs(l1) || math.Abs(a1-a2) > closeTolerance || c1 != c2 || c1 != 3*batch {
+	if !(math.Abs(l1-l2) <= closeTolerance*math.Abs(l1)) || !(math.Abs(a1-a2) <= closeTolerance) || c1 != c2 || c1 != 3*batch {
 		t.Errorf("accumulated: plain %v %v %v, sharded %v %v %v (want %d examples)", l1, a1, c1, l2, a2, c2, 3*batch)
+	}
+}
+
+// TestShardedArgs checks the arguments of a step split over two devices, as
+// GoMLX's sharded exec takes them (on the host, where no backend is needed):
+// images and labels halved along the batch, the learning rate replicated.
+func TestShardedArgs(t *testing.T) {
+	_, specs, err := DataParallelSpecs(2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromFlatDataAndDimensions([]float32{0, 1, 2, 3, 4, 5, 6, 7}, 4, 2)
+	y := tensors.FromFlatDataAndDimensions([]int32{7, 8, 9, 3}, 4)
+	args, err := shardedArgs(specs, x, y, tensors.FromScalar(float32(0.5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"[[0 1] [2 3]]", "[[4 5] [6 7]]", "[7 8]", "[9 3]", "0.5", "0.5"}
+	var got []string
+	for _, a := range args {
+		d, ok := a.(*dtensor.Tensor)
+		if !ok {
+			t.Fatalf("argument %T, want *dtensor.Tensor", a)
+		}
+		for _, s := range d.Shards() {
+			got = append(got, fmt.Sprint(s.Value()))
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("shards %q, want %q", got, want)
+	}
+	if _, err := shardedArgs(specs, tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4, 5, 6}, 3, 2), y, x); err == nil ||
+		!strings.Contains(err.Error(), "argument 0") {
+		t.Errorf("a batch of 3 over 2 devices: %v", err)
 	}
 }

@@ -644,10 +644,14 @@ func assertSameVariables(t *testing.T, nameA string, a *Engine, nameB string, b 
 		} else if name := path.Base(v.Path()); !strings.HasPrefix(v.Scope(), "/model") ||
 			strings.HasPrefix(name, "bias") || strings.HasPrefix(name, "running_") {
 			continue // see closeTolerance
-		} else if d := relativeDistance(va, vb); d > worst {
-			worst, worstPath = d, v.Path()
-		} else if d > closeTolerance/100 {
-			t.Logf("%s: relative distance %.2g", v.Path(), d)
+		} else {
+			d := relativeDistance(va, vb)
+			if !(d <= closeTolerance/100) {
+				t.Logf("%s: relative distance %.2g", v.Path(), d)
+			}
+			if math.IsNaN(d) || d > worst && !math.IsNaN(worst) { // a NaN stays the worst
+				worst, worstPath = d, v.Path()
+			}
 		}
 		compared++
 	}
@@ -656,7 +660,7 @@ func assertSameVariables(t *testing.T, nameA string, a *Engine, nameB string, b 
 	}
 	if !exact {
 		t.Logf("%s against %s on %s: largest relative distance %.2g (%s)", nameA, nameB, a.Backend.Name(), worst, worstPath)
-		if worst > closeTolerance {
+		if !(worst <= closeTolerance) { // NaN fails too
 			t.Fatalf("%s: %s and %s differ by %.3g of its norm (more than %g)", worstPath, nameA, nameB, worst, closeTolerance)
 		}
 	}
