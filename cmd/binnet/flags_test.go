@@ -185,6 +185,7 @@ func TestFlagsImageSize(t *testing.T) {
 		"-steps", "2", "-windows", "1", "-threads", "1")
 
 	train := []string{"train", "-epochs", "5", "-epochs-per-layer", "1", "-quiet", "-out", filepath.Join(t.TempDir(), "out")}
+	mustRefuse(t, 1, []string{"-devices 2 with -steps-per-call 10", "one step per call"}, append(train, "-devices", "2", "-steps-per-call", "10")...)
 	mustRefuse(t, 1, []string{"-image-size 16", "only to -dataset imagenet", "cifar10"}, append(train, "-model", "vgg5", "-dataset", "cifar10", "-image-size", "16")...)
 	mustRefuse(t, 1, []string{"-image-size 16", "only to -dataset imagenet", "sample"}, append(train, "-model", "vgg5", "-image-size", "16")...)
 	mustRefuse(t, 1, []string{"-image-size -3"}, append(train, "-model", "vgg5", "-image-size", "-3")...)

@@ -151,6 +151,9 @@ func (o *runOptions) check(p models.Preset) error {
 	if err := checkStepsLoop(o.stepsLoop, o.stepsPerCall); err != nil {
 		return err
 	}
+	if o.devices > 1 && o.stepsPerCall > 1 {
+		return fmt.Errorf("-devices %d with -steps-per-call %d: the step split over several devices runs one step per call", o.devices, o.stepsPerCall)
+	}
 	if batch := firstNonZeroInt(o.batch, p.Hyper.BatchSize); o.devices > 1 && batch%o.devices != 0 {
 		return fmt.Errorf("-devices %d: batch size %d does not split over %d devices", o.devices, batch, o.devices)
 	}
@@ -187,7 +190,8 @@ func (o *runOptions) milestones(p models.Preset) ([]int, error) {
 // is read: -workers (not 0 given explicitly, not negative) and -image-size,
 // which only applies to -dataset imagenet (image folders), must be a
 // positive side at least the network's minimum, and must leave a training
-// step that fits in memory (checkStepMemory).
+// step that fits in this machine's memory where the step runs in it
+// (checkStepMemory).
 func (o *runOptions) checkData(d *dataOptions, p models.Preset) error {
 	for _, f := range []struct {
 		name  string

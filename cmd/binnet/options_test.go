@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,26 +31,35 @@ func TestStepsPerCallHint(t *testing.T) {
 	t.Logf("step multiply-accumulates: mlp-300-100 batch 100 %d, mlp-784-784 batch 1000 %d, resnet21 batch 128 %d", macs("mlp-300-100", 100), small, large)
 	const xla = "xla:/opt/jax_plugins/xla_cuda13/xla_cuda_plugin.so"
 	of := func(m int64) func() (int64, error) { return func() (int64, error) { return m, nil } }
-	if h := stepsPerCallHint(xla, 1, of(small)); !strings.Contains(h, "-steps-per-call 100 -steps-loop") || !strings.HasPrefix(h, "hint: xla waits") {
-		t.Errorf("mlp-784-784 batch 1000 on XLA: hint %q", h)
+	if h := stepsPerCallHint(xla, 1, 1, 550, of(small)); !strings.Contains(h, "-steps-per-call 55 -steps-loop runs 55 steps") || !strings.HasPrefix(h, "hint: xla waits") {
+		t.Errorf("mlp-784-784 batch 1000 on XLA, 550 batches per epoch: hint %q", h)
+	}
+	// The group divides an epoch's batches where a divisor of 10 to 100 exists.
+	for batches, k := range map[int]int{90: 90, 600: 100, 101: 100, 14: 14, 3: 3, 550: 55} {
+		if h := stepsPerCallHint(xla, 1, 1, batches, of(small)); !strings.Contains(h, fmt.Sprintf("-steps-per-call %d -steps-loop runs %d steps", k, k)) {
+			t.Errorf("%d batches per epoch: hint %q, want a group of %d", batches, h, k)
+		}
 	}
 	for _, c := range []struct {
-		config  string
-		macs    int64
-		perCall int
+		config                    string
+		macs                      int64
+		perCall, devices, batches int
 	}{
-		{"go:num_executors=2", small, 1},
-		{xla, large, 1},
-		{xla, small, 10},
+		{"go:num_executors=2", small, 1, 1, 550},
+		{xla, large, 1, 1, 550},
+		{xla, small, 10, 1, 550},
+		{xla, small, 1, 2, 550},
+		{xla, small, 1, 1, 1},
 	} {
-		if h := stepsPerCallHint(c.config, c.perCall, of(c.macs)); h != "" {
-			t.Errorf("%s, %d multiply-accumulates, %d per call: hint %q, want none", c.config, c.macs, c.perCall, h)
+		if h := stepsPerCallHint(c.config, c.perCall, c.devices, c.batches, of(c.macs)); h != "" {
+			t.Errorf("%+v: hint %q, want none", c, h)
 		}
 	}
 	// The step's size is not computed where no hint can apply.
-	unused := func() (int64, error) { t.Error("step size computed on the pure-Go backend"); return 0, nil }
-	stepsPerCallHint("go", 1, unused)
-	stepsPerCallHint(xla, 10, unused)
+	unused := func() (int64, error) { t.Error("step size computed where no hint applies"); return 0, nil }
+	stepsPerCallHint("go", 1, 1, 550, unused)
+	stepsPerCallHint(xla, 10, 1, 550, unused)
+	stepsPerCallHint(xla, 1, 2, 550, unused)
 }
 
 // TestSensitivityEmptySeeds: sensitivity -seeds "" (and -seeds=) is refused
@@ -109,11 +119,11 @@ func TestPrintSensitivityFewEpochs(t *testing.T) {
 	}
 }
 
-// TestStepMemoryOnlyOnGoBackend: the estimate of a step's memory refuses a
-// step too big for this machine on the pure-Go backend, whose step runs in
-// its memory, and leaves other backends (XLA on GPUs, whose device memory
-// XLA sizes itself) alone.
-func TestStepMemoryOnlyOnGoBackend(t *testing.T) {
+// TestStepMemoryOnlyOnHost: the estimate of a step's memory refuses a
+// step too big for this machine on the pure-Go backend and XLA's CPU plugin,
+// whose steps run in its memory, and leaves XLA on GPUs, whose device memory
+// XLA sizes itself, alone.
+func TestStepMemoryOnlyOnHost(t *testing.T) {
 	p, err := models.Lookup("resnet21")
 	if err != nil {
 		t.Fatal(err)
@@ -130,8 +140,12 @@ func TestStepMemoryOnlyOnGoBackend(t *testing.T) {
 	if err := checkStepMemory(net, batch, 224); err == nil || !strings.Contains(err.Error(), "memory available") {
 		t.Errorf("pure-Go backend: %v", err)
 	}
+	t.Setenv("GOMLX_BACKEND", "xla:cpu")
+	if err := checkStepMemory(net, batch, 224); err == nil {
+		t.Error("XLA on the CPU: no error")
+	}
 	t.Setenv("GOMLX_BACKEND", "xla:/opt/plugin/xla_cuda_plugin.so")
 	if err := checkStepMemory(net, batch, 224); err != nil {
-		t.Errorf("XLA backend: %v", err)
+		t.Errorf("XLA with a GPU plugin: %v", err)
 	}
 }

@@ -50,7 +50,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	modelName := fs.String("model", "vgg5", "model preset: "+fmt.Sprint(models.Names()))
 	batch := fs.Int("batch", 0, "batch size (default: the preset's)")
 	size := fs.Int("image-size", 0, "for image models, rebuild the network for this square input size (e.g. 224 for resnet21); "+
-		"refused on the pure-Go backend when the step's estimated memory exceeds the memory available")
+		"refused on the CPU when the step's estimated memory exceeds the memory available")
 	mode := fs.String("mode", "binary", "binary (every layer binary) | float")
 	steps := fs.Int("steps", 10, "timed steps per window")
 	windows := fs.Int("windows", 3, "timed windows (the median is reported)")
@@ -90,7 +90,7 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("-devices %d: at least 1", *devices)
 	}
 	if *devices > 1 && *perCall > 1 {
-		return fmt.Errorf("-devices %d with -steps-per-call %d: the step sharded over several devices runs one step per call", *devices, *perCall)
+		return fmt.Errorf("-devices %d with -steps-per-call %d: the step split over several devices runs one step per call", *devices, *perCall)
 	}
 	if *batch < 2 || *steps < 1 || *windows < 1 || *perCall < 1 {
 		return fmt.Errorf("-batch must be at least 2, -steps, -windows and -steps-per-call at least 1 (got -batch %d, -steps %d, -windows %d, -steps-per-call %d)", *batch, *steps, *windows, *perCall)
@@ -303,13 +303,14 @@ const stepMemoryFactor = 12
 // estimate is stepMemoryFactor float32 values per layer output (see
 // stepEstimate) and example of the batch, plus the parameters 4 times
 // (weights, gradients and Adam's two moments). size is the image side of
-// -image-size (0 when the preset's); the error names it and -batch. Only the
-// pure-Go backend's step is checked: on another backend (XLA on a GPU) the
-// step lives in the device's memory, which XLA sizes and refuses itself
-// ("RESOURCE_EXHAUSTED"), and the host's may be far smaller (a GPU
-// machine's VM) or split over devices (-devices).
+// -image-size (0 when the preset's); the error names it and -batch. Only a
+// step in this machine's memory is checked, the pure-Go backend's or XLA's on
+// the CPU (onHostMemory): on a GPU the step lives in the device's memory,
+// which XLA sizes and refuses itself ("RESOURCE_EXHAUSTED"), and the host's
+// may be far smaller (a GPU machine's VM) or the step split over devices
+// (-devices).
 func checkStepMemory(net models.Network, batch, size int) error {
-	if !strings.HasPrefix(backend.Configuration(), "go") {
+	if !onHostMemory(backend.Configuration()) {
 		return nil
 	}
 	avail, ok := memAvailable()
@@ -330,6 +331,14 @@ func checkStepMemory(net models.Network, batch, size int) error {
 	}
 	return fmt.Errorf("%s: a training step of %s at batch %d needs about %s (%.3g layer outputs per example x batch %d x %d, and %.3g parameters x 4, float32), more than the %s of memory available",
 		flags, net.Name(), batch, byteSize(need), acts, batch, stepMemoryFactor, params, byteSize(float64(avail)))
+}
+
+// onHostMemory reports whether the backend that config (GOMLX_BACKEND's
+// value) selects computes in this machine's memory: the pure-Go backend and
+// XLA's CPU plugin ("xla:cpu"), not XLA with a GPU plugin.
+func onHostMemory(config string) bool {
+	name, rest, _ := strings.Cut(config, ":")
+	return name == "go" || name == "xla" && strings.HasPrefix(rest, "cpu")
 }
 
 // memAvailable returns the memory available to new processes, in bytes:
