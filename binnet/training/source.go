@@ -118,7 +118,7 @@ func prefetch(src Source, perm []int, batchSize, numBatches int, seed, epoch uin
 // RandomBatch returns n examples shaped for net with standard normal
 // features and uniformly drawn labels, features first, from rng: batches for
 // timing training steps without a dataset (the work of a step does not
-// depend on the values).
+// depend on the values). It panics when n is negative, as make does.
 func RandomBatch(net models.Network, n int, rng *rand.Rand) (x []float32, y []int32) {
 	size := 1
 	for _, d := range net.InputShape() {

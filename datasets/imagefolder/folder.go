@@ -435,7 +435,8 @@ func (f *Folder) Options() Options {
 	return o
 }
 
-// Path returns the path of file i, 0 <= i < Len().
+// Path returns the path of file i, 0 <= i < Len(); it panics outside that
+// range, as a slice index does.
 func (f *Folder) Path(i int) string {
 	start := uint32(0)
 	if i > 0 {

@@ -238,7 +238,8 @@ func (l *Layer) WeightBytes() int {
 	return 4 * l.Inputs * l.Outputs
 }
 
-// Sign returns the weight (+1 or -1) from input i to output o of a SignBits layer.
+// Sign returns the weight (+1 or -1) from input i to output o of a SignBits
+// layer. Like a slice index, it panics when o or i is out of range.
 func (l *Layer) Sign(o, i int) float32 {
 	if l.Bits[o*l.WordsPerRow()+i/64]>>(uint(i)%64)&1 == 1 {
 		return 1
@@ -464,6 +465,8 @@ func (m *Model) Shapes() ([][]int, error) {
 
 // PackSigns packs the signs of w, shaped [outputs][inputs] row-major, into
 // sign-bit rows: bit set where w >= 0 (sign(0) = +1, as binnet's quantizers).
+// It panics when w holds fewer than inputs*outputs values (a caller's bug,
+// as a slice index out of range is).
 func PackSigns(w []float32, inputs, outputs int) []uint64 {
 	words := (inputs + 63) / 64
 	bits := make([]uint64, words*outputs)
