@@ -241,6 +241,9 @@ func (l *Layer) WeightBytes() int {
 // Sign returns the weight (+1 or -1) from input i to output o of a SignBits
 // layer. Like a slice index, it panics when o or i is out of range.
 func (l *Layer) Sign(o, i int) float32 {
+	if o < 0 || o >= l.Outputs || i < 0 || i >= l.Inputs {
+		panic(fmt.Sprintf("bnn: Sign(%d, %d) outside a layer of %d outputs and %d inputs", o, i, l.Outputs, l.Inputs))
+	}
 	if l.Bits[o*l.WordsPerRow()+i/64]>>(uint(i)%64)&1 == 1 {
 		return 1
 	}

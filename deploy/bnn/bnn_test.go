@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -106,6 +107,18 @@ func TestPackSigns(t *testing.T) {
 	}
 	if bits[2] != 0 || bits[3] != 2 {
 		t.Errorf("output 1 words %x %x, want 0 2", bits[2], bits[3])
+	}
+	// Out of range, Sign panics naming the layer, even where the bit index
+	// would land inside Bits (input -1 of output 1 is bit 63 of output 1's first word).
+	for _, c := range [][2]int{{1, -1}, {0, in}, {out, 0}, {-1, 0}} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "outside a layer of 2 outputs and 66 inputs") {
+					t.Errorf("Sign(%d, %d): recovered %v", c[0], c[1], r)
+				}
+			}()
+			l.Sign(c[0], c[1])
+		}()
 	}
 }
 
