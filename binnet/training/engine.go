@@ -223,6 +223,14 @@ func (e *Engine) shard(exec *model.Exec, specs ...*distributed.ShardingSpec) {
 	}
 }
 
+// gatedSpecs returns the sharding of the gated training graph's inputs
+// (images, labels, gates, frozen, learning rate): DataParallel's specs with
+// the gate vectors replicated.
+func (e *Engine) gatedSpecs() []*distributed.ShardingSpec {
+	rep := distributed.NewReplicatedShardingSpec(e.mesh)
+	return []*distributed.ShardingSpec{e.specs[0], e.specs[1], rep, rep, e.specs[2]}
+}
+
 // gated returns the single gated training and evaluation graphs.
 func (e *Engine) gated() (train, eval *model.Exec, err error) {
 	if e.gatedTrain != nil {
@@ -242,8 +250,7 @@ func (e *Engine) gated() (train, eval *model.Exec, err error) {
 		return nil, nil, err
 	}
 	if e.mesh != nil {
-		rep := distributed.NewReplicatedShardingSpec(e.mesh)
-		e.shard(train, e.specs[0], e.specs[1], rep, rep, e.specs[2])
+		e.shard(train, e.gatedSpecs()...)
 	}
 	e.gatedTrain, e.gatedEv, e.gatedPlan = train, eval, plan
 	return train, eval, nil
@@ -700,9 +707,7 @@ func (e *Engine) runner(modes []binnet.Mode) (stageRunner, error) {
 		return stageRunner{
 			train: func(x, y, lr *tensors.Tensor) ([]*tensors.Tensor, error) {
 				if e.devices > 1 {
-					rep := distributed.NewReplicatedShardingSpec(e.mesh)
-					args, err := shardedArgs([]*distributed.ShardingSpec{e.specs[0], e.specs[1], rep, rep, e.specs[2]},
-						x, y, tensors.FromValue(gates), tensors.FromValue(frozen), lr)
+					args, err := shardedArgs(e.gatedSpecs(), x, y, tensors.FromValue(gates), tensors.FromValue(frozen), lr)
 					if err != nil {
 						return nil, err
 					}
