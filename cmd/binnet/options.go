@@ -142,22 +142,32 @@ func (o *runOptions) check(p models.Preset) error {
 	if _, err := quant.Parse(o.quantizer); err != nil {
 		return fmt.Errorf("-quantizer: %w", err)
 	}
-	if o.devices < 1 {
-		return fmt.Errorf("-devices %d: must be at least 1", o.devices)
-	}
 	if o.stepsPerCall < 1 {
 		return fmt.Errorf("-steps-per-call %d: must be at least 1", o.stepsPerCall)
 	}
 	if err := checkStepsLoop(o.stepsLoop, o.stepsPerCall); err != nil {
 		return err
 	}
-	if o.devices > 1 && o.stepsPerCall > 1 {
-		return fmt.Errorf("-devices %d with -steps-per-call %d: the step split over several devices runs one step per call", o.devices, o.stepsPerCall)
-	}
-	if batch := firstNonZeroInt(o.batch, p.Hyper.BatchSize); o.devices > 1 && batch%o.devices != 0 {
-		return fmt.Errorf("-devices %d: batch size %d does not split over %d devices", o.devices, batch, o.devices)
+	if err := checkDevices(o.devices, o.stepsPerCall, firstNonZeroInt(o.batch, p.Hyper.BatchSize)); err != nil {
+		return err
 	}
 	return checkThreads(o.threads)
+}
+
+// checkDevices refuses a -devices that is not positive, one above 1 with
+// grouped steps (-steps-per-call; the step split over several devices runs
+// one step per call), and one that the batch does not split over (train's
+// and speed's flags alike).
+func checkDevices(devices, perCall, batch int) error {
+	switch {
+	case devices < 1:
+		return fmt.Errorf("-devices %d: must be at least 1", devices)
+	case devices > 1 && perCall > 1:
+		return fmt.Errorf("-devices %d with -steps-per-call %d: the step split over several devices runs one step per call", devices, perCall)
+	case batch%devices != 0:
+		return fmt.Errorf("-devices %d: batch size %d does not split over %d devices", devices, batch, devices)
+	}
+	return nil
 }
 
 // milestones returns the learning-rate milestones of a run of preset p:

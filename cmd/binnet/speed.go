@@ -86,14 +86,11 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkStepsLoop(*loop, *perCall); err != nil {
 		return err
 	}
-	if *devices < 1 {
-		return fmt.Errorf("-devices %d: at least 1", *devices)
-	}
-	if *devices > 1 && *perCall > 1 {
-		return fmt.Errorf("-devices %d with -steps-per-call %d: the step split over several devices runs one step per call", *devices, *perCall)
-	}
 	if *batch < 2 || *steps < 1 || *windows < 1 || *perCall < 1 {
 		return fmt.Errorf("-batch must be at least 2, -steps, -windows and -steps-per-call at least 1 (got -batch %d, -steps %d, -windows %d, -steps-per-call %d)", *batch, *steps, *windows, *perCall)
+	}
+	if err := checkDevices(*devices, *perCall, *batch); err != nil {
+		return err
 	}
 	calls := (*steps + *perCall - 1) / *perCall // executions per window
 	if given("image-size") || given("batch") {
@@ -139,9 +136,6 @@ func runSpeed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	e.LoopSteps = *loop
 	if err := e.DataParallel(*devices); err != nil {
 		return fmt.Errorf("-devices %d: %w", *devices, err)
-	}
-	if *batch%*devices != 0 {
-		return fmt.Errorf("-devices %d: the batch of %d does not split over them", *devices, *batch)
 	}
 	x, y := training.RandomBatch(net, *batch**perCall, rand.New(rand.NewPCG(1, 2)))
 	// The learning rate is an input of the compiled step, so its value does not change the work; a
